@@ -1,0 +1,84 @@
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind classifies an upstream failure by what the caller should do about it.
+type Kind int
+
+// The kinds of upstream failure.
+const (
+	KindUnknown        Kind = iota
+	KindRateLimited         // 429 that will pass: retry after a wait
+	KindOverloaded          // 529, 503: retry or fall back
+	KindServer              // 500, 502, 504
+	KindTimeout             // 408, or the attempt's own deadline
+	KindConnection          // dropped or refused connection, cut stream
+	KindContextLength       // the prompt does not fit the model: fall back to a larger one
+	KindBadRequest          // 400, 404, 422: the caller's fault, final
+	KindAuth                // 401, 403: final
+	KindQuotaExhausted      // a 429 that will not pass: insufficient_quota, spend limit
+	KindTooLarge            // the request exceeds a limit it can never fit
+)
+
+var kindNames = [...]string{"unknown", "rate_limited", "overloaded", "server_error", "timeout",
+	"connection", "context_length", "bad_request", "auth", "quota_exhausted", "too_large"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Retryable reports whether another attempt at the same model may succeed.
+func (k Kind) Retryable() bool {
+	switch k {
+	case KindRateLimited, KindOverloaded, KindServer, KindTimeout, KindConnection:
+		return true
+	}
+	return false
+}
+
+// Error is an upstream failure, already classified.
+type Error struct {
+	Kind       Kind
+	Provider   string
+	Status     int           // HTTP status, 0 for transport failures
+	Code       string        // the provider's error code or type
+	Message    string        // the provider's message; never contains a credential
+	RetryAfter time.Duration // the provider's requested wait, 0 when it gave none
+	Err        error         // underlying transport error, if any
+}
+
+func (e *Error) Error() string {
+	s := e.Provider + ": " + e.Kind.String()
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (%d", e.Status)
+		if e.Code != "" {
+			s += " " + e.Code
+		}
+		s += ")"
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of err: that of an *Error in its chain, KindUnknown otherwise.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindUnknown
+}
