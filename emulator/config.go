@@ -1,0 +1,269 @@
+package emulator
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config configures an Emulator. Its zero value is a usable emulator: the built-in model
+// table, any non-empty API key accepted, no rate limits, no faults, zero latency, answers of
+// 20 to 200 tokens, seed 0 and the wall clock.
+type Config struct {
+	// Seed drives every random choice (faults, jitter, answer length and words, ids). For a
+	// given seed, the n-th request the emulator receives always meets the same choices.
+	Seed uint64 `yaml:"seed" json:"seed"`
+
+	// Now is the clock of the rate limits and the "created" timestamps; nil means time.Now.
+	// Latency uses the runtime's timers, so it follows a testing/synctest bubble.
+	Now func() time.Time `yaml:"-" json:"-"`
+
+	// Logger receives one debug line per refused request; nil discards.
+	Logger *slog.Logger `yaml:"-" json:"-"`
+
+	// Keys, when not empty, are the only API keys accepted (401 for any other). When empty,
+	// any non-empty key is accepted. Rate limits are always kept per key and per model, as
+	// the real APIs keep them per organization and model.
+	Keys []string `yaml:"keys" json:"keys"`
+
+	// Organization is reported in headers and rate-limit messages; "" means "org-emulator".
+	Organization string `yaml:"organization" json:"organization"`
+
+	// Models adds to or overrides the built-in model table (see DefaultModels), by model id.
+	Models map[string]Model `yaml:"models" json:"models"`
+
+	// Limits apply to every model that sets none of its own. Zero fields are unlimited.
+	Limits Limits `yaml:"limits" json:"limits"`
+
+	// Faults apply to every model that sets none of its own.
+	Faults Faults `yaml:"faults" json:"faults"`
+
+	// Latency applies to every model that sets none of its own. Zero is no latency.
+	Latency Latency `yaml:"latency" json:"latency"`
+
+	// Output sets the length of generated answers.
+	Output Output `yaml:"output" json:"output"`
+}
+
+// Model describes one model the emulator serves.
+type Model struct {
+	// Provider is "openai" or "anthropic": the API that serves the model. "" means
+	// "anthropic" for ids that start with "claude", "openai" otherwise.
+	Provider string `yaml:"provider" json:"provider"`
+	// ContextWindow is the maximum of prompt plus output tokens; 0 means 128000.
+	ContextWindow int `yaml:"context_window" json:"context_window"`
+	// MaxOutput is the largest max_tokens accepted; 0 means 16384.
+	MaxOutput int `yaml:"max_output" json:"max_output"`
+	// Prices in USD per million tokens, for Stats' list-price cost.
+	InputPerMTok       float64 `yaml:"input_per_mtok" json:"input_per_mtok"`
+	CachedInputPerMTok float64 `yaml:"cached_input_per_mtok" json:"cached_input_per_mtok"`
+	OutputPerMTok      float64 `yaml:"output_per_mtok" json:"output_per_mtok"`
+
+	// Limits, Faults and Latency override the Config-wide values for this model when set.
+	Limits  *Limits  `yaml:"limits" json:"limits"`
+	Faults  *Faults  `yaml:"faults" json:"faults"`
+	Latency *Latency `yaml:"latency" json:"latency"`
+}
+
+// Limits are per-minute rate limits, enforced per API key and model with token buckets that
+// refill continuously (limit/60 per second) up to the per-minute limit, as the real APIs do.
+// A zero field is unlimited.
+//
+// The token cost of an OpenAI request is its estimated prompt tokens plus max_tokens (when
+// set; otherwise the generated tokens are charged after the answer). Anthropic counts input
+// tokens against ITPM and max_tokens against OTPM, then refunds the unused output tokens.
+type Limits struct {
+	RPM  int `yaml:"rpm" json:"rpm"`   // requests per minute (both APIs)
+	TPM  int `yaml:"tpm" json:"tpm"`   // tokens per minute (OpenAI)
+	ITPM int `yaml:"itpm" json:"itpm"` // input tokens per minute (Anthropic)
+	OTPM int `yaml:"otpm" json:"otpm"` // output tokens per minute (Anthropic)
+
+	// Hidden enforces the limits without telling the client: no rate-limit headers on any
+	// response and a 429 without them (the body and retry-after remain). It is for testing
+	// clients that learn limits from refusals alone.
+	Hidden bool `yaml:"hidden" json:"hidden"`
+}
+
+func (l Limits) zero() bool { return l.RPM == 0 && l.TPM == 0 && l.ITPM == 0 && l.OTPM == 0 }
+
+// Faults are probabilities in [0, 1] that a request admitted past the rate limits fails in
+// a given way instead of being served. Their sum must not exceed 1.
+type Faults struct {
+	ServerError float64 `yaml:"server_error" json:"server_error"` // 500 api_error / server_error
+	BadGateway  float64 `yaml:"bad_gateway" json:"bad_gateway"`   // 502
+	Unavailable float64 `yaml:"unavailable" json:"unavailable"`   // 503
+	// Overloaded is Anthropic's 529 overloaded_error; OpenAI answers 503 with its
+	// "overloaded" server_error instead, as it does in production.
+	Overloaded float64 `yaml:"overloaded" json:"overloaded"`
+	Drop       float64 `yaml:"drop" json:"drop"` // the connection closes before any response
+	// Cut closes the connection part-way through the response body: after a few events
+	// of a stream (no final events), or half-way through a JSON body.
+	Cut float64 `yaml:"cut" json:"cut"`
+	// ErrorEvent sends HTTP 200 then an error event mid-stream (OpenAI: a data chunk with
+	// an "error" object; Anthropic: "event: error" with overloaded_error). Non-streaming
+	// requests drawing it are served normally.
+	ErrorEvent float64 `yaml:"error_event" json:"error_event"`
+	// Hang holds the request without answering until the client goes away or HangMax
+	// passes, then drops the connection.
+	Hang float64 `yaml:"hang" json:"hang"`
+	// HangMax bounds a hang; 0 means until the client goes away.
+	HangMax time.Duration `yaml:"hang_max" json:"hang_max"`
+	// Quota is the final 429 that never passes: OpenAI insufficient_quota, Anthropic's
+	// workspace spend limit.
+	Quota float64 `yaml:"quota" json:"quota"`
+}
+
+func (f Faults) sum() float64 {
+	return f.ServerError + f.BadGateway + f.Unavailable + f.Overloaded + f.Drop + f.Cut +
+		f.ErrorEvent + f.Hang + f.Quota
+}
+
+// Latency models a provider's speed: the time to the first token, then TokensPerSecond.
+// Jitter in [0, 1] scales each duration by a factor drawn in [1-Jitter, 1+Jitter]. The zero
+// value answers at once.
+type Latency struct {
+	FirstToken      time.Duration `yaml:"first_token" json:"first_token"`
+	TokensPerSecond float64       `yaml:"tokens_per_second" json:"tokens_per_second"`
+	Jitter          float64       `yaml:"jitter" json:"jitter"`
+}
+
+// Output sets the length of answers: a uniform draw in [MinTokens, MaxTokens], then capped
+// by the request's max_tokens. Zero fields mean 20 and 200.
+type Output struct {
+	MinTokens int `yaml:"min_tokens" json:"min_tokens"`
+	MaxTokens int `yaml:"max_tokens" json:"max_tokens"`
+}
+
+// maxAnswer is the longest answer the precomputed corpus can serve.
+const maxAnswer = 1 << 14
+
+// Validate reports the first invalid field, by name.
+func (c Config) Validate() error {
+	if err := c.Limits.validate("Limits"); err != nil {
+		return err
+	}
+	if err := c.Faults.validate("Faults"); err != nil {
+		return err
+	}
+	if err := c.Latency.validate("Latency"); err != nil {
+		return err
+	}
+	o := c.Output
+	if o.MinTokens < 0 || o.MinTokens > maxAnswer {
+		return fmt.Errorf("emulator: Output.MinTokens %d: must be in [0, %d]", o.MinTokens, maxAnswer)
+	}
+	if o.MaxTokens < 0 || o.MaxTokens > maxAnswer {
+		return fmt.Errorf("emulator: Output.MaxTokens %d: must be in [0, %d]", o.MaxTokens, maxAnswer)
+	}
+	if o.MinTokens != 0 && o.MaxTokens != 0 && o.MinTokens > o.MaxTokens {
+		return fmt.Errorf("emulator: Output.MinTokens %d exceeds Output.MaxTokens %d", o.MinTokens, o.MaxTokens)
+	}
+	for id, m := range c.Models {
+		p := fmt.Sprintf("Models[%q]", id)
+		if id == "" {
+			return errors.New("emulator: Models: empty model id")
+		}
+		switch m.Provider {
+		case "", "openai", "anthropic":
+		default:
+			return fmt.Errorf("emulator: %s.Provider %q: want \"openai\" or \"anthropic\"", p, m.Provider)
+		}
+		if m.ContextWindow < 0 || m.MaxOutput < 0 {
+			return fmt.Errorf("emulator: %s: negative ContextWindow or MaxOutput", p)
+		}
+		if m.InputPerMTok < 0 || m.CachedInputPerMTok < 0 || m.OutputPerMTok < 0 {
+			return fmt.Errorf("emulator: %s: negative price", p)
+		}
+		if m.Limits != nil {
+			if err := m.Limits.validate(p + ".Limits"); err != nil {
+				return err
+			}
+		}
+		if m.Faults != nil {
+			if err := m.Faults.validate(p + ".Faults"); err != nil {
+				return err
+			}
+		}
+		if m.Latency != nil {
+			if err := m.Latency.validate(p + ".Latency"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l Limits) validate(name string) error {
+	if l.RPM < 0 || l.TPM < 0 || l.ITPM < 0 || l.OTPM < 0 {
+		return fmt.Errorf("emulator: %s: negative limit", name)
+	}
+	return nil
+}
+
+func (f Faults) validate(name string) error {
+	for _, p := range []struct {
+		n string
+		v float64
+	}{{"ServerError", f.ServerError}, {"BadGateway", f.BadGateway}, {"Unavailable", f.Unavailable},
+		{"Overloaded", f.Overloaded}, {"Drop", f.Drop}, {"Cut", f.Cut}, {"ErrorEvent", f.ErrorEvent},
+		{"Hang", f.Hang}, {"Quota", f.Quota}} {
+		if !(p.v >= 0 && p.v <= 1) {
+			return fmt.Errorf("emulator: %s.%s %v: must be in [0, 1]", name, p.n, p.v)
+		}
+	}
+	if s := f.sum(); s > 1+1e-9 {
+		return fmt.Errorf("emulator: %s: rates sum to %v, more than 1", name, s)
+	}
+	if f.HangMax < 0 {
+		return fmt.Errorf("emulator: %s.HangMax %v: negative", name, f.HangMax)
+	}
+	return nil
+}
+
+func (l Latency) validate(name string) error {
+	if l.FirstToken < 0 {
+		return fmt.Errorf("emulator: %s.FirstToken %v: negative", name, l.FirstToken)
+	}
+	if !(l.TokensPerSecond >= 0) {
+		return fmt.Errorf("emulator: %s.TokensPerSecond %v: negative", name, l.TokensPerSecond)
+	}
+	if !(l.Jitter >= 0 && l.Jitter <= 1) {
+		return fmt.Errorf("emulator: %s.Jitter %v: must be in [0, 1]", name, l.Jitter)
+	}
+	return nil
+}
+
+// ParseConfig decodes a YAML or JSON configuration (JSON is YAML) and validates it. Unknown
+// fields are errors, so that a misspelt limit cannot silently mean "unlimited". Durations
+// are strings such as "250ms".
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("emulator: parse config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// LoadConfig reads and parses a configuration file with ParseConfig.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("emulator: %w", err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return c, nil
+}

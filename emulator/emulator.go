@@ -1,0 +1,319 @@
+// Package emulator is a fake OpenAI and Anthropic API for tests, demos and benchmarks: the
+// real endpoints, response shapes, streaming transcripts, rate-limit headers and error
+// bodies, with rate limits, latency and faults that a Config sets, and no network or keys.
+//
+// It serves POST /v1/chat/completions and GET /v1/models as OpenAI does, and
+// POST /v1/messages (and GET /v1/models with Anthropic's headers) as Anthropic does. The
+// official Go SDKs parse everything it sends. Every random choice derives from Config.Seed
+// and the order in which requests arrive, so a run is repeatable.
+//
+// A request may force one fault with the header X-Emulator-Fault naming it (for example
+// "overloaded", "quota", "cut", "error_event"; see Faults), whatever the configured rates.
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Emulator is the fake provider. It is safe for concurrent use; its Handler serves any
+// number of requests at once.
+type Emulator struct {
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	org    string
+	keys   map[string]bool
+	models map[string]*model
+	ids    []string // model ids, sorted, for /v1/models
+	corpus *corpus
+	seq    atomic.Uint64
+	limits limiter
+	stats  stats
+	mux    *http.ServeMux
+}
+
+// New returns an Emulator for cfg, or the error of cfg.Validate.
+func New(cfg Config) (*Emulator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Emulator{cfg: cfg, now: cfg.Now, log: cfg.Logger, org: cfg.Organization}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.org == "" {
+		e.org = "org-emulator"
+	}
+	if len(cfg.Keys) > 0 {
+		e.keys = make(map[string]bool, len(cfg.Keys))
+		for _, k := range cfg.Keys {
+			e.keys[k] = true
+		}
+	}
+	if e.cfg.Output.MinTokens == 0 && e.cfg.Output.MaxTokens == 0 {
+		e.cfg.Output = Output{MinTokens: 20, MaxTokens: 200}
+	} else if e.cfg.Output.MaxTokens == 0 {
+		e.cfg.Output.MaxTokens = max(200, e.cfg.Output.MinTokens)
+	}
+	e.models = resolveModels(&cfg)
+	for id := range e.models {
+		e.ids = append(e.ids, id)
+	}
+	slices.Sort(e.ids)
+	e.corpus = newCorpus(cfg.Seed, maxAnswer+1)
+	e.mux = http.NewServeMux()
+	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
+	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
+	e.mux.HandleFunc("GET /v1/models", e.listModels)
+	return e, nil
+}
+
+// Handler returns the HTTP handler serving the provider endpoints.
+func (e *Emulator) Handler() http.Handler { return e.mux }
+
+// ServeHTTP serves one request; an Emulator is itself an http.Handler.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+
+// Stats returns a snapshot of the counters. It is cheap and safe to call at any time.
+func (e *Emulator) Stats() Stats { return e.stats.snapshot(e.models) }
+
+// apiError is a refusal, rendered in the wire format of the API called.
+type apiError struct {
+	status  int
+	typ     string // OpenAI error.type, Anthropic error.type
+	code    string // OpenAI error.code; "" renders null
+	param   string // OpenAI error.param; "" renders null
+	message string
+	reason  Reason
+}
+
+// request is one parsed call, in either format.
+type request struct {
+	model        string
+	prompt       int // estimated prompt tokens
+	maxTokens    int // 0 when unset
+	hasMax       bool
+	stream       bool
+	includeUsage bool
+}
+
+// call is the state of one request as it goes through the emulator.
+type call struct {
+	e      *Emulator
+	rng    rng
+	reqID  []byte
+	key    string
+	m      *model
+	req    request
+	now    time.Time
+	limits *limitState
+	dec    decision
+}
+
+var errTooLarge = errors.New("request body too large")
+
+const maxBody = 32 << 20
+
+func readBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n > maxBody {
+		return nil, errTooLarge
+	}
+	if n < 0 {
+		n = 512
+	}
+	buf := make([]byte, 0, n+1) // +1 so that ReadAll sees EOF without growing
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if len(buf) > maxBody {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read body: %w", err)
+		}
+	}
+}
+
+// begin numbers a request and seeds its generator.
+func (e *Emulator) begin(prefix string, n int) call {
+	seq := e.seq.Add(1)
+	c := call{e: e, rng: newRNG(e.cfg.Seed, seq), now: e.now()}
+	c.reqID = append(make([]byte, 0, len(prefix)+n), prefix...)
+	c.reqID = c.rng.appendID(c.reqID, n)
+	e.stats.total.requests.Add(1)
+	return c
+}
+
+// resolve finds the model and counts the request against it.
+func (c *call) resolve(provider string) bool {
+	m := c.e.models[c.req.model]
+	if m == nil || m.provider != provider {
+		return false
+	}
+	c.m = m
+	m.ctr.requests.Add(1)
+	return true
+}
+
+func (c *call) refuse(r Reason) {
+	var mc *counters
+	if c.m != nil {
+		mc = &c.m.ctr
+	}
+	c.e.stats.refuse(mc, r)
+	c.e.log.Debug("emulator: refused", "reason", string(r), "model", c.req.model, "request_id", string(c.reqID))
+}
+
+// admit applies the rate limits.
+func (c *call) admit(k cost) {
+	if c.m.limits.zero() {
+		return
+	}
+	c.limits = c.e.limits.state(c.key, c.m, c.now)
+	c.dec = c.limits.admit(c.now, k)
+}
+
+// answerLength draws the number of tokens to generate and whether max_tokens cut it.
+func (c *call) answerLength() (n int, capped bool) {
+	o := c.e.cfg.Output
+	n = o.MinTokens + c.rng.intn(o.MaxTokens-o.MinTokens+1)
+	if c.req.hasMax && n >= c.req.maxTokens {
+		return c.req.maxTokens, true
+	}
+	return n, false
+}
+
+// text returns n words of the corpus at a random offset.
+func (c *call) text(n int) string {
+	start := c.rng.intn(len(c.e.corpus.starts) - n)
+	return c.e.corpus.words(start, n)
+}
+
+// pause waits d, or until the client goes away; it reports whether the client is still
+// there. Timers are the runtime's, so a testing/synctest bubble controls them.
+func pause(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return r.Context().Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// jitter scales d by a factor in [1-j, 1+j].
+func (c *call) jitter(d time.Duration, j float64) time.Duration {
+	if j == 0 || d == 0 {
+		return d
+	}
+	return time.Duration(float64(d) * (1 + j*(2*c.rng.float()-1)))
+}
+
+func (c *call) firstTokenDelay() time.Duration {
+	l := c.m.latency
+	return c.jitter(l.FirstToken, l.Jitter)
+}
+
+func (c *call) perTokenDelay() time.Duration {
+	l := c.m.latency
+	if l.TokensPerSecond == 0 {
+		return 0
+	}
+	return c.jitter(time.Duration(float64(time.Second)/l.TokensPerSecond), l.Jitter)
+}
+
+// abort drops the connection without a proper end: the client sees a reset or an
+// unexpected EOF. http.ErrAbortHandler is the server's documented way to do this, and it
+// works for HTTP/1 and HTTP/2 alike.
+func abort(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// hang holds the request until the client leaves or HangMax passes, then drops it.
+func (c *call) hang(w http.ResponseWriter, r *http.Request) {
+	if max := c.m.faults.HangMax; max > 0 {
+		pause(r, max)
+	} else {
+		<-r.Context().Done()
+	}
+	abort(w)
+}
+
+// setHeader sets a header already in canonical form, skipping canonicalization.
+func setHeader(h http.Header, k, v string) { h[k] = []string{v} }
+
+func (e *Emulator) listModels(w http.ResponseWriter, r *http.Request) {
+	anth := r.Header.Get("anthropic-version") != "" || r.Header.Get("x-api-key") != ""
+	b := make([]byte, 0, 64*len(e.ids))
+	created := e.now().Unix()
+	if anth {
+		b = append(b, `{"data":[`...)
+		first := true
+		var firstID, lastID string
+		for _, id := range e.ids {
+			if e.models[id].provider != "anthropic" {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			} else {
+				firstID = id
+			}
+			first, lastID = false, id
+			b = append(b, `{"type":"model","id":`...)
+			b = appendString(b, id)
+			b = append(b, `,"display_name":`...)
+			b = appendString(b, id)
+			b = append(b, `,"created_at":"`...)
+			b = time.Unix(created, 0).UTC().AppendFormat(b, time.RFC3339)
+			b = append(b, `"}`...)
+		}
+		b = append(b, `],"has_more":false,"first_id":`...)
+		b = appendString(b, firstID)
+		b = append(b, `,"last_id":`...)
+		b = appendString(b, lastID)
+		b = append(b, '}')
+	} else {
+		b = append(b, `{"object":"list","data":[`...)
+		first := true
+		for _, id := range e.ids {
+			if e.models[id].provider != "openai" {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, `{"id":`...)
+			b = appendString(b, id)
+			b = append(b, `,"object":"model","created":`...)
+			b = appendInt(b, created)
+			b = append(b, `,"owned_by":"system"}`...)
+		}
+		b = append(b, `]}`...)
+	}
+	setHeader(w.Header(), "Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
