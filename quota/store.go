@@ -1,0 +1,101 @@
+package quota
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"sync/atomic"
+	"time"
+)
+
+// Store holds quota state. Implementations are safe for concurrent use, and each method is
+// one atomic step (one round trip for a remote store).
+type Store interface {
+	// Reserve takes req.Amount from every quota in req.Quotas, or from none: on refusal it
+	// returns an *ExceededError for the quota that refused and changes nothing.
+	Reserve(ctx context.Context, req *Request) (Reservation, error)
+	// Settle replaces a reservation's worst case with the actual amount, refunding or
+	// charging the difference, and returns its leases. It takes effect at most once per
+	// reservation; a second call returns ErrUnknownReservation.
+	Settle(ctx context.Context, id ID, actual Amount) error
+	// Release returns everything a reservation took, as if it had never been made.
+	Release(ctx context.Context, id ID) error
+	// Status appends to dst the current state of each quota, without changing it.
+	Status(ctx context.Context, quotas []Quota, dst []Status) ([]Status, error)
+}
+
+// Request asks for one attempt's worst case across all the quotas that apply to it.
+// Quota keys must be distinct.
+type Request struct {
+	Quotas []Quota
+	Amount Amount
+}
+
+// Reservation is a granted Request. It must be settled or released; one that is neither is
+// settled at its worst case when it expires (see MemoryConfig.TTL).
+type Reservation struct {
+	ID        ID
+	ExpiresAt time.Time
+	// Warned has bit i set when this reservation took budget Quotas[i] across its WarnAt
+	// threshold: the caller's cue to emit a warning event.
+	Warned uint64
+}
+
+// Status is a quota's state at one instant.
+type Status struct {
+	Quota Quota
+	// Used is what has been settled plus what is held by open reservations. For a Rate it is
+	// the part of the burst not yet refilled.
+	Used int64
+	// Held is the part of Used taken by reservations not yet settled.
+	Held int64
+	// Remaining is Limit (or Burst) minus Used, never negative.
+	Remaining int64
+	// ResetAt is when a Day or Month window ends, or when a Rate is fully refilled; zero
+	// for lifetime budgets and leases.
+	ResetAt time.Time
+}
+
+// Fraction returns Used / Limit.
+func (s *Status) Fraction() float64 { return float64(s.Used) / float64(s.Quota.Limit) }
+
+// ID identifies a reservation. IDs are unique across processes: a random prefix per
+// generator and a sequence number.
+type ID [16]byte
+
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// IsZero reports whether id is the zero ID.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// ParseID parses the hexadecimal form produced by String.
+func ParseID(s string) (ID, error) {
+	var id ID
+	if hex.DecodedLen(len(s)) != len(id) {
+		return id, ErrUnknownReservation
+	}
+	_, err := hex.Decode(id[:], []byte(s))
+	return id, err
+}
+
+// IDGen makes reservation IDs. The zero value is not usable; use NewIDGen.
+type IDGen struct {
+	prefix uint64
+	seq    atomic.Uint64
+}
+
+// NewIDGen returns a generator with a random prefix.
+func NewIDGen() *IDGen {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &IDGen{prefix: binary.BigEndian.Uint64(b[:])}
+}
+
+// Next returns a new unique ID. It is safe for concurrent use.
+func (g *IDGen) Next() ID {
+	var id ID
+	binary.BigEndian.PutUint64(id[:8], g.prefix)
+	binary.BigEndian.PutUint64(id[8:], g.seq.Add(1))
+	return id
+}
