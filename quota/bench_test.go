@@ -79,4 +79,3 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 		})
 	})
 }
-

@@ -66,11 +66,11 @@ type entry struct {
 type hold struct {
 	id         ID
 	prev, next *hold
-	expires int64
-	amount  Amount
-	n       int
-	inline  [8]entry
-	extra   []entry
+	expires    int64
+	amount     Amount
+	n          int
+	inline     [8]entry
+	extra      []entry
 }
 
 func (h *hold) entries() []entry {

@@ -16,7 +16,7 @@ type step struct {
 	wantErr   error
 	wantWait  time.Duration // reserve refused: RetryAfter
 	wantReset time.Time     // reserve refused: ResetAt (zero: not checked)
-	warn      string // "yes" or "no": whether the reservation crossed WarnAt; "": not checked
+	warn      string        // "yes" or "no": whether the reservation crossed WarnAt; "": not checked
 }
 
 func runSteps(t *testing.T, epoch time.Time, q Quota, steps []step) {

@@ -240,4 +240,3 @@ func concurrentBudget(t *testing.T, s quota.Store, n int) {
 	}
 	t.Logf("%d goroutines spent %d of %d (%.2f%%)", n, got, limit, 100*float64(got)/limit)
 }
-
