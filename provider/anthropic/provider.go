@@ -1,0 +1,224 @@
+package anthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/retry"
+)
+
+// DefaultBaseURL is the Anthropic API root that Config.BaseURL defaults to.
+const DefaultBaseURL = "https://api.anthropic.com"
+
+// APIVersion is the anthropic-version header sent with every call.
+const APIVersion = "2023-06-01"
+
+// Config configures a Provider. The zero value talks to api.anthropic.com without a key.
+type Config struct {
+	// BaseURL is the API root without the version path; requests go to
+	// BaseURL + "/v1/messages". Default DefaultBaseURL.
+	BaseURL string
+	// APIKey is sent as "x-api-key" when not empty. It never appears in an error.
+	APIKey string
+	// HTTPClient performs the calls. Default: a client with keep-alive pools sized for a
+	// gateway (256 idle connections per host) and no overall timeout, since the caller's
+	// context bounds each call and streams last as long as they last.
+	HTTPClient *http.Client
+	// Name identifies the provider in errors and metrics. Default "anthropic".
+	Name string
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if c.BaseURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("anthropic: Config.BaseURL: want an http(s) URL, got %q", c.BaseURL)
+	}
+	return nil
+}
+
+// Provider calls the Anthropic Messages API. It is safe for concurrent use.
+type Provider struct {
+	endpoint string
+	key      string
+	client   *http.Client
+	name     string
+}
+
+var _ llm.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg.
+func New(cfg Config) (*Provider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Provider{endpoint: DefaultBaseURL, key: cfg.APIKey, client: cfg.HTTPClient, name: cfg.Name}
+	if cfg.BaseURL != "" {
+		p.endpoint = strings.TrimRight(cfg.BaseURL, "/")
+	}
+	p.endpoint += "/v1/messages"
+	if p.client == nil {
+		p.client = wire.NewClient()
+	}
+	if p.name == "" {
+		p.name = "anthropic"
+	}
+	return p, nil
+}
+
+// Name returns the provider's name from Config.Name.
+func (p *Provider) Name() string { return p.name }
+
+// Do performs one attempt of call. A non-streaming call returns once the whole answer is
+// read. A streaming call returns as soon as the upstream answered 200 with its headers, so
+// that a refusal can still be handled before anything reaches the client; the caller then
+// reads Response.Stream and must close it. Every failure is an *llm.Error except the
+// caller's own cancellation, which is returned wrapped (errors.Is(err, context.Canceled)).
+func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
+	body, err := EncodeRequest(call)
+	if err != nil {
+		var le *llm.Error
+		if errors.As(err, &le) {
+			le.Provider = p.name
+		}
+		return nil, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: p.name, Err: err}
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Anthropic-Version", APIVersion)
+	if p.key != "" {
+		hreq.Header.Set("X-Api-Key", p.key)
+	}
+	stream := call.Request.Stream
+	if stream {
+		hreq.Header.Set("Accept", "text/event-stream")
+	} else {
+		hreq.Header.Set("Accept", "application/json")
+	}
+	resp, err := p.client.Do(hreq)
+	if err != nil {
+		return nil, wire.TransportError(ctx, p.name, p.key, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, p.statusError(ctx, resp)
+	}
+	model := call.Model
+	if model == "" {
+		model = call.Request.Model
+	}
+	if stream {
+		return &llm.Response{Format: llm.Anthropic, Model: model, Stream: newStream(resp.Body, p.name, p.key)}, nil
+	}
+	defer resp.Body.Close()
+	raw, err := wire.ReadBody(resp.Body)
+	if err != nil {
+		return nil, wire.TransportError(ctx, p.name, p.key, err)
+	}
+	out, err := ParseResponse(raw)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
+			Message: "unreadable response body", Err: err}
+	}
+	if out.Model == "" {
+		out.Model = model
+	}
+	return out, nil
+}
+
+func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
+	raw, err := wire.ReadBody(resp.Body)
+	if err != nil && len(raw) == 0 && ctx.Err() != nil {
+		return wire.TransportError(ctx, p.name, p.key, err)
+	}
+	kind, code, msg := classify(resp.StatusCode, raw)
+	e := &llm.Error{Kind: kind, Provider: p.name, Status: resp.StatusCode, Code: code, Message: wire.Redact(msg, p.key)}
+	if d, ok := retry.ServerDelay(resp.Header, time.Now()); ok {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+// wireUsage is Anthropic's usage object. Pointers tell a field that is absent (or null)
+// from a zero, which matters when merging the cumulative figures of a stream.
+type wireUsage struct {
+	InputTokens              *int64 `json:"input_tokens"`
+	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
+	OutputTokens             *int64 `json:"output_tokens"`
+}
+
+// tally holds the latest cumulative figures of a stream, or those of one response.
+type tally struct{ input, cacheCreate, cacheRead, output int64 }
+
+// merge takes the figures u reports. Every figure Anthropic streams is cumulative, so the
+// latest is the largest: taking the maximum never double-counts, whichever events carry it.
+func (t *tally) merge(u *wireUsage) {
+	if u == nil {
+		return
+	}
+	take := func(dst *int64, v *int64) {
+		if v != nil && *v > *dst {
+			*dst = *v
+		}
+	}
+	take(&t.input, u.InputTokens)
+	take(&t.cacheCreate, u.CacheCreationInputTokens)
+	take(&t.cacheRead, u.CacheReadInputTokens)
+	take(&t.output, u.OutputTokens)
+}
+
+// usage converts to tollgate's Usage, whose input includes the cached part: Anthropic's
+// input_tokens counts only the uncached tokens, after the last cache breakpoint.
+func (t tally) usage() llm.Usage {
+	return llm.Usage{
+		InputTokens:       t.input + t.cacheCreate + t.cacheRead,
+		CachedInputTokens: t.cacheRead,
+		OutputTokens:      t.output,
+	}
+}
+
+type wireResponse struct {
+	Model   string `json:"model"`
+	Content []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+	StopReason string     `json:"stop_reason"`
+	Usage      *wireUsage `json:"usage"`
+}
+
+// ParseResponse reads a non-streaming Messages API response body: its text blocks joined,
+// the stop reason and the usage. Body is raw, not copied.
+func ParseResponse(raw []byte) (*llm.Response, error) {
+	var w wireResponse
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, fmt.Errorf("anthropic: response body: %w", err)
+	}
+	var t tally
+	t.merge(w.Usage)
+	out := &llm.Response{Format: llm.Anthropic, Model: w.Model, Body: raw, StopReason: w.StopReason, Usage: t.usage()}
+	var sb strings.Builder
+	for _, c := range w.Content {
+		if c.Type == "text" {
+			sb.WriteString(c.Text)
+		}
+	}
+	out.Text = sb.String()
+	return out, nil
+}

@@ -1,0 +1,273 @@
+package anthropic
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
+)
+
+// ErrBadRequest is the sentinel that every request parsing error unwraps to.
+var ErrBadRequest = errors.New("invalid request")
+
+// RequestError says which field of a caller's request is wrong and how. Field is a JSON
+// path such as "messages[2].content", empty for the body as a whole.
+type RequestError struct {
+	Field string
+	Msg   string
+}
+
+func (e *RequestError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// Unwrap returns ErrBadRequest.
+func (e *RequestError) Unwrap() error { return ErrBadRequest }
+
+func badField(field, format string, args ...any) *RequestError {
+	return &RequestError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ParseRequest reads a caller's Messages API request body into the neutral form. The
+// returned Request keeps body as Body (not copied: the caller must not modify it) so that an
+// Anthropic upstream receives it intact. Identity is left empty; SessionHint gives the
+// caller's metadata.user_id for the gateway to use.
+//
+// Top-level members are matched by exact name, as the upstream matches them, so tollgate
+// reads the same model and max_tokens that the upstream would. Errors are *RequestError.
+func ParseRequest(body []byte) (*llm.Request, error) {
+	if err := validJSON(body); err != nil {
+		return nil, err
+	}
+	ms, _, err := wire.Members(body)
+	if err != nil {
+		return nil, &RequestError{Msg: "request body must be a JSON object"}
+	}
+	req := &llm.Request{Format: llm.Anthropic, Body: body}
+	var messages, system json.RawMessage
+	var maxTokens *int64
+	for _, m := range ms {
+		raw := body[m.Start:m.End]
+		switch m.Key {
+		case "model":
+			if err := decodeField(raw, &req.Model, "model", "a string"); err != nil {
+				return nil, err
+			}
+		case "messages":
+			messages = raw
+		case "system":
+			system = raw
+		case "max_tokens":
+			if err := decodeTokens(raw, &maxTokens, "max_tokens"); err != nil {
+				return nil, err
+			}
+		case "temperature":
+			if err := decodeField(raw, &req.Temperature, "temperature", "a number"); err != nil {
+				return nil, err
+			}
+		case "stream":
+			var s *bool
+			if err := decodeField(raw, &s, "stream", "a boolean"); err != nil {
+				return nil, err
+			}
+			req.Stream = s != nil && *s
+		}
+	}
+	if req.Model == "" {
+		return nil, badField("model", "is required: name the model to call")
+	}
+	if maxTokens == nil {
+		return nil, badField("max_tokens", "is required: the maximum number of tokens to generate")
+	}
+	req.MaxTokens = int(*maxTokens)
+	if len(messages) == 0 || string(messages) == "null" {
+		return nil, badField("messages", "is required: an array of at least one message")
+	}
+	if len(system) > 0 {
+		text, opaque, err := parseContent(system, "system")
+		if err != nil {
+			return nil, err
+		}
+		if opaque {
+			return nil, badField("system", "may contain text blocks only")
+		}
+		req.System = text
+	}
+	if err := parseMessages(req, messages); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// SessionHint returns the caller's metadata.user_id, empty when absent or not a string. The
+// gateway may use it to group a caller's requests into a session.
+func SessionHint(body []byte) string {
+	meta, ok := wire.Get(body, "metadata")
+	if !ok {
+		return ""
+	}
+	raw, ok := wire.Get(meta, "user_id")
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// validJSON checks the whole body once, so that later member-by-member decoding can only
+// fail on types, and reports where a malformed body breaks.
+func validJSON(body []byte) error {
+	if json.Valid(body) {
+		return nil
+	}
+	if len(body) == 0 {
+		return &RequestError{Msg: "empty request body: expected a JSON object"}
+	}
+	var v any
+	err := json.Unmarshal(body, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &RequestError{Msg: fmt.Sprintf("malformed JSON at offset %d: %v", se.Offset, se)}
+	}
+	return &RequestError{Msg: fmt.Sprintf("malformed JSON: %v", err)}
+}
+
+func decodeField(raw []byte, dst any, field, want string) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badField(field, "must be %s, got %s", want, jsonKind(raw))
+	}
+	return nil
+}
+
+func decodeTokens(raw []byte, dst **int64, field string) error {
+	var n *float64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return badField(field, "must be a positive integer, got %s", jsonKind(raw))
+	}
+	if n == nil {
+		*dst = nil
+		return nil
+	}
+	if *n != float64(int64(*n)) || *n < 1 || *n > 1<<31 {
+		return badField(field, "must be a positive integer, got %s", raw)
+	}
+	v := int64(*n)
+	*dst = &v
+	return nil
+}
+
+// jsonKind names the JSON type of a raw value for error messages.
+func jsonKind(raw []byte) string {
+	s := strings.TrimSpace(string(raw))
+	if s == "" {
+		return "nothing"
+	}
+	switch s[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+type wireMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type block struct {
+	Type string  `json:"type"`
+	Text *string `json:"text"`
+}
+
+func parseMessages(req *llm.Request, raw json.RawMessage) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return badField("messages", "must be an array of messages, got %s", jsonKind(raw))
+	}
+	if len(list) == 0 {
+		return badField("messages", "must contain at least one message")
+	}
+	req.Messages = make([]llm.Message, 0, len(list))
+	for i, r := range list {
+		field := fmt.Sprintf("messages[%d]", i)
+		var m wireMessage
+		if err := json.Unmarshal(r, &m); err != nil {
+			if jsonKind(r) != "an object" {
+				return badField(field, "must be an object, got %s", jsonKind(r))
+			}
+			return badField(field+".role", "must be a string")
+		}
+		switch m.Role {
+		case "user", "assistant":
+		case "":
+			return badField(field+".role", "is required")
+		default:
+			return badField(field+".role", "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
+		}
+		if len(m.Content) == 0 || string(m.Content) == "null" {
+			return badField(field+".content", "is required")
+		}
+		text, opaque, err := parseContent(m.Content, field+".content")
+		if err != nil {
+			return err
+		}
+		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text, Opaque: opaque})
+	}
+	return nil
+}
+
+// parseContent returns the text of a string or of an array of content blocks whose text
+// blocks are joined; opaque reports blocks without a neutral form (images, documents,
+// tool_use, tool_result, thinking).
+func parseContent(raw json.RawMessage, field string) (text string, opaque bool, err error) {
+	switch jsonKind(raw) {
+	case "a string":
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return "", false, badField(field, "must be a string or an array of content blocks")
+		}
+		return text, false, nil
+	case "an array":
+	default:
+		return "", false, badField(field, "must be a string or an array of content blocks, got %s", jsonKind(raw))
+	}
+	var blocks []json.RawMessage
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return "", false, badField(field, "must be a string or an array of content blocks")
+	}
+	var texts []string
+	for j, br := range blocks {
+		var b block
+		if err := json.Unmarshal(br, &b); err != nil {
+			return "", false, badField(fmt.Sprintf("%s[%d]", field, j), "must be a content block object with a string type")
+		}
+		switch b.Type {
+		case "text":
+			if b.Text == nil {
+				return "", false, badField(fmt.Sprintf("%s[%d].text", field, j), "is required for a text block")
+			}
+			texts = append(texts, *b.Text)
+		case "":
+			return "", false, badField(fmt.Sprintf("%s[%d].type", field, j), "is required")
+		default:
+			opaque = true
+		}
+	}
+	return strings.Join(texts, "\n"), opaque, nil
+}

@@ -1,0 +1,204 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/retry"
+)
+
+// DefaultBaseURL is the OpenAI API root that Config.BaseURL defaults to.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// Config configures a Provider. The zero value talks to api.openai.com without a key.
+type Config struct {
+	// BaseURL is the API root including its version path; requests go to
+	// BaseURL + "/chat/completions". Default DefaultBaseURL.
+	BaseURL string
+	// APIKey is sent as "Authorization: Bearer <APIKey>" when not empty. It never appears
+	// in an error.
+	APIKey string
+	// HTTPClient performs the calls. Default: a client with keep-alive pools sized for a
+	// gateway (256 idle connections per host) and no overall timeout, since the caller's
+	// context bounds each call and streams last as long as they last.
+	HTTPClient *http.Client
+	// Name identifies the provider in errors and metrics. Default "openai".
+	Name string
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if c.BaseURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("openai: Config.BaseURL: want an http(s) URL, got %q", c.BaseURL)
+	}
+	return nil
+}
+
+// Provider calls the OpenAI Chat Completions API. It is safe for concurrent use.
+type Provider struct {
+	endpoint string
+	key      string
+	client   *http.Client
+	name     string
+}
+
+var _ llm.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg.
+func New(cfg Config) (*Provider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Provider{endpoint: DefaultBaseURL, key: cfg.APIKey, client: cfg.HTTPClient, name: cfg.Name}
+	if cfg.BaseURL != "" {
+		p.endpoint = strings.TrimRight(cfg.BaseURL, "/")
+	}
+	p.endpoint += "/chat/completions"
+	if p.client == nil {
+		p.client = wire.NewClient()
+	}
+	if p.name == "" {
+		p.name = "openai"
+	}
+	return p, nil
+}
+
+// Name returns the provider's name from Config.Name.
+func (p *Provider) Name() string { return p.name }
+
+// Do performs one attempt of call. A non-streaming call returns once the whole answer is
+// read. A streaming call returns as soon as the upstream answered 200 with its headers, so
+// that a refusal can still be handled before anything reaches the client; the caller then
+// reads Response.Stream and must close it. Every failure is an *llm.Error except the
+// caller's own cancellation, which is returned wrapped (errors.Is(err, context.Canceled)).
+func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
+	body, addedUsage, err := encodeRequest(call)
+	if err != nil {
+		var le *llm.Error
+		if errors.As(err, &le) {
+			le.Provider = p.name
+		}
+		return nil, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: p.name, Err: err}
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if p.key != "" {
+		hreq.Header.Set("Authorization", "Bearer "+p.key)
+	}
+	stream := call.Request.Stream
+	if stream {
+		hreq.Header.Set("Accept", "text/event-stream")
+	} else {
+		hreq.Header.Set("Accept", "application/json")
+	}
+	resp, err := p.client.Do(hreq)
+	if err != nil {
+		return nil, wire.TransportError(ctx, p.name, p.key, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, p.statusError(ctx, resp)
+	}
+	model := call.Model
+	if model == "" {
+		model = call.Request.Model
+	}
+	if stream {
+		return &llm.Response{Format: llm.OpenAI, Model: model, Stream: newStream(resp.Body, p.name, p.key, addedUsage)}, nil
+	}
+	defer resp.Body.Close()
+	raw, err := wire.ReadBody(resp.Body)
+	if err != nil {
+		return nil, wire.TransportError(ctx, p.name, p.key, err)
+	}
+	out, err := ParseResponse(raw)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
+			Message: "unreadable response body", Err: err}
+	}
+	if out.Model == "" {
+		out.Model = model
+	}
+	return out, nil
+}
+
+func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
+	raw, err := wire.ReadBody(resp.Body)
+	if err != nil && len(raw) == 0 && ctx.Err() != nil {
+		return wire.TransportError(ctx, p.name, p.key, err)
+	}
+	kind, code, msg := classify(resp.StatusCode, raw)
+	e := &llm.Error{Kind: kind, Provider: p.name, Status: resp.StatusCode, Code: code, Message: wire.Redact(msg, p.key)}
+	if d, ok := retry.ServerDelay(resp.Header, time.Now()); ok {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+type wireResponse struct {
+	Model   string `json:"model"`
+	Choices []struct {
+		Message struct {
+			Content *string `json:"content"`
+			Refusal *string `json:"refusal"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *wireUsage `json:"usage"`
+}
+
+type wireUsage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+func (u *wireUsage) usage() llm.Usage {
+	if u == nil {
+		return llm.Usage{}
+	}
+	out := llm.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
+	if u.PromptTokensDetails != nil {
+		out.CachedInputTokens = u.PromptTokensDetails.CachedTokens
+	}
+	return out
+}
+
+// ParseResponse reads a non-streaming Chat Completions response body: the first choice's
+// text and finish reason, and the usage. Body is raw, not copied.
+func ParseResponse(raw []byte) (*llm.Response, error) {
+	var w wireResponse
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, fmt.Errorf("openai: response body: %w", err)
+	}
+	out := &llm.Response{Format: llm.OpenAI, Model: w.Model, Body: raw, Usage: w.Usage.usage()}
+	if len(w.Choices) > 0 {
+		c := w.Choices[0]
+		out.StopReason = c.FinishReason
+		switch {
+		case c.Message.Content != nil:
+			out.Text = *c.Message.Content
+		case c.Message.Refusal != nil:
+			out.Text = *c.Message.Refusal
+		}
+	}
+	return out, nil
+}
