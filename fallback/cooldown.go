@@ -1,6 +1,7 @@
 package fallback
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync"
@@ -70,9 +71,9 @@ func (c CooldownConfig) Validate() error {
 	case c.ProbeTimeout < 0:
 		return fmt.Errorf("fallback: CooldownConfig.ProbeTimeout %v is negative", c.ProbeTimeout)
 	}
-	d := c.withDefaults()
-	if d.MaxCooldown < d.Cooldown {
-		return fmt.Errorf("fallback: CooldownConfig.MaxCooldown %v is below Cooldown %v", d.MaxCooldown, d.Cooldown)
+	cooldown, maxCooldown := cmp.Or(c.Cooldown, DefaultCooldown), cmp.Or(c.MaxCooldown, DefaultMaxCooldown)
+	if maxCooldown < cooldown {
+		return fmt.Errorf("fallback: CooldownConfig.MaxCooldown %v is below Cooldown %v", maxCooldown, cooldown)
 	}
 	return nil
 }
