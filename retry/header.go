@@ -48,16 +48,17 @@ var resetHeaders = [...]resetHeader{
 //
 // Missing, negative, unparsable and overflowing values are skipped, never errors: a
 // provider's odd header must not turn a retryable failure into a different one. The
-// result is never negative, and it is 0 when ok is false. h is read with Get, so its keys
-// must be canonical, as net/http makes them. ServerDelay is safe for concurrent use and
-// does not modify h.
+// result is never negative, and it is 0 when ok is false.
+//
+// h is looked up by canonical key, as http.Header.Get does, so its keys must be canonical,
+// as net/http makes them. ServerDelay is safe for concurrent use and does not modify h.
 func ServerDelay(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := h.Get("Retry-After-Ms"); v != "" {
+	if v := get(h, "Retry-After-Ms"); v != "" {
 		if d, ok := parseDecimal(v, float64(time.Millisecond)); ok {
 			return d, true
 		}
 	}
-	if v := h.Get("Retry-After"); v != "" {
+	if v := get(h, "Retry-After"); v != "" {
 		if d, ok := parseDecimal(v, float64(time.Second)); ok {
 			return d, true
 		}
@@ -70,7 +71,7 @@ func ServerDelay(h http.Header, now time.Time) (time.Duration, bool) {
 		anyAll, anyExhaust bool
 	)
 	for _, r := range resetHeaders {
-		v := h.Get(r.reset)
+		v := get(h, r.reset)
 		if v == "" {
 			continue
 		}
@@ -79,7 +80,7 @@ func ServerDelay(h http.Header, now time.Time) (time.Duration, bool) {
 			continue
 		}
 		all, anyAll = max(all, d), true
-		if rem, ok := parseDecimal(h.Get(r.remaining), 1); ok && rem == 0 {
+		if rem, ok := parseDecimal(get(h, r.remaining), 1); ok && rem == 0 {
 			exhausted, anyExhaust = max(exhausted, d), true
 		}
 	}
@@ -90,6 +91,16 @@ func ServerDelay(h http.Header, now time.Time) (time.Duration, bool) {
 		return all, true
 	}
 	return 0, false
+}
+
+// get returns h's first value for key, which must be canonical. It is h.Get without the
+// key's canonicalization, which cost more than the rest of ServerDelay on a response
+// without retry headers.
+func get(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // parseReset parses one reset header: an RFC 3339 time relative to now, or a duration.

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"net/http"
+	"net/textproto"
 	"testing"
 	"time"
 )
@@ -132,6 +133,21 @@ func TestServerDelay(t *testing.T) {
 				t.Errorf("ServerDelay(%v) = %v, %v, want %v, %v", tt.h, got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestHeaderKeysCanonical guards the direct map lookups in ServerDelay: a key that is not
+// canonical would never match a header from net/http.
+func TestHeaderKeysCanonical(t *testing.T) {
+	t.Parallel()
+	keys := []string{"Retry-After-Ms", "Retry-After"}
+	for _, r := range resetHeaders {
+		keys = append(keys, r.reset, r.remaining)
+	}
+	for _, k := range keys {
+		if got := textproto.CanonicalMIMEHeaderKey(k); got != k {
+			t.Errorf("CanonicalMIMEHeaderKey(%q) = %q, want it unchanged", k, got)
+		}
 	}
 }
 

@@ -176,7 +176,10 @@ func (p Policy) Next(attempt int, err error, now, deadline time.Time) Decision {
 	if err == nil {
 		return Decision{Reason: ReasonSuccess}
 	}
-	if !llm.KindOf(err).Retryable() {
+	// One errors.As both classifies and finds RetryAfter: the same as llm.KindOf, which
+	// would walk the chain (and allocate its target) a second time.
+	var e *llm.Error
+	if !errors.As(err, &e) || !e.Kind.Retryable() {
 		return Decision{Reason: ReasonFinal}
 	}
 	q := p.withDefaults()
@@ -187,8 +190,7 @@ func (p Policy) Next(attempt int, err error, now, deadline time.Time) Decision {
 		return Decision{Reason: ReasonAttempts}
 	}
 	d := Decision{Retry: true, Reason: ReasonBackoff}
-	var e *llm.Error
-	if errors.As(err, &e) && e.RetryAfter > 0 {
+	if e.RetryAfter > 0 {
 		if e.RetryAfter > q.MaxServerWait {
 			return Decision{Reason: ReasonServerLong}
 		}
