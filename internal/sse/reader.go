@@ -31,6 +31,10 @@ type Event struct {
 	// middle of an event, Raw is completed with the missing line terminators so that it can
 	// always be relayed as a whole event.
 	Raw []byte
+	// Incomplete reports that the input ended before the event's blank line. The event may
+	// be whole (a server that omits the last blank line) or cut in the middle of a line;
+	// a caller that cannot parse an incomplete event should treat the stream as cut.
+	Incomplete bool
 }
 
 // Reader reads events from a stream incrementally, never holding more than one event.
@@ -83,7 +87,9 @@ func (r *Reader) Next() (Event, error) {
 					r.raw = append(r.raw, '\n')
 				}
 				r.raw = append(r.raw, '\n')
-				return r.dispatch(), nil
+				e := r.dispatch()
+				e.Incomplete = true
+				return e, nil
 			}
 			return Event{}, err
 		}

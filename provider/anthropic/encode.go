@@ -152,7 +152,7 @@ func (e *StreamEncoder) event(name string, v any) error {
 // known yet and is reported by End in message_delta, whose figures are cumulative.
 func (e *StreamEncoder) Start(model string) error {
 	start := struct {
-		Type    string     `json:"type"`
+		Type    string      `json:"type"`
 		Message outResponse `json:"message"`
 	}{Type: "message_start", Message: outResponse{
 		ID: messageID(model, ""), Type: "message", Role: "assistant", Model: model, Content: []textBlock{},

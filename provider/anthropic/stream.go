@@ -63,7 +63,11 @@ func (s *stream) Recv() (llm.Chunk, error) {
 	}
 	var e wireEvent
 	if err := json.Unmarshal(ev.Data, &e); err != nil {
-		s.err = &llm.Error{Kind: llm.KindServer, Provider: s.name, Message: "malformed stream event", Err: err}
+		if ev.Incomplete {
+			s.err = s.readError(io.EOF)
+		} else {
+			s.err = &llm.Error{Kind: llm.KindServer, Provider: s.name, Message: "malformed stream event", Err: err}
+		}
 		return llm.Chunk{}, s.err
 	}
 	if e.Type == "" {

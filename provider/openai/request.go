@@ -129,7 +129,9 @@ func validJSON(body []byte) error {
 	err := json.Unmarshal(body, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &RequestError{Msg: fmt.Sprintf("malformed JSON at offset %d: %v", se.Offset, se)}
+		// SyntaxError.Offset counts the bytes read, the bad one included; callers index
+		// from 0.
+		return &RequestError{Msg: fmt.Sprintf("malformed JSON at offset %d: %v", max(se.Offset-1, 0), se)}
 	}
 	return &RequestError{Msg: fmt.Sprintf("malformed JSON: %v", err)}
 }

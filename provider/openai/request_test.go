@@ -87,7 +87,7 @@ func TestParseRequestErrors(t *testing.T) {
 		name, body, field, msg string
 	}{
 		{"empty body", ``, "", "empty request body"},
-		{"malformed with offset", `{"model":"m",}`, "", "malformed JSON at offset 14"},
+		{"malformed with offset", `{"model":"m",}`, "", "malformed JSON at offset 13"},
 		{"trailing garbage", `{"model":"m"} x`, "", "malformed JSON at offset"},
 		{"not an object", `["model"]`, "", "must be a JSON object"},
 		{"missing model", `{"messages":[{"role":"user","content":"x"}]}`, "model", "is required"},

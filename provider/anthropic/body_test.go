@@ -1,0 +1,96 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tollgate/tollgate/llm"
+)
+
+func TestEncodeRequestPassThrough(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		model     string
+		maxTokens int
+		want      string
+	}{
+		{
+			name:  "only model rewritten, unknown fields and formatting kept",
+			body:  "{\n  \"model\" : \"smart\",\n  \"max_tokens\": 4096,\n  \"thinking\": {\"type\": \"enabled\", \"budget_tokens\": 2048},\n  \"messages\": [{\"role\":\"user\",\"content\":\"caf\\u00e9\"}]\n}",
+			model: "claude-opus-4-1",
+			want:  "{\n  \"model\" : \"claude-opus-4-1\",\n  \"max_tokens\": 4096,\n  \"thinking\": {\"type\": \"enabled\", \"budget_tokens\": 2048},\n  \"messages\": [{\"role\":\"user\",\"content\":\"caf\\u00e9\"}]\n}",
+		},
+		{
+			name:  "cap clamped in place",
+			body:  `{"model":"a","max_tokens":8192,"stream":true,"messages":[],"metadata":{"user_id":"u"}}`,
+			model: "b", maxTokens: 700,
+			want: `{"model":"b","max_tokens":700,"stream":true,"messages":[],"metadata":{"user_id":"u"}}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &llm.Request{Format: llm.Anthropic, Body: []byte(tt.body), Model: "a"}
+			got, err := EncodeRequest(llm.Call{Request: req, Model: tt.model, MaxTokens: tt.maxTokens})
+			if err != nil {
+				t.Fatalf("EncodeRequest() error %v", err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("EncodeRequest() = %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeRequestTranslate(t *testing.T) {
+	hot := 1.6
+	tests := []struct {
+		name   string
+		call   llm.Call
+		golden string
+	}{
+		{
+			name: "from openai",
+			call: llm.Call{Model: "claude-haiku-4-5", MaxTokens: 300, Request: &llm.Request{
+				Format: llm.OpenAI, Body: []byte(`{"openai":"body"}`), Model: "gpt-4o",
+				System: "be brief", Temperature: &hot, Stream: true,
+				Messages: []llm.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "bye"}},
+			}},
+			golden: "translate_from_openai.json",
+		},
+		{
+			name: "no cap anywhere gets the default",
+			call: llm.Call{Model: "claude-haiku-4-5", Request: &llm.Request{
+				Format: llm.OpenAI, Model: "x", Messages: []llm.Message{{Role: "user", Content: "count"}},
+			}},
+			golden: "translate_default_cap.json",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := EncodeRequest(tt.call)
+			if err != nil {
+				t.Fatalf("EncodeRequest() error %v", err)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, got, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tt.golden, append(pretty.Bytes(), '\n'))
+		})
+	}
+}
+
+func TestEncodeRequestOpaque(t *testing.T) {
+	for _, m := range []llm.Message{{Role: "user", Content: "see", Opaque: true}, {Role: "tool", Content: "r", Opaque: true}} {
+		req := &llm.Request{Format: llm.OpenAI, Model: "g", Messages: []llm.Message{m}}
+		_, err := EncodeRequest(llm.Call{Request: req, Model: "claude-haiku-4-5"})
+		var le *llm.Error
+		if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !strings.Contains(le.Message, "cannot translate") {
+			t.Errorf("EncodeRequest(%+v) error = %v, want KindBadRequest saying it cannot translate", m, err)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package openai_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/openai"
+)
+
+// A caller's body is parsed, then forwarded with only the model and the cap rewritten.
+func ExampleEncodeRequest() {
+	body := []byte(`{"model":"fast","messages":[{"role":"user","content":"hi"}],"seed":7,"user":"run-1"}`)
+	req, err := openai.ParseRequest(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(req.Model, req.Messages[0].Content, openai.SessionHint(body))
+	out, _ := openai.EncodeRequest(llm.Call{Request: req, Model: "gpt-4o-mini", MaxTokens: 256})
+	fmt.Println(string(out))
+	// Output:
+	// fast hi run-1
+	// {"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"seed":7,"user":"run-1","max_completion_tokens":256}
+}
+
+func ExampleParseRequest_error() {
+	_, err := openai.ParseRequest([]byte(`{"model":"gpt-4o","messages":[],"max_tokens":0}`))
+	fmt.Println(err)
+	// Output:
+	// max_tokens: must be a positive integer, got 0
+}
+
+func ExampleProvider_Do() {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "20")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`)
+	}))
+	defer upstream.Close()
+
+	p, _ := openai.New(openai.Config{BaseURL: upstream.URL + "/v1", APIKey: "sk-..."})
+	req, _ := openai.ParseRequest([]byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+	_, err := p.Do(context.Background(), llm.Call{Request: req, Model: "gpt-4o"})
+	fmt.Println(llm.KindOf(err), llm.KindOf(err).Retryable())
+	fmt.Println(err)
+	// Output:
+	// quota_exhausted false
+	// openai: quota_exhausted (429 insufficient_quota): You exceeded your current quota.
+}
