@@ -1,0 +1,264 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tollgate/tollgate/quota"
+)
+
+// waiter is one blocked Acquire.
+type waiter struct {
+	w        Waiter
+	level    Level
+	tenant   *tenant
+	seq      uint64
+	start    time.Time
+	deadline time.Time
+	key      *keyQueue // the list it waits in; nil once it has left the queue
+	idx      int       // its index in key.waiters
+	bypassed int       // grants on its key to waiters behind it while it did not fit
+	lastErr  *quota.ExceededError
+	ready    chan outcome // buffered: the queue never blocks handing over a result
+}
+
+type outcome struct {
+	grant Grant
+	err   error
+}
+
+func quotaErr(e *quota.ExceededError) error {
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
+// Acquire admits w: it reserves w.Request in the store, waiting in the queue while the store
+// refuses with quota.ErrExceeded. It returns permanent refusals (quota.ErrBudget,
+// quota.ErrTooLarge) and other store errors unchanged and at once; a *ShedError (ErrFull)
+// when too many are waiting; a *WaitError (ErrTimeout) when the deadline — the earlier of
+// ctx's and now+Config.MaxWait — comes first or the store's wait estimate already passes it;
+// and ctx's error, wrapped, when ctx is cancelled. On success the caller must settle or
+// release Grant.Reservation through q.
+func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
+	if w.Request == nil {
+		return Grant{}, errors.New("queue: acquire: nil request")
+	}
+	if err := ctx.Err(); err != nil {
+		return Grant{}, fmt.Errorf("queue: acquire: %w", err)
+	}
+	level := LevelOf(w.Priority)
+	start := time.Now()
+	deadline := start.Add(q.cfg.MaxWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	wt := &waiter{w: w, level: level, start: start, deadline: deadline}
+
+	if q.queued.Load() > 0 {
+		q.mu.Lock()
+		if k := q.busyKey(w.Request, level, start); k != nil {
+			// Waiters of this level or higher were here first: queue behind them without
+			// touching the store, whose free room is theirs.
+			var est time.Duration
+			if !k.timerAt.IsZero() {
+				est = k.timerAt.Sub(start)
+			}
+			if err := q.enqueue(wt, k.key, est, start); err != nil {
+				q.mu.Unlock()
+				return Grant{}, err
+			}
+			q.mu.Unlock()
+			return q.wait(ctx, wt)
+		}
+		q.mu.Unlock()
+	}
+
+	frees := q.frees.Load()
+	res, err := q.store.Reserve(ctx, w.Request)
+	if err == nil {
+		q.mu.Lock()
+		q.record(wt, res, start)
+		q.mu.Unlock()
+		return Grant{Reservation: res, Level: level}, nil
+	}
+	var ex *quota.ExceededError
+	if !errors.As(err, &ex) || ex.Permanent() {
+		return Grant{}, err
+	}
+	now := time.Now()
+	wt.lastErr = ex
+	q.mu.Lock()
+	if err := q.enqueue(wt, ex.Quota.Key, ex.RetryAfter, now); err != nil {
+		q.mu.Unlock()
+		return Grant{}, err
+	}
+	if q.frees.Load() != frees {
+		// Capacity was freed after the store refused us and before we were queued, and its
+		// wake-up did not see us: try the key now.
+		q.pass(wt.key, now)
+	}
+	q.mu.Unlock()
+	return q.wait(ctx, wt)
+}
+
+// enqueue adds wt to key's list, or refuses it at once: ErrClosed, ErrTimeout when est (the
+// store's wait estimate, 0 if unknown) passes its deadline, ErrFull when too many wait.
+func (q *Queue) enqueue(wt *waiter, key string, est time.Duration, now time.Time) error {
+	if q.closed {
+		return fmt.Errorf("queue: acquire: %w", ErrClosed)
+	}
+	if est > 0 && now.Add(est).After(wt.deadline) {
+		q.timeouts++
+		return &WaitError{Err: ErrTimeout, Quota: quotaErr(wt.lastErr), RetryAfter: est}
+	}
+	t := q.tenants[wt.w.Tenant]
+	switch {
+	case t != nil && t.waiting >= q.cfg.MaxQueued:
+		q.shed++
+		return &ShedError{Reason: "tenant", Tenant: wt.w.Tenant, RetryAfter: q.estimate(q.keys[key], est, now)}
+	case q.total >= q.cfg.MaxQueuedAll:
+		q.shed++
+		return &ShedError{Reason: "all", Tenant: wt.w.Tenant, RetryAfter: q.estimate(q.keys[key], est, now)}
+	}
+	if t == nil {
+		weight := 1
+		if w, ok := q.cfg.Weights[wt.w.Tenant]; ok {
+			weight = w
+		}
+		// A tenant that was idle starts at the current virtual time: idleness earns no credit.
+		t = &tenant{name: wt.w.Tenant, weight: float64(weight), vtime: q.vclock}
+		q.tenants[wt.w.Tenant] = t
+	}
+	wt.tenant = t
+	t.waiting++
+	q.seq++
+	wt.seq = q.seq
+	wt.ready = make(chan outcome, 1)
+	q.waiting[wt.level]++
+	q.total++
+	q.queued.Add(1)
+	q.join(wt, key, est, now)
+	return nil
+}
+
+// estimate is a Retry-After hint: the store's estimate, else the key's next refill, else the
+// recent average wait, else one second.
+func (q *Queue) estimate(k *keyQueue, est time.Duration, now time.Time) time.Duration {
+	switch {
+	case est > 0:
+		return est
+	case k != nil && !k.timerAt.IsZero() && k.timerAt.After(now):
+		return k.timerAt.Sub(now)
+	case q.avgWait > 0:
+		return q.avgWait
+	}
+	return time.Second
+}
+
+// wait blocks until wt is granted or refused, ctx is done or its deadline passes.
+func (q *Queue) wait(ctx context.Context, wt *waiter) (Grant, error) {
+	timer := time.NewTimer(time.Until(wt.deadline))
+	defer timer.Stop()
+	var cause error
+	select {
+	case o := <-wt.ready:
+		return o.grant, o.err
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timer.C:
+	}
+	q.mu.Lock()
+	if wt.key != nil {
+		now := time.Now()
+		k := wt.key
+		q.remove(wt)
+		var err error
+		if cause == nil || errors.Is(cause, context.DeadlineExceeded) {
+			q.timeouts++
+			err = &WaitError{Err: ErrTimeout, Quota: quotaErr(wt.lastErr), Waited: now.Sub(wt.start),
+				RetryAfter: q.estimate(q.keys[k.key], 0, now), ctxErr: cause}
+		} else {
+			q.cancelled++
+			err = fmt.Errorf("queue: acquire: %w", cause)
+		}
+		q.mu.Unlock()
+		return Grant{}, err
+	}
+	q.mu.Unlock()
+	// The queue decided at the same instant; its outcome is (or is about to be) in ready.
+	o := <-wt.ready
+	if o.err != nil || cause == nil {
+		return o.grant, o.err
+	}
+	// Granted, but the caller has gone: give the room back to the next waiter.
+	_ = q.Release(context.WithoutCancel(ctx), o.grant.Reservation.ID)
+	q.mu.Lock()
+	q.cancelled++
+	q.mu.Unlock()
+	return Grant{}, fmt.Errorf("queue: acquire: %w", cause)
+}
+
+// record books a grant: the reservation's keys for the wake-up at settle, fairness, counters.
+func (q *Queue) record(wt *waiter, res quota.Reservation, now time.Time) {
+	q.grants++
+	q.held[res.ID] = heldRes{quotas: wt.w.Request.Quotas, expires: res.ExpiresAt}
+	if q.grants&1023 == 0 {
+		// Reservations that expired in the store without being settled would otherwise stay
+		// here forever.
+		for id, h := range q.held {
+			if !h.expires.IsZero() && h.expires.Before(now) {
+				delete(q.held, id)
+			}
+		}
+	}
+	t := wt.tenant
+	if t == nil {
+		t = q.tenants[wt.w.Tenant]
+	}
+	if t != nil {
+		q.vclock = max(q.vclock, t.vtime)
+		t.vtime += 1 / t.weight
+	}
+	if wt.seq != 0 {
+		waited := now.Sub(wt.start)
+		q.avgWait += (waited - q.avgWait) / 8
+	}
+}
+
+// Settle settles a reservation in the store, then wakes the waiters on its keys.
+func (q *Queue) Settle(ctx context.Context, id quota.ID, actual quota.Amount) error {
+	err := q.store.Settle(ctx, id, actual)
+	q.freed(id)
+	return err
+}
+
+// Release releases a reservation in the store, then wakes the waiters on its keys.
+func (q *Queue) Release(ctx context.Context, id quota.ID) error {
+	err := q.store.Release(ctx, id)
+	q.freed(id)
+	return err
+}
+
+func (q *Queue) freed(id quota.ID) {
+	q.frees.Add(1)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h, ok := q.held[id]
+	if !ok {
+		return
+	}
+	delete(q.held, id)
+	if q.closed {
+		return
+	}
+	now := time.Now()
+	for i := range h.quotas {
+		if k := q.keys[h.quotas[i].Key]; k != nil {
+			q.pass(k, now)
+		}
+	}
+}

@@ -1,0 +1,574 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tollgate/tollgate/quota"
+)
+
+func pool(key string, n int64) quota.Quota {
+	return quota.Quota{Name: "pool", Key: key, Unit: quota.Concurrent, Limit: n, Window: quota.Leased()}
+}
+
+// perSecond is a rate of one request a second with no burst beyond one.
+func perSecond(key string) quota.Quota {
+	return quota.Quota{Name: "rps", Key: key, Unit: quota.Requests, Limit: 1, Window: quota.Rolling(time.Second)}
+}
+
+func req(qs ...quota.Quota) *quota.Request {
+	return &quota.Request{Quotas: qs, Amount: quota.Amount{Requests: 1}}
+}
+
+func newQueue(t testing.TB, cfg Config) (*Queue, *quota.MemoryStore) {
+	t.Helper()
+	store := quota.NewMemoryStore(quota.MemoryConfig{})
+	q, err := New(store, cfg)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+	return q, store
+}
+
+// mustAcquire acquires at once or fails the test.
+func mustAcquire(t *testing.T, q *Queue, w Waiter) Grant {
+	t.Helper()
+	g, err := q.Acquire(t.Context(), w)
+	if err != nil {
+		t.Fatalf("Acquire(%v) = %v", w.Request.Quotas[0].Key, err)
+	}
+	return g
+}
+
+// recorder collects grant order.
+type recorder struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *recorder) add(s string) {
+	r.mu.Lock()
+	r.got = append(r.got, s)
+	r.mu.Unlock()
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+func TestLevelOf(t *testing.T) {
+	for _, tc := range []struct {
+		p    int
+		want Level
+	}{{5, Critical}, {3, Critical}, {2, High}, {1, Normal}, {0, Normal}, {-1, Low}, {-9, Low}} {
+		if got := LevelOf(tc.p); got != tc.want {
+			t.Errorf("LevelOf(%d) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if got := Critical.String(); got != "critical" {
+		t.Errorf("Critical.String() = %q, want critical", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"zero", Config{}, true},
+		{"negative wait", Config{MaxWait: -1}, false},
+		{"negative queued", Config{MaxQueued: -1}, false},
+		{"negative all", Config{MaxQueuedAll: -1}, false},
+		{"negative recheck", Config{Recheck: -1}, false},
+		{"zero weight", Config{Weights: map[string]int{"a": 0}}, false},
+		{"aging off", Config{Aging: -1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestPriorityOrder holds the only slot of a pool, queues waiters of mixed levels, then frees
+// the slot: they must be admitted by level, first come first within a level.
+func TestPriorityOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		priorities []int
+		want       []string
+	}{
+		{"mixed levels", []int{0, -1, 3, 2, 0, 3, -1, 2, 1, 0},
+			[]string{"w2", "w5", "w3", "w7", "w0", "w4", "w8", "w9", "w1", "w6"}},
+		{"fifo within a level", []int{1, 1, 1, 1, 1},
+			[]string{"w0", "w1", "w2", "w3", "w4"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, _ := newQueue(t, Config{Aging: time.Hour})
+				slot := pool("pool", 1)
+				holder := mustAcquire(t, q, Waiter{Request: req(slot)})
+				var rec recorder
+				var wg sync.WaitGroup
+				for i, p := range tc.priorities {
+					name := fmt.Sprintf("w%d", i)
+					wg.Go(func() {
+						g, err := q.Acquire(t.Context(), Waiter{Request: req(slot), Priority: p})
+						if err != nil {
+							t.Errorf("Acquire(%s) = %v", name, err)
+							return
+						}
+						rec.add(name)
+						if err := q.Release(t.Context(), g.Reservation.ID); err != nil {
+							t.Errorf("Release(%s) = %v", name, err)
+						}
+					})
+					synctest.Wait() // queued in this order
+				}
+				if got := q.Stats().Queued; got != len(tc.priorities) {
+					t.Fatalf("Stats().Queued = %d, want %d", got, len(tc.priorities))
+				}
+				if err := q.Release(t.Context(), holder.Reservation.ID); err != nil {
+					t.Fatal(err)
+				}
+				wg.Wait()
+				if diff := cmp.Diff(tc.want, rec.list()); diff != "" {
+					t.Errorf("grant order (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestAgingBound: a Low waiter under a sustained stream of Critical arrivals, more than the
+// rate admits, is admitted within 3 levels x Aging plus one refill.
+func TestAgingBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const aging = 2 * time.Second
+		const refill = time.Second
+		q, _ := newQueue(t, Config{Aging: aging, MaxWait: time.Hour})
+		rate := perSecond("model")
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		critical := func() {
+			wg.Go(func() {
+				g, err := q.Acquire(ctx, Waiter{Request: req(rate), Priority: 3})
+				if err == nil {
+					_ = q.Settle(ctx, g.Reservation.ID, quota.Amount{Requests: 1})
+				}
+			})
+		}
+		critical()
+		synctest.Wait()
+		lowDone := make(chan Grant, 1)
+		wg.Go(func() {
+			g, err := q.Acquire(t.Context(), Waiter{Request: req(rate), Priority: -1})
+			if err != nil {
+				t.Errorf("Acquire(low) = %v", err)
+			}
+			lowDone <- g
+		})
+		synctest.Wait()
+		// Two Critical arrivals per refill: the rate can never catch up.
+		wg.Go(func() {
+			tick := time.NewTicker(refill / 2)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					critical()
+				}
+			}
+		})
+		g := <-lowDone
+		bound := 3*aging + refill
+		if g.Waited > bound {
+			t.Errorf("low waited %v, want at most %v", g.Waited, bound)
+		}
+		if g.Waited < 3*aging {
+			t.Errorf("low waited %v, want at least %v (the Critical stream goes first until it has aged)", g.Waited, 3*aging)
+		}
+		cancel()
+		wg.Wait()
+	})
+}
+
+// TestNoHeadOfLineBlocking: waiters on a full pool for model A do not delay requests for
+// model B, whether admitted at once or after B's own refill.
+func TestNoHeadOfLineBlocking(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		a, b := pool("model-a", 1), perSecond("model-b")
+		holder := mustAcquire(t, q, Waiter{Request: req(a)})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := q.Acquire(t.Context(), Waiter{Request: req(a), Priority: 3}); !errors.Is(err, ErrClosed) {
+				t.Errorf("Acquire(a) = %v, want ErrClosed", err)
+			}
+		})
+		synctest.Wait()
+		if g := mustAcquire(t, q, Waiter{Request: req(b), Priority: -1}); g.Waited != 0 {
+			t.Errorf("first b waited %v, want 0", g.Waited)
+		}
+		g := mustAcquire(t, q, Waiter{Request: req(b), Priority: -1})
+		if g.Waited != time.Second {
+			t.Errorf("second b waited %v, want 1s (its own refill)", g.Waited)
+		}
+		_ = holder
+		_ = q.Close()
+		wg.Wait()
+	})
+}
+
+// TestRefillTimer: waiters on a rate are admitted at each refill, by one timer on the key.
+func TestRefillTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		rate := perSecond("model")
+		start := time.Now()
+		mustAcquire(t, q, Waiter{Request: req(rate)})
+		var wg sync.WaitGroup
+		var rec recorder
+		for i := range 3 {
+			wg.Go(func() {
+				g, err := q.Acquire(t.Context(), Waiter{Request: req(rate)})
+				if err != nil {
+					t.Errorf("Acquire = %v", err)
+					return
+				}
+				rec.add(fmt.Sprintf("w%d at %v waited %v", i, time.Since(start), g.Waited))
+			})
+			synctest.Wait()
+		}
+		q.mu.Lock()
+		keys, k := len(q.keys), q.keys["model"]
+		if keys != 1 || k == nil || !k.timerAt.Equal(start.Add(time.Second)) {
+			t.Errorf("keys = %d, timer at %v; want 1 key with its timer at %v", keys, k.timerAt.Sub(start), time.Second)
+		}
+		q.mu.Unlock()
+		wg.Wait()
+		want := []string{"w0 at 1s waited 1s", "w1 at 2s waited 2s", "w2 at 3s waited 3s"}
+		if diff := cmp.Diff(want, rec.list()); diff != "" {
+			t.Errorf("grants (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestCancelRemovesWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		slot := pool("pool", 1)
+		mustAcquire(t, q, Waiter{Request: req(slot)})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() {
+			_, err := q.Acquire(ctx, Waiter{Request: req(slot), Tenant: "acme"})
+			done <- err
+		}()
+		synctest.Wait()
+		if got := q.Stats(); got.Queued != 1 || got.Tenants["acme"] != 1 || got.Waiting[Normal] != 1 {
+			t.Fatalf("Stats() = %+v, want 1 Normal waiter for acme", got)
+		}
+		cancel()
+		synctest.Wait()
+		got := q.Stats()
+		want := Stats{Tenants: map[string]int{}, Granted: 1, Cancelled: 1}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Stats() after cancel (-want +got):\n%s", diff)
+		}
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Acquire = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestDeadlineRefusedAtOnce: when the store's wait estimate passes the deadline, Acquire
+// refuses at once with ErrTimeout and a Retry-After, without taking any quota.
+func TestDeadlineRefusedAtOnce(t *testing.T) {
+	rate := quota.Quota{Name: "rpm", Key: "model", Unit: quota.Requests, Limit: 1, Window: quota.PerMinute()}
+	for _, tc := range []struct {
+		name    string
+		maxWait time.Duration
+		ctxWait time.Duration
+	}{
+		{"max wait", 10 * time.Second, 0},
+		{"ctx deadline", time.Hour, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, store := newQueue(t, Config{MaxWait: tc.maxWait})
+				mustAcquire(t, q, Waiter{Request: req(rate)})
+				before, _ := store.Status(t.Context(), []quota.Quota{rate}, nil)
+				ctx := t.Context()
+				if tc.ctxWait > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.ctxWait)
+					defer cancel()
+				}
+				start := time.Now()
+				_, err := q.Acquire(ctx, Waiter{Request: req(rate)})
+				var we *WaitError
+				if !errors.Is(err, ErrTimeout) || !errors.As(err, &we) {
+					t.Fatalf("Acquire = %v, want *WaitError with ErrTimeout", err)
+				}
+				if we.RetryAfter != time.Minute || we.Waited != 0 || time.Since(start) != 0 {
+					t.Errorf("RetryAfter %v, Waited %v, took %v; want 1m, 0, 0", we.RetryAfter, we.Waited, time.Since(start))
+				}
+				if !errors.Is(err, quota.ErrExceeded) {
+					t.Errorf("Acquire = %v, want it to unwrap to the quota refusal", err)
+				}
+				after, _ := store.Status(t.Context(), []quota.Quota{rate}, nil)
+				if diff := cmp.Diff(before, after); diff != "" {
+					t.Errorf("store status changed (-before +after):\n%s", diff)
+				}
+				if got := q.Stats(); got.Queued != 0 || got.Timeouts != 1 {
+					t.Errorf("Stats() = %+v, want none queued and 1 timeout", got)
+				}
+			})
+		})
+	}
+}
+
+func TestShed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{MaxQueued: 2, MaxQueuedAll: 3})
+		slot := pool("pool", 1)
+		mustAcquire(t, q, Waiter{Request: req(slot)})
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		for _, tenant := range []string{"a", "a", "b"} {
+			wg.Go(func() { _, _ = q.Acquire(ctx, Waiter{Request: req(slot), Tenant: tenant}) })
+			synctest.Wait()
+		}
+		for _, tc := range []struct {
+			tenant, reason string
+		}{{"a", "tenant"}, {"c", "all"}} {
+			_, err := q.Acquire(t.Context(), Waiter{Request: req(slot), Tenant: tc.tenant})
+			var se *ShedError
+			if !errors.Is(err, ErrFull) || !errors.As(err, &se) {
+				t.Fatalf("Acquire(%s) = %v, want *ShedError", tc.tenant, err)
+			}
+			if se.Reason != tc.reason || se.RetryAfter <= 0 {
+				t.Errorf("Acquire(%s) = %+v, want reason %q and a positive RetryAfter", tc.tenant, se, tc.reason)
+			}
+		}
+		if got := q.Stats(); got.Shed != 2 || got.Queued != 3 {
+			t.Errorf("Stats() = %+v, want 2 shed, 3 queued", got)
+		}
+		cancel()
+		wg.Wait()
+	})
+}
+
+// TestWeightedFairness: two tenants of weights 3 and 1 flooding one key share it 3:1.
+func TestWeightedFairness(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{Weights: map[string]int{"big": 3}, Aging: -1})
+		slot := pool("pool", 1)
+		holder := mustAcquire(t, q, Waiter{Request: req(slot)})
+		var rec recorder
+		var wg sync.WaitGroup
+		for i := range 80 {
+			tenant := "big"
+			if i%2 == 1 {
+				tenant = "small"
+			}
+			wg.Go(func() {
+				g, err := q.Acquire(t.Context(), Waiter{Request: req(slot), Tenant: tenant})
+				if err != nil {
+					t.Errorf("Acquire = %v", err)
+					return
+				}
+				rec.add(tenant)
+				_ = q.Release(t.Context(), g.Reservation.ID)
+			})
+		}
+		synctest.Wait()
+		_ = q.Release(t.Context(), holder.Reservation.ID)
+		wg.Wait()
+		got := map[string]int{}
+		for _, tenant := range rec.list()[:40] {
+			got[tenant]++
+		}
+		if want := map[string]int{"big": 30, "small": 10}; !cmp.Equal(got, want) {
+			t.Errorf("first 40 grants by tenant = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestPermanentRefusals(t *testing.T) {
+	budget := quota.Quota{Name: "session", Key: "session", Unit: quota.Requests, Limit: 1, Window: quota.Forever()}
+	for _, tc := range []struct {
+		name string
+		req  *quota.Request
+		want error
+	}{
+		{"budget", req(budget), quota.ErrBudget},
+		{"too large", &quota.Request{Quotas: []quota.Quota{perSecond("m")}, Amount: quota.Amount{Requests: 2}}, quota.ErrTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, store := newQueue(t, Config{})
+				g := mustAcquire(t, q, Waiter{Request: req(budget)})
+				_ = q.Settle(t.Context(), g.Reservation.ID, quota.Amount{Requests: 1})
+				start := time.Now()
+				_, err := q.Acquire(t.Context(), Waiter{Request: tc.req})
+				var ex *quota.ExceededError
+				if !errors.Is(err, tc.want) || !errors.As(err, &ex) {
+					t.Errorf("Acquire = %v, want %v", err, tc.want)
+				}
+				if time.Since(start) != 0 || q.Stats().Queued != 0 || store.Open() != 0 {
+					t.Errorf("took %v, %d queued, %d open; want an immediate refusal", time.Since(start), q.Stats().Queued, store.Open())
+				}
+			})
+		})
+	}
+}
+
+func TestClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		slot := pool("pool", 1)
+		mustAcquire(t, q, Waiter{Request: req(slot)})
+		done := make(chan error)
+		go func() {
+			_, err := q.Acquire(t.Context(), Waiter{Request: req(slot)})
+			done <- err
+		}()
+		synctest.Wait()
+		if err := q.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Errorf("waiting Acquire = %v, want ErrClosed", err)
+		}
+		if _, err := q.Acquire(t.Context(), Waiter{Request: req(slot)}); !errors.Is(err, ErrClosed) {
+			t.Errorf("Acquire after Close = %v, want ErrClosed", err)
+		}
+		if got := q.Stats().Queued; got != 0 {
+			t.Errorf("Stats().Queued = %d, want 0", got)
+		}
+	})
+}
+
+// TestNestedAgentDeadlock is the classic: an agent holding the only slot of a pool calls
+// another agent that needs a slot of the same pool. The inner call cannot be admitted until
+// the outer one finishes, which waits for the inner one: it must fail with ErrTimeout at its
+// deadline, not hang. With a pool per call depth, as the package doc advises, it succeeds.
+func TestNestedAgentDeadlock(t *testing.T) {
+	const maxWait = 5 * time.Second
+	for _, tc := range []struct {
+		name     string
+		innerKey string
+		ctxWait  time.Duration
+		wantErr  error
+	}{
+		{"same pool, max wait", "agents", 0, ErrTimeout},
+		{"same pool, ctx deadline", "agents", 2 * time.Second, ErrTimeout},
+		{"pool per depth", "agents/depth=1", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, store := newQueue(t, Config{MaxWait: maxWait})
+				outer := mustAcquire(t, q, Waiter{Request: req(pool("agents", 1))})
+				ctx := t.Context()
+				wantWait := maxWait
+				if tc.ctxWait > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.ctxWait)
+					defer cancel()
+					wantWait = tc.ctxWait
+				}
+				start := time.Now()
+				inner, err := q.Acquire(ctx, Waiter{Request: req(pool(tc.innerKey, 1))})
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("inner Acquire = %v, want %v", err, tc.wantErr)
+				}
+				if err != nil {
+					if got := time.Since(start); got != wantWait {
+						t.Errorf("inner gave up after %v, want %v", got, wantWait)
+					}
+				} else {
+					_ = q.Settle(t.Context(), inner.Reservation.ID, quota.Amount{})
+				}
+				_ = q.Settle(t.Context(), outer.Reservation.ID, quota.Amount{})
+				if n := store.Open(); n != 0 {
+					t.Errorf("store.Open() = %d, want 0", n)
+				}
+			})
+		})
+	}
+}
+
+// TestRecheck: with a store shared with other processes, room freed elsewhere (here: settled
+// on the store directly) is found by the recheck timer.
+func TestRecheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, store := newQueue(t, Config{Recheck: 500 * time.Millisecond})
+		slot := pool("pool", 1)
+		res, err := store.Reserve(t.Context(), req(slot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan Grant)
+		go func() {
+			g, err := q.Acquire(t.Context(), Waiter{Request: req(slot)})
+			if err != nil {
+				t.Errorf("Acquire = %v", err)
+			}
+			done <- g
+		}()
+		time.Sleep(700 * time.Millisecond) // fake time: the other process works for 700ms
+		_ = store.Release(t.Context(), res.ID)
+		if g := <-done; g.Waited != time.Second {
+			t.Errorf("waited %v, want 1s (the second recheck)", g.Waited)
+		}
+	})
+}
+
+// TestMovesToRefusingKey: a waiter woken on one key that is then refused by another waits in
+// that key's list and is admitted when that key frees.
+func TestMovesToRefusingKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		a, b := pool("a", 1), pool("b", 1)
+		ga := mustAcquire(t, q, Waiter{Request: req(a)})
+		gb := mustAcquire(t, q, Waiter{Request: req(b)})
+		done := make(chan Grant)
+		go func() {
+			g, err := q.Acquire(t.Context(), Waiter{Request: req(a, b)})
+			if err != nil {
+				t.Errorf("Acquire = %v", err)
+			}
+			done <- g
+		}()
+		synctest.Wait()
+		_ = q.Release(t.Context(), ga.Reservation.ID)
+		synctest.Wait()
+		q.mu.Lock()
+		_, inA := q.keys["a"]
+		_, inB := q.keys["b"]
+		q.mu.Unlock()
+		if inA || !inB {
+			t.Errorf("waiting in a: %v, in b: %v; want only b", inA, inB)
+		}
+		time.Sleep(time.Second)
+		_ = q.Release(t.Context(), gb.Reservation.ID)
+		if g := <-done; g.Waited != time.Second {
+			t.Errorf("waited %v, want 1s", g.Waited)
+		}
+	})
+}
