@@ -1,18 +1,17 @@
 package cache
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/tidwall/gjson"
 	"github.com/tollgate/tollgate/llm"
 )
 
@@ -68,8 +67,11 @@ func NewKey(family string, r *llm.Request) (Key, error) {
 	if family == "" {
 		return Key{}, fmt.Errorf("%w: empty model family", ErrInvalidRequest)
 	}
-	h := sha256.New()
-	e := encoder{h: h}
+	size := 64 + len(family) + len(r.System) + len(r.Body)
+	for _, m := range r.Messages {
+		size += len(m.Role) + len(m.Content) + 8
+	}
+	e := encoder{b: make([]byte, 0, size)}
 	e.uint(keyVersion)
 	e.str(family)
 	e.str(string(r.Format))
@@ -81,12 +83,10 @@ func NewKey(family string, r *llm.Request) (Key, error) {
 		e.bool(m.Opaque)
 	}
 	if r.Body != nil {
-		params, err := bodyParams(r.Body)
-		if err != nil {
+		e.tag('B')
+		if err := e.appendBody(r.Body); err != nil {
 			return Key{}, err
 		}
-		e.tag('B')
-		e.value(params)
 	} else {
 		e.tag('N')
 		e.uint(uint64(max(r.MaxTokens, 0)))
@@ -97,54 +97,71 @@ func NewKey(family string, r *llm.Request) (Key, error) {
 			e.tag('-')
 		}
 	}
-	var k Key
-	h.Sum(k[:0])
-	return k, nil
+	return sha256.Sum256(e.b), nil
 }
 
-func bodyParams(body []byte) (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(body))
-	// Numbers are kept as text and canonicalized below: float64 would merge seeds that
-	// differ only past 2^53, and the raw text would split 1 from 1.0.
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: body: %w", ErrInvalidRequest, err)
+// appendBody encodes the JSON object body minus ignoredFields. It uses gjson, which walks
+// the JSON in place, instead of encoding/json into map[string]any: NewKey runs on every
+// request, and BenchmarkNewKey showed the tree decode costing several times more in time and
+// allocations (see the commit that introduced it).
+func (e *encoder) appendBody(body []byte) error {
+	if tooDeep(body) {
+		return fmt.Errorf("%w: body nests deeper than %d", ErrInvalidRequest, maxDepth)
 	}
-	if d.More() {
-		return nil, fmt.Errorf("%w: body: trailing data after the JSON object", ErrInvalidRequest)
+	if !gjson.ValidBytes(body) {
+		return fmt.Errorf("%w: body is not valid JSON", ErrInvalidRequest)
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: body is not a JSON object", ErrInvalidRequest)
+	root := gjson.ParseBytes(body)
+	if !root.IsObject() {
+		return fmt.Errorf("%w: body is not a JSON object", ErrInvalidRequest)
 	}
-	for f := range obj {
-		if ignoredFields[f] {
-			delete(obj, f)
+	e.object(root, true)
+	return nil
+}
+
+// maxDepth is encoding/json's nesting limit. gjson recurses without one, and a body of a
+// few million '[' would exhaust the goroutine stack and kill the process.
+const maxDepth = 10000
+
+// tooDeep reports whether the JSON in b nests deeper than maxDepth, outside strings.
+func tooDeep(b []byte) bool {
+	depth := 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth > maxDepth {
+				return true
+			}
+		case ']', '}':
+			depth--
 		}
 	}
-	return obj, nil
+	return false
 }
 
-// encoder writes an unambiguous, tagged, length-prefixed encoding straight into the hash,
-// so that no two different values share an encoding and no canonical JSON is built.
+// encoder builds an unambiguous, tagged, length-prefixed encoding that is hashed once: no
+// two different values share an encoding, and no canonical JSON is built.
 type encoder struct {
-	h   hash.Hash
-	buf [binary.MaxVarintLen64 + 1]byte
+	b []byte
 }
 
-func (e *encoder) tag(t byte) { e.buf[0] = t; e.h.Write(e.buf[:1]) }
-
-func (e *encoder) uint(n uint64) {
-	b := binary.AppendUvarint(e.buf[:0], n)
-	e.h.Write(b)
-}
-
-func (e *encoder) str(s string) {
-	e.uint(uint64(len(s)))
-	e.h.Write([]byte(s))
-}
-
+func (e *encoder) tag(t byte)    { e.b = append(e.b, t) }
+func (e *encoder) uint(n uint64) { e.b = binary.AppendUvarint(e.b, n) }
+func (e *encoder) str(s string)  { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
 func (e *encoder) bool(b bool) {
 	if b {
 		e.tag('1')
@@ -158,66 +175,90 @@ func (e *encoder) float(f float64) {
 		f = 0 // -0 and 0 ask for the same thing
 	}
 	e.tag('f')
-	b := binary.BigEndian.AppendUint64(e.buf[:0], math.Float64bits(f))
-	e.h.Write(b)
+	e.b = binary.BigEndian.AppendUint64(e.b, math.Float64bits(f))
 }
 
-func (e *encoder) value(v any) {
-	switch v := v.(type) {
-	case nil:
+func (e *encoder) value(v gjson.Result) {
+	switch v.Type {
+	case gjson.Null:
 		e.tag('z')
-	case bool:
+	case gjson.False:
 		e.tag('b')
-		e.bool(v)
-	case string:
+		e.bool(false)
+	case gjson.True:
+		e.tag('b')
+		e.bool(true)
+	case gjson.String:
 		e.tag('s')
-		e.str(v)
-	case json.Number:
-		e.number(v)
-	case []any:
-		e.tag('a')
-		e.uint(uint64(len(v)))
-		for _, x := range v {
-			e.value(x)
-		}
-	case map[string]any:
-		e.tag('o')
-		e.uint(uint64(len(v)))
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			e.str(k)
-			e.value(v[k])
-		}
+		e.str(v.Str)
+	case gjson.Number:
+		e.number(v.Raw)
 	default:
-		// The decoder only produces the types above.
-		panic(fmt.Sprintf("cache: unexpected JSON value %T", v))
+		if v.IsObject() {
+			e.object(v, false)
+			return
+		}
+		// An array ends with a marker that no value starts with, so no count is needed.
+		e.tag('a')
+		v.ForEach(func(_, x gjson.Result) bool {
+			e.value(x)
+			return true
+		})
+		e.tag(']')
+	}
+}
+
+type member struct {
+	key string
+	val gjson.Result
+}
+
+// object encodes members sorted by key; of duplicate keys the last wins, as in
+// encoding/json. top drops the fields that do not change the answer.
+func (e *encoder) object(v gjson.Result, top bool) {
+	var stack [16]member
+	ms := stack[:0]
+	v.ForEach(func(k, x gjson.Result) bool {
+		if !top || !ignoredFields[k.Str] {
+			ms = append(ms, member{k.Str, x})
+		}
+		return true
+	})
+	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	n := 0
+	for i := range ms {
+		if i+1 < len(ms) && ms[i+1].key == ms[i].key {
+			continue
+		}
+		ms[n] = ms[i]
+		n++
+	}
+	e.tag('o')
+	e.uint(uint64(n))
+	for _, m := range ms[:n] {
+		e.str(m.key)
+		e.value(m.val)
 	}
 }
 
 // number encodes integers that fit int64 exactly and every other number by its float64
 // value, so that 1, 1.0 and 1e0 are one number while large seeds stay distinct.
-func (e *encoder) number(n json.Number) {
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+func (e *encoder) number(n string) {
+	if i, err := strconv.ParseInt(n, 10, 64); err == nil {
 		e.tag('i')
-		b := binary.AppendVarint(e.buf[:0], i)
-		e.h.Write(b)
+		e.b = binary.AppendVarint(e.b, i)
 		return
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
+	f, err := strconv.ParseFloat(n, 64)
 	if err != nil {
 		// Out of float64 range: keep the spelling, still unambiguous.
 		e.tag('n')
-		e.str(string(n))
+		e.str(n)
 		return
 	}
 	if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
 		e.tag('i')
-		b := binary.AppendVarint(e.buf[:0], int64(f))
-		e.h.Write(b)
+		e.b = binary.AppendVarint(e.b, int64(f))
 		return
 	}
 	e.float(f)

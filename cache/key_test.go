@@ -1,8 +1,11 @@
 package cache
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tollgate/tollgate/llm"
 )
@@ -52,6 +55,17 @@ func TestNewKeyNormalization(t *testing.T) {
 				`"user":"u1","metadata":{"run":"7"},"stream":true,"stream_options":{"include_usage":true},"store":true,"service_tier":"auto"}`), true},
 		{"anthropic metadata and stream ignored", "claude-3-5-haiku", "claude-3-5-haiku", ant(antBase),
 			ant(`{"model":"claude-3-5-haiku-20241022","system":"be brief","messages":[{"role":"user","content":"hi"}],"max_tokens":100,"temperature":0.2,"metadata":{"user_id":"x"},"stream":true}`), true},
+		{"escaped key and string", "gpt-4o", "gpt-4o",
+			oai(`{"messages":[],"stop":"ab"}`), oai(`{"messages":[],"\u0073top":"a\u0062"}`), true},
+		{"duplicate keys: last wins", "gpt-4o", "gpt-4o",
+			oai(`{"messages":[],"temperature":1,"temperature":0.5}`), oai(`{"messages":[],"temperature":0.5}`), true},
+		{"nested key order", "gpt-4o", "gpt-4o",
+			oai(`{"response_format":{"type":"json_schema","json_schema":{"name":"a","strict":true}}}`),
+			oai(`{"response_format":{"json_schema":{"strict":true,"name":"a"},"type":"json_schema"}}`), true},
+		{"ignored only at top level", "gpt-4o", "gpt-4o",
+			oai(`{"tools":[{"type":"function","function":{"name":"a","metadata":1}}]}`),
+			oai(`{"tools":[{"type":"function","function":{"name":"a"}}]}`), false},
+		{"array vs nested array", "gpt-4o", "gpt-4o", oai(`{"stop":[["a"],"b"]}`), oai(`{"stop":[["a","b"]]}`), false},
 		{"different family", "gpt-4o", "gpt-4o-mini", oai(base), oai(base), false},
 		{"different temperature", "gpt-4o", "gpt-4o", oai(base),
 			oai(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.3,"max_tokens":100}`), false},
@@ -125,6 +139,7 @@ func TestNewKeyErrors(t *testing.T) {
 		{"broken json", "gpt-4o", oai(`{"a":`)},
 		{"not an object", "gpt-4o", oai(`[1,2]`)},
 		{"trailing data", "gpt-4o", oai(`{} {}`)},
+		{"too deep", "gpt-4o", oai(`{"a":` + strings.Repeat("[", 5_000_000) + strings.Repeat("]", 5_000_000) + `}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +149,22 @@ func TestNewKeyErrors(t *testing.T) {
 				t.Errorf("NewKey() error = %v, want ErrInvalidRequest", err)
 			}
 		})
+	}
+}
+
+func TestNewKeyDepthLimit(t *testing.T) {
+	t.Parallel()
+	nest := func(n int) string { return `{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}` }
+	if _, err := NewKey("f", oai(nest(maxDepth-1))); err != nil {
+		t.Errorf("NewKey(depth %d) error: %v", maxDepth, err)
+	}
+	if _, err := NewKey("f", oai(nest(maxDepth))); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("NewKey(depth %d) error = %v, want ErrInvalidRequest", maxDepth+1, err)
+	}
+	// Brackets inside strings, escaped quotes included, do not count.
+	s := `{"a":"\"` + strings.Repeat("[", 2*maxDepth) + `"}`
+	if _, err := NewKey("f", oai(s)); err != nil {
+		t.Errorf("NewKey(brackets in a string) error: %v", err)
 	}
 }
 
@@ -153,7 +184,7 @@ func TestKeyString(t *testing.T) {
 func FuzzNewKey(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2}`,
-		`{"seed":1e400}`, `{"a":[1,2.5,-0,"x",null,true,{"b":{}}]}`, `[]`, `{"a":`, `null`,
+		`{"seed":1e400}`, `{"a":1,"a":2}`, `{"\u0061":"\ud83d\ude00"}`, `{"x":[[],{}]}`, `{"a":[1,2.5,-0,"x",null,true,{"b":{}}]}`, `[]`, `{"a":`, `null`,
 	} {
 		f.Add(s)
 	}
@@ -169,6 +200,25 @@ func FuzzNewKey(f *testing.F) {
 		k2, err := NewKey("fam", r)
 		if err != nil || k1 != k2 {
 			t.Fatalf("NewKey() not deterministic: %v %v %v", k1, k2, err)
+		}
+		// encoding/json re-marshals with sorted keys, no whitespace and its own string
+		// escaping; the key must not notice. It rewrites invalid UTF-8, so skip that.
+		if !utf8.ValidString(body) {
+			return
+		}
+		d := json.NewDecoder(strings.NewReader(body))
+		d.UseNumber()
+		var v any
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("NewKey accepted %q, encoding/json refused it: %v", body, err)
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k3, err := NewKey("fam", &llm.Request{Format: llm.OpenAI, Body: again})
+		if err != nil || k3 != k1 {
+			t.Fatalf("NewKey(%q) != NewKey(%q): %v", body, again, err)
 		}
 	})
 }
