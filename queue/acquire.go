@@ -56,13 +56,16 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	wt := &waiter{w: w, level: level, start: start, deadline: deadline}
+	// Only a request that waits needs its waiter on the heap; the fast path keeps it here.
+	local := waiter{w: w, level: level, start: start, deadline: deadline}
 
 	if q.queued.Load() > 0 {
 		q.mu.Lock()
 		if k := q.busyKey(w.Request, level, start); k != nil {
 			// Waiters of this level or higher were here first: queue behind them without
 			// touching the store, whose free room is theirs.
+			wt := &waiter{}
+			*wt = local
 			var est time.Duration
 			if !k.timerAt.IsZero() {
 				est = k.timerAt.Sub(start)
@@ -81,7 +84,7 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	res, err := q.store.Reserve(ctx, w.Request)
 	if err == nil {
 		q.mu.Lock()
-		q.record(wt, res, start)
+		q.record(&local, res, start)
 		q.mu.Unlock()
 		return Grant{Reservation: res, Level: level}, nil
 	}
@@ -90,6 +93,8 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 		return Grant{}, err
 	}
 	now := time.Now()
+	wt := &waiter{}
+	*wt = local
 	wt.lastErr = ex
 	q.mu.Lock()
 	if err := q.enqueue(wt, ex.Quota.Key, ex.RetryAfter, now); err != nil {
@@ -161,26 +166,37 @@ func (q *Queue) estimate(k *keyQueue, est time.Duration, now time.Time) time.Dur
 
 // wait blocks until wt is granted or refused, ctx is done or its deadline passes.
 func (q *Queue) wait(ctx context.Context, wt *waiter) (Grant, error) {
-	timer := time.NewTimer(time.Until(wt.deadline))
-	defer timer.Stop()
+	// When ctx's deadline is the earlier one, ctx.Done alone ends the wait, so that the
+	// error reliably carries context.DeadlineExceeded.
+	var expired <-chan time.Time
+	if d, ok := ctx.Deadline(); !ok || wt.deadline.Before(d) {
+		timer := time.NewTimer(time.Until(wt.deadline))
+		defer timer.Stop()
+		expired = timer.C
+	}
 	var cause error
 	select {
 	case o := <-wt.ready:
 		return o.grant, o.err
 	case <-ctx.Done():
 		cause = ctx.Err()
-	case <-timer.C:
+	case <-expired:
 	}
 	q.mu.Lock()
 	if wt.key != nil {
 		now := time.Now()
 		k := wt.key
 		q.remove(wt)
+		if q.keys[k.key] == k && !q.closed {
+			// The waiters left behind may have been queued behind this one without trying
+			// the store, or held back by it (maxBypass): give them their chance.
+			q.pass(k, now)
+		}
 		var err error
 		if cause == nil || errors.Is(cause, context.DeadlineExceeded) {
 			q.timeouts++
 			err = &WaitError{Err: ErrTimeout, Quota: quotaErr(wt.lastErr), Waited: now.Sub(wt.start),
-				RetryAfter: q.estimate(q.keys[k.key], 0, now), ctxErr: cause}
+				RetryAfter: q.estimate(k, 0, now), ctxErr: cause}
 		} else {
 			q.cancelled++
 			err = fmt.Errorf("queue: acquire: %w", cause)

@@ -497,6 +497,9 @@ func TestNestedAgentDeadlock(t *testing.T) {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("inner Acquire = %v, want %v", err, tc.wantErr)
 				}
+				if tc.ctxWait > 0 && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("inner Acquire = %v, want it to unwrap to context.DeadlineExceeded", err)
+				}
 				if err != nil {
 					if got := time.Since(start); got != wantWait {
 						t.Errorf("inner gave up after %v, want %v", got, wantWait)
@@ -570,5 +573,48 @@ func TestMovesToRefusingKey(t *testing.T) {
 		if g := <-done; g.Waited != time.Second {
 			t.Errorf("waited %v, want 1s", g.Waited)
 		}
+	})
+}
+
+// TestBypassBound: a waiter too large for the room a wake-up finds lets smaller ones behind it
+// through, but at most maxBypass times; then the key waits for it.
+func TestBypassBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		held := quota.Quota{Name: "tokens", Key: "tokens", Unit: quota.InputTokens, Limit: 10, Window: quota.Forever()}
+		tokens := func(n int64) *quota.Request {
+			return &quota.Request{Quotas: []quota.Quota{held}, Amount: quota.Amount{InputTokens: n}}
+		}
+		var holders []quota.ID
+		for range 10 {
+			holders = append(holders, mustAcquire(t, q, Waiter{Request: tokens(1)}).Reservation.ID)
+		}
+		var rec recorder
+		var wg sync.WaitGroup
+		for i, n := range []int64{6, 1, 1, 1, 1, 1, 1} {
+			name := fmt.Sprintf("w%d(%d)", i, n)
+			wg.Go(func() {
+				_, err := q.Acquire(t.Context(), Waiter{Request: tokens(n)})
+				if errors.Is(err, ErrClosed) {
+					return // the ones left when the test ends
+				}
+				if err != nil {
+					t.Errorf("Acquire(%s) = %v", name, err)
+					return
+				}
+				rec.add(name) // kept: the room stays held
+			})
+			synctest.Wait()
+		}
+		for _, id := range holders {
+			_ = q.Release(t.Context(), id)
+			synctest.Wait()
+		}
+		want := []string{"w1(1)", "w2(1)", "w3(1)", "w4(1)", "w0(6)"}
+		if diff := cmp.Diff(want, rec.list()); diff != "" {
+			t.Errorf("grant order (-want +got):\n%s", diff)
+		}
+		_ = q.Close()
+		wg.Wait()
 	})
 }

@@ -168,7 +168,8 @@ func (q *Queue) pass(k *keyQueue, now time.Time) {
 				refill = at
 			}
 		}
-		if blocked != nil || wt.bypassed >= maxBypass {
+		// A lease takes one slot from everyone, so no one behind can fit either.
+		if blocked != nil || wt.bypassed >= maxBypass || ex.Quota.Unit == quota.Concurrent {
 			break
 		}
 		blocked = wt
