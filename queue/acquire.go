@@ -50,6 +50,9 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	if err := ctx.Err(); err != nil {
 		return Grant{}, fmt.Errorf("queue: acquire: %w", err)
 	}
+	if q.closing.Load() {
+		return Grant{}, fmt.Errorf("queue: acquire: %w", ErrClosed)
+	}
 	level := LevelOf(w.Priority)
 	start := time.Now()
 	deadline := start.Add(q.cfg.MaxWait)

@@ -31,6 +31,7 @@ type ShedError struct {
 // Unwrap returns ErrFull.
 func (e *ShedError) Unwrap() error { return ErrFull }
 
+// Error says which limit shed the request and when to retry.
 func (e *ShedError) Error() string {
 	who := "in all"
 	if e.Reason == "tenant" {
@@ -68,6 +69,7 @@ func (e *WaitError) Unwrap() []error {
 	return errs
 }
 
+// Error says why the wait ended, how long it lasted, the quota refusal and when to retry.
 func (e *WaitError) Error() string {
 	msg := e.Err.Error()
 	if e.Waited > 0 {

@@ -30,7 +30,11 @@
 //
 // Every method of Queue is safe for concurrent use. The Queue starts no goroutines of its own:
 // a waiter blocks in its caller's goroutine, and wake-ups come from Settle and Release and
-// from timers that the Queue owns and Close stops.
+// from timers that the Queue owns and Close stops. An uncontended Acquire calls the store
+// without holding the queue's lock; waking waiters calls the store under it, so that a
+// request's refusal and its place in the queue are decided together and no wake-up is lost.
+// With a remote store this serializes the retries of waiters (not first attempts) on one
+// round trip at a time per process, which is the price of exact ordering.
 package queue
 
 import (
@@ -58,6 +62,7 @@ const (
 
 var levelNames = [numLevels]string{"low", "normal", "high", "critical"}
 
+// String returns the level's name in lower case: "critical", "high", "normal", "low".
 func (l Level) String() string {
 	if l >= Low && l <= Critical {
 		return levelNames[l]
@@ -90,8 +95,9 @@ type Config struct {
 	// MaxQueuedAll is how many requests may wait in all; 0 means 10000.
 	MaxQueuedAll int
 	// Aging raises a waiter one level per Aging waited, which bounds a Low waiter's wait under
-	// sustained Critical load to about 3 x Aging plus one refill. 0 means 5s; a negative
-	// value disables aging.
+	// sustained Critical load to 3 x Aging plus one refill, plus the turns of Critical waiters
+	// that arrived before it (ties go first come first served). 0 means 5s; a negative value
+	// disables aging.
 	Aging time.Duration
 	// Weights gives tenants shares of a contended key: a tenant of weight 3 is granted about
 	// three times as often as one of weight 1 when both have waiters at the same level.
@@ -164,7 +170,7 @@ type Grant struct {
 // Stats is a snapshot of the queue.
 type Stats struct {
 	// Waiting counts waiters by their own Level (Waiting[queue.High], ...), not raised by aging.
-	Waiting [numLevels]int
+	Waiting [Critical + 1]int
 	// Queued is the number of waiters in all.
 	Queued int
 	// Tenants counts waiters by tenant; tenants with none are absent.
@@ -184,6 +190,8 @@ type Queue struct {
 	// queued mirrors total for the fast path: with no waiter anywhere, Acquire goes straight
 	// to the store without the lock.
 	queued atomic.Int64
+	// closing mirrors closed for the fast path.
+	closing atomic.Bool
 	// frees counts Settle and Release wake-ups; Acquire compares it across its store call to
 	// catch a free that happened between its refusal and its enqueue.
 	frees atomic.Uint64
@@ -260,6 +268,7 @@ func (q *Queue) Close() error {
 		return nil
 	}
 	q.closed = true
+	q.closing.Store(true)
 	now := time.Now()
 	for _, k := range q.keys {
 		for len(k.waiters) > 0 {
