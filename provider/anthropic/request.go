@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 	var maxTokens *int64
 	for _, m := range ms {
 		raw := body[m.Start:m.End]
-		switch m.Key {
+		switch string(m.Key) {
 		case "model":
 			if err := decodeField(raw, &req.Model, "model", "a string"); err != nil {
 				return nil, err
@@ -90,7 +91,7 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 		return nil, badField("messages", "is required: an array of at least one message")
 	}
 	if len(system) > 0 {
-		text, opaque, err := parseContent(system, "system")
+		text, opaque, err := parseContent(system, path{-1, "system"})
 		if err != nil {
 			return nil, err
 		}
@@ -169,8 +170,8 @@ func decodeTokens(raw []byte, dst **int64, field string) error {
 
 // jsonKind names the JSON type of a raw value for error messages.
 func jsonKind(raw []byte) string {
-	s := strings.TrimSpace(string(raw))
-	if s == "" {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 {
 		return "nothing"
 	}
 	switch s[0] {
@@ -199,34 +200,28 @@ type block struct {
 }
 
 func parseMessages(req *llm.Request, raw json.RawMessage) error {
-	var list []json.RawMessage
+	// One decoding pass for the common, well-typed body; the element-by-element pass below
+	// runs only to say precisely what is wrong with a body that failed it.
+	var list []wireMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return badField("messages", "must be an array of messages, got %s", jsonKind(raw))
+		return messagesError(raw)
 	}
 	if len(list) == 0 {
 		return badField("messages", "must contain at least one message")
 	}
 	req.Messages = make([]llm.Message, 0, len(list))
-	for i, r := range list {
-		field := fmt.Sprintf("messages[%d]", i)
-		var m wireMessage
-		if err := json.Unmarshal(r, &m); err != nil {
-			if jsonKind(r) != "an object" {
-				return badField(field, "must be an object, got %s", jsonKind(r))
-			}
-			return badField(field+".role", "must be a string")
-		}
+	for i, m := range list {
 		switch m.Role {
 		case "user", "assistant":
 		case "":
-			return badField(field+".role", "is required")
+			return badField(path{i, ".role"}.String(), "is required")
 		default:
-			return badField(field+".role", "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
+			return badField(path{i, ".role"}.String(), "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
 		}
 		if len(m.Content) == 0 || string(m.Content) == "null" {
-			return badField(field+".content", "is required")
+			return badField(path{i, ".content"}.String(), "is required")
 		}
-		text, opaque, err := parseContent(m.Content, field+".content")
+		text, opaque, err := parseContent(m.Content, path{i, ".content"})
 		if err != nil {
 			return err
 		}
@@ -235,30 +230,52 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 	return nil
 }
 
+// messagesError explains why messages did not decode.
+func messagesError(raw json.RawMessage) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return badField("messages", "must be an array of messages, got %s", jsonKind(raw))
+	}
+	for i, r := range list {
+		var m wireMessage
+		if err := json.Unmarshal(r, &m); err != nil {
+			field := fmt.Sprintf("messages[%d]", i)
+			if jsonKind(r) != "an object" {
+				return badField(field, "must be an object, got %s", jsonKind(r))
+			}
+			return badField(field+".role", "must be a string")
+		}
+	}
+	return badField("messages", "must be an array of message objects")
+}
+
 // parseContent returns the text of a string or of an array of content blocks whose text
 // blocks are joined; opaque reports blocks without a neutral form (images, documents,
 // tool_use, tool_result, thinking).
-func parseContent(raw json.RawMessage, field string) (text string, opaque bool, err error) {
+func parseContent(raw json.RawMessage, field path) (text string, opaque bool, err error) {
 	switch jsonKind(raw) {
 	case "a string":
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", false, badField(field, "must be a string or an array of content blocks")
+			return "", false, badField(field.String(), "must be a string or an array of content blocks")
 		}
 		return text, false, nil
 	case "an array":
 	default:
-		return "", false, badField(field, "must be a string or an array of content blocks, got %s", jsonKind(raw))
+		return "", false, badField(field.String(), "must be a string or an array of content blocks, got %s", jsonKind(raw))
 	}
-	var blocks []json.RawMessage
+	var blocks []block
 	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return "", false, badField(field, "must be a string or an array of content blocks")
+		var list []json.RawMessage
+		_ = json.Unmarshal(raw, &list) // raw is a valid array
+		for j, br := range list {
+			if json.Unmarshal(br, new(block)) != nil {
+				return "", false, badField(fmt.Sprintf("%s[%d]", field, j), "must be a content block object with a string type")
+			}
+		}
+		return "", false, badField(field.String(), "must be a string or an array of content blocks")
 	}
 	var texts []string
-	for j, br := range blocks {
-		var b block
-		if err := json.Unmarshal(br, &b); err != nil {
-			return "", false, badField(fmt.Sprintf("%s[%d]", field, j), "must be a content block object with a string type")
-		}
+	for j, b := range blocks {
 		switch b.Type {
 		case "text":
 			if b.Text == nil {
@@ -272,4 +289,18 @@ func parseContent(raw json.RawMessage, field string) (text string, opaque bool, 
 		}
 	}
 	return strings.Join(texts, "\n"), opaque, nil
+}
+
+// path names a field lazily: it is only formatted when an error needs it, so that a valid
+// request costs no formatting.
+type path struct {
+	msg  int // index in messages; < 0 for a top-level field
+	name string
+}
+
+func (p path) String() string {
+	if p.msg < 0 {
+		return p.name
+	}
+	return fmt.Sprintf("messages[%d]%s", p.msg, p.name)
 }

@@ -51,8 +51,8 @@ func patchRequest(call llm.Call) ([]byte, bool, error) {
 		var hasLegacy, hasCurrent bool
 		for _, m := range ms {
 			if !isNull(body[m.Start:m.End]) {
-				hasLegacy = hasLegacy || m.Key == "max_tokens"
-				hasCurrent = hasCurrent || m.Key == "max_completion_tokens"
+				hasLegacy = hasLegacy || m.Is("max_tokens")
+				hasCurrent = hasCurrent || m.Is("max_completion_tokens")
 			}
 		}
 		// Keep the caller's choice: max_tokens is what older OpenAI-compatible servers
@@ -89,7 +89,7 @@ func patchRequest(call llm.Call) ([]byte, bool, error) {
 
 func lastMember(body []byte, ms []wire.Member, key string) ([]byte, bool) {
 	for j := len(ms) - 1; j >= 0; j-- {
-		if ms[j].Key == key {
+		if ms[j].Is(key) {
 			return body[ms[j].Start:ms[j].End], true
 		}
 	}

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,7 +58,7 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 	)
 	for _, m := range ms {
 		raw := body[m.Start:m.End]
-		switch m.Key {
+		switch string(m.Key) {
 		case "model":
 			if err := decodeField(raw, &req.Model, "model", "a string"); err != nil {
 				return nil, err
@@ -162,8 +163,8 @@ func decodeTokens(raw []byte, dst **int64, field string) error {
 
 // jsonKind names the JSON type of a raw value for error messages.
 func jsonKind(raw []byte) string {
-	s := strings.TrimSpace(string(raw))
-	if s == "" {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 {
 		return "nothing"
 	}
 	switch s[0] {
@@ -194,24 +195,19 @@ type contentPart struct {
 }
 
 func parseMessages(req *llm.Request, raw json.RawMessage) error {
-	var list []json.RawMessage
+	// One decoding pass for the common, well-typed body; the element-by-element pass below
+	// runs only to say precisely what is wrong with a body that failed it.
+	var list []wireMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return badField("messages", "must be an array of messages, got %s", jsonKind(raw))
+		return messagesError(raw)
 	}
 	if len(list) == 0 {
 		return badField("messages", "must contain at least one message")
 	}
+	req.Messages = make([]llm.Message, 0, len(list))
 	var system []string
-	for i, r := range list {
-		field := fmt.Sprintf("messages[%d]", i)
-		var m wireMessage
-		if err := json.Unmarshal(r, &m); err != nil {
-			if jsonKind(r) != "an object" {
-				return badField(field, "must be an object, got %s", jsonKind(r))
-			}
-			return badField(field+".role", "must be a string")
-		}
-		text, opaque, err := parseContent(m.Content, field+".content")
+	for i, m := range list {
+		text, opaque, err := parseContent(m.Content, path{i, ".content"})
 		if err != nil {
 			return err
 		}
@@ -221,7 +217,7 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 		switch m.Role {
 		case "system", "developer":
 			if opaque {
-				return badField(field+".content", "a %s message may contain text parts only", m.Role)
+				return badField(path{i, ".content"}.String(), "a %s message may contain text parts only", m.Role)
 			}
 			system = append(system, text)
 			continue
@@ -230,14 +226,33 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 			// A tool result has no neutral form: it only makes sense next to the call.
 			m.Role, opaque = "tool", true
 		case "":
-			return badField(field+".role", "is required")
+			return badField(path{i, ".role"}.String(), "is required")
 		default:
-			return badField(field+".role", "must be one of system, developer, user, assistant, tool; got %q", m.Role)
+			return badField(path{i, ".role"}.String(), "must be one of system, developer, user, assistant, tool; got %q", m.Role)
 		}
 		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text, Opaque: opaque})
 	}
 	req.System = strings.Join(system, "\n")
 	return nil
+}
+
+// messagesError explains why messages did not decode.
+func messagesError(raw json.RawMessage) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return badField("messages", "must be an array of messages, got %s", jsonKind(raw))
+	}
+	for i, r := range list {
+		var m wireMessage
+		if err := json.Unmarshal(r, &m); err != nil {
+			field := fmt.Sprintf("messages[%d]", i)
+			if jsonKind(r) != "an object" {
+				return badField(field, "must be an object, got %s", jsonKind(r))
+			}
+			return badField(field+".role", "must be a string")
+		}
+	}
+	return badField("messages", "must be an array of message objects")
 }
 
 func present(raw json.RawMessage) bool {
@@ -247,29 +262,32 @@ func present(raw json.RawMessage) bool {
 
 // parseContent returns the text of a message's content: a string, null, or an array of
 // parts whose text parts are joined; opaque reports parts that have no neutral form.
-func parseContent(raw json.RawMessage, field string) (text string, opaque bool, err error) {
+func parseContent(raw json.RawMessage, field path) (text string, opaque bool, err error) {
 	switch jsonKind(raw) {
 	case "nothing", "null":
 		return "", false, nil
 	case "a string":
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", false, badField(field, "must be a string or an array of content parts")
+			return "", false, badField(field.String(), "must be a string or an array of content parts")
 		}
 		return text, false, nil
 	case "an array":
 	default:
-		return "", false, badField(field, "must be a string or an array of content parts, got %s", jsonKind(raw))
+		return "", false, badField(field.String(), "must be a string or an array of content parts, got %s", jsonKind(raw))
 	}
-	var parts []json.RawMessage
+	var parts []contentPart
 	if err := json.Unmarshal(raw, &parts); err != nil {
-		return "", false, badField(field, "must be a string or an array of content parts")
+		var list []json.RawMessage
+		_ = json.Unmarshal(raw, &list) // raw is a valid array
+		for j, pr := range list {
+			if json.Unmarshal(pr, new(contentPart)) != nil {
+				return "", false, badField(fmt.Sprintf("%s[%d]", field, j), "must be a content part object with a string type")
+			}
+		}
+		return "", false, badField(field.String(), "must be a string or an array of content parts")
 	}
 	var texts []string
-	for j, pr := range parts {
-		var p contentPart
-		if err := json.Unmarshal(pr, &p); err != nil {
-			return "", false, badField(fmt.Sprintf("%s[%d]", field, j), "must be a content part object with a string type")
-		}
+	for j, p := range parts {
 		switch p.Type {
 		case "text":
 			if p.Text == nil {
@@ -283,4 +301,18 @@ func parseContent(raw json.RawMessage, field string) (text string, opaque bool, 
 		}
 	}
 	return strings.Join(texts, "\n"), opaque, nil
+}
+
+// path names a field lazily: it is only formatted when an error needs it, so that a valid
+// request costs no formatting.
+type path struct {
+	msg  int // index in messages; < 0 for a top-level field
+	name string
+}
+
+func (p path) String() string {
+	if p.msg < 0 {
+		return p.name
+	}
+	return fmt.Sprintf("messages[%d]%s", p.msg, p.name)
 }

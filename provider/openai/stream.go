@@ -64,10 +64,10 @@ func (s *stream) Recv() (llm.Chunk, error) {
 		var c wireChunk
 		if err := json.Unmarshal(ev.Data, &c); err != nil {
 			if ev.Incomplete {
-			s.err = s.readError(io.EOF)
-		} else {
-			s.err = &llm.Error{Kind: llm.KindServer, Provider: s.name, Message: "malformed stream event", Err: err}
-		}
+				s.err = s.readError(io.EOF)
+			} else {
+				s.err = &llm.Error{Kind: llm.KindServer, Provider: s.name, Message: "malformed stream event", Err: err}
+			}
 			return llm.Chunk{}, s.err
 		}
 		if ev.Name == "error" || len(c.Error) > 0 && !isNull(c.Error) {

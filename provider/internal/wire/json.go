@@ -3,10 +3,10 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ErrSyntax is returned when a body is not the JSON value the scanner expected.
@@ -14,9 +14,12 @@ var ErrSyntax = errors.New("malformed json")
 
 // Member is one member of a JSON object: its decoded key and the byte span of its value.
 type Member struct {
-	Key        string
-	Start, End int // obj[Start:End] is the raw value
+	Key        []byte // unescaped; aliases obj unless the key had escapes
+	Start, End int    // obj[Start:End] is the raw value
 }
+
+// Is reports whether the member's key is key. It does not allocate.
+func (m Member) Is(key string) bool { return string(m.Key) == key }
 
 // Members returns the members of the JSON object obj in order (duplicates included) and
 // the index of its closing brace. It checks structure only as far as it needs to find the
@@ -31,7 +34,7 @@ func Members(obj []byte) ([]Member, int, error) {
 		return nil, 0, fmt.Errorf("%w: not an object", ErrSyntax)
 	}
 	i = skipSpace(obj, i+1)
-	var ms []Member
+	ms := make([]Member, 0, 16)
 	if i < len(obj) && obj[i] == '}' {
 		return ms, i, nil
 	}
@@ -80,7 +83,7 @@ func Get(obj []byte, key string) ([]byte, bool) {
 		return nil, false
 	}
 	for j := len(ms) - 1; j >= 0; j-- {
-		if ms[j].Key == key {
+		if ms[j].Is(key) {
 			return obj[ms[j].Start:ms[j].End], true
 		}
 	}
@@ -111,7 +114,7 @@ func Patch(obj []byte, sets ...Set) ([]byte, error) {
 	last := 0
 	for _, m := range ms {
 		for k, s := range sets {
-			if m.Key == s.Key {
+			if m.Is(s.Key) {
 				out = append(out, obj[last:m.Start]...)
 				out = append(out, s.Value...)
 				last = m.End
@@ -142,15 +145,15 @@ func appendKey(out []byte, key string) []byte {
 	return append(out, b...)
 }
 
-func decodeKey(raw []byte) (string, error) {
-	if !strings.ContainsRune(string(raw), '\\') {
-		return string(raw[1 : len(raw)-1]), nil
+func decodeKey(raw []byte) ([]byte, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%w: bad key: %v", ErrSyntax, err)
+		return nil, fmt.Errorf("%w: bad key: %v", ErrSyntax, err)
 	}
-	return s, nil
+	return []byte(s), nil
 }
 
 func skipSpace(b []byte, i int) int {
