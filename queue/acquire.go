@@ -54,26 +54,19 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 		return Grant{}, fmt.Errorf("queue: acquire: %w", ErrClosed)
 	}
 	level := LevelOf(w.Priority)
-	start := time.Now()
-	deadline := start.Add(q.cfg.MaxWait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	// Only a request that waits needs its waiter on the heap; the fast path keeps it here.
-	local := waiter{w: w, level: level, start: start, deadline: deadline}
 
 	if q.queued.Load() > 0 {
+		now := time.Now()
 		q.mu.Lock()
-		if k := q.busyKey(w.Request, level, start); k != nil {
+		if k := q.busyKey(w.Request, level, now); k != nil {
 			// Waiters of this level or higher were here first: queue behind them without
 			// touching the store, whose free room is theirs.
-			wt := &waiter{}
-			*wt = local
+			wt := newWaiter(ctx, q.cfg.MaxWait, w, level, now)
 			var est time.Duration
 			if !k.timerAt.IsZero() {
-				est = k.timerAt.Sub(start)
+				est = k.timerAt.Sub(now)
 			}
-			if err := q.enqueue(wt, k.key, est, start); err != nil {
+			if err := q.enqueue(wt, k.key, est, now); err != nil {
 				q.mu.Unlock()
 				return Grant{}, err
 			}
@@ -86,8 +79,10 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	frees := q.frees.Load()
 	res, err := q.store.Reserve(ctx, w.Request)
 	if err == nil {
+		// The uncontended path reads no clock: on some machines a clock read costs as much as
+		// the rest of the queue's work.
 		q.mu.Lock()
-		q.record(&local, res, start)
+		q.record(nil, w, res, time.Time{})
 		q.mu.Unlock()
 		return Grant{Reservation: res, Level: level}, nil
 	}
@@ -96,8 +91,7 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 		return Grant{}, err
 	}
 	now := time.Now()
-	wt := &waiter{}
-	*wt = local
+	wt := newWaiter(ctx, q.cfg.MaxWait, w, level, now)
 	wt.lastErr = ex
 	q.mu.Lock()
 	if err := q.enqueue(wt, ex.Quota.Key, ex.RetryAfter, now); err != nil {
@@ -111,6 +105,15 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	}
 	q.mu.Unlock()
 	return q.wait(ctx, wt)
+}
+
+// newWaiter makes the waiter for w, whose deadline is the earlier of ctx's and now+maxWait.
+func newWaiter(ctx context.Context, maxWait time.Duration, w Waiter, level Level, now time.Time) *waiter {
+	deadline := now.Add(maxWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return &waiter{w: w, level: level, start: now, deadline: deadline}
 }
 
 // enqueue adds wt to key's list, or refuses it at once: ErrClosed, ErrTimeout when est (the
@@ -222,29 +225,32 @@ func (q *Queue) wait(ctx context.Context, wt *waiter) (Grant, error) {
 }
 
 // record books a grant: the reservation's keys for the wake-up at settle, fairness, counters.
-func (q *Queue) record(wt *waiter, res quota.Reservation, now time.Time) {
+// wt is the waiter for a grant after waiting, nil for one at once; now may be zero then.
+func (q *Queue) record(wt *waiter, w Waiter, res quota.Reservation, now time.Time) {
 	q.grants++
-	q.held[res.ID] = heldRes{quotas: wt.w.Request.Quotas, expires: res.ExpiresAt}
+	q.held[res.ID] = heldRes{quotas: w.Request.Quotas, expires: res.ExpiresAt}
 	if q.grants&1023 == 0 {
 		// Reservations that expired in the store without being settled would otherwise stay
 		// here forever.
+		if now.IsZero() {
+			now = time.Now()
+		}
 		for id, h := range q.held {
 			if !h.expires.IsZero() && h.expires.Before(now) {
 				delete(q.held, id)
 			}
 		}
 	}
-	t := wt.tenant
-	if t == nil {
-		t = q.tenants[wt.w.Tenant]
+	var t *tenant
+	if wt != nil {
+		t = wt.tenant
+		q.avgWait += (now.Sub(wt.start) - q.avgWait) / 8
+	} else {
+		t = q.tenants[w.Tenant]
 	}
 	if t != nil {
 		q.vclock = max(q.vclock, t.vtime)
 		t.vtime += 1 / t.weight
-	}
-	if wt.seq != 0 {
-		waited := now.Sub(wt.start)
-		q.avgWait += (waited - q.avgWait) / 8
 	}
 }
 

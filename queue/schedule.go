@@ -136,7 +136,7 @@ func (q *Queue) pass(k *keyQueue, now time.Time) {
 		}
 		res, err := q.store.Reserve(context.Background(), wt.w.Request)
 		if err == nil {
-			q.record(wt, res, now)
+			q.record(wt, wt.w, res, now)
 			q.remove(wt)
 			wt.ready <- outcome{grant: Grant{Reservation: res, Level: wt.level, Waited: now.Sub(wt.start)}}
 			if blocked != nil {
