@@ -267,112 +267,6 @@ func TestRefillTimer(t *testing.T) {
 	})
 }
 
-func TestCancelRemovesWaiter(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		q, _ := newQueue(t, Config{})
-		slot := pool("pool", 1)
-		mustAcquire(t, q, Waiter{Request: req(slot)})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() {
-			_, err := q.Acquire(ctx, Waiter{Request: req(slot), Tenant: "acme"})
-			done <- err
-		}()
-		synctest.Wait()
-		if got := q.Stats(); got.Queued != 1 || got.Tenants["acme"] != 1 || got.Waiting[Normal] != 1 {
-			t.Fatalf("Stats() = %+v, want 1 Normal waiter for acme", got)
-		}
-		cancel()
-		synctest.Wait()
-		got := q.Stats()
-		want := Stats{Tenants: map[string]int{}, Granted: 1, Cancelled: 1}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("Stats() after cancel (-want +got):\n%s", diff)
-		}
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Acquire = %v, want context.Canceled", err)
-		}
-	})
-}
-
-// TestDeadlineRefusedAtOnce: when the store's wait estimate passes the deadline, Acquire
-// refuses at once with ErrTimeout and a Retry-After, without taking any quota.
-func TestDeadlineRefusedAtOnce(t *testing.T) {
-	rate := quota.Quota{Name: "rpm", Key: "model", Unit: quota.Requests, Limit: 1, Window: quota.PerMinute()}
-	for _, tc := range []struct {
-		name    string
-		maxWait time.Duration
-		ctxWait time.Duration
-	}{
-		{"max wait", 10 * time.Second, 0},
-		{"ctx deadline", time.Hour, 10 * time.Second},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				q, store := newQueue(t, Config{MaxWait: tc.maxWait})
-				mustAcquire(t, q, Waiter{Request: req(rate)})
-				before, _ := store.Status(t.Context(), []quota.Quota{rate}, nil)
-				ctx := t.Context()
-				if tc.ctxWait > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tc.ctxWait)
-					defer cancel()
-				}
-				start := time.Now()
-				_, err := q.Acquire(ctx, Waiter{Request: req(rate)})
-				var we *WaitError
-				if !errors.Is(err, ErrTimeout) || !errors.As(err, &we) {
-					t.Fatalf("Acquire = %v, want *WaitError with ErrTimeout", err)
-				}
-				if we.RetryAfter != time.Minute || we.Waited != 0 || time.Since(start) != 0 {
-					t.Errorf("RetryAfter %v, Waited %v, took %v; want 1m, 0, 0", we.RetryAfter, we.Waited, time.Since(start))
-				}
-				if !errors.Is(err, quota.ErrExceeded) {
-					t.Errorf("Acquire = %v, want it to unwrap to the quota refusal", err)
-				}
-				after, _ := store.Status(t.Context(), []quota.Quota{rate}, nil)
-				if diff := cmp.Diff(before, after); diff != "" {
-					t.Errorf("store status changed (-before +after):\n%s", diff)
-				}
-				if got := q.Stats(); got.Queued != 0 || got.Timeouts != 1 {
-					t.Errorf("Stats() = %+v, want none queued and 1 timeout", got)
-				}
-			})
-		})
-	}
-}
-
-func TestShed(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		q, _ := newQueue(t, Config{MaxQueued: 2, MaxQueuedAll: 3})
-		slot := pool("pool", 1)
-		mustAcquire(t, q, Waiter{Request: req(slot)})
-		ctx, cancel := context.WithCancel(t.Context())
-		var wg sync.WaitGroup
-		for _, tenant := range []string{"a", "a", "b"} {
-			wg.Go(func() { _, _ = q.Acquire(ctx, Waiter{Request: req(slot), Tenant: tenant}) })
-			synctest.Wait()
-		}
-		for _, tc := range []struct {
-			tenant, reason string
-		}{{"a", "tenant"}, {"c", "all"}} {
-			_, err := q.Acquire(t.Context(), Waiter{Request: req(slot), Tenant: tc.tenant})
-			var se *ShedError
-			if !errors.Is(err, ErrFull) || !errors.As(err, &se) {
-				t.Fatalf("Acquire(%s) = %v, want *ShedError", tc.tenant, err)
-			}
-			if se.Reason != tc.reason || se.RetryAfter <= 0 {
-				t.Errorf("Acquire(%s) = %+v, want reason %q and a positive RetryAfter", tc.tenant, se, tc.reason)
-			}
-		}
-		if got := q.Stats(); got.Shed != 2 || got.Queued != 3 {
-			t.Errorf("Stats() = %+v, want 2 shed, 3 queued", got)
-		}
-		cancel()
-		wg.Wait()
-	})
-}
-
 // TestWeightedFairness: two tenants of weights 3 and 1 flooding one key share it 3:1.
 func TestWeightedFairness(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -405,139 +299,6 @@ func TestWeightedFairness(t *testing.T) {
 		}
 		if want := map[string]int{"big": 30, "small": 10}; !cmp.Equal(got, want) {
 			t.Errorf("first 40 grants by tenant = %v, want %v", got, want)
-		}
-	})
-}
-
-func TestPermanentRefusals(t *testing.T) {
-	budget := quota.Quota{Name: "session", Key: "session", Unit: quota.Requests, Limit: 1, Window: quota.Forever()}
-	for _, tc := range []struct {
-		name string
-		req  *quota.Request
-		want error
-	}{
-		{"budget", req(budget), quota.ErrBudget},
-		{"too large", &quota.Request{Quotas: []quota.Quota{perSecond("m")}, Amount: quota.Amount{Requests: 2}}, quota.ErrTooLarge},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				q, store := newQueue(t, Config{})
-				g := mustAcquire(t, q, Waiter{Request: req(budget)})
-				_ = q.Settle(t.Context(), g.Reservation.ID, quota.Amount{Requests: 1})
-				start := time.Now()
-				_, err := q.Acquire(t.Context(), Waiter{Request: tc.req})
-				var ex *quota.ExceededError
-				if !errors.Is(err, tc.want) || !errors.As(err, &ex) {
-					t.Errorf("Acquire = %v, want %v", err, tc.want)
-				}
-				if time.Since(start) != 0 || q.Stats().Queued != 0 || store.Open() != 0 {
-					t.Errorf("took %v, %d queued, %d open; want an immediate refusal", time.Since(start), q.Stats().Queued, store.Open())
-				}
-			})
-		})
-	}
-}
-
-func TestClose(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		q, _ := newQueue(t, Config{})
-		slot := pool("pool", 1)
-		mustAcquire(t, q, Waiter{Request: req(slot)})
-		done := make(chan error)
-		go func() {
-			_, err := q.Acquire(t.Context(), Waiter{Request: req(slot)})
-			done <- err
-		}()
-		synctest.Wait()
-		if err := q.Close(); err != nil {
-			t.Fatalf("Close() = %v", err)
-		}
-		if err := <-done; !errors.Is(err, ErrClosed) {
-			t.Errorf("waiting Acquire = %v, want ErrClosed", err)
-		}
-		if _, err := q.Acquire(t.Context(), Waiter{Request: req(slot)}); !errors.Is(err, ErrClosed) {
-			t.Errorf("Acquire after Close = %v, want ErrClosed", err)
-		}
-		if got := q.Stats().Queued; got != 0 {
-			t.Errorf("Stats().Queued = %d, want 0", got)
-		}
-	})
-}
-
-// TestNestedAgentDeadlock is the classic: an agent holding the only slot of a pool calls
-// another agent that needs a slot of the same pool. The inner call cannot be admitted until
-// the outer one finishes, which waits for the inner one: it must fail with ErrTimeout at its
-// deadline, not hang. With a pool per call depth, as the package doc advises, it succeeds.
-func TestNestedAgentDeadlock(t *testing.T) {
-	const maxWait = 5 * time.Second
-	for _, tc := range []struct {
-		name     string
-		innerKey string
-		ctxWait  time.Duration
-		wantErr  error
-	}{
-		{"same pool, max wait", "agents", 0, ErrTimeout},
-		{"same pool, ctx deadline", "agents", 2 * time.Second, ErrTimeout},
-		{"pool per depth", "agents/depth=1", 0, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				q, store := newQueue(t, Config{MaxWait: maxWait})
-				outer := mustAcquire(t, q, Waiter{Request: req(pool("agents", 1))})
-				ctx := t.Context()
-				wantWait := maxWait
-				if tc.ctxWait > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tc.ctxWait)
-					defer cancel()
-					wantWait = tc.ctxWait
-				}
-				start := time.Now()
-				inner, err := q.Acquire(ctx, Waiter{Request: req(pool(tc.innerKey, 1))})
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("inner Acquire = %v, want %v", err, tc.wantErr)
-				}
-				if tc.ctxWait > 0 && !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("inner Acquire = %v, want it to unwrap to context.DeadlineExceeded", err)
-				}
-				if err != nil {
-					if got := time.Since(start); got != wantWait {
-						t.Errorf("inner gave up after %v, want %v", got, wantWait)
-					}
-				} else {
-					_ = q.Settle(t.Context(), inner.Reservation.ID, quota.Amount{})
-				}
-				_ = q.Settle(t.Context(), outer.Reservation.ID, quota.Amount{})
-				if n := store.Open(); n != 0 {
-					t.Errorf("store.Open() = %d, want 0", n)
-				}
-			})
-		})
-	}
-}
-
-// TestRecheck: with a store shared with other processes, room freed elsewhere (here: settled
-// on the store directly) is found by the recheck timer.
-func TestRecheck(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		q, store := newQueue(t, Config{Recheck: 500 * time.Millisecond})
-		slot := pool("pool", 1)
-		res, err := store.Reserve(t.Context(), req(slot))
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan Grant)
-		go func() {
-			g, err := q.Acquire(t.Context(), Waiter{Request: req(slot)})
-			if err != nil {
-				t.Errorf("Acquire = %v", err)
-			}
-			done <- g
-		}()
-		time.Sleep(700 * time.Millisecond) // fake time: the other process works for 700ms
-		_ = store.Release(t.Context(), res.ID)
-		if g := <-done; g.Waited != time.Second {
-			t.Errorf("waited %v, want 1s (the second recheck)", g.Waited)
 		}
 	})
 }
@@ -657,67 +418,31 @@ func TestNewcomersQueueBehind(t *testing.T) {
 	})
 }
 
-// TestStress runs many callers over overlapping keys, with cancellations and deadlines in the
-// mixed case; every reservation must end settled or released and the queue must end empty.
-// With leases and rates only and no deadline short enough to matter, everyone is admitted.
-func TestStress(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		deadlines bool
-		maxWait   time.Duration
-	}{
-		{"everyone admitted", false, time.Hour},
-		{"deadlines", true, 3 * time.Second},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { stress(t, tc.deadlines, tc.maxWait) })
-		})
-	}
-}
-
-func stress(t *testing.T, deadlines bool, maxWait time.Duration) {
-	const callers = 400
-	q, store := newQueue(t, Config{MaxWait: maxWait, Aging: 500 * time.Millisecond})
-	keys := []quota.Quota{pool("p1", 3), pool("p2", 2), perSecond("r1"),
-		{Name: "rate", Key: "r2", Unit: quota.Requests, Limit: 20, Window: quota.Rolling(time.Second), Burst: 5}}
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Go(func() {
-			time.Sleep(time.Duration(i%37) * 50 * time.Millisecond) // fake time: staggered arrivals
-			ctx := t.Context()
-			if deadlines && i%5 == 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, time.Duration(i%7)*200*time.Millisecond)
-				defer cancel()
-			}
-			r := req(keys[i%4], keys[(i/4)%4])
-			if r.Quotas[0].Key == r.Quotas[1].Key {
-				r.Quotas = r.Quotas[:1]
-			}
-			g, err := q.Acquire(ctx, Waiter{Request: r, Priority: i%5 - 1, Tenant: string(rune('a' + i%3))})
+// TestSettleRefundWakes: settling a rate reservation below its worst case refunds the
+// difference, and the waiters on that key are admitted at once, not at the next refill.
+func TestSettleRefundWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		tpm := quota.Quota{Name: "tpm", Key: "tpm", Unit: quota.Tokens, Limit: 60, Window: quota.PerMinute()}
+		tokens := func(n int64) *quota.Request {
+			return &quota.Request{Quotas: []quota.Quota{tpm}, Amount: quota.Amount{OutputTokens: n}}
+		}
+		first := mustAcquire(t, q, Waiter{Request: tokens(60)})
+		done := make(chan Grant)
+		go func() {
+			g, err := q.Acquire(t.Context(), Waiter{Request: tokens(30)})
 			if err != nil {
-				if !deadlines || !errors.Is(err, ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("Acquire = %v", err)
-				}
-				return
+				t.Errorf("Acquire = %v", err)
 			}
-			time.Sleep(time.Duration(i%3) * 100 * time.Millisecond) // fake time: the call
-			if i%2 == 0 {
-				_ = q.Settle(t.Context(), g.Reservation.ID, r.Amount)
-			} else {
-				_ = q.Release(t.Context(), g.Reservation.ID)
-			}
-		})
-	}
-	wg.Wait()
-	s := q.Stats()
-	if s.Queued != 0 || store.Open() != 0 || len(q.held) != 0 {
-		t.Errorf("after the run: %d queued, %d open, %d held; want none", s.Queued, store.Open(), len(q.held))
-	}
-	if !deadlines && s.Granted != callers {
-		t.Errorf("Stats() = %+v, want all %d granted", s, callers)
-	}
-	if deadlines && (s.Granted == 0 || s.Timeouts == 0) {
-		t.Errorf("Stats() = %+v, want both grants and timeouts", s)
-	}
+			done <- g
+		}()
+		synctest.Wait()
+		time.Sleep(time.Second) // fake time: the first call runs for a second
+		if err := q.Settle(t.Context(), first.Reservation.ID, quota.Amount{OutputTokens: 10}); err != nil {
+			t.Fatal(err)
+		}
+		if g := <-done; g.Waited != time.Second {
+			t.Errorf("waited %v, want 1s (admitted at the settle, not at the refill after 30s)", g.Waited)
+		}
+	})
 }
