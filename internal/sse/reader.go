@@ -145,12 +145,13 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 }
 
+// trimEOL strips "\n", "\r\n", or a "\r" left at the very end of the input.
 func trimEOL(line []byte) []byte {
 	if n := len(line); n > 0 && line[n-1] == '\n' {
 		line = line[:n-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
 	}
 	return line
 }
