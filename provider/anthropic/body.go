@@ -34,6 +34,13 @@ func EncodeRequest(call llm.Call) ([]byte, error) {
 		if call.MaxTokens > 0 {
 			sets = append(sets, wire.Set{Key: "max_tokens", Value: []byte(strconv.Itoa(call.MaxTokens))})
 		}
+		// "stream" must agree with Request.Stream, which decides how Do reads the answer:
+		// a library caller may set one without the other.
+		if raw, ok := wire.Get(req.Body, "stream"); req.Stream && string(raw) != "true" {
+			sets = append(sets, wire.Set{Key: "stream", Value: []byte("true")})
+		} else if !req.Stream && ok && string(raw) == "true" {
+			sets = append(sets, wire.Set{Key: "stream", Value: []byte("false")})
+		}
 		out, err := wire.Patch(req.Body, sets...)
 		if err != nil {
 			return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: fmt.Sprintf("request body: %v", err)}

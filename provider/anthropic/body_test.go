@@ -16,6 +16,7 @@ func TestEncodeRequestPassThrough(t *testing.T) {
 		body      string
 		model     string
 		maxTokens int
+		stream    bool
 		want      string
 	}{
 		{
@@ -27,13 +28,19 @@ func TestEncodeRequestPassThrough(t *testing.T) {
 		{
 			name:  "cap clamped in place",
 			body:  `{"model":"a","max_tokens":8192,"stream":true,"messages":[],"metadata":{"user_id":"u"}}`,
-			model: "b", maxTokens: 700,
+			model: "b", maxTokens: 700, stream: true,
 			want: `{"model":"b","max_tokens":700,"stream":true,"messages":[],"metadata":{"user_id":"u"}}`,
+		},
+		{
+			name:  "stream flag made to agree with the request",
+			body:  `{"model":"a","max_tokens":1,"stream":true}`,
+			model: "a",
+			want:  `{"model":"a","max_tokens":1,"stream":false}`,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := &llm.Request{Format: llm.Anthropic, Body: []byte(tt.body), Model: "a"}
+			req := &llm.Request{Format: llm.Anthropic, Body: []byte(tt.body), Model: "a", Stream: tt.stream}
 			got, err := EncodeRequest(llm.Call{Request: req, Model: tt.model, MaxTokens: tt.maxTokens})
 			if err != nil {
 				t.Fatalf("EncodeRequest() error %v", err)

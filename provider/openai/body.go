@@ -65,6 +65,7 @@ func patchRequest(call llm.Call) ([]byte, bool, error) {
 			sets = append(sets, wire.Set{Key: "max_completion_tokens", Value: limit})
 		}
 	}
+	sets = appendStream(sets, body, ms, call.Request.Stream)
 	added := false
 	if call.Request.Stream {
 		opts, ok := lastMember(body, ms, "stream_options")
@@ -144,4 +145,18 @@ func translateRequest(call llm.Call) ([]byte, bool, error) {
 		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai", Message: err.Error()}
 	}
 	return b, req.Stream, nil
+}
+
+// appendStream makes the body's "stream" agree with Request.Stream, which decides how Do
+// reads the answer: a library caller may set one without the other. A body that already
+// agrees is left as it is.
+func appendStream(sets []wire.Set, body []byte, ms []wire.Member, stream bool) []wire.Set {
+	raw, ok := lastMember(body, ms, "stream")
+	switch {
+	case stream && string(raw) != "true":
+		return append(sets, wire.Set{Key: "stream", Value: []byte("true")})
+	case !stream && ok && string(raw) == "true":
+		return append(sets, wire.Set{Key: "stream", Value: []byte("false")})
+	}
+	return sets
 }

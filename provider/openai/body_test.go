@@ -18,6 +18,7 @@ func TestEncodeRequestPassThrough(t *testing.T) {
 		maxTokens int
 		want      string
 		wantAdded bool
+		stream    bool
 	}{
 		{
 			name:  "only model rewritten, unknown fields and formatting kept",
@@ -62,6 +63,12 @@ func TestEncodeRequestPassThrough(t *testing.T) {
 			want:  `{"model":"a","stream":true,"stream_options":{"include_obfuscation":false,"include_usage":true}}`, wantAdded: true,
 		},
 		{
+			name:  "stream flag made to agree with the request",
+			body:  `{"model":"a","stream":false}`,
+			model: "a", stream: true,
+			want: `{"model":"a","stream":true,"stream_options":{"include_usage":true}}`, wantAdded: true,
+		},
+		{
 			name:  "caller asked for usage itself",
 			body:  `{"model":"a","stream":true,"stream_options":{"include_usage":true}}`,
 			model: "a",
@@ -70,7 +77,7 @@ func TestEncodeRequestPassThrough(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := &llm.Request{Format: llm.OpenAI, Body: []byte(tt.body), Model: "a", Stream: strings.Contains(tt.body, `"stream":true`)}
+			req := &llm.Request{Format: llm.OpenAI, Body: []byte(tt.body), Model: "a", Stream: tt.stream || strings.Contains(tt.body, `"stream":true`)}
 			got, added, err := encodeRequest(llm.Call{Request: req, Model: tt.model, MaxTokens: tt.maxTokens})
 			if err != nil {
 				t.Fatalf("encodeRequest() error %v", err)
