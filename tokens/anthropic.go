@@ -3,8 +3,9 @@ package tokens
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
+
+	"github.com/tidwall/gjson"
 )
 
 // AnthropicMargin scales the text estimate of AnthropicMessages, in quarters: 5/4. Anthropic's
@@ -21,59 +22,60 @@ const AnthropicMargin = 5 // quarters
 // definitions counted as their JSON text plus AnthropicTools, with AnthropicMargin applied.
 // Images count ImageAnthropic; PDF documents count PDFPage per page, the pages counted in
 // the decoded file (or guessed from its size). Blocks of types it does not know are counted
-// as their JSON text. Unknown fields are ignored. A body that is not JSON, or whose known
-// fields have the wrong types, yields an error wrapping ErrInvalidBody. Safe for concurrent
-// use.
+// as their JSON text. Unknown fields are ignored. A body that is not a JSON object, or whose
+// messages, content or blocks have the wrong shape, yields an error wrapping ErrInvalidBody.
+// Safe for concurrent use; body is only read.
 func AnthropicMessages(body []byte) (int, error) {
-	var req anRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return 0, fmt.Errorf("%w: anthropic messages: %w", ErrInvalidBody, err)
+	const format = "anthropic messages"
+	root, err := parseObject(body, format)
+	if err != nil {
+		return 0, err
 	}
 	var c anCounter
-	c.text += PerRequest
-	if firstByte(req.System) != 0 && firstByte(req.System) != 'n' {
-		c.text += PerMessage
-		if err := c.content(req.System); err != nil {
-			return 0, fmt.Errorf("%w: anthropic messages: system: %w", ErrInvalidBody, err)
+	c.text = PerRequest
+	root.ForEach(func(key, v gjson.Result) bool {
+		switch key.Str {
+		case "system":
+			if !absent(v) {
+				c.text += PerMessage
+				if err = c.content(v); err != nil {
+					err = fmt.Errorf("system: %w", err)
+				}
+			}
+		case "messages":
+			if absent(v) {
+				return true
+			}
+			if !v.IsArray() {
+				err = fmt.Errorf("messages: want an array, got %.20s", v.Raw)
+				return false
+			}
+			i := 0
+			v.ForEach(func(_, m gjson.Result) bool {
+				if !m.IsObject() {
+					err = fmt.Errorf("messages[%d]: want an object, got %.20s", i, m.Raw)
+					return false
+				}
+				c.text += PerMessage
+				if err = c.content(m.Get("content")); err != nil {
+					err = fmt.Errorf("messages[%d]: %w", i, err)
+					return false
+				}
+				i++
+				return true
+			})
+		case "tools":
+			if !absent(v) {
+				c.text += raw(v)
+				c.fixed += AnthropicTools
+			}
 		}
-	}
-	for i := range req.Messages {
-		c.text += PerMessage
-		if err := c.content(req.Messages[i].Content); err != nil {
-			return 0, fmt.Errorf("%w: anthropic messages: messages[%d]: %w", ErrInvalidBody, i, err)
-		}
-	}
-	if b := firstByte(req.Tools); b != 0 && b != 'n' {
-		c.text += rawText(req.Tools)
-		c.fixed += AnthropicTools
+		return err == nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrInvalidBody, format, err)
 	}
 	return (c.text*AnthropicMargin+3)/4 + c.fixed, nil
-}
-
-type anRequest struct {
-	System   json.RawMessage `json:"system"`
-	Messages []struct {
-		Content json.RawMessage `json:"content"`
-	} `json:"messages"`
-	Tools json.RawMessage `json:"tools"`
-}
-
-type anBlock struct {
-	Type     string          `json:"type"`
-	Text     string          `json:"text"`
-	Thinking string          `json:"thinking"`
-	Data     string          `json:"data"` // redacted_thinking
-	Name     string          `json:"name"`
-	Input    json.RawMessage `json:"input"`
-	Content  json.RawMessage `json:"content"` // tool_result: a string or blocks
-	Title    string          `json:"title"`
-	Context  string          `json:"context"`
-	Source   *struct {
-		Type      string          `json:"type"` // base64, text, url, file, content
-		MediaType string          `json:"media_type"`
-		Data      string          `json:"data"`
-		Content   json.RawMessage `json:"content"`
-	} `json:"source"`
 }
 
 // anCounter keeps tokens estimated from text apart from fixed allowances, because only the
@@ -83,80 +85,77 @@ type anCounter struct {
 	depth       int
 }
 
-// content counts a string or an array of blocks.
-func (c *anCounter) content(raw json.RawMessage) error {
-	switch firstByte(raw) {
-	case 0, 'n':
-		return nil
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		c.text += Text(s)
-		return nil
-	case '[':
-		var blocks []json.RawMessage
-		if err := json.Unmarshal(raw, &blocks); err != nil {
-			return err
-		}
-		for i, b := range blocks {
-			if err := c.block(b); err != nil {
-				return fmt.Errorf("content[%d]: %w", i, err)
-			}
-		}
-		return nil
-	default:
-		return fmt.Errorf("want a string or an array of blocks, got %.20s", raw)
-	}
-}
-
 // maxDepth bounds the nesting of tool results and document contents that content follows,
 // so that a hostile body cannot recurse without limit; deeper blocks count as JSON text.
 const maxDepth = 8
 
-func (c *anCounter) block(raw json.RawMessage) error {
-	var b anBlock
-	if err := json.Unmarshal(raw, &b); err != nil {
+// content counts a string or an array of blocks.
+func (c *anCounter) content(v gjson.Result) error {
+	switch {
+	case absent(v):
+		return nil
+	case v.Type == gjson.String:
+		c.text += Text(v.Str)
+		return nil
+	case v.IsArray():
+		var err error
+		i := 0
+		v.ForEach(func(_, b gjson.Result) bool {
+			if err = c.block(b); err != nil {
+				err = fmt.Errorf("content[%d]: %w", i, err)
+				return false
+			}
+			i++
+			return true
+		})
 		return err
+	default:
+		return fmt.Errorf("content: want a string or an array of blocks, got %.20s", v.Raw)
 	}
-	switch b.Type {
+}
+
+func (c *anCounter) block(b gjson.Result) error {
+	if !b.IsObject() {
+		return fmt.Errorf("want an object, got %.20s", b.Raw)
+	}
+	switch b.Get("type").Str {
 	case "text":
-		c.text += Text(b.Text)
+		c.text += str(b.Get("text"))
 	case "thinking":
-		c.text += Text(b.Thinking)
+		c.text += str(b.Get("thinking"))
 	case "redacted_thinking":
-		c.text += Text(b.Data)
+		c.text += str(b.Get("data"))
 	case "image":
 		c.fixed += ImageAnthropic
 	case "tool_use", "server_tool_use":
-		c.text += PerToolCall + Text(b.Name) + rawText(b.Input)
+		c.text += PerToolCall + str(b.Get("name")) + raw(b.Get("input"))
 	case "tool_result":
 		c.text += PerToolCall
-		return c.nested(b.Content, raw)
+		return c.nested(b.Get("content"), b)
 	case "document":
-		c.text += Text(b.Title) + Text(b.Context)
-		switch {
-		case b.Source == nil:
-			c.text += rawText(raw)
-		case b.Source.Type == "text":
-			c.text += Text(b.Source.Data)
-		case b.Source.Type == "content":
-			return c.nested(b.Source.Content, raw)
-		case b.Source.Type == "base64":
-			c.fixed += PDFPage * pdfPages(b.Source.Data)
-		default: // url or file: the size is not in the body
+		c.text += str(b.Get("title")) + str(b.Get("context"))
+		src := b.Get("source")
+		switch src.Get("type").Str {
+		case "text":
+			c.text += str(src.Get("data"))
+		case "content":
+			return c.nested(src.Get("content"), b)
+		case "base64":
+			c.fixed += PDFPage * pdfPages(src.Get("data").Str)
+		case "url", "file":
 			c.fixed += PDFPage * PDFUnknownPages
+		default:
+			c.text += Text(b.Raw)
 		}
 	default:
-		c.text += rawText(raw)
+		c.text += Text(b.Raw)
 	}
 	return nil
 }
 
-func (c *anCounter) nested(content, whole json.RawMessage) error {
+func (c *anCounter) nested(content, whole gjson.Result) error {
 	if c.depth >= maxDepth {
-		c.text += rawText(whole)
+		c.text += Text(whole.Raw)
 		return nil
 	}
 	c.depth++

@@ -7,9 +7,9 @@ import "github.com/tollgate/tollgate/llm"
 // has a name, and three per request that prime the reply. Anthropic does not document its
 // framing; the same numbers are used, and AnthropicMessages adds its margin on top.
 const (
-	PerMessage = 4 // framing and role of one message
-	PerName    = 1 // a message's "name" field, on top of the name's own tokens
-	PerRequest = 3 // the priming of the assistant's reply
+	PerMessage  = 4 // framing and role of one message
+	PerName     = 1 // a message's "name" field, on top of the name's own tokens
+	PerRequest  = 3 // the priming of the assistant's reply
 	PerToolCall = 4 // framing of one tool call or tool result beyond its name and arguments
 )
 

@@ -156,8 +156,8 @@ func TestInvalidBodies(t *testing.T) {
 	}{
 		{"empty", ``, "unexpected end"},
 		{"truncated", `{"messages":[{"role":"user","content":"hi"`, "unexpected end"},
-		{"not an object", `[1,2]`, "cannot unmarshal array"},
-		{"messages not an array", `{"messages":"hi"}`, "cannot unmarshal string"},
+		{"not an object", `[1,2]`, "want a JSON object"},
+		{"messages not an array", `{"messages":"hi"}`, "messages: want an array"},
 		{"content a number", `{"messages":[{"role":"user","content":42}]}`, "messages[0]"},
 		{"part not an object", `{"messages":[{"role":"user","content":[1]}]}`, "content[0]"},
 		{"trailing garbage", `{} x`, "invalid character"},
