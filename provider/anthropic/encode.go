@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -131,6 +132,10 @@ func ErrorType(k llm.Kind) string {
 // one text content block, message_delta and message_stop. Call Start once, Delta any number
 // of times, then End (or Fail). It is not safe for concurrent use.
 type StreamEncoder struct {
+	// ID, when set before Start, is the message id; by default it is derived from the
+	// model, so that output is deterministic.
+	ID string
+
 	w *sse.Writer
 }
 
@@ -155,7 +160,7 @@ func (e *StreamEncoder) Start(model string) error {
 		Type    string      `json:"type"`
 		Message outResponse `json:"message"`
 	}{Type: "message_start", Message: outResponse{
-		ID: messageID(model, ""), Type: "message", Role: "assistant", Model: model, Content: []textBlock{},
+		ID: cmp.Or(e.ID, messageID(model, "")), Type: "message", Role: "assistant", Model: model, Content: []textBlock{},
 	}}
 	if err := e.event("message_start", start); err != nil {
 		return err

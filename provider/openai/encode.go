@@ -143,6 +143,10 @@ func ErrorType(k llm.Kind) (errType, code string) {
 // StreamEncoder writes neutral text deltas as Chat Completions chunks. Call Start once,
 // Delta any number of times, then End (or Fail). It is not safe for concurrent use.
 type StreamEncoder struct {
+	// ID, when set before Start, is the completion id of every chunk; by default it is
+	// derived from the model, so that output is deterministic.
+	ID string
+
 	w            *sse.Writer
 	includeUsage bool
 	id, model    string
@@ -179,7 +183,10 @@ type outChunk struct {
 // Start writes the first chunk, which carries the assistant role, for model.
 func (e *StreamEncoder) Start(model string) error {
 	e.model = model
-	e.id = responseID("chatcmpl-tg", model, "")
+	e.id = e.ID
+	if e.id == "" {
+		e.id = responseID("chatcmpl-tg", model, "")
+	}
 	empty := ""
 	return e.chunk([]outChunkChoice{{Delta: outDelta{Role: "assistant", Content: &empty}}}, nil)
 }

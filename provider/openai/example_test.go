@@ -1,6 +1,7 @@
 package openai_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -50,4 +51,27 @@ func ExampleProvider_Do() {
 	// Output:
 	// quota_exhausted false
 	// openai: quota_exhausted (429 insufficient_quota): You exceeded your current quota.
+}
+
+// An answer from an Anthropic model is streamed to an OpenAI caller, with the usage chunk
+// only when the caller asked for it.
+func ExampleStreamEncoder() {
+	body := []byte(`{"model":"smart","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	var buf bytes.Buffer
+	e := openai.NewStreamEncoder(&buf, openai.IncludeUsage(body))
+	e.ID = "chatcmpl-1"
+	e.Start("claude-haiku-4-5")
+	e.Delta("Hi")
+	e.End("end_turn", llm.Usage{InputTokens: 9, OutputTokens: 1})
+	fmt.Print(buf.String())
+	// Output:
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}
+	//
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}
+	//
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}
+	//
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":0}}}
+	//
+	// data: [DONE]
 }

@@ -117,6 +117,17 @@ func SessionHint(body []byte) string {
 	return s
 }
 
+// IncludeUsage reports whether the caller's body asked for stream_options.include_usage,
+// that is whether a stream encoded for this caller should end with a usage chunk.
+func IncludeUsage(body []byte) bool {
+	opts, ok := wire.Get(body, "stream_options")
+	if !ok {
+		return false
+	}
+	v, ok := wire.Get(opts, "include_usage")
+	return ok && string(v) == "true"
+}
+
 // validJSON checks the whole body once, so that later member-by-member decoding can only
 // fail on types, and reports where a malformed body breaks.
 func validJSON(body []byte) error {

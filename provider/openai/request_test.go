@@ -178,3 +178,20 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestIncludeUsage(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{`{"stream":true,"stream_options":{"include_usage":true}}`, true},
+		{`{"stream":true,"stream_options":{"include_usage":false}}`, false},
+		{`{"stream":true,"stream_options":null}`, false},
+		{`{"stream":true}`, false},
+	}
+	for _, tt := range tests {
+		if got := IncludeUsage([]byte(tt.body)); got != tt.want {
+			t.Errorf("IncludeUsage(%s) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}
