@@ -13,7 +13,7 @@ import (
 
 type ev struct {
 	Name, Data, ID, Raw string
-	Incomplete         bool
+	Incomplete          bool
 }
 
 func readAll(t *testing.T, r io.Reader, max int) ([]ev, error) {
