@@ -50,7 +50,9 @@ func classify(status int, body []byte) (llm.Kind, string, string) {
 	switch {
 	case typ == "billing_error" || status == http.StatusPaymentRequired:
 		return llm.KindQuotaExhausted, typ, msg
-	case (typ == "invalid_request_error" || typ == "permission_error" || status == 400 || status == 403) && spendLimit(lower):
+	case typ != "overloaded_error" && typ != "api_error" && status < 500 && spendLimit(lower):
+		// Whatever the status (400, 403, or a 429 that only looks transient), an account
+		// that cannot pay stays refused until a person acts.
 		return llm.KindQuotaExhausted, typ, msg
 	case strings.Contains(lower, "prompt is too long") || strings.Contains(lower, "exceed context limit") ||
 		strings.Contains(lower, "context window"):
