@@ -125,3 +125,26 @@ func TestStreamReturnsAtHeaders(t *testing.T) {
 		t.Errorf("Recv() after message_stop = %v, want io.EOF", err)
 	}
 }
+
+// TestStreamUsageConcurrent reads Usage from another goroutine while Recv runs, as an
+// engine settling a disconnected client's stream may; run with -race.
+func TestStreamUsageConcurrent(t *testing.T) {
+	p := newTestProvider(t, transcript(t, "stream_ok.sse"))
+	resp, err := p.Do(context.Background(), userCall(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Stream.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			_ = resp.Stream.Usage()
+		}
+	}()
+	drain(resp.Stream)
+	<-done
+	if got := resp.Stream.Usage().OutputTokens; got != 15 {
+		t.Errorf("OutputTokens = %d, want 15", got)
+	}
+}
