@@ -20,6 +20,7 @@ type UnknownModelError struct {
 	Model string
 }
 
+// Error names the model and says how to price it.
 func (e *UnknownModelError) Error() string {
 	return fmt.Sprintf("pricing: unknown model %q: add it to a price file", e.Model)
 }

@@ -237,3 +237,21 @@ func checkParse(t *testing.T, body []byte, n int, err error) {
 		t.Fatalf("accepted invalid JSON %q", body)
 	}
 }
+
+// FuzzText: any bytes, valid UTF-8 or not, give an estimate between zero and a small
+// multiple of their length, without panicking.
+func FuzzText(f *testing.F) {
+	for _, s := range corpus(f) {
+		f.Add(s[:min(len(s), 300)])
+	}
+	f.Add("\xff\xfe\xfd")
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Text(s)
+		if n < 0 || n > 2*len(s)+1 {
+			t.Fatalf("Text(%q) = %d, want within [0, %d]", s, n, 2*len(s)+1)
+		}
+		if s != "" && n == 0 {
+			t.Fatalf("Text(%q) = 0 for non-empty text", s)
+		}
+	})
+}
