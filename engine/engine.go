@@ -1,0 +1,219 @@
+// Package engine is the life of one request, provider-neutral: identify, admit, plan,
+// reserve, call, settle, fall back. The gateway is a thin HTTP adapter over it, and Go
+// programs use it directly.
+//
+//	identify → the Request's Identity: who pays (tenant, key, session, agent) and who waits
+//	admit    → the priority queue, until every quota of the attempt can be reserved
+//	plan     → walk the route's chain, skipping models in cooldown, too small for the
+//	           prompt, or too expensive for the budget left (downgrade), or clamping max_tokens
+//	reserve  → one all-or-nothing step over every quota, at the worst case
+//	call     → the upstream, with retries bounded by the deadline and a retry budget
+//	settle   → the real usage replaces the worst case; the ledger gets a record
+//	fallback → on rate limits, overload, timeouts and context-length errors: the next step,
+//	           ending with a cached or static answer when the route has one
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate/tollgate/cache"
+	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/ledger"
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/pricing"
+	"github.com/tollgate/tollgate/queue"
+	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/retry"
+)
+
+// Errors returned by Do, besides the quota, queue and upstream errors it passes through.
+var (
+	// ErrUnknownRoute: the request names neither a route nor a model.
+	ErrUnknownRoute = errors.New("unknown model or route")
+	// ErrNoRoute: every step of the chain was skipped and none could answer.
+	ErrNoRoute = errors.New("no step of the route could serve the request")
+)
+
+// Recorder receives a usage record for every settled attempt; *ledger.Ledger is one.
+type Recorder interface {
+	Append(r ledger.Record) error
+}
+
+// Config configures an Engine. Zero fields take the documented defaults.
+type Config struct {
+	// Providers are the upstreams by name ("openai", "anthropic"). Required.
+	Providers map[string]llm.Provider
+	// Pricing prices models and gives their limits; nil means pricing.Default().
+	Pricing *pricing.Table
+	// Routes names fallback chains; a model name that is not a route is a one-step route.
+	Routes *fallback.Routes
+	// Rules are the quotas; each attempt reserves every rule that applies to it.
+	Rules quota.Rules
+	// Store holds quota state; nil means a new quota.MemoryStore.
+	Store quota.Store
+	// Queue configures admission.
+	Queue queue.Config
+	// Retry is the policy between attempts at one model.
+	Retry retry.Policy
+	// RetryBudget caps retries across all requests.
+	RetryBudget retry.BudgetConfig
+	// ChainAttempts caps upstream attempts per request across the whole chain; 0 means
+	// retry.DefaultChainAttempts.
+	ChainAttempts int
+	// Cooldown configures the per-deployment circuit breakers.
+	Cooldown fallback.CooldownConfig
+	// Cache, when set, serves routes' cache-first lookups and "cached" steps, and stores
+	// every successful non-streaming answer.
+	Cache *cache.Cache
+	// DefaultMaxTokens caps the output of a request that sets no max_tokens, so that its
+	// worst case is bounded; 0 means 4096 (or the model's own maximum if lower).
+	DefaultMaxTokens int
+	// MinClampTokens is the smallest max_tokens worth clamping to; below it the step is
+	// skipped instead. 0 means 64.
+	MinClampTokens int
+	// Ledger, when set, receives a record per settled attempt.
+	Ledger Recorder
+	// OnEvent, when set, is called synchronously for every event; it must be fast.
+	OnEvent func(Event)
+	// Logger receives warnings (budget thresholds) and refusals; nil means slog.Default().
+	Logger *slog.Logger
+	// SettleTimeout bounds a settle, which runs detached from the caller's context so that
+	// a cancelled caller still pays; 0 means 5s.
+	SettleTimeout time.Duration
+}
+
+// Engine runs requests. It is safe for concurrent use.
+type Engine struct {
+	cfg       Config
+	providers map[string]llm.Provider
+	prices    *pricing.Table
+	routes    *fallback.Routes
+	store     quota.Store
+	queue     *queue.Queue
+	cooldowns *fallback.Cooldowns
+	budget    *retry.Budget
+	log       *slog.Logger
+	seq       atomic.Uint64
+	open      atomic.Int64 // reservations neither settled nor released
+}
+
+// New validates cfg and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if len(cfg.Providers) == 0 {
+		return nil, errors.New("engine: Config.Providers is empty")
+	}
+	for i := range cfg.Rules {
+		if err := cfg.Rules[i].Validate(); err != nil {
+			return nil, fmt.Errorf("engine: Config.Rules[%d]: %w", i, err)
+		}
+	}
+	if err := cfg.Retry.Validate(); err != nil {
+		return nil, fmt.Errorf("engine: Config.Retry: %w", err)
+	}
+	if err := cfg.Cooldown.Validate(); err != nil {
+		return nil, fmt.Errorf("engine: Config.Cooldown: %w", err)
+	}
+	e := &Engine{cfg: cfg, providers: cfg.Providers, prices: cfg.Pricing, routes: cfg.Routes,
+		store: cfg.Store, log: cfg.Logger}
+	if e.prices == nil {
+		e.prices = pricing.Default()
+	}
+	if e.routes == nil {
+		e.routes, _ = fallback.NewRoutes()
+	}
+	if e.store == nil {
+		e.store = quota.NewMemoryStore(quota.MemoryConfig{})
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.cfg.DefaultMaxTokens <= 0 {
+		e.cfg.DefaultMaxTokens = 4096
+	}
+	if e.cfg.MinClampTokens <= 0 {
+		e.cfg.MinClampTokens = 64
+	}
+	if e.cfg.SettleTimeout <= 0 {
+		e.cfg.SettleTimeout = 5 * time.Second
+	}
+	var err error
+	if e.queue, err = queue.New(e.store, cfg.Queue); err != nil {
+		return nil, fmt.Errorf("engine: Config.Queue: %w", err)
+	}
+	if e.budget, err = retry.NewBudget(cfg.RetryBudget); err != nil {
+		return nil, fmt.Errorf("engine: Config.RetryBudget: %w", err)
+	}
+	e.cooldowns = fallback.NewCooldowns(cfg.Cooldown)
+	return e, nil
+}
+
+// Close stops admitting: waiters in the queue get queue.ErrClosed. Requests already
+// admitted finish normally.
+func (e *Engine) Close() error { return e.queue.Close() }
+
+// Queue returns the admission queue, for its statistics.
+func (e *Engine) Queue() *queue.Queue { return e.queue }
+
+// Store returns the quota store.
+func (e *Engine) Store() quota.Store { return e.store }
+
+// Cooldowns returns the per-deployment circuit breakers, for their state.
+func (e *Engine) Cooldowns() *fallback.Cooldowns { return e.cooldowns }
+
+// Open returns the number of reservations not yet settled or released: zero once every
+// request, streams included, is done.
+func (e *Engine) Open() int64 { return e.open.Load() }
+
+// Route resolves a request's model field to its route.
+func (e *Engine) Route(name string) (fallback.Route, error) {
+	r, ok := e.routes.Lookup(name)
+	if !ok {
+		return r, fmt.Errorf("%w: %q", ErrUnknownRoute, name)
+	}
+	return r, nil
+}
+
+// Do runs req through its route and returns the answer and what happened on the way. The
+// outcome is never nil, also on error.
+//
+// For a streaming request the returned Response's Stream must be read to its end or
+// closed: the reservation settles then, with the usage the upstream reported, or at the
+// worst case when the stream ended early without a final usage.
+func (e *Engine) Do(ctx context.Context, req *llm.Request) (*llm.Response, *fallback.Outcome, error) {
+	r := e.newRun(ctx, req)
+	resp, err := r.run(ctx)
+	if err != nil {
+		r.emit(Event{Kind: Refused, Err: err, Reason: refusalReason(err)})
+	}
+	return resp, &r.outcome, err
+}
+
+func (e *Engine) requestID() string {
+	return "tg-" + strconv.FormatUint(e.seq.Add(1), 36)
+}
+
+func refusalReason(err error) string {
+	var qe *quota.ExceededError
+	switch {
+	case errors.As(err, &qe):
+		return qe.Unwrap().Error()
+	case errors.Is(err, queue.ErrFull):
+		return "queue full"
+	case errors.Is(err, queue.ErrTimeout):
+		return "queue timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	}
+	if k := llm.KindOf(err); k != llm.KindUnknown {
+		return k.String()
+	}
+	return "error"
+}
