@@ -19,7 +19,8 @@ func FuzzStream(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(data, true); f.Add(data, false)
+		f.Add(data, true)
+		f.Add(data, false)
 	}
 	f.Add([]byte("data: {\"error\":{\"message\":\"x\",\"type\":\"server_error\"}}\n\n"), false)
 	f.Fuzz(func(t *testing.T, in []byte, hide bool) {
