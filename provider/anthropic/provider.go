@@ -104,6 +104,9 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if p.key != "" {
 		hreq.Header.Set("X-Api-Key", p.key)
 	}
+	if beta := betaFrom(ctx); beta != "" && call.Request.Format == llm.Anthropic && call.Request.Body != nil {
+		hreq.Header.Set("Anthropic-Beta", beta)
+	}
 	stream := call.Request.Stream
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")

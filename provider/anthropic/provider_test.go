@@ -85,6 +85,9 @@ func TestDo(t *testing.T) {
 	if up.got.URL.Path != "/v1/messages" || h.Get("X-Api-Key") != testKey || h.Get("Anthropic-Version") != "2023-06-01" {
 		t.Errorf("request went to %s with headers %v", up.got.URL.Path, h)
 	}
+	if b := h.Get("Anthropic-Beta"); b != "" {
+		t.Errorf("anthropic-beta = %q without WithBeta", b)
+	}
 	wantBody := `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
 	if string(up.gotRaw) != wantBody {
 		t.Errorf("upstream body = %s, want %s", up.gotRaw, wantBody)
@@ -203,5 +206,25 @@ func TestConfigValidate(t *testing.T) {
 	p, err := New(Config{Name: "anthropic-eu"})
 	if err != nil || p.Name() != "anthropic-eu" || p.endpoint != DefaultBaseURL+"/v1/messages" {
 		t.Errorf("New() = %+v, %v", p, err)
+	}
+}
+
+func TestDoBeta(t *testing.T) {
+	up := &upstream{status: 200, body: message}
+	p := newTestProvider(t, up)
+	ctx := WithBeta(context.Background(), "interleaved-thinking-2025-05-14")
+	if _, err := p.Do(ctx, userCall(false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := up.got.Header.Get("Anthropic-Beta"); got != "interleaved-thinking-2025-05-14" {
+		t.Errorf("anthropic-beta = %q, want the caller's", got)
+	}
+	translated := llm.Call{Model: "claude-sonnet-4-5", Request: &llm.Request{Format: llm.OpenAI, Model: "g",
+		Messages: []llm.Message{{Role: "user", Content: "hi"}}}}
+	if _, err := p.Do(ctx, translated); err != nil {
+		t.Fatal(err)
+	}
+	if got := up.got.Header.Get("Anthropic-Beta"); got != "" {
+		t.Errorf("anthropic-beta = %q on a translated request, want none", got)
 	}
 }
