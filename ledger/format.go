@@ -14,7 +14,7 @@ func FormatUSD(micro int64) string {
 	sign := ""
 	u := uint64(micro)
 	if micro < 0 {
-		sign, u = "-", uint64(-(micro + 1))+1 // no overflow at MinInt64
+		sign, u = "-", uint64(-(micro+1))+1 // no overflow at MinInt64
 	}
 	frac := fmt.Sprintf("%06d", u%1_000_000)
 	frac = strings.TrimRight(frac, "0")
@@ -24,28 +24,46 @@ func FormatUSD(micro int64) string {
 	return sign + strconv.FormatUint(u/1_000_000, 10) + "." + frac
 }
 
-// WriteTable writes rows as an aligned text table with a header naming the dimension, and a
-// TOTAL line when there is more than one row. Numbers are right-aligned; cost is in dollars.
+// WriteTable writes rows as an aligned text table: the group (named after the dimension),
+// then the cost in dollars aligned on the decimal point, then right-aligned counts, and a
+// TOTAL line when there is more than one row. An empty group value prints as "-".
 func WriteTable(w io.Writer, rows []Row) error {
 	by := "GROUP"
 	if len(rows) > 0 && rows[0].By != ByNone {
 		by = strings.ToUpper(string(rows[0].By))
 	}
-	cells := [][]string{{by, "REQUESTS", "ERRORS", "FALLBACKS", "INPUT", "CACHED", "OUTPUT", "COST_USD"}}
+	cells := [][]string{{by, "COST_USD", "REQUESTS", "ERRORS", "FALLBACKS", "INPUT", "CACHED", "OUTPUT"}}
 	line := func(group string, r Row) []string {
-		if group == "" {
-			group = "-"
-		}
-		return []string{group, itoa(r.Requests), itoa(r.Errors), itoa(r.Fallbacks),
-			itoa(r.InputTokens), itoa(r.CachedInputTokens), itoa(r.OutputTokens), FormatUSD(r.MicroUSD)}
+		return []string{group, FormatUSD(r.MicroUSD), itoa(r.Requests), itoa(r.Errors),
+			itoa(r.Fallbacks), itoa(r.InputTokens), itoa(r.CachedInputTokens), itoa(r.OutputTokens)}
 	}
 	var total Row
 	for _, r := range rows {
-		cells = append(cells, line(r.Group, r))
+		group := r.Group
+		switch {
+		case r.By == ByNone:
+			group = "TOTAL"
+		case group == "":
+			group = "-"
+		}
+		cells = append(cells, line(group, r))
 		total.add(r)
 	}
 	if len(rows) > 1 {
 		cells = append(cells, line("TOTAL", total))
+	}
+
+	// The cost column aligns on the decimal point: its integer parts are right-aligned and
+	// its fractions left-aligned, padded to the widest fraction.
+	const cost = 1
+	var intW, fracW int
+	for _, c := range cells[1:] {
+		i, f, _ := strings.Cut(c[cost], ".")
+		intW, fracW = max(intW, len(i)), max(fracW, len(f))
+	}
+	for _, c := range cells[1:] {
+		i, f, _ := strings.Cut(c[cost], ".")
+		c[cost] = strings.Repeat(" ", intW-len(i)) + i + "." + f + strings.Repeat(" ", fracW-len(f))
 	}
 
 	widths := make([]int, len(cells[0]))
@@ -56,17 +74,11 @@ func WriteTable(w io.Writer, rows []Row) error {
 	}
 	var b strings.Builder
 	for _, c := range cells {
-		for i, s := range c {
-			switch {
-			case i == 0:
-				b.WriteString(s)
-				if len(c) > 1 {
-					b.WriteString(strings.Repeat(" ", widths[0]-len(s)))
-				}
-			default:
-				b.WriteString(strings.Repeat(" ", 2+widths[i]-len(s)))
-				b.WriteString(s)
-			}
+		b.WriteString(c[0])
+		b.WriteString(strings.Repeat(" ", widths[0]-len(c[0])))
+		for i, s := range c[1:] {
+			b.WriteString(strings.Repeat(" ", 2+widths[i+1]-len(s)))
+			b.WriteString(s)
 		}
 		b.WriteByte('\n')
 	}

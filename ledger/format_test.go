@@ -1,0 +1,83 @@
+package ledger
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func TestFormatUSD(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		micro int64
+		want  string
+	}{
+		{0, "0.00"},
+		{1, "0.000001"},
+		{1_234, "0.001234"},
+		{10_000, "0.01"},
+		{1_500_000, "1.50"},
+		{1_234_567, "1.234567"},
+		{12_000_000, "12.00"},
+		{-2_500, "-0.0025"},
+		{math.MaxInt64, "9223372036854.775807"},
+		{math.MinInt64, "-9223372036854.775808"},
+	}
+	for _, tt := range tests {
+		if got := FormatUSD(tt.micro); got != tt.want {
+			t.Errorf("FormatUSD(%d) = %q, want %q", tt.micro, got, tt.want)
+		}
+	}
+}
+
+// goldenRows is what `tollgate usage --by session` prints for a small day.
+func goldenRows() []Row {
+	return []Row{
+		{By: BySession, Group: "run-7f3a", Sum: Sum{Requests: 1204, InputTokens: 3_912_554, CachedInputTokens: 1_200_000, OutputTokens: 402_113, MicroUSD: 12_345_678}, Errors: 12, Fallbacks: 40},
+		{By: BySession, Group: "run-0001", Sum: Sum{Requests: 3, InputTokens: 2_400, OutputTokens: 310, MicroUSD: 1_500}, Errors: 0, Fallbacks: 1},
+		{By: BySession, Group: "", Sum: Sum{Requests: 1, InputTokens: 12, OutputTokens: 0, MicroUSD: 0}, Errors: 1},
+	}
+}
+
+func TestWriteGolden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		rows  []Row
+		write func(*bytes.Buffer, []Row) error
+	}{
+		{"table_session.txt", goldenRows(), func(b *bytes.Buffer, r []Row) error { return WriteTable(b, r) }},
+		{"table_one_row.txt", goldenRows()[1:2], func(b *bytes.Buffer, r []Row) error { return WriteTable(b, r) }},
+		{"table_empty.txt", nil, func(b *bytes.Buffer, r []Row) error { return WriteTable(b, r) }},
+		{"table_total.txt", []Row{{Sum: Sum{Requests: 9, MicroUSD: 42}}}, func(b *bytes.Buffer, r []Row) error { return WriteTable(b, r) }},
+		{"rows_session.json", goldenRows(), func(b *bytes.Buffer, r []Row) error { return WriteJSON(b, r) }},
+		{"rows_empty.json", nil, func(b *bytes.Buffer, r []Row) error { return WriteJSON(b, r) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := tt.write(&b, tt.rows); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tt.name)
+			if *update {
+				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got := b.String(); got != string(want) {
+				t.Errorf("output differs from %s (-update to accept):\ngot:\n%s\nwant:\n%s", path, got, want)
+			}
+		})
+	}
+}
