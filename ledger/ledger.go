@@ -36,10 +36,11 @@ import (
 // Ledger is an append-only usage log in SQLite. All methods are safe for concurrent use.
 // Create it with Open and end it with Close, which owns the writer goroutine.
 type Ledger struct {
-	cfg    Config
-	db     *sql.DB
-	insert *sql.Stmt
-	log    *slog.Logger
+	cfg     Config
+	db      *sql.DB
+	insert  *sql.Stmt // one record
+	insertN *sql.Stmt // insertRows records
+	log     *slog.Logger
 
 	// mu orders Append and Flush (read side) against Close (write side): once closed is
 	// set, nothing more enters queue, so the writer's final drain sees everything.
@@ -108,19 +109,25 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := migrate(ctx, db); err != nil {
 		return fail(err)
 	}
-	insert, err := db.PrepareContext(ctx, insertSQL)
+	insert, err := db.PrepareContext(ctx, insertSQL(1))
 	if err != nil {
 		return fail(fmt.Errorf("ledger: prepare insert: %w", err))
 	}
+	insertN, err := db.PrepareContext(ctx, insertSQL(insertRows))
+	if err != nil {
+		_ = insert.Close()
+		return fail(fmt.Errorf("ledger: prepare insert: %w", err))
+	}
 	l := &Ledger{
-		cfg:    cfg,
-		db:     db,
-		insert: insert,
-		log:    cfg.Logger,
-		queue:  make(chan item, cfg.QueueSize),
-		stop:   make(chan struct{}),
-		abort:  make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		db:      db,
+		insert:  insert,
+		insertN: insertN,
+		log:     cfg.Logger,
+		queue:   make(chan item, cfg.QueueSize),
+		stop:    make(chan struct{}),
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	go l.run()
 	return l, nil

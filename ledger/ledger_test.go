@@ -45,6 +45,35 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRoundTripBatches writes batches that mix the multi-row INSERT with single rows and
+// checks every field and the order.
+func TestRoundTripBatches(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{insertRows - 1, insertRows, 2*insertRows + 5, 300} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			l := open(t, Config{Path: ":memory:", CommitInterval: time.Hour, MaxBatch: 1000})
+			want := make([]Record, n)
+			for i := range want {
+				want[i] = Record{Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: fmt.Sprint("r", i),
+					Tenant: fmt.Sprint("t", i%3), Key: fmt.Sprint("k", i), Agent: fmt.Sprint("a", i%5),
+					Session: fmt.Sprint("s", i%7), Route: "r", Provider: "p", Model: fmt.Sprint("m", i%2),
+					InputTokens: int64(i), CachedInputTokens: int64(i / 2), OutputTokens: int64(2 * i),
+					MicroUSD: int64(1000 + i), Outcome: OutcomeOK, FallbackReason: fmt.Sprint("f", i%4),
+					Latency: time.Duration(i) * time.Microsecond, Attempt: 1 + i%3}
+			}
+			appendAll(t, l, want...)
+			flush(t, l)
+			if diff := cmp.Diff(want, readAll(t, l)); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+			if got := l.Stats().Batches; got != 1 {
+				t.Errorf("Batches = %d, want 1", got)
+			}
+		})
+	}
+}
+
 func TestOpenConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -140,8 +141,10 @@ func (l *Ledger) finish(ctx context.Context, batch []Record, waiters []chan erro
 	}
 
 	err := lost
-	if cerr := l.insert.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("ledger: close statement: %w", cerr)
+	for _, st := range []*sql.Stmt{l.insert, l.insertN} {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("ledger: close statement: %w", cerr)
+		}
 	}
 	if cerr := l.db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("ledger: close database: %w", cerr)
@@ -156,16 +159,24 @@ func (l *Ledger) commit(ctx context.Context, batch []Record) error {
 	if err != nil {
 		return fmt.Errorf("ledger: begin: %w", err)
 	}
-	stmt := tx.StmtContext(ctx, l.insert)
-	for i := range batch {
-		r := &batch[i]
-		_, err := stmt.ExecContext(ctx, r.Time.UnixNano(), r.RequestID, r.Tenant, r.Key, r.Agent,
-			r.Session, r.Route, r.Provider, r.Model, r.InputTokens, r.CachedInputTokens,
-			r.OutputTokens, r.MicroUSD, r.Outcome, r.FallbackReason, int64(r.Latency), r.Attempt)
-		if err != nil {
+	args := make([]any, 0, insertColumns*min(len(batch), insertRows))
+	for rest := batch; len(rest) > 0; {
+		stmt, n := l.insertN, insertRows
+		if len(rest) < insertRows {
+			stmt, n = l.insert, 1
+		}
+		args = args[:0]
+		for i := range n {
+			r := &rest[i]
+			args = append(args, r.Time.UnixNano(), r.RequestID, r.Tenant, r.Key, r.Agent,
+				r.Session, r.Route, r.Provider, r.Model, r.InputTokens, r.CachedInputTokens,
+				r.OutputTokens, r.MicroUSD, r.Outcome, r.FallbackReason, int64(r.Latency), r.Attempt)
+		}
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("ledger: insert: %w", err)
 		}
+		rest = rest[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ledger: commit: %w", err)
