@@ -1,0 +1,138 @@
+package redisstore
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/quota"
+)
+
+// Policy says what a Store does when Redis does not answer within Config.Timeout.
+type Policy uint8
+
+const (
+	// FailClosed refuses every operation with an *UnavailableError (ErrUnavailable) until
+	// Redis answers again: no request runs unaccounted. It is the zero value.
+	FailClosed Policy = iota
+	// FailOpenLocal serves from an in-process quota.MemoryStore in which every quota's limit
+	// is divided by Config.Replicas, so that a fleet of N replicas stays near the shared
+	// limit while each counts alone.
+	FailOpenLocal
+)
+
+func (p Policy) String() string {
+	switch p {
+	case FailClosed:
+		return "fail_closed"
+	case FailOpenLocal:
+		return "fail_open_local"
+	}
+	return fmt.Sprintf("policy(%d)", uint8(p))
+}
+
+// ParsePolicy parses "fail_closed" or "fail_open_local" as written in configuration.
+func ParsePolicy(s string) (Policy, error) {
+	switch s {
+	case "", "fail_closed":
+		return FailClosed, nil
+	case "fail_open_local":
+		return FailOpenLocal, nil
+	}
+	return 0, fmt.Errorf("unknown redis failure policy %q (want fail_closed or fail_open_local)", s)
+}
+
+// Config configures a Store. The zero value is ready to use: slot group "tg", a 50ms timeout
+// per operation, fail closed.
+type Config struct {
+	// SlotGroup is the Cluster hash tag shared by every key of the Store, so that one script
+	// touches one slot. Stores (gateway replicas) that share quotas must use the same group.
+	// Empty means "tg". It must not contain '{' or '}'.
+	SlotGroup string
+	// Timeout bounds each operation, one round trip, including the wait for a pooled
+	// connection. Zero means 50ms (not go-redis's 3-5s: a quota check that slow is an outage).
+	Timeout time.Duration
+	// TTL is how long a reservation may stay open before it is settled at its worst case.
+	// Zero means 10 minutes, as quota.MemoryStore.
+	TTL time.Duration
+	// LeaseTTL is how long a concurrency lease lives without Renew: a replica that crashes
+	// gives its slots back after at most this long. Calls that run longer must call Renew
+	// more often than this. Zero means 1 minute; it is capped at TTL.
+	LeaseTTL time.Duration
+	// IdleTTL is how long a lifetime budget's keys live after their last reservation. Every
+	// key has a TTL so that abandoned sessions do not fill Redis. Zero means 30 days.
+	IdleTTL time.Duration
+	// Policy is what to do when Redis is unreachable or slow. The zero value is FailClosed.
+	Policy Policy
+	// Replicas is the number of gateway replicas sharing this Redis: under FailOpenLocal
+	// each quota's limit is divided by it (at least 1 unit). Zero means 1.
+	Replicas int
+	// Fallback is the local store used under FailOpenLocal. Nil means a new MemoryStore with
+	// this Config's TTL.
+	Fallback *quota.MemoryStore
+	// ProbeInterval is the least time between health probes while Redis is down. Zero means
+	// 1 second.
+	ProbeInterval time.Duration
+	// Logger receives one line per transition to and from degraded mode. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports the first bad field.
+func (c *Config) Validate() error {
+	switch {
+	case strings.ContainsAny(c.SlotGroup, "{}"):
+		return fmt.Errorf("redisstore: Config.SlotGroup must not contain '{' or '}', got %q", c.SlotGroup)
+	case c.Timeout < 0:
+		return fmt.Errorf("redisstore: Config.Timeout must not be negative, got %v", c.Timeout)
+	case c.TTL < 0:
+		return fmt.Errorf("redisstore: Config.TTL must not be negative, got %v", c.TTL)
+	case c.TTL > 0 && c.TTL < time.Millisecond:
+		return fmt.Errorf("redisstore: Config.TTL must be at least 1ms, got %v", c.TTL)
+	case c.LeaseTTL < 0:
+		return fmt.Errorf("redisstore: Config.LeaseTTL must not be negative, got %v", c.LeaseTTL)
+	case c.IdleTTL < 0:
+		return fmt.Errorf("redisstore: Config.IdleTTL must not be negative, got %v", c.IdleTTL)
+	case c.Policy > FailOpenLocal:
+		return fmt.Errorf("redisstore: Config.Policy is invalid: %v", c.Policy)
+	case c.Replicas < 0:
+		return fmt.Errorf("redisstore: Config.Replicas must not be negative, got %d", c.Replicas)
+	case c.ProbeInterval < 0:
+		return fmt.Errorf("redisstore: Config.ProbeInterval must not be negative, got %v", c.ProbeInterval)
+	}
+	return nil
+}
+
+// withDefaults returns c with every zero field replaced by its documented default.
+func (c Config) withDefaults() Config {
+	if c.SlotGroup == "" {
+		c.SlotGroup = "tg"
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 50 * time.Millisecond
+	}
+	if c.TTL == 0 {
+		c.TTL = 10 * time.Minute
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = time.Minute
+	}
+	c.LeaseTTL = min(c.LeaseTTL, c.TTL)
+	if c.IdleTTL == 0 {
+		c.IdleTTL = 30 * 24 * time.Hour
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Fallback == nil {
+		c.Fallback = quota.NewMemoryStore(quota.MemoryConfig{TTL: c.TTL})
+	}
+	return c
+}

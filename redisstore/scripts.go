@@ -1,0 +1,29 @@
+package redisstore
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The scripts are Lua files so that they read as code and diff cleanly; common.lua is
+// prepended to each because Redis scripts cannot include one another.
+var (
+	//go:embed lua/common.lua
+	commonLua string
+	//go:embed lua/reserve.lua
+	reserveLua string
+	//go:embed lua/settle.lua
+	settleLua string
+	//go:embed lua/renew.lua
+	renewLua string
+	//go:embed lua/status.lua
+	statusLua string
+
+	reserveScript = redis.NewScript(commonLua + reserveLua)
+	settleScript  = redis.NewScript(commonLua + settleLua)
+	renewScript   = redis.NewScript(commonLua + renewLua)
+	statusScript  = redis.NewScript(commonLua + statusLua)
+
+	allScripts = []*redis.Script{reserveScript, settleScript, renewScript, statusScript}
+)
