@@ -163,7 +163,7 @@ func (e *Emulator) begin(prefix string, n int) call {
 
 // resolve finds the model and counts the request against it.
 func (c *call) resolve(provider string) bool {
-	m := c.e.models[c.req.model]
+	m := c.e.lookup(c.req.model)
 	if m == nil || m.provider != provider {
 		return false
 	}

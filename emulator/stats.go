@@ -49,7 +49,7 @@ type Counts struct {
 	Requests          int64            // every request that reached a chat or messages endpoint
 	Served            int64            // answered in full
 	Refused           map[Reason]int64 // not served, by reason; absent reasons are zero
-	InputTokens       int64            // of served requests (Anthropic: cut streams too)
+	InputTokens       int64            // of served requests
 	CachedInputTokens int64
 	OutputTokens      int64
 	CostMicroUSD      int64 // at the model's list price

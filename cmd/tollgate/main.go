@@ -30,6 +30,7 @@ type command struct {
 
 // commands lists the subcommands. Adding one is one entry here and its own file.
 var commands = map[string]command{
+	"demo":    {"see tollgate work: a swarm of agents against the emulator, with a report", runDemo},
 	"emulate": {"run a fake OpenAI/Anthropic API with real limits, latency and faults", runEmulate},
 }
 
