@@ -255,6 +255,9 @@ func messagesError(raw json.RawMessage) error {
 func parseContent(raw json.RawMessage, field path) (text string, opaque bool, err error) {
 	switch jsonKind(raw) {
 	case "a string":
+		if s, ok := wire.String(raw); ok {
+			return s, false, nil
+		}
 		if err := json.Unmarshal(raw, &text); err != nil {
 			return "", false, badField(field.String(), "must be a string or an array of content blocks")
 		}

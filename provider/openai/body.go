@@ -36,7 +36,7 @@ func encodeRequest(call llm.Call) (body []byte, addedUsage bool, err error) {
 
 func patchRequest(call llm.Call) ([]byte, bool, error) {
 	body := call.Request.Body
-	ms, _, err := wire.Members(body)
+	ms, closing, err := wire.Members(body)
 	if err != nil {
 		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai", Message: fmt.Sprintf("request body: %v", err)}
 	}
@@ -81,11 +81,7 @@ func patchRequest(call llm.Call) ([]byte, bool, error) {
 			added = true
 		}
 	}
-	out, err := wire.Patch(body, sets...)
-	if err != nil {
-		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai", Message: fmt.Sprintf("request body: %v", err)}
-	}
-	return out, added, nil
+	return wire.PatchMembers(body, ms, closing, sets...), added, nil
 }
 
 func lastMember(body []byte, ms []wire.Member, key string) ([]byte, bool) {

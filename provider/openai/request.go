@@ -278,6 +278,9 @@ func parseContent(raw json.RawMessage, field path) (text string, opaque bool, er
 	case "nothing", "null":
 		return "", false, nil
 	case "a string":
+		if s, ok := wire.String(raw); ok {
+			return s, false, nil
+		}
 		if err := json.Unmarshal(raw, &text); err != nil {
 			return "", false, badField(field.String(), "must be a string or an array of content parts")
 		}

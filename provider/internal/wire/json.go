@@ -105,6 +105,12 @@ func Patch(obj []byte, sets ...Set) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return PatchMembers(obj, ms, closing, sets...), nil
+}
+
+// PatchMembers is Patch for a caller that already has obj's members and closing brace
+// from Members, which saves scanning the body twice.
+func PatchMembers(obj []byte, ms []Member, closing int, sets ...Set) []byte {
 	size := len(obj)
 	for _, s := range sets {
 		size += len(s.Key) + len(s.Value) + 4
@@ -137,7 +143,7 @@ func Patch(obj []byte, sets ...Set) ([]byte, error) {
 		out = append(out, s.Value...)
 		n++
 	}
-	return append(out, obj[closing:]...), nil
+	return append(out, obj[closing:]...)
 }
 
 func appendKey(out []byte, key string) []byte {
@@ -222,4 +228,20 @@ func skipValue(b []byte, i int) (int, error) {
 		}
 		return j, nil
 	}
+}
+
+// String returns the value of a JSON string literal without decoding it when it holds only
+// printable ASCII and no escapes, which is most text; ok is false otherwise and the caller
+// decodes it with encoding/json. raw must be a string literal from a valid document.
+func String(raw []byte) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(body), true
 }

@@ -64,3 +64,30 @@ func FuzzPatch(f *testing.F) {
 		}
 	})
 }
+
+func TestString(t *testing.T) {
+	tests := []struct {
+		raw    string
+		want   string
+		wantOK bool
+	}{
+		{`"hello world"`, "hello world", true},
+		{`""`, "", true},
+		{`"a\nb"`, "", false},
+		{`"caf` + "\u00e9" + `"`, "", false},
+		{`"x" `, "", false},
+		{`12`, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := String([]byte(tt.raw))
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("String(%s) = %q, %v; want %q, %v", tt.raw, got, ok, tt.want, tt.wantOK)
+		}
+		if ok {
+			var dec string
+			if err := json.Unmarshal([]byte(tt.raw), &dec); err != nil || dec != got {
+				t.Errorf("String(%s) = %q, encoding/json says %q", tt.raw, got, dec)
+			}
+		}
+	}
+}
