@@ -1,0 +1,339 @@
+package config
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate/tollgate/cache"
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/ledger"
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/anthropic"
+	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/queue"
+	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/redisstore"
+	"github.com/tollgate/tollgate/retry"
+)
+
+// ErrMissingSecret is what Build's error unwraps to when an environment variable named for
+// a secret is unset or empty. The error names the variables, never a value.
+var ErrMissingSecret = errors.New("config: missing secret")
+
+// Built is a configuration turned into running parts: what `tollgate serve` needs.
+type Built struct {
+	// Engine runs the requests.
+	Engine *engine.Engine
+	// Gateway is ready for gateway.New: the engine, the virtual keys (hashed), the metrics
+	// (which the engine's events feed), the limits and timeouts, and a readiness check for
+	// Redis when there is one.
+	Gateway gateway.Config
+	// Listen is the address to serve on.
+	Listen string
+	// Ledger receives a record per settled attempt.
+	Ledger *ledger.Ledger
+	// Store holds the quota state: a *quota.MemoryStore or a *redisstore.Store.
+	Store quota.Store
+	// Restored lists the budget counters read back from the ledger at start.
+	Restored []Restored
+	// NotRestored lists the budget rules that could not be read back, with the reason.
+	NotRestored []string
+
+	redis  redisClient
+	closed bool
+}
+
+// redisClient is what Build keeps of the go-redis client: the store's commands and Close.
+type redisClient interface {
+	redisstore.Client
+	Close() error
+}
+
+// Build validates the configuration and constructs everything it describes: the upstream
+// providers, the price table, routes and quota rules, the quota store (in memory, or in
+// Redis), the queue, retry, cooldown and cache settings, the ledger, and the engine. Budget
+// counters of the current day, month and lifetime are restored from the ledger into a
+// memory store, so that a restart does not reset today's spend. It fails with Problems
+// when Validate reports any, and with an error wrapping ErrMissingSecret when a secret's
+// variable is unset. On error nothing is left open.
+//
+// The caller owns the result and must Close it after the gateway has stopped.
+func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	r := c.resolve()
+	if len(r.problems) > 0 {
+		return nil, Problems(r.problems)
+	}
+	var missing []string
+	for _, s := range c.Secrets() {
+		if !s.Set {
+			missing = append(missing, s.Env)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: environment variable %s not set (neither in the environment nor in env_file)",
+			ErrMissingSecret, strings.Join(missing, ", "))
+	}
+
+	providers := make(map[string]llm.Provider, len(r.upstreams))
+	for _, name := range sortedKeys(r.upstreams) {
+		u := c.Upstreams[name]
+		key, _ := c.secret(u.APIKeyEnv)
+		var p llm.Provider
+		var err error
+		switch r.upstreams[name] {
+		case "openai":
+			p, err = openai.New(openai.Config{BaseURL: u.BaseURL, APIKey: key, Name: name})
+		case "anthropic":
+			p, err = anthropic.New(anthropic.Config{BaseURL: u.BaseURL, APIKey: key, Name: name})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("config: upstreams.%s: %w", name, err)
+		}
+		providers[name] = p
+	}
+	routes, err := fallback.NewRoutes(r.routes...)
+	if err != nil {
+		return nil, fmt.Errorf("config: routes: %w", err)
+	}
+	keys, err := c.gatewayKeys(r)
+	if err != nil {
+		return nil, err
+	}
+
+	b = &Built{Listen: cmp.Or(c.Listen, DefaultListen)}
+	defer func() {
+		if err != nil {
+			_ = b.Close(context.WithoutCancel(ctx))
+			b = nil
+		}
+	}()
+	b.Ledger, err = ledger.Open(ctx, ledger.Config{Path: c.LedgerPath(), CommitInterval: c.Ledger.CommitInterval.D(),
+		Location: r.loc, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("config: ledger: %w", err)
+	}
+	qcfg := c.queueConfig()
+	if c.Redis != nil {
+		if b.redis, err = c.Redis.client(c); err != nil {
+			return nil, err
+		}
+		if qcfg.Recheck == 0 {
+			// Capacity freed by another replica raises no local signal: look again this often.
+			qcfg.Recheck = DefaultRedisRecheck
+		}
+		b.Store, err = redisstore.New(b.redis, redisstore.Config{Timeout: c.Redis.Timeout.D(), Policy: r.policy,
+			Replicas: c.Redis.Replicas, SlotGroup: c.Redis.SlotGroup, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("config: redis: %w", err)
+		}
+		for _, rule := range r.rules {
+			if rule.Window.Kind.IsBudget() {
+				b.NotRestored = append(b.NotRestored, rule.Name+": Redis keeps its own counters")
+			}
+		}
+	} else {
+		mem := quota.NewMemoryStore(quota.MemoryConfig{})
+		b.Store = mem
+		b.Restored, b.NotRestored, err = restoreBudgets(ctx, b.Ledger, mem, r.rules, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("config: restoring budgets from the ledger: %w", err)
+		}
+	}
+
+	metrics := gateway.NewMetrics(nil)
+	var respCache *cache.Cache
+	if r.cacheOn {
+		respCache = cache.New(cache.Config{MaxBytes: int64(c.Cache.MaxBytes), TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D()})
+	}
+	b.Engine, err = engine.New(engine.Config{
+		Providers:        providers,
+		Pricing:          r.prices,
+		Routes:           routes,
+		Rules:            r.rules,
+		Store:            metrics.Store(b.Store),
+		Queue:            qcfg,
+		Retry:            c.retryPolicy(),
+		RetryBudget:      retry.BudgetConfig{Ratio: c.RetryBudget.Ratio, Window: c.RetryBudget.Window.D(), MinPerSecond: c.RetryBudget.MinPerSecond},
+		ChainAttempts:    c.Retry.ChainAttempts,
+		Cooldown:         c.cooldownConfig(),
+		Cache:            respCache,
+		DefaultMaxTokens: c.DefaultMaxTokens,
+		Ledger:           b.Ledger,
+		OnEvent:          metrics.Observe,
+		Logger:           logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	b.Gateway = gateway.Config{
+		Engine:          b.Engine,
+		Keys:            keys,
+		MaxBodyBytes:    int64(c.MaxBodyBytes),
+		RequestTimeout:  c.RequestTimeout.D(),
+		ShutdownTimeout: c.ShutdownTimeout.D(),
+		Metrics:         metrics,
+		Logger:          logger,
+	}
+	if b.redis != nil {
+		rc := b.redis
+		b.Gateway.Ready = map[string]func(context.Context) error{
+			"redis": func(ctx context.Context) error { return rc.Ping(ctx).Err() },
+		}
+	}
+	return b, nil
+}
+
+// DefaultRedisRecheck is queue.recheck when Redis is configured and the field is 0.
+const DefaultRedisRecheck = 100 * time.Millisecond
+
+// Close shuts down in order: the engine stops admitting, then the ledger commits every
+// pending record and closes its file, then the Redis client closes. Call it after the
+// gateway has drained, so that every request has settled and appended its record. ctx
+// bounds the ledger's final commits. Calls after the first do nothing.
+func (b *Built) Close(ctx context.Context) error {
+	if b == nil || b.closed {
+		return nil
+	}
+	b.closed = true
+	var errs []error
+	if b.Engine != nil {
+		errs = append(errs, b.Engine.Close())
+	}
+	if b.Ledger != nil {
+		if err := b.Ledger.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ledger: %w", err))
+		}
+	}
+	if b.redis != nil {
+		if err := b.redis.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("redis: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LedgerPath returns the ledger file: Ledger.Path (or DefaultLedgerPath) relative to the
+// configuration file's directory.
+func (c *Config) LedgerPath() string {
+	p := cmp.Or(c.Ledger.Path, DefaultLedgerPath)
+	if p == ":memory:" {
+		return p
+	}
+	return c.path(p)
+}
+
+// gatewayKeys turns the virtual keys into gateway keys, hashing the secrets of key_env.
+func (c *Config) gatewayKeys(r *resolved) ([]gateway.Key, error) {
+	keys := make([]gateway.Key, len(c.Keys))
+	seen := map[[32]byte]int{}
+	for i, k := range c.Keys {
+		h, ok := r.hashes[i]
+		if !ok {
+			secret, _ := c.secret(k.KeyEnv)
+			h = gateway.HashKey(secret)
+		}
+		if j, dup := seen[h]; dup {
+			return nil, fmt.Errorf("config: keys[%d] (%s) and keys[%d] (%s) have the same secret: secrets must be unique",
+				j, c.Keys[j].ID, i, k.ID)
+		}
+		seen[h] = i
+		keys[i] = gateway.Key{ID: k.ID, Tenant: k.Tenant, Hash: h, AllowedModels: slices.Clone(k.AllowedModels),
+			MaxPriority: k.MaxPriority}
+	}
+	return keys, nil
+}
+
+func (c *Config) queueConfig() queue.Config {
+	q := c.Queue
+	return queue.Config{MaxWait: q.MaxWait.D(), MaxQueued: q.MaxQueued, MaxQueuedAll: q.MaxQueuedAll,
+		Aging: q.Aging.D(), Weights: maps.Clone(q.Weights), Recheck: q.Recheck.D()}
+}
+
+func (c *Config) retryPolicy() retry.Policy {
+	r := c.Retry
+	return retry.Policy{MaxAttempts: r.MaxAttempts, Initial: r.Initial.D(), Max: r.Max.D(), Multiplier: r.Multiplier,
+		MaxServerWait: r.MaxServerWait.D()}
+}
+
+func (c *Config) cooldownConfig() fallback.CooldownConfig {
+	cd := c.Cooldown
+	return fallback.CooldownConfig{Cooldown: cd.Initial.D(), MaxCooldown: cd.Max.D(),
+		FailureThreshold: cd.FailureThreshold, ProbeTimeout: cd.ProbeTimeout.D()}
+}
+
+// client builds the go-redis client for the configured mode. Its operations are bounded by
+// their context (ContextTimeoutEnabled), which is how redisstore's timeout reaches the
+// socket.
+func (rd *Redis) client(c *Config) (redisClient, error) {
+	password := ""
+	if rd.PasswordEnv != "" {
+		password, _ = c.secret(rd.PasswordEnv)
+	}
+	opts, err := rd.clientOptions(password)
+	if err != nil {
+		return nil, fmt.Errorf("config: redis.url: want a URL such as redis://host:6379/0")
+	}
+	switch o := opts.(type) {
+	case *redis.Options:
+		return redis.NewClient(o), nil
+	case *redis.ClusterOptions:
+		return redis.NewClusterClient(o), nil
+	case *redis.FailoverOptions:
+		return redis.NewFailoverClient(o), nil
+	}
+	return nil, errors.New("config: redis: no client for this mode")
+}
+
+// clientOptions returns *redis.Options, *redis.ClusterOptions or *redis.FailoverOptions.
+// Its errors never include the URL, which may hold a password.
+func (rd *Redis) clientOptions(password string) (any, error) {
+	switch rd.Mode {
+	case "cluster":
+		o := &redis.ClusterOptions{Addrs: rd.Addrs}
+		if rd.URL != "" {
+			var err error
+			if o, err = redis.ParseClusterURL(rd.URL); err != nil {
+				return nil, errors.New("invalid cluster URL")
+			}
+		}
+		o.Username = cmp.Or(rd.Username, o.Username)
+		o.Password = cmp.Or(password, o.Password)
+		o.ContextTimeoutEnabled = true
+		return o, nil
+	case "sentinel":
+		return &redis.FailoverOptions{MasterName: rd.MasterName, SentinelAddrs: rd.Addrs, DB: rd.DB,
+			Username: rd.Username, Password: password, ContextTimeoutEnabled: true}, nil
+	}
+	o := &redis.Options{DB: rd.DB}
+	if rd.URL != "" {
+		var err error
+		if o, err = redis.ParseURL(rd.URL); err != nil {
+			return nil, errors.New("invalid URL")
+		}
+		if rd.DB != 0 {
+			o.DB = rd.DB
+		}
+	} else if len(rd.Addrs) > 0 {
+		o.Addr = rd.Addrs[0]
+	}
+	o.Username = cmp.Or(rd.Username, o.Username)
+	o.Password = cmp.Or(password, o.Password)
+	o.ContextTimeoutEnabled = true
+	return o, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

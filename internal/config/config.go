@@ -1,0 +1,318 @@
+// Package config is tollgate's YAML configuration: the schema that docs/config.md documents
+// field by field, a strict loader, a validator that reports every problem at once with its
+// file position and field path, and Build, which turns a valid configuration into a running
+// engine (providers, prices, routes, quotas, store, ledger) for `tollgate serve`.
+//
+// Secrets are never in the file: upstream API keys and virtual keys are named by the
+// environment variable that holds them (api_key_env, key_env), optionally loaded from a
+// .env file (env_file). Nothing in this package prints or returns a secret's value; a
+// check reports each variable as "set" or "missing".
+//
+// Loading is two steps so that `tollgate config check` can show everything wrong with a
+// file in one run: Load (or Parse) fails only when the file cannot be read or is not YAML;
+// Validate then returns every problem, unknown fields and type errors included.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is one configuration file. The zero value of every field is its documented
+// default (see docs/config.md); Validate says what is missing or wrong. A Config is not safe
+// for concurrent mutation; Validate and Build only read it.
+type Config struct {
+	// Listen is the gateway's address; "" means DefaultListen.
+	Listen string `yaml:"listen"`
+	// Timezone is the IANA zone whose midnight starts day and month budget windows; ""
+	// means UTC.
+	Timezone string `yaml:"timezone"`
+	// MaxBodyBytes bounds a request body; 0 means the gateway's default (4 MiB).
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// DefaultMaxTokens caps the output of a request that sets no max_tokens; 0 means 4096.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// RequestTimeout bounds one request, streams included; 0 means 10 minutes.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// ShutdownTimeout bounds the drain of in-flight requests at shutdown; 0 means 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// EnvFile is a .env file (KEY=value lines) read for the secrets' environment
+	// variables, relative to the configuration file. Variables already in the environment
+	// win over the file. "" means none.
+	EnvFile string `yaml:"env_file"`
+
+	// Upstreams are the provider APIs by name. A route step "name/model" goes to the
+	// upstream called name; a bare model goes to the upstream named after its provider
+	// ("openai" or "anthropic").
+	Upstreams map[string]Upstream `yaml:"upstreams"`
+	// Prices adds or overrides model prices; every model the configuration names must be
+	// priced, by the embedded table or here.
+	Prices Prices `yaml:"prices"`
+	// Routes are named fallback chains, callable as a model name.
+	Routes map[string]Route `yaml:"routes"`
+	// Quotas are the limits and budgets, every one of which applies to each request in its
+	// scope.
+	Quotas []Quota `yaml:"quotas"`
+	// Keys are the virtual keys that agents send instead of a provider key.
+	Keys []Key `yaml:"keys"`
+
+	Queue       Queue       `yaml:"queue"`
+	Retry       Retry       `yaml:"retry"`
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+	Cooldown    Cooldown    `yaml:"cooldown"`
+	Cache       Cache       `yaml:"cache"`
+	Ledger      Ledger      `yaml:"ledger"`
+	// Redis, when set, shares quota state between gateway replicas; nil keeps it in memory.
+	Redis *Redis `yaml:"redis"`
+
+	// LookupEnv resolves the environment variables that hold secrets. Nil means the
+	// process environment, then EnvFile. Tests set it to avoid touching the environment.
+	LookupEnv func(name string) (string, bool) `yaml:"-"`
+
+	file     string            // the path given to Load, for problem locations
+	dir      string            // its directory, for relative paths
+	idx      *index            // node positions by field path; nil for a Config built in code
+	decoded  []Problem         // problems found while decoding (unknown fields, types)
+	dotenv   map[string]string // EnvFile's variables
+	envErr   error             // why EnvFile could not be read
+	hasRedis bool
+}
+
+// DefaultListen is the gateway's address when Config.Listen is empty: loopback only, so
+// that a gateway started without thought is not open to the network.
+const DefaultListen = "127.0.0.1:8080"
+
+// DefaultLedgerPath is the ledger file when Ledger.Path is empty.
+const DefaultLedgerPath = "tollgate.db"
+
+// Upstream is one provider API.
+type Upstream struct {
+	// Provider is the API's wire format: "openai" or "anthropic". "" means the upstream's
+	// own name when that is one of the two.
+	Provider string `yaml:"provider"`
+	// BaseURL is the API root: for OpenAI including "/v1", for Anthropic without it. ""
+	// means the provider's public API.
+	BaseURL string `yaml:"base_url"`
+	// APIKeyEnv names the environment variable holding the API key. Required.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// Headroom is the fraction of the provider's published limits that the quotas are meant
+	// to use (informational, shown by config check); 0 means 0.8.
+	Headroom float64 `yaml:"headroom"`
+}
+
+// Prices adds to the embedded price table.
+type Prices struct {
+	// File is a price file in pricing's format, relative to the configuration file.
+	File string `yaml:"file"`
+	// Models are inline prices in the same format as a price file's models section; they
+	// win over File.
+	Models yaml.Node `yaml:"models"`
+}
+
+// Route is a named fallback chain.
+type Route struct {
+	// Chain is the steps in order, separated by "->": models ("gpt-4o" or
+	// "upstream/model"), then optionally "cached" and "static".
+	Chain string `yaml:"chain"`
+	// StaticMessage is the answer of the chain's "static" step; required when it has one.
+	StaticMessage string `yaml:"static_message"`
+	// CacheFirst serves a fresh cached answer before calling any model.
+	CacheFirst bool `yaml:"cache_first"`
+	// ClampMaxTokens lowers max_tokens to what the budget left can pay for instead of
+	// skipping a model.
+	ClampMaxTokens bool `yaml:"clamp_max_tokens"`
+}
+
+// Quota is one rule: {scope, unit, limit, window}.
+type Quota struct {
+	// Name identifies the rule in messages, metrics and state keys. Required, unique.
+	Name string `yaml:"name"`
+	// Scope maps labels (provider, model, tenant, key, agent, session) to a value that a
+	// request must have, or "*" for a separate quota per distinct value. Empty is one
+	// global quota.
+	Scope map[string]string `yaml:"scope"`
+	// Unit is requests, input_tokens, output_tokens, tokens, usd or concurrent.
+	Unit string `yaml:"unit"`
+	// Limit is the most that the window allows: dollars for usd ("12.50"), a count
+	// otherwise.
+	Limit Number `yaml:"limit"`
+	// Window is a rate period ("minute", "1h", "10s"), "day", "month", "lifetime" or
+	// "lease". "" means lease for concurrent and is required otherwise.
+	Window string `yaml:"window"`
+	// Burst is how much of a rate may be used at once, in the unit of Limit; "" means
+	// Limit.
+	Burst Number `yaml:"burst"`
+	// WarnAt is the fraction of a budget whose crossing is logged; 0 means 0.8, negative
+	// disables.
+	WarnAt float64 `yaml:"warn_at"`
+	// DowngradeAt is the fraction of a budget past which cheaper models are preferred; 0
+	// disables.
+	DowngradeAt float64 `yaml:"downgrade_at"`
+}
+
+// Key is a virtual key. Exactly one of KeySHA256 and KeyEnv gives its secret.
+type Key struct {
+	// ID names the key in logs, metrics, the ledger and quota scopes. Required, unique.
+	ID string `yaml:"id"`
+	// Tenant is who pays. Required.
+	Tenant string `yaml:"tenant"`
+	// KeySHA256 is the hex SHA-256 of the secret, so that the file holds no secret at all.
+	KeySHA256 string `yaml:"key_sha256"`
+	// KeyEnv names the environment variable holding the secret, hashed at load.
+	KeyEnv string `yaml:"key_env"`
+	// AllowedModels lists the models and routes the key may call; empty means all.
+	AllowedModels []string `yaml:"allowed_models"`
+	// MaxPriority caps the priority the key may ask for (-1 low .. 3 critical); 0 means
+	// normal.
+	MaxPriority int `yaml:"max_priority"`
+}
+
+// Queue configures admission (queue.Config).
+type Queue struct {
+	MaxWait      Duration       `yaml:"max_wait"`
+	MaxQueued    int            `yaml:"max_queued"`
+	MaxQueuedAll int            `yaml:"max_queued_all"`
+	Aging        Duration       `yaml:"aging"`
+	Weights      map[string]int `yaml:"weights"`
+	Recheck      Duration       `yaml:"recheck"`
+}
+
+// Retry configures retries at one model (retry.Policy) and the attempt cap across a chain.
+type Retry struct {
+	MaxAttempts   int      `yaml:"max_attempts"`
+	Initial       Duration `yaml:"initial"`
+	Max           Duration `yaml:"max"`
+	Multiplier    float64  `yaml:"multiplier"`
+	MaxServerWait Duration `yaml:"max_server_wait"`
+	ChainAttempts int      `yaml:"chain_attempts"`
+}
+
+// RetryBudget caps retries across all requests (retry.BudgetConfig).
+type RetryBudget struct {
+	Ratio        float64  `yaml:"ratio"`
+	Window       Duration `yaml:"window"`
+	MinPerSecond float64  `yaml:"min_per_second"`
+}
+
+// Cooldown configures the per-deployment circuit breakers (fallback.CooldownConfig).
+type Cooldown struct {
+	Initial          Duration `yaml:"initial"`
+	Max              Duration `yaml:"max"`
+	FailureThreshold int      `yaml:"failure_threshold"`
+	ProbeTimeout     Duration `yaml:"probe_timeout"`
+}
+
+// Cache configures the response cache (cache.Config).
+type Cache struct {
+	// Enabled turns the cache on or off; unset means on exactly when a route uses it
+	// (a "cached" step or cache_first).
+	Enabled  *bool    `yaml:"enabled"`
+	MaxBytes Size     `yaml:"max_bytes"`
+	TTL      Duration `yaml:"ttl"`
+	StaleFor Duration `yaml:"stale_for"`
+}
+
+// Ledger configures the usage ledger (ledger.Config).
+type Ledger struct {
+	// Path is the SQLite file, relative to the working directory; "" means
+	// DefaultLedgerPath.
+	Path           string   `yaml:"path"`
+	CommitInterval Duration `yaml:"commit_interval"`
+}
+
+// Redis configures the shared quota store.
+type Redis struct {
+	// URL is redis://[user:password@]host:port[/db] (rediss:// for TLS). For cluster mode
+	// it may list more nodes with ?addr=host:port. Either URL or Addrs is required.
+	URL string `yaml:"url"`
+	// Addrs are host:port seeds: the server (single), the sentinels (sentinel) or cluster
+	// nodes (cluster).
+	Addrs []string `yaml:"addrs"`
+	// Mode is single, sentinel or cluster; "" means single.
+	Mode string `yaml:"mode"`
+	// MasterName is the Sentinel master's name; required for sentinel.
+	MasterName string `yaml:"master_name"`
+	DB         int    `yaml:"db"`
+	Username   string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password, if any.
+	PasswordEnv string `yaml:"password_env"`
+	// Timeout bounds each quota operation; 0 means 50ms.
+	Timeout Duration `yaml:"timeout"`
+	// FailurePolicy is fail_closed (refuse while Redis is down; the default) or
+	// fail_open_local (count locally with each limit divided by Replicas).
+	FailurePolicy string `yaml:"failure_policy"`
+	// Replicas is the number of gateways sharing the Redis; 0 means 1.
+	Replicas int `yaml:"replicas"`
+	// SlotGroup is the Cluster hash tag of every key; "" means "tg".
+	SlotGroup string `yaml:"slot_group"`
+}
+
+// Load reads and parses the configuration file at path; see Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a configuration read from file (a path, used in problem locations and to
+// resolve relative paths). It fails only when data is not YAML; every other problem,
+// unknown fields and wrong types included, is kept for Validate, so that a check reports
+// them all at once. It also reads EnvFile, if set; a missing file is a Validate problem.
+func Parse(file string, data []byte) (*Config, error) {
+	c := &Config{file: file, dir: filepath.Dir(file)}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, syntaxError(file, err)
+	}
+	c.idx = newIndex(&root)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	var te *yaml.TypeError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+	case errors.As(err, &te):
+		for _, msg := range te.Errors {
+			c.decoded = append(c.decoded, c.idx.decodeProblem(file, msg))
+		}
+	default:
+		return nil, syntaxError(file, err)
+	}
+	c.hasRedis = c.Redis != nil
+	if c.EnvFile != "" {
+		c.dotenv, c.envErr = readEnvFile(c.path(c.EnvFile))
+	}
+	return c, nil
+}
+
+// File returns the path the Config was loaded from; "" for one built in code.
+func (c *Config) File() string { return c.file }
+
+// path resolves p relative to the configuration file's directory.
+func (c *Config) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxError turns a YAML parser error into a one-problem Problems with its line.
+func syntaxError(file string, err error) error {
+	p := Problem{File: file, Message: err.Error()}
+	if m := yamlLine.FindStringSubmatch(p.Message); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Message = "invalid YAML: " + p.Message[len(m[0]):]
+	}
+	return Problems{p}
+}
