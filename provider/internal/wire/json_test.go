@@ -91,3 +91,19 @@ func TestString(t *testing.T) {
 		}
 	}
 }
+
+func FuzzString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"a\"b"`, `"é"`, `""`, `"x" `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := String(raw)
+		if !ok || !json.Valid(raw) {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(raw, &want); err != nil || got != want {
+			t.Fatalf("String(%q) = %q, encoding/json says %q (%v)", raw, got, want, err)
+		}
+	})
+}
