@@ -125,3 +125,5 @@ func slowServer(t *testing.T) string {
 	})
 	return l.Addr().String()
 }
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -128,9 +128,24 @@ func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args [
 		return sc.Run(ctx, s.c, keys, args...).Result()
 	})
 	if err != nil {
+		if cerr := callerDone(ctx); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
 		return nil, &callError{err}
 	}
 	return v, nil
+}
+
+// callerDone returns the caller's ctx error, counting a deadline that has passed but whose
+// timer has not yet fired (a socket deadline taken from ctx fires an instant earlier).
+func callerDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // callError is a failed round trip: no reply, or an error reply.
@@ -459,7 +474,7 @@ func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quo
 // the caller giving up (its ctx) or a reply that Redis did give (a script error).
 func (s *Store) outage(ctx context.Context, err error) bool {
 	var ce *callError
-	if ctx.Err() != nil || !errors.As(err, &ce) {
+	if callerDone(ctx) != nil || !errors.As(err, &ce) {
 		return false
 	}
 	var rerr redis.Error
