@@ -24,8 +24,10 @@ type Config struct {
 	// CommitInterval. Default 512.
 	MaxBatch int
 
-	// QueueSize is the capacity of the append queue between Append and the writer.
-	// Default 4 × MaxBatch.
+	// QueueSize is the capacity of the append queue between Append and the writer, which
+	// absorbs disk stalls (fsync and checkpoints on a busy machine take up to seconds) without
+	// refusing records. It is also what a kill -9 can lose when the disk has fallen behind:
+	// at most QueueSize + MaxBatch records. Default 16 × MaxBatch (8192 records, about 2 MB).
 	QueueSize int
 
 	// AppendWait is how long Append waits for room when the queue is full before it returns
@@ -73,7 +75,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBatch = 512
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = 4 * c.MaxBatch
+		c.QueueSize = 16 * c.MaxBatch
 	}
 	if c.AppendWait == 0 {
 		c.AppendWait = time.Second

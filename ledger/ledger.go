@@ -11,7 +11,9 @@
 //     when they return nil.
 //   - kill -9 or a crash of the process: every committed transaction survives; lost are at
 //     most the records appended since the last commit, that is in the last CommitInterval
-//     plus the commit in flight.
+//     plus the commit in flight, while the disk keeps up. When it falls behind, records
+//     wait in the queue, so the loss is at most QueueSize + MaxBatch records, and Append
+//     pushes back with ErrBackpressure rather than queue more.
 //   - power loss or an OS crash: the same bound, because the file runs with
 //     synchronous=FULL, which fsyncs the write-ahead log at every commit. (synchronous=NORMAL
 //     would give the same kill -9 bound, since a commit has written the log to the OS before
@@ -198,8 +200,9 @@ func (l *Ledger) enqueueFlush(ctx context.Context, done chan error) error {
 }
 
 // Close stops accepting records, commits everything appended before it and closes the file.
-// If ctx ends while commits still fail, Close gives up and returns an error that says how
-// many records were not committed. Calls after the first return ErrClosed.
+// It first waits for Append calls in progress (each at most AppendWait) and for queries in
+// progress. If ctx ends while commits still fail, Close gives up and returns an error that
+// says how many records were not committed. Calls after the first return ErrClosed.
 func (l *Ledger) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {

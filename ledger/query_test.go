@@ -289,3 +289,23 @@ func TestParseDim(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseDim: ParseDim reads a command-line flag. Whatever it accepts must be a known
+// dimension that Query can group by.
+func FuzzParseDim(f *testing.F) {
+	for _, s := range []string{"session", "DAY", " agent", "none", "", "ts", "key_id", "tenant;drop"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDim(s)
+		if err != nil {
+			return
+		}
+		if _, ok := d.column(); !ok {
+			t.Fatalf("ParseDim(%q) = %q, which has no column", s, d)
+		}
+		if again, err := ParseDim(string(d)); err != nil || again != d {
+			t.Fatalf("ParseDim(ParseDim(%q) = %q) = %q, %v", s, d, again, err)
+		}
+	})
+}
