@@ -36,12 +36,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		*html = abs
 	}
-	terminal := false
-	if f, ok := stdout.(*os.File); ok {
-		terminal = term.IsTerminal(int(f.Fd()))
+	terminal, width := false, 0
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		terminal = true
+		width, _, _ = term.GetSize(int(f.Fd()))
 	}
 	rep, err := demo.Run(ctx, demo.Config{Duration: *duration, Agents: *agents, Sessions: *sessions, Seed: *seed,
-		Out: stdout, HTML: *html, Terminal: terminal, Quiet: *quiet})
+		Out: stdout, HTML: *html, Terminal: terminal, Width: width, Quiet: *quiet})
 	if err != nil {
 		return err
 	}

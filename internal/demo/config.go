@@ -34,6 +34,9 @@ type Config struct {
 	// Terminal redraws one progress line in place (~5 Hz) instead of printing a line every
 	// ProgressEvery.
 	Terminal bool
+	// Width is the terminal's width in columns, to which the redrawn lines are cut; 0
+	// means 80.
+	Width int
 	// Quiet prints no progress, only the final report.
 	Quiet bool
 	// ProgressEvery is the period of plain progress lines; 0 means 5s.

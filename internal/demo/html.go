@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -178,7 +179,7 @@ func (r *Report) throughputSVG(w io.Writer) {
 	yMax := niceCeil(float64(peak))
 	plotW, plotH := float64(svgW-padL-padR), float64(svgH-padT-padB)
 	fmt.Fprintf(w, `<svg id="chart-throughput" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="answers per second by model">`+"\n", svgW, svgH, svgW, svgH)
-	yAxis(w, yMax, plotH, func(v float64) string { return fmt.Sprintf("%.0f", v) })
+	yAxis(w, yMax, plotH, func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) })
 	bw := plotW / float64(secs)
 	for t := range secs {
 		y := float64(padT) + plotH
@@ -260,7 +261,7 @@ func (r *Report) waitSVG(w io.Writer) {
 	yMax := niceCeil(float64(top) / float64(time.Millisecond))
 	plotW, plotH := float64(svgW-padL-padR), float64(svgH-padT-padB)
 	fmt.Fprintf(w, `<svg id="chart-wait" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="queue wait p50 and p99 by priority">`+"\n", svgW, svgH, svgW, svgH)
-	yAxis(w, yMax, plotH, func(v float64) string { return fmt.Sprintf("%.0fms", v) })
+	yAxis(w, yMax, plotH, func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) + "ms" })
 	n := max(len(r.Waits), 1)
 	gw := plotW / float64(n)
 	for i, l := range r.Waits {
@@ -281,11 +282,12 @@ func (r *Report) waitSVG(w io.Writer) {
 	fmt.Fprintln(w, "</svg>")
 }
 
-// yAxis draws five horizontal grid lines with labels from 0 to yMax.
+// yAxis draws six horizontal grid lines with labels from 0 to yMax: yMax is 1, 2 or 5
+// times a power of ten, so fifths of it are round numbers.
 func yAxis(w io.Writer, yMax, plotH float64, label func(float64) string) {
-	for i := 0; i <= 4; i++ {
-		v := yMax * float64(i) / 4
-		y := float64(padT) + plotH - plotH*float64(i)/4
+	for i := 0; i <= 5; i++ {
+		v := yMax * float64(i) / 5
+		y := float64(padT) + plotH - plotH*float64(i)/5
 		fmt.Fprintf(w, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n",
 			padL, y, svgW-padR, y, padL-6, y+4, label(v))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tollgate/tollgate/quota"
 )
@@ -15,6 +16,7 @@ type progressPrinter struct {
 	col    *collector
 	counts *agentCounts
 	start  time.Time
+	drawn  bool // a terminal frame is on screen
 }
 
 // loop prints until done is closed, then prints a last line.
@@ -54,21 +56,31 @@ func (p *progressPrinter) print(last bool) {
 		return
 	}
 	s := p.snapshot()
-	line := s.Line()
-	if p.cfg.Terminal {
-		// Carriage return and erase-line redraw the same line; the final one ends it.
-		fmt.Fprint(p.cfg.Out, "\r\x1b[2K"+line)
-		if last {
-			fmt.Fprintln(p.cfg.Out)
-		}
+	if !p.cfg.Terminal {
+		fmt.Fprintln(p.cfg.Out, s.Line())
 		return
 	}
-	fmt.Fprintln(p.cfg.Out, line)
+	// Two lines, each cut to the terminal's width so that none wraps: a wrapped line
+	// would break the redraw. The cursor goes back up one line to redraw both.
+	head, counts := s.Lines()
+	width := p.cfg.Width
+	if width <= 0 {
+		width = 80
+	}
+	up := ""
+	if p.drawn {
+		up = "\r\x1b[1A"
+	}
+	fmt.Fprint(p.cfg.Out, up+"\x1b[2K"+cut(head, width-1)+"\n\x1b[2K"+cut(counts, width-1))
+	p.drawn = true
+	if last {
+		fmt.Fprintln(p.cfg.Out)
+	}
 }
 
-// Line renders the snapshot as one line: a bar of elapsed against duration, then the
-// counts.
-func (s Progress) Line() string {
+// Lines renders the snapshot as two lines: a bar of elapsed against duration with the
+// totals, then the counts of what tollgate absorbed.
+func (s Progress) Lines() (head, counts string) {
 	const width = 24
 	f := 1.0
 	if s.Duration > 0 {
@@ -76,11 +88,30 @@ func (s Progress) Line() string {
 	}
 	n := int(f * width)
 	bar := strings.Repeat("█", n) + strings.Repeat("░", width-n)
-	phase := fmt.Sprintf("%4.1fs/%s", s.Elapsed.Seconds(), s.Duration.Round(time.Second))
+	head = fmt.Sprintf("%s %4.1fs/%s · done %d · spent %s", bar, s.Elapsed.Seconds(),
+		s.Duration.Round(time.Second), s.Done, quota.MicroUSD.Format(s.MicroUSD))
 	if inFlight := s.Started - s.Done; s.Elapsed > s.Duration && inFlight > 0 {
-		phase += fmt.Sprintf(" draining %d", inFlight)
+		head += fmt.Sprintf(" · draining %d", inFlight)
 	}
-	return fmt.Sprintf("%s %s │ done %d │ 429s absorbed %d │ retries %d │ fallbacks %d │ downgrades %d │ budget stops %d │ shed %d │ errors %d │ spent %s",
-		bar, phase, s.Done, s.Upstream429, s.Retries, s.Fallbacks, s.Downgrades, s.BudgetStops, s.Shed, s.Errors,
-		quota.MicroUSD.Format(s.MicroUSD))
+	counts = fmt.Sprintf("429s absorbed %d · retries %d · fallbacks %d · downgrades %d · budget stops %d · errors %d",
+		s.Upstream429, s.Retries, s.Fallbacks, s.Downgrades, s.BudgetStops, s.Errors)
+	if s.Shed > 0 {
+		counts += fmt.Sprintf(" · shed %d", s.Shed)
+	}
+	return head, counts
+}
+
+// Line renders the snapshot as one line, for logs.
+func (s Progress) Line() string {
+	head, counts := s.Lines()
+	return head + " · " + counts
+}
+
+// cut shortens s to at most n runes.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max(n, 0)])
 }
