@@ -32,6 +32,7 @@ type command struct {
 var commands = map[string]command{
 	"demo":    {"see tollgate work: a swarm of agents against the emulator, with a report", runDemo},
 	"emulate": {"run a fake OpenAI/Anthropic API with real limits, latency and faults", runEmulate},
+	"usage":   {"print the spend the ledger recorded, grouped by session, agent, model or day", runUsage},
 }
 
 // errUsage marks a usage error: exit status 2. flag.ErrHelp also exits 2 after the usage text.
