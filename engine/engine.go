@@ -83,9 +83,19 @@ type Config struct {
 	OnEvent func(Event)
 	// Logger receives warnings (budget thresholds) and refusals; nil means slog.Default().
 	Logger *slog.Logger
+	// LeaseRenew, when positive and the Store renews leases (the Redis store: a crashed
+	// replica's concurrency slots come back after its lease time), renews an open
+	// reservation this often while its call or stream runs, so that a long stream keeps
+	// its slot. Zero means no renewal, which suits the memory store.
+	LeaseRenew time.Duration
 	// SettleTimeout bounds a settle, which runs detached from the caller's context so that
 	// a cancelled caller still pays; 0 means 5s.
 	SettleTimeout time.Duration
+}
+
+// renewer is a Store whose leases expire unless renewed.
+type renewer interface {
+	Renew(ctx context.Context, id quota.ID) error
 }
 
 // Engine runs requests. It is safe for concurrent use.

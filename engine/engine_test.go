@@ -527,3 +527,47 @@ func ExampleEngine_Do() {
 	// answer from gpt-4o-mini
 	// openai/gpt-4o: 529 overloaded
 }
+
+// renewingStore counts lease renewals, as the Redis store would receive them.
+type renewingStore struct {
+	*quota.MemoryStore
+	mu      sync.Mutex
+	renewed int
+}
+
+func (s *renewingStore) Renew(ctx context.Context, id quota.ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.renewed++
+	return nil
+}
+
+func TestLeasesRenewedDuringLongStream(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := &renewingStore{MemoryStore: quota.NewMemoryStore(quota.MemoryConfig{})}
+		up := newScripted("openai").then("gpt-4o", func(call llm.Call) (*llm.Response, error) {
+			return &llm.Response{Stream: &stream{n: 2, usage: llm.Usage{InputTokens: 10, OutputTokens: 2}}}, nil
+		})
+		conc := quota.Rule{Name: "conc", Unit: quota.Concurrent, Limit: 4, Window: quota.Leased()}
+		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Store: store,
+			Rules: quota.Rules{conc}, LeaseRenew: 20 * time.Second})
+		req := request("gpt-4o", 100)
+		req.Stream = true
+		resp, _, err := e.Do(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute + time.Second) // a long stream: three renewal periods pass
+		synctest.Wait()
+		for _, err := resp.Stream.Recv(); err == nil; _, err = resp.Stream.Recv() {
+		}
+		time.Sleep(time.Minute) // after the end, renewals stop
+		synctest.Wait()
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		if store.renewed != 3 {
+			t.Errorf("renewed %d times, want 3 (every 20s for 61s, none after the stream ended)", store.renewed)
+		}
+	})
+}

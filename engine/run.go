@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tollgate/tollgate/cache"
@@ -31,6 +32,8 @@ type run struct {
 	quotas   []quota.Quota
 	budget   []quota.Quota
 	statuses []quota.Status
+	// stopRenew ends the lease renewal of the one reservation a run holds at a time.
+	stopRenew func()
 }
 
 func (e *Engine) newRun(ctx context.Context, req *llm.Request) *run {
@@ -295,6 +298,7 @@ func (r *run) skip(step fallback.Step, provider, reason string, downgrade bool) 
 
 func (r *run) admitted(g queue.Grant, model, provider string) {
 	r.e.open.Add(1)
+	r.renewLeases(g.Reservation.ID)
 	r.emit(Event{Kind: Admitted, Model: model, Provider: provider, Waited: g.Waited})
 	if w := g.Reservation.Warned; w != 0 {
 		for i := range r.quotas {
@@ -312,10 +316,42 @@ func (r *run) admitted(g queue.Grant, model, provider string) {
 	}
 }
 
+// renewLeases keeps a reservation's leases alive while its call runs, when the store's
+// leases expire and the attempt holds one.
+func (r *run) renewLeases(id quota.ID) {
+	every := r.e.cfg.LeaseRenew
+	rn, ok := r.e.store.(renewer)
+	if every <= 0 || !ok || !slices.ContainsFunc(r.quotas, func(q quota.Quota) bool { return q.Window.Kind == quota.Lease }) {
+		return
+	}
+	stop := make(chan struct{})
+	r.stopRenew = func() { close(stop) }
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), every)
+				if err := rn.Renew(ctx, id); err != nil {
+					r.e.log.Warn("lease renewal failed", "request", r.id, "err", err)
+				}
+				cancel()
+			}
+		}
+	}()
+}
+
 // finish settles (or, with sent false, releases) a reservation on a context detached from
 // the caller's: a caller that went away still pays for what it used.
 func (r *run) finish(id quota.ID, actual quota.Amount, sent bool) {
 	e := r.e
+	if r.stopRenew != nil {
+		r.stopRenew()
+		r.stopRenew = nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.SettleTimeout)
 	defer cancel()
 	var err error
