@@ -60,7 +60,9 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	srv := redistest.StartLocal(t)
 	// ProbeInterval of 1ns: every call while degraded may probe, so the rejoin is seen at
 	// the first call after the restart without waiting a second.
-	s, _, _ := newStore(t, srv, Config{Policy: FailOpenLocal, Replicas: 4, ProbeInterval: time.Nanosecond})
+	// A generous Timeout: the probe after the restart must not lose a race with -race and
+	// the other parallel tests for the CPU.
+	s, _, _ := newStore(t, srv, Config{Policy: FailOpenLocal, Replicas: 4, ProbeInterval: time.Nanosecond, Timeout: 5 * time.Second})
 	rpm := rpmQ("rpm", 8)
 	req := &quota.Request{Quotas: []quota.Quota{rpm}, Amount: quota.Amount{Requests: 1}}
 	redisRes, err := s.Reserve(ctx, req)

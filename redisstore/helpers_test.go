@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -61,12 +62,18 @@ func newStore(t testing.TB, srv *redistest.Server, cfg Config) (*Store, *recorde
 	t.Helper()
 	opt := srv.Options()
 	opt.PoolSize = 64
+	opt.DialerRetries = 1 // a stopped server refuses at once; no 100ms dial backoffs
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
 	rec := &recorder{}
 	c.AddHook(rec)
 	if cfg.SlotGroup == "" {
 		cfg.SlotGroup = fmt.Sprintf("t%d", groups.Add(1))
+	}
+	if cfg.Timeout == 0 {
+		// The 50ms default is for production; under -race, with parallel tests on two
+		// cores, a first dial can take longer. TestSlowRedis covers the timeout itself.
+		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,0 +1,73 @@
+// Package redisstore is a quota.Store in Redis, so that every gateway replica shares one set
+// of rate limits, concurrency slots and budgets. It gives the memory store's semantics
+// (quota.MemoryStore): GCRA rates with the same integer math, calendar days and months in an
+// IANA zone, lifetime budgets, leases, settled use kept apart from open holds, and
+// reservations that expire at their worst case.
+//
+// # One round trip, one atomic step
+//
+// Reserve, Settle, Release, Renew and Status are each one Lua script (lua/*.lua, embedded),
+// run with EVALSHA and loaded once; Reserve checks every quota of an attempt and reserves
+// all of them or none. The clock is the server's TIME, read inside the script: replicas'
+// clocks cannot skew a limit.
+//
+// Calendar windows need a time zone, which Lua lacks. The client computes the boundaries of
+// the previous, current and next day (or month) around its own clock and passes them; the
+// script picks the one that contains the server's TIME. The client only proposes
+// boundaries, so a client clock that is off by less than a day cannot move a reset or charge
+// the wrong day; beyond a day the script refuses with an error rather than guess.
+//
+// Lua numbers are doubles, exact below 2^53. Timestamps are kept in microseconds (about
+// 2^51 today), a rate's theoretical arrival time as a decimal string of nanoseconds handled
+// as (seconds, nanoseconds), and the client computes the 128-bit GCRA intervals and passes
+// them in. Rate periods up to about 100 days are exact.
+//
+// # Keys and Cluster slots
+//
+// Every key of a Store begins with the hash tag of its slot group, Config.SlotGroup
+// (default "tg"):
+//
+//	{tg}:q:<quota key>   hash: t (rate TAT, unix ns), u (settled), h (held), s (window start, unix µs)
+//	{tg}:x:<quota key>   sorted set of a budget's open holds, "id|amount|window start" by expiry (µs)
+//	{tg}:l:<quota key>   sorted set of a concurrency quota's leases, id by lease expiry (µs)
+//	{tg}:r:<id>          one reservation: its entries (MessagePack), then a short-lived settled marker
+//
+// So every key lives in one Cluster slot, and any request's quotas (per key, per tenant,
+// global, per model) can be reserved in one script. This is the simplest correct answer
+// for quotas shared across tenants: a global or per-model limit is in the same slot as the
+// tenant's budget by construction. The alternative, one script per slot with compensation
+// when a later slot refuses, allows a window in which a refused request holds capacity in
+// another slot, and turns one round trip into several. The cost is that one slot group's
+// traffic lands on one Cluster node: at the figures in BENCHMARKS.md (tens of thousands of
+// reserves a second on one core) that is rarely the limit; fleets that outgrow it split by
+// slot group, e.g. one per region or tenant shard, with no quota shared between groups.
+// Settle, Release and Renew declare only the reservation's key; the quota keys it names
+// share its slot, which is what Cluster checks.
+//
+// # Expiry, exactly-once settle, leases
+//
+// A reservation lives Config.TTL (10 minutes). One that is never settled is charged at its
+// worst case, lazily: each budget keeps its open holds in a sorted set by expiry, and the
+// next Reserve or Status that touches the budget moves the expired ones from held to used.
+// Rates need nothing (the worst case is already in the TAT). Concurrency leases live in a
+// sorted set scored by lease expiry, Config.LeaseTTL (1 minute): a replica that crashes gets
+// its slots back after at most that long, and a call that runs longer calls Store.Renew.
+// Every key has a TTL: rate keys until their TAT plus the hold TTL, calendar keys until
+// their window ends, lifetime budgets Config.IdleTTL (30 days) after their last reserve.
+//
+// Settle takes effect once. The script replaces the reservation with a one-minute marker
+// holding the settle call's nonce: a retry of the same call (go-redis retries after network
+// errors) finds its own nonce and reports success without charging again; any other call
+// gets quota.ErrUnknownReservation. Reserve is idempotent too: the reservation id is
+// chosen by the client, and a retried script finds the reservation already made.
+//
+// # When Redis is down or slow
+//
+// Each operation is bounded by Config.Timeout (50ms) and the caller's ctx. When Redis does
+// not answer, the Store is degraded: with FailClosed (the default) every operation returns
+// an *UnavailableError (ErrUnavailable, a 503 for the gateway); with FailOpenLocal it serves
+// from a local quota.MemoryStore in which every limit is divided by Config.Replicas. One
+// slog line marks each transition; Degraded and Stats expose it. While degraded, one
+// caller at most every Config.ProbeInterval (1s) pings Redis; when it answers, the Store
+// rejoins. Reservations made locally settle locally, even after the rejoin.
+package redisstore
