@@ -1,0 +1,90 @@
+// Package gateway is tollgate's HTTP server: it speaks the OpenAI Chat Completions
+// (POST /v1/chat/completions) and Anthropic Messages (POST /v1/messages) wire formats, so
+// that an agent points its official SDK's base URL at it and changes nothing else, and it
+// runs every request through an engine.Engine.
+//
+// # Endpoints
+//
+//	POST /v1/chat/completions  OpenAI format (streaming or not)
+//	POST /v1/messages          Anthropic format (streaming or not)
+//	GET  /v1/models            the models and routes the key may use: OpenAI's list format,
+//	                           or Anthropic's when the request has anthropic-version
+//	GET  /healthz              200 while the process serves
+//	GET  /readyz               200 when ready; 503 once shutdown began or a Config.Ready check fails
+//	GET  /metrics              Prometheus metrics (see Metrics)
+//
+// /healthz, /readyz and /metrics need no key: expose them on an internal network only.
+//
+// # Identity
+//
+// The virtual key comes from "Authorization: Bearer <key>" (OpenAI SDKs) or "x-api-key"
+// (Anthropic SDKs); a missing or unknown key is a 401 in the caller's format. The key gives
+// the tenant. The session is X-Session-Id, else the OpenAI "user" field or the Anthropic
+// metadata.user_id; the agent is X-Agent-Id. X-Priority (an integer; see queue.LevelOf)
+// is capped at the key's MaxPriority: a request above it is served at the cap, not
+// refused, and the answer says so in
+//
+//	X-Tollgate-Priority: 1; requested=3
+//
+// (just "X-Tollgate-Priority: 1" when X-Priority was within the allowance). The deadline is
+// Config.RequestTimeout, shortened by X-Request-Timeout (seconds such as "30" or "2.5", or a
+// Go duration such as "1m30s"), and the client going away cancels the request.
+//
+// # Answers
+//
+// The caller's body reaches an upstream of its own format intact but for the model and the
+// token cap; an answer from another format (cross-provider fallback) or from the cache or a
+// static step is re-encoded in the caller's format, streams included. Every answer carries:
+//
+//	X-Tollgate-Route            the request's model field: a route name or a model
+//	X-Tollgate-Model            the model that served (as the upstream reports it), or "static"
+//	X-Tollgate-Fallback-Reason  why the route's first step did not serve, when it did not
+//	X-Tollgate-Cache            "hit" or "stale" when the answer came from the cache
+//	X-Tollgate-Max-Tokens       the max_tokens the request ran with, when it was clamped to fit a budget
+//
+// and, when quota rules apply to it, the state of the caller's quotas after admission:
+//
+//	x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests
+//	x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens
+//	    OpenAI's headers, for the tightest request rate and the tightest token rate (reset
+//	    is a Go duration until the rate is full again, as OpenAI sends it: "1.5s", "6m0s");
+//	RateLimit-Policy: "rpm";q=60;w=60;qu="requests", "daily-usd";q=5000000;w=86400;qu="usd"
+//	RateLimit: "rpm";r=59;t=1, "daily-usd";r=4200000;t=3600
+//	    the IETF draft's headers, one item per rate and budget quota (q limit, w window
+//	    seconds, qu unit, r remaining, t seconds until reset; usd amounts in micro-USD);
+//	X-Tollgate-Budget-Remaining: 0.42 usd; quota="session-usd"; limit=1.00; reset=2026-11-28T00:00:00Z
+//	    the budget with the smallest fraction left: the amount and unit (usd in dollars,
+//	    exact to the micro-dollar; tokens and requests as integers), then ";"-separated
+//	    parameters quota (a quoted string), limit and reset (RFC 3339, absent for lifetime
+//	    budgets).
+//
+// Streams are relayed event by event as they arrive, flushed after each. The status waits
+// for the first upstream event, so that an upstream that fails before it is still answered
+// with an HTTP error; after it, a failure ends the stream with an error event in the
+// caller's format (OpenAI: data: {"error":{...}}; Anthropic: event: error), never with a
+// clean close. A client that goes away closes the upstream stream, and its reservation
+// settles at what it cost.
+//
+// # Errors
+//
+// Errors are in the caller's format, with statuses the SDKs handle:
+//
+//	400  invalid_request_error  malformed JSON (with its offset), a missing or ill-typed field,
+//	                            max_tokens above what the route's models produce, a bad header
+//	401  invalid_api_key / authentication_error
+//	403  model_not_allowed / permission_error   the key may not use that model or route
+//	404  model_not_found / not_found_error      unknown model or route (the message lists the available ones)
+//	413  request_too_large                      body over Config.MaxBodyBytes
+//	429  insufficient_quota, code budget_exceeded / billing_error, with x-should-retry: false
+//	                            a budget is exhausted (code request_too_large / request_too_large:
+//	                            the request can never fit a quota); the official SDKs do not retry
+//	429  requests, code rate_limit_exceeded / rate_limit_error, with Retry-After and retry-after-ms
+//	                            a rate, the queue (full or wait timed out), or the upstream's rate limit
+//	502  upstream failure (server error, cut connection) after the whole route was tried
+//	503  upstream overloaded (Anthropic callers: 529 overloaded_error), no step could serve,
+//	     or the gateway is shutting down
+//	504  the request's deadline passed
+//
+// A message says what was exceeded, its limit, the use and when it resets. Provider keys
+// and virtual key secrets never appear in a response or a log line.
+package gateway

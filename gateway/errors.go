@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/pricing"
+	"github.com/tollgate/tollgate/provider/anthropic"
+	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/queue"
+	"github.com/tollgate/tollgate/quota"
+)
+
+// Outcomes label the requests metric and the log line of a request.
+const (
+	outcomeOK           = "ok"
+	outcomeFallback     = "fallback"
+	outcomeCached       = "cached"
+	outcomeStatic       = "static"
+	outcomeBadRequest   = "bad_request"
+	outcomeUnauthorized = "unauthorized"
+	outcomeForbidden    = "forbidden"
+	outcomeNotFound     = "not_found"
+	outcomeTooLarge     = "body_too_large"
+	outcomeBudget       = "budget_exceeded"
+	outcomeRateLimited  = "rate_limited"
+	outcomeQueueFull    = "queue_full"
+	outcomeQueueTimeout = "queue_timeout"
+	outcomeUpstream     = "upstream_error"
+	outcomeTimeout      = "timeout"
+	outcomeCancelled    = "cancelled"
+	outcomeUnavailable  = "unavailable"
+	outcomeStreamError  = "stream_error"
+)
+
+// apiError is a refusal as the caller sees it: an HTTP status and the error's type and
+// code in each wire format.
+type apiError struct {
+	status  int
+	oaType  string // OpenAI error.type
+	oaCode  string // OpenAI error.code; "" is null
+	anType  string // Anthropic error.type
+	msg     string
+	outcome string
+	// retryAfter, when positive, is sent as Retry-After (seconds, rounded up) and
+	// retry-after-ms, which the official SDKs honour.
+	retryAfter time.Duration
+	// final sends "x-should-retry: false": the official SDKs would otherwise retry a 429
+	// or a 5xx, and this refusal cannot pass by retrying.
+	final bool
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// anStatus is the status in Anthropic's format: overload is 529 there, as Anthropic sends it.
+func (e *apiError) anStatus() int {
+	if e.anType == "overloaded_error" && e.status == http.StatusServiceUnavailable {
+		return 529
+	}
+	return e.status
+}
+
+func badRequest(msg string) *apiError {
+	return &apiError{status: http.StatusBadRequest, oaType: "invalid_request_error", anType: "invalid_request_error",
+		msg: msg, outcome: outcomeBadRequest}
+}
+
+var errUnauthorized = &apiError{status: http.StatusUnauthorized, oaType: "invalid_request_error",
+	oaCode: "invalid_api_key", anType: "authentication_error", outcome: outcomeUnauthorized,
+	msg: "invalid or missing tollgate virtual key: send it as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\""}
+
+// classify maps any error of a request to what the caller sees. Every message says what
+// failed; quota refusals say which quota, its limit, its use and when it resets.
+func classify(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return &apiError{status: http.StatusRequestEntityTooLarge, oaType: "invalid_request_error",
+			oaCode: "request_too_large", anType: "request_too_large", outcome: outcomeTooLarge,
+			msg: "request body larger than the gateway's limit of " + strconv.FormatInt(mb.Limit, 10) + " bytes"}
+	}
+	var bh *badHeader
+	if errors.Is(err, openai.ErrBadRequest) || errors.Is(err, anthropic.ErrBadRequest) || errors.As(err, &bh) {
+		return badRequest(err.Error())
+	}
+
+	// Queue refusals before quota ones: a WaitError also unwraps to the quota that it
+	// waited on, and to the context's deadline.
+	var shed *queue.ShedError
+	var wait *queue.WaitError
+	switch {
+	case errors.As(err, &shed):
+		return rateLimited("tollgate: "+err.Error(), shed.RetryAfter, outcomeQueueFull)
+	case errors.Is(err, queue.ErrClosed):
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "unavailable",
+			anType: "overloaded_error", outcome: outcomeUnavailable, retryAfter: time.Second,
+			msg: "tollgate: the gateway is shutting down; retry on another replica"}
+	case errors.As(err, &wait):
+		return rateLimited("tollgate: "+err.Error(), wait.RetryAfter, outcomeQueueTimeout)
+	}
+
+	var qe *quota.ExceededError
+	if errors.As(err, &qe) {
+		switch {
+		case errors.Is(qe, quota.ErrBudget):
+			e := &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "budget_exceeded",
+				anType: "billing_error", outcome: outcomeBudget, final: true, msg: "tollgate: " + qe.Error()}
+			if !qe.ResetAt.IsZero() {
+				e.retryAfter = qe.RetryAfter
+			}
+			return e
+		case errors.Is(qe, quota.ErrTooLarge):
+			return &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "request_too_large",
+				anType: "request_too_large", outcome: outcomeBudget, final: true, msg: "tollgate: " + qe.Error()}
+		}
+		return rateLimited("tollgate: "+qe.Error(), qe.RetryAfter, outcomeRateLimited)
+	}
+
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{status: http.StatusGatewayTimeout, oaType: "timeout", oaCode: "timeout", anType: "timeout_error",
+			outcome: outcomeTimeout, msg: "tollgate: the request's deadline passed before an answer (" + err.Error() + ")"}
+	case errors.Is(err, context.Canceled):
+		// The client went away: nobody reads this answer, but the log and metrics do.
+		return &apiError{status: 499, oaType: "server_error", anType: "api_error", outcome: outcomeCancelled,
+			msg: "tollgate: the client closed the request"}
+	case errors.Is(err, engine.ErrUnknownRoute), errors.Is(err, pricing.ErrUnknownModel):
+		return notFound("tollgate: " + err.Error())
+	case errors.Is(err, engine.ErrNoRoute):
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "no_route",
+			anType: "overloaded_error", outcome: outcomeUnavailable, msg: "tollgate: " + err.Error()}
+	}
+
+	var le *llm.Error
+	if !errors.As(err, &le) {
+		return &apiError{status: http.StatusBadGateway, oaType: "server_error", anType: "api_error",
+			outcome: outcomeUpstream, msg: "tollgate: " + err.Error()}
+	}
+	if le.Provider == "tollgate" && le.Kind == llm.KindBadRequest {
+		return badRequest(le.Message)
+	}
+	return upstreamError(le)
+}
+
+func notFound(msg string) *apiError {
+	return &apiError{status: http.StatusNotFound, oaType: "invalid_request_error", oaCode: "model_not_found",
+		anType: "not_found_error", outcome: outcomeNotFound, msg: msg}
+}
+
+func rateLimited(msg string, after time.Duration, outcome string) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, oaType: "requests", oaCode: "rate_limit_exceeded",
+		anType: "rate_limit_error", outcome: outcome, retryAfter: after, msg: msg}
+}
+
+// upstreamError maps an upstream failure that exhausted the chain: the caller's request
+// was fine, the upstreams could not answer it.
+func upstreamError(le *llm.Error) *apiError {
+	oaType, oaCode := openai.ErrorType(le.Kind)
+	e := &apiError{oaType: oaType, oaCode: oaCode, anType: anthropic.ErrorType(le.Kind),
+		outcome: outcomeUpstream, msg: "upstream " + le.Error()}
+	switch le.Kind {
+	case llm.KindRateLimited:
+		e.status, e.retryAfter, e.outcome = http.StatusTooManyRequests, le.RetryAfter, outcomeRateLimited
+	case llm.KindQuotaExhausted, llm.KindTooLarge:
+		e.status, e.final = http.StatusTooManyRequests, true
+	case llm.KindOverloaded:
+		e.status, e.retryAfter = http.StatusServiceUnavailable, le.RetryAfter
+	case llm.KindTimeout:
+		e.status = http.StatusGatewayTimeout
+	case llm.KindContextLength, llm.KindBadRequest:
+		e.status, e.outcome = http.StatusBadRequest, outcomeBadRequest
+	case llm.KindAuth:
+		// The upstream refused tollgate's own provider key: the caller cannot fix that.
+		e.status, e.final = http.StatusBadGateway, true
+		e.oaType, e.oaCode, e.anType = "server_error", "upstream_auth", "api_error"
+		e.msg = "upstream " + le.Provider + " refused tollgate's provider credentials (" + strconv.Itoa(le.Status) +
+			"); the gateway's configuration must be fixed"
+	default:
+		e.status = http.StatusBadGateway
+	}
+	return e
+}
+
+// writeError writes e in the caller's format with its status and retry headers.
+func writeError(w http.ResponseWriter, f llm.Format, e *apiError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(e.retryAfter.Seconds())), 10))
+		h.Set("Retry-After-Ms", strconv.FormatInt(int64(math.Ceil(float64(e.retryAfter)/float64(time.Millisecond))), 10))
+	}
+	if e.final {
+		h.Set("X-Should-Retry", "false")
+	}
+	if f == llm.Anthropic {
+		w.WriteHeader(e.anStatus())
+		w.Write(anthropic.EncodeError(e.anType, e.msg))
+		return
+	}
+	w.WriteHeader(e.status)
+	w.Write(openai.EncodeError(e.oaType, e.oaCode, e.msg))
+}
+
+// headerValue makes s safe for a header value: one line, printable, bounded.
+func headerValue(s string) string {
+	const max = 300
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			return ' '
+		}
+		return r
+	}, s)
+}

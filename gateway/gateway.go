@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/llm"
+)
+
+// Gateway is tollgate's HTTP server. It is an http.Handler, safe for concurrent use; Serve
+// and ListenAndServe run it on a listener with timeouts and graceful shutdown.
+type Gateway struct {
+	cfg     Config
+	eng     *engine.Engine
+	keys    keyring
+	models  map[string]bool // Config.Models, for membership
+	metrics *Metrics
+	log     *slog.Logger
+	mux     *http.ServeMux
+
+	draining atomic.Bool
+	mu       sync.Mutex // guards active and idle
+	active   int
+	idle     chan struct{} // closed when active drops to 0 while draining
+}
+
+var _ http.Handler = (*Gateway)(nil)
+
+// New validates cfg and returns a Gateway.
+func New(cfg Config) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	g := &Gateway{cfg: cfg, eng: cfg.Engine, keys: keyring{keys: cfg.Keys}, metrics: cfg.Metrics, log: cfg.Logger}
+	if g.metrics == nil {
+		g.metrics = NewMetrics(nil)
+	}
+	g.metrics.watch(cfg.Engine.Queue())
+	if len(cfg.Models) > 0 {
+		g.models = make(map[string]bool, len(cfg.Models))
+		for _, m := range cfg.Models {
+			g.models[m] = true
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { g.complete(w, r, openAIWire) })
+	mux.HandleFunc("POST /v1/messages", func(w http.ResponseWriter, r *http.Request) { g.complete(w, r, anthropicWire) })
+	mux.HandleFunc("GET /v1/models", g.listModels)
+	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.HandleFunc("GET /readyz", g.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", g.notFound)
+	g.mux = mux
+	return g, nil
+}
+
+// Metrics returns the gateway's metrics.
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// ServeHTTP serves one request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	g.active++
+	g.mu.Unlock()
+	defer g.done()
+	g.mux.ServeHTTP(w, r)
+}
+
+func (g *Gateway) done() {
+	g.mu.Lock()
+	g.active--
+	if g.active == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+	g.mu.Unlock()
+}
+
+// ListenAndServe listens on addr and calls Serve.
+func (g *Gateway) ListenAndServe(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	return g.Serve(ctx, ln)
+}
+
+// handlerGrace bounds the wait for handlers after their connections were cut at the end of
+// ShutdownTimeout: they only have to notice the cancellation and settle.
+const handlerGrace = 5 * time.Second
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully: /readyz turns 503,
+// no new connection is accepted, and in-flight requests (streams included) may finish for
+// up to Config.ShutdownTimeout; those still running then are cut, which cancels them so
+// that their reservations settle. Serve returns once every handler has returned (or
+// handlerGrace after the cut), so that the caller may close the engine and flush its
+// ledger. It returns nil after a clean drain, an error when requests had to be cut, and
+// the server's error if serving failed.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		ReadTimeout:       g.cfg.ReadTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		// No WriteTimeout: a stream lasts as long as it lasts; Config.RequestTimeout bounds
+		// each request instead.
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	g.draining.Store(true)
+	g.log.Info("gateway: shutting down", "drain", g.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		err = fmt.Errorf("gateway: shutdown: requests still running after %v were cut: %w", g.cfg.ShutdownTimeout, err)
+		_ = srv.Close()
+	}
+	<-errc
+	if !g.waitIdle(handlerGrace) {
+		g.log.Error("gateway: handlers still running after shutdown", "grace", handlerGrace)
+	}
+	return err
+}
+
+// waitIdle waits until no handler runs, for at most d.
+func (g *Gateway) waitIdle(d time.Duration) bool {
+	g.mu.Lock()
+	if g.active == 0 {
+		g.mu.Unlock()
+		return true
+	}
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	idle := g.idle
+	g.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	type report struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks,omitempty"`
+	}
+	rep := report{Status: "ready"}
+	status := http.StatusOK
+	if g.draining.Load() {
+		rep.Status, status = "shutting down", http.StatusServiceUnavailable
+	}
+	for name, check := range g.cfg.Ready {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		err := check(ctx)
+		cancel()
+		if rep.Checks == nil {
+			rep.Checks = map[string]string{}
+		}
+		rep.Checks[name] = "ok"
+		if err != nil {
+			rep.Checks[name] = err.Error()
+			if status == http.StatusOK {
+				rep.Status, status = "not ready", http.StatusServiceUnavailable
+			}
+		}
+	}
+	writeJSON(w, status, rep)
+}
+
+func (g *Gateway) notFound(w http.ResponseWriter, r *http.Request) {
+	f := llm.OpenAI
+	if r.Header.Get("Anthropic-Version") != "" || r.URL.Path == "/v1/messages" {
+		f = llm.Anthropic
+	}
+	e := &apiError{status: http.StatusNotFound, oaType: "invalid_request_error", anType: "not_found_error",
+		outcome: outcomeNotFound, msg: "tollgate serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models; not " +
+			headerValue(r.Method+" "+r.URL.Path)}
+	if r.URL.Path == "/v1/chat/completions" || r.URL.Path == "/v1/messages" || r.URL.Path == "/v1/models" {
+		e.status, e.msg = http.StatusMethodNotAllowed, "method "+headerValue(r.Method)+" not allowed on "+r.URL.Path
+	}
+	writeError(w, f, e)
+}

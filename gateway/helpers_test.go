@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tollgate/tollgate/emulator"
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/anthropic"
+	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/retry"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// The virtual keys of the tests, and the upstream key that must never leak.
+const (
+	secretAlice    = "tg-alice-secret"
+	secretBob      = "tg-bob-secret"
+	upstreamSecret = "sk-upstream-do-not-leak"
+)
+
+func testKeys() []Key {
+	return []Key{
+		{ID: "alice", Tenant: "acme", Hash: HashKey(secretAlice), MaxPriority: 2},
+		{ID: "bob", Tenant: "beta", Hash: HashKey(secretBob), AllowedModels: []string{"gpt-4o-mini"}},
+	}
+}
+
+// env is a gateway in front of the emulator through the real provider adapters.
+type env struct {
+	gw       *Gateway
+	srv      *httptest.Server // the gateway on a loopback port
+	emu      *emulator.Server
+	metrics  *Metrics
+	requests atomic.Int64 // requests that reached the gateway
+	logs     *syncBuffer
+}
+
+type envConfig struct {
+	emu    emulator.Config
+	rules  quota.Rules
+	routes []fallback.Route
+	models []string
+	// providers replaces the emulator-backed adapters.
+	providers map[string]llm.Provider
+	gateway   func(*Config)
+}
+
+// syncBuffer is a log sink that tests read after the requests are done.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t testing.TB, ec envConfig) *env {
+	t.Helper()
+	e := &env{logs: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	providers := ec.providers
+	if providers == nil {
+		emu, err := emulator.Start(context.Background(), ec.emu, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = emu.Close() })
+		e.emu = emu
+		op, err := openai.New(openai.Config{BaseURL: emu.URL() + "/v1", APIKey: upstreamSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap, err := anthropic.New(anthropic.Config{BaseURL: emu.URL(), APIKey: upstreamSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		providers = map[string]llm.Provider{"openai": op, "anthropic": ap}
+	}
+	routes, err := fallback.NewRoutes(ec.routes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.metrics = NewMetrics(nil)
+	eng, err := engine.New(engine.Config{Providers: providers, Routes: routes, Rules: ec.rules,
+		Store:   e.metrics.Store(quota.NewMemoryStore(quota.MemoryConfig{})),
+		Retry:   retry.Policy{MaxAttempts: 1},
+		OnEvent: e.metrics.Observe, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	cfg := Config{Engine: eng, Keys: testKeys(), Models: ec.models, Metrics: e.metrics, Logger: log}
+	if ec.gateway != nil {
+		ec.gateway(&cfg)
+	}
+	e.gw, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.requests.Add(1)
+		e.gw.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// do sends one raw request to the gateway and returns the response with its body read.
+func (e *env) do(t testing.TB, method, path, body string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// noLeak fails if the upstream key or a virtual key's secret appears in s.
+func noLeak(t testing.TB, what, s string) {
+	t.Helper()
+	for _, secret := range []string{upstreamSecret, secretAlice, secretBob} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s contains the secret %q", what, secret)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/tollgate/tollgate/llm"
+)
+
+// visible returns the models and routes key k may call, in the order /v1/models lists them:
+// Config.Models (or, when empty, the key's AllowedModels, or else the engine's price table)
+// less those the key may not use.
+func (g *Gateway) visible(k *Key) []string {
+	var names []string
+	switch {
+	case len(g.cfg.Models) > 0:
+		for _, m := range g.cfg.Models {
+			if k.allows(m) {
+				names = append(names, m)
+			}
+		}
+	case len(k.AllowedModels) > 0:
+		names = append(names, k.AllowedModels...)
+	default:
+		for _, m := range g.eng.Pricing().Models() {
+			names = append(names, m.Name)
+		}
+	}
+	return names
+}
+
+// owner names who serves a model in OpenAI's owned_by: its provider, or tollgate for a
+// route.
+func (g *Gateway) owner(name string) string {
+	if m, err := g.eng.Pricing().Lookup(name); err == nil && m.Name == name {
+		return m.Provider
+	}
+	return "tollgate"
+}
+
+// listModels serves GET /v1/models: the models and routes the key may use, in OpenAI's list
+// format, or in Anthropic's when the request carries anthropic-version (as the Anthropic
+// SDKs send it).
+func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
+	f := llm.OpenAI
+	if r.Header.Get("Anthropic-Version") != "" {
+		f = llm.Anthropic
+	}
+	k := g.authenticate(r)
+	if k == nil {
+		writeError(w, f, errUnauthorized)
+		return
+	}
+	names := g.visible(k)
+	if f == llm.Anthropic {
+		type model struct {
+			Type        string `json:"type"`
+			ID          string `json:"id"`
+			DisplayName string `json:"display_name"`
+			CreatedAt   string `json:"created_at"`
+		}
+		out := struct {
+			Data    []model `json:"data"`
+			HasMore bool    `json:"has_more"`
+			FirstID *string `json:"first_id"`
+			LastID  *string `json:"last_id"`
+		}{Data: []model{}}
+		for _, n := range names {
+			// Routes and models have no creation date here; the epoch parses everywhere.
+			out.Data = append(out.Data, model{Type: "model", ID: n, DisplayName: n, CreatedAt: "1970-01-01T00:00:00Z"})
+		}
+		if len(names) > 0 {
+			out.FirstID, out.LastID = &names[0], &names[len(names)-1]
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	out := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	for _, n := range names {
+		out.Data = append(out.Data, model{ID: n, Object: "model", OwnedBy: g.owner(n)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func slogLevel(status int) slog.Level {
+	switch {
+	case status >= 500 && status != 499:
+		return slog.LevelError
+	case status == http.StatusOK:
+		return slog.LevelInfo // a fallback served
+	}
+	return slog.LevelWarn
+}
