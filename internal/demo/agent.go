@@ -35,6 +35,7 @@ type agentCounts struct {
 	rateLimited                atomic.Int64 // 429s that reached an agent
 	cachedAnswers, static      atomic.Int64
 	streams                    atomic.Int64
+	streamsCut                 atomic.Int64
 
 	mu     sync.Mutex
 	errors map[string]int64 // by reason, for the report
@@ -113,6 +114,9 @@ func (a *agent) run(ctx context.Context, c client, stopAt time.Time) {
 				a.counts.cancelled.Add(1)
 				return
 			default:
+				if errors.Is(err, errStreamCut) {
+					a.counts.streamsCut.Add(1)
+				}
 				if llm.KindOf(err) == llm.KindRateLimited {
 					a.counts.rateLimited.Add(1)
 				}

@@ -59,7 +59,7 @@ func (c engineClient) Do(ctx context.Context, req *llm.Request) (answer, error) 
 		}
 		if err != nil {
 			_ = resp.Stream.Close()
-			return answer{}, fmt.Errorf("stream from %s: %w", a.Model, err)
+			return answer{}, fmt.Errorf("%w from %s: %w", errStreamCut, a.Model, err)
 		}
 		b.WriteString(ch.Text)
 	}
@@ -86,6 +86,10 @@ func budgetStopped(o *fallback.Outcome) bool {
 	}
 	return false
 }
+
+// errStreamCut is a stream that failed after its first byte: too late to fall back, so
+// the agent sees the error, and tollgate charges the call's worst case.
+var errStreamCut = errors.New("stream cut")
 
 // isBudget reports whether err is a budget refusal: the agent's session (or its tenant)
 // can pay for nothing more.

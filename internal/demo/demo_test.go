@@ -30,6 +30,10 @@ func TestRun(t *testing.T) {
 		HTML:     path,
 		Latency:  &emulator.Latency{},
 		Think:    10 * time.Millisecond,
+		// Failures before the first byte only: a dropped connection can cut a stream after
+		// its 200, which the engine charges at its worst case and the emulator not at all,
+		// and this test checks that both count the same spend.
+		Faults: &emulator.Faults{ServerError: 0.02, Overloaded: 0.01},
 		Models: []Model{
 			{Name: "gpt-4o", Upstream: emulator.Limits{RPM: 10_000}},
 			// Three requests a minute, which tollgate does not know: the fourth call to
@@ -126,6 +130,7 @@ func TestCheck(t *testing.T) {
 		{"under-charged", func(r *Report) { r.Upstream = 600 }, "under-charged"},
 		{"over-charged", func(r *Report) { r.Engine = 600 }, "spend mismatch: the engine"},
 		{"over-charged after cancellations", func(r *Report) { r.Engine, r.Cancelled = 600, 1 }, ""},
+		{"over-charged after a cut stream", func(r *Report) { r.Engine, r.StreamsCut = 600, 1 }, ""},
 		{"leaked reservation", func(r *Report) { r.OpenReservations = 1 }, "leaked reservations"},
 		{"store hold", func(r *Report) { r.StoreHolds = 1 }, "leaked reservations"},
 		{"lost request", func(r *Report) { r.Answered = 7 }, "lost requests: 10 started, 7 answered, 2 errored"},

@@ -32,6 +32,7 @@ type Report struct {
 	BudgetStops                int64 // agents stopped by a budget refusal or a last resort served for the budget
 	BudgetErrors               int64 // of which by a budget refusal (an error) rather than a last resort
 	Streams                    int64 // streamed requests, each read to its end
+	StreamsCut                 int64 // streams that failed after their first byte (an error the agent saw)
 	CachedAnswers              int64
 	StaticAnswers              int64
 	Errors                     map[string]int64 // other errors that reached an agent, by kind
@@ -124,8 +125,9 @@ func (r *Report) Check() error {
 			usd(r.Upstream), usd(r.Daily.Limit)))
 	}
 	// Both sides price each call with one ceiling division, so they agree to the micro-USD
-	// per call. A call cut short (cancelled at the end of the drain) is charged its worst
-	// case by the engine and nothing by the emulator: then only "engine >= emulator" holds.
+	// per call. A call cut short (a stream cut after its first byte, or one cancelled at the
+	// end of the drain) is charged its worst case by the engine and nothing by the emulator:
+	// then only "engine >= emulator" holds.
 	var calls int64
 	for _, m := range r.Models {
 		calls += m.Requests
@@ -133,7 +135,7 @@ func (r *Report) Check() error {
 	switch diff := r.Engine - r.Upstream; {
 	case diff < -calls:
 		errs = append(errs, fmt.Errorf("under-charged: the engine settled %s but the emulator counted %s", usd(r.Engine), usd(r.Upstream)))
-	case diff > calls && r.Cancelled == 0:
+	case diff > calls && r.Cancelled+r.StreamsCut == 0:
 		errs = append(errs, fmt.Errorf("spend mismatch: the engine settled %s but the emulator counted %s", usd(r.Engine), usd(r.Upstream)))
 	}
 	if r.OpenReservations != 0 || r.StoreHolds != 0 {
@@ -162,7 +164,7 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	c, n := in.col, in.counts
 	r := &Report{Duration: cfg.Duration, Elapsed: time.Since(in.start), Agents: cfg.Agents, Sessions: cfg.Sessions, Seed: cfg.Seed,
 		Started: n.started.Load(), Answered: n.answered.Load(), Errored: n.errored.Load(), Shed: n.shed.Load(),
-		Cancelled: n.cancelled.Load(), BudgetStops: n.budgetStops.Load(), BudgetErrors: n.budgetRefusals.Load(), Streams: n.streams.Load(),
+		Cancelled: n.cancelled.Load(), BudgetStops: n.budgetStops.Load(), BudgetErrors: n.budgetRefusals.Load(), Streams: n.streams.Load(), StreamsCut: n.streamsCut.Load(),
 		CachedAnswers: n.cachedAnswers.Load(), StaticAnswers: n.static.Load(), Agent429: n.rateLimited.Load(),
 		OpenReservations: in.eng.Open(), StoreHolds: in.store.Open()}
 	n.mu.Lock()

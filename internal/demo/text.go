@@ -22,6 +22,9 @@ func (r *Report) WriteText(w io.Writer) {
 		p(" (%d budget refusals, %d shed by the queue and retried by their agent, %d cancelled at the end, %d other)",
 			r.BudgetErrors, r.Shed, r.Cancelled, r.Errored-r.BudgetErrors-r.Shed-r.Cancelled)
 	}
+	if r.StreamsCut > 0 {
+		p("\n           %d streams cut after their first byte reached their agent as errors: too late to fall back", r.StreamsCut)
+	}
 	p("\n           %d streamed to the end, %d from the cache, %d static, %d agents stopped by a budget\n",
 		r.Streams, r.CachedAnswers, r.StaticAnswers, r.BudgetStops)
 	if len(r.Errors) > 0 {
@@ -90,18 +93,25 @@ func (r *Report) checks() []check {
 		calls += m.Requests
 	}
 	diff := r.Engine - r.Upstream
-	agree := diff >= -calls && (diff <= calls || r.Cancelled > 0)
+	agree := diff >= -calls && (diff <= calls || r.Cancelled+r.StreamsCut > 0)
 	lost := r.Started - r.Answered - r.Errored
 	return []check{
 		{over == 0 && r.Daily.Used <= r.Daily.Limit,
 			fmt.Sprintf("overspend: none (%d sessions within budget, the day at %s of %s)", len(r.Spend)-over, usd(r.Daily.Used), usd(r.Daily.Limit))},
-		{agree && r.Upstream <= r.Daily.Limit,
-			fmt.Sprintf("spend agrees with the emulator's own count at list price: tollgate %s, emulator %s", usd(r.Engine), usd(r.Upstream))},
+		{agree && r.Upstream <= r.Daily.Limit, spendText(r)},
 		{r.OpenReservations == 0 && r.StoreHolds == 0,
 			fmt.Sprintf("leaked reservations: %d (engine.Open() = %d, store holds = %d)", r.OpenReservations+int64(r.StoreHolds), r.OpenReservations, r.StoreHolds)},
 		{lost == 0, fmt.Sprintf("lost requests: %d (%d started = %d answered + %d errors)", lost, r.Started, r.Answered, r.Errored)},
 		{r.Agent429 == 0, fmt.Sprintf("upstream 429s that reached an agent: %d of %d", r.Agent429, r.Upstream429)},
 	}
+}
+
+func spendText(r *Report) string {
+	s := fmt.Sprintf("spend agrees with the emulator's own count at list price: tollgate %s, emulator %s", usd(r.Engine), usd(r.Upstream))
+	if cut := r.StreamsCut + r.Cancelled; cut > 0 && r.Engine != r.Upstream {
+		s += fmt.Sprintf(" (tollgate charged %d calls cut short at their worst case; the emulator counts them as unserved)", cut)
+	}
+	return s
 }
 
 func counts(m map[string]int64) string {
