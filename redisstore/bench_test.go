@@ -1,0 +1,209 @@
+package redisstore
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate/tollgate/internal/redistest"
+	"github.com/tollgate/tollgate/quota"
+)
+
+// fiveQuotas is a typical attempt, as in quota's benchmarks: model RPM and TPM, global
+// concurrency, a session's lifetime budget and a tenant's daily budget.
+func fiveQuotas(session string) []quota.Quota {
+	rules := quota.Rules{
+		{Name: "rpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Requests, Limit: 1 << 40, Window: quota.PerMinute()},
+		{Name: "tpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Tokens, Limit: 1 << 40, Window: quota.PerMinute()},
+		{Name: "conc", Unit: quota.Concurrent, Limit: 1 << 20, Window: quota.Leased()},
+		{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD, Limit: 1 << 50, Window: quota.Forever()},
+		{Name: "daily-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD, Limit: 1 << 50, Window: quota.Daily(time.UTC)},
+	}
+	return rules.For(nil, quota.Labels{Model: "gpt-4o", Tenant: "acme", Session: session})
+}
+
+var (
+	worst  = quota.Amount{Requests: 1, InputTokens: 500, OutputTokens: 1000, MicroUSD: 11_250}
+	actual = quota.Amount{Requests: 1, InputTokens: 480, OutputTokens: 200, MicroUSD: 3_200}
+)
+
+func benchStore(b *testing.B) (*Store, *recorder, *redis.Client) {
+	srv := redistest.Start(b)
+	return newStore(b, srv, Config{Timeout: time.Second})
+}
+
+// BenchmarkReserveSettle is one caller: the latency of a reserve and a settle, one round
+// trip each (reported as trips/op).
+func BenchmarkReserveSettle(b *testing.B) {
+	s, rec, _ := benchStore(b)
+	req := &quota.Request{Quotas: fiveQuotas("s1"), Amount: worst}
+	b.ReportAllocs()
+	before := rec.trips.Load()
+	for b.Loop() {
+		r, err := s.Reserve(ctx, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Settle(ctx, r.ID, actual); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rec.trips.Load()-before)/float64(b.N), "trips/op")
+}
+
+// BenchmarkReserveParallel is 64 concurrent callers (one session each) reserving five
+// quotas and settling; only the reserve is timed per op, for its p50 and p99.
+func BenchmarkReserveParallel(b *testing.B) {
+	s, _, c := benchStore(b)
+	b.SetParallelism(max(1, 64/runtimeProcs()))
+	var mu sync.Mutex
+	var all []time.Duration
+	var seq atomic.Int64
+	b.ReportAllocs()
+	c.ConfigResetStat(ctx)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		req := &quota.Request{Quotas: fiveQuotas("s" + strconv.FormatInt(seq.Add(1), 10)), Amount: worst}
+		lat := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			t0 := time.Now()
+			r, err := s.Reserve(ctx, req)
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := s.Settle(ctx, r.ID, actual); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+		mu.Lock()
+		all = append(all, lat...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "reserves/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(scriptMicros(b, c), "redis-µs/script")
+}
+
+// BenchmarkReserveOnlyParallel is 64 concurrent callers that only reserve (rates and
+// leases, the admission path), for the raw reserves/s of one Redis.
+func BenchmarkReserveOnlyParallel(b *testing.B) {
+	s, _, c := benchStore(b)
+	b.SetParallelism(max(1, 64/runtimeProcs()))
+	req := &quota.Request{Quotas: fiveQuotas("s1")[:2], Amount: worst}
+	var mu sync.Mutex
+	var all []time.Duration
+	b.ReportAllocs()
+	c.ConfigResetStat(ctx)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		lat := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			t0 := time.Now()
+			if _, err := s.Reserve(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		mu.Lock()
+		all = append(all, lat...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "reserves/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(scriptMicros(b, c), "redis-µs/script")
+}
+
+// scriptMicros is the server's own time per script call (INFO commandstats), which bounds
+// one Redis's throughput whatever the client machine's load: 1e6 / it calls a second.
+func scriptMicros(b *testing.B, c *redis.Client) float64 {
+	info, err := c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for f := range strings.SplitSeq(rest, ",") {
+				if v, ok := strings.CutPrefix(f, "usec_per_call="); ok {
+					x, _ := strconv.ParseFloat(v, 64)
+					return x
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// BenchmarkMemoryPerKey is Redis memory per tracked quota: each op reserves and settles one
+// new session's lifetime budget (its state hash stays; its holds set empties and goes) and
+// one new rate key. Reported with and without the one-minute settled markers.
+func BenchmarkMemoryPerKey(b *testing.B) {
+	s, _, c := benchStore(b)
+	before := usedMemory(b, c)
+	i := 0
+	for b.Loop() {
+		i++
+		k := strconv.Itoa(i)
+		req := &quota.Request{Quotas: []quota.Quota{budget("session-usd|session="+k, 1<<40),
+			{Name: "rpm", Key: "rpm|agent=" + k, Unit: quota.Requests, Limit: 600, Window: quota.PerMinute()}}, Amount: worst}
+		r, err := s.Reserve(ctx, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Settle(ctx, r.ID, actual); err != nil {
+			b.Fatal(err)
+		}
+	}
+	withMarkers := usedMemory(b, c)
+	iter := c.Scan(ctx, 0, s.prefix+"r:*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			c.Unlink(ctx, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		c.Unlink(ctx, keys...)
+	}
+	without := usedMemory(b, c)
+	b.ReportMetric(float64(withMarkers-before)/float64(2*b.N), "B/quota+marker")
+	b.ReportMetric(float64(without-before)/float64(2*b.N), "B/quota")
+}
+
+func usedMemory(b *testing.B, c *redis.Client) int64 {
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO memory")
+	return 0
+}
