@@ -27,7 +27,8 @@
 // Every key of a Store begins with the hash tag of its slot group, Config.SlotGroup
 // (default "tg"):
 //
-//	{tg}:q:<quota key>   hash: t (rate TAT, unix ns), u (settled), h (held), s (window start, unix µs)
+//	{tg}:q:<quota key>   a rate: its TAT (unix ns, decimal); a budget: hash of u (settled),
+//	                     h (held), s (window start, unix µs)
 //	{tg}:x:<quota key>   sorted set of a budget's open holds, "id|amount|window start" by expiry (µs)
 //	{tg}:l:<quota key>   sorted set of a concurrency quota's leases, id by lease expiry (µs)
 //	{tg}:r:<id>          one reservation: its entries (MessagePack), then a short-lived settled marker

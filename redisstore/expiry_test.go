@@ -190,14 +190,14 @@ func TestRateSettleExact(t *testing.T) {
 				t.Fatal(err)
 			}
 			key := s.stateKey(&q)
-			before, err := c.HGet(ctx, key, "t").Int64()
+			before, err := c.Get(ctx, key).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Settle(ctx, r.ID, quota.Amount{InputTokens: tt.actual}); err != nil {
 				t.Fatal(err)
 			}
-			after, err := c.HGet(ctx, key, "t").Int64()
+			after, err := c.Get(ctx, key).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}

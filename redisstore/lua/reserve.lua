@@ -1,7 +1,8 @@
 -- reserve: take ARGV's amounts from every quota, or from none.
 --
 -- KEYS[1]       the reservation (hold) key
--- KEYS[2i]      quota i's state: a hash (rate, budgets) or a sorted set of leases
+-- KEYS[2i]      quota i's state: a string (a rate's TAT), a hash (budgets) or a sorted set
+--               of leases
 -- KEYS[2i+1]    quota i's open holds by expiry (budgets only; declared for every quota)
 -- ARGV[1..6]    id, hold TTL (us), lease time (us), idle TTL of lifetime keys (ms),
 --               clock offset (us, tests only), number of quotas
@@ -36,7 +37,7 @@ local lease_exp = math.min(now_us + lease_us, expiry)
 local rank = {0, 1, 2}
 local wi, wcode, wa, wwait, wreset = 0, 0, 0, 0, 0
 local warned = 0
-local plan, stops = {}, {}
+local plan, stops, helds = {}, {}, {}
 
 for i = 1, n do
   local b = 6 + (i - 1) * 10
@@ -45,7 +46,7 @@ for i = 1, n do
   local code, a, wait, reset = 0, 0, 0, 0
   if kind == 1 then
     local inc, tol = tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7])
-    local ts = redis.call('HGET', main, 't')
+    local ts = redis.call('GET', main)
     local dt = 0
     if ts then
       local s, ns = split(ts)
@@ -100,7 +101,7 @@ for i = 1, n do
     local used = u + h
     if amt > lim then code, a = 3, used
     elseif used + amt <= lim then
-      plan[i] = start
+      plan[i], helds[i] = start, h
       if warn >= 0 and i <= 52 and used < warn and used + amt >= warn then warned = warned + 2 ^ (i - 1) end
     elseif u + amt <= lim then code, a = 1, used
     else
@@ -125,9 +126,8 @@ for i = 1, n do
   local main, aux = KEYS[2 * i], KEYS[2 * i + 1]
   if kind == 1 then
     local rel = plan[i]
-    redis.call('HSET', main, 't', join(now_s, now_n + rel))
     -- Kept for a hold's lifetime past the TAT so that a settle finds the TAT to refund.
-    redis.call('PEXPIRE', main, I(math.ceil(rel / 1000000) + math.ceil(ttl_us / 1000)))
+    redis.call('SET', main, join(now_s, now_n + rel), 'PX', I(math.ceil(rel / 1000000) + math.ceil(ttl_us / 1000)))
     entries[i] = {kind, unit, amt, main, aux, 0, '', tonumber(ARGV[b + 6]), tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10])}
   elseif kind == 5 then
     redis.call('ZADD', main, I(lease_exp), id)
@@ -136,13 +136,13 @@ for i = 1, n do
   else
     local start = plan[i]
     local member = id .. '|' .. I(amt) .. '|' .. I(start)
-    redis.call('HINCRBY', main, 'h', I(amt))
     redis.call('ZADD', aux, I(expiry), member)
     if kind == 4 then
+      redis.call('HSET', main, 'h', I(helds[i] + amt))
       redis.call('PEXPIRE', main, I(idle_ms))
       redis.call('PEXPIRE', aux, I(idle_ms))
     else
-      redis.call('HSET', main, 's', I(start))
+      redis.call('HSET', main, 'h', I(helds[i] + amt), 's', I(start))
       local at = I(math.ceil(stops[i] / 1000) + 1000)
       redis.call('PEXPIREAT', main, at)
       redis.call('PEXPIREAT', aux, at)

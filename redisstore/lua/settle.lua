@@ -28,14 +28,13 @@ for _, e in ipairs(h[3]) do
   if kind == 1 then
     local d = interval(g, e[9], e[10], e[11]) - e[8]
     if d ~= 0 then
-      local ts = redis.call('HGET', main, 't')
+      local ts = redis.call('GET', main)
       if ts then
         local s, ns = split(ts)
-        redis.call('HSET', main, 't', join(s, ns + d))
+        redis.call('SET', main, join(s, ns + d), 'KEEPTTL')
       elseif d > 0 then
         -- The key lapsed, so its TAT was in the past: charge from now, erring safe.
-        redis.call('HSET', main, 't', join(now_s, now_n + d))
-        redis.call('PEXPIRE', main, I(math.ceil(d / 1000000) + 1000))
+        redis.call('SET', main, join(now_s, now_n + d), 'PX', I(math.ceil(d / 1000000) + 1000))
       end
     end
   elseif kind == 5 then

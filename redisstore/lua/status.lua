@@ -15,7 +15,7 @@ for i = 1, n do
   local kind = tonumber(ARGV[b + 1])
   local main, aux = KEYS[2 * i - 1], KEYS[2 * i]
   if kind == 1 then
-    out[i + 1] = {redis.call('HGET', main, 't') or ''}
+    out[i + 1] = {redis.call('GET', main) or ''}
   elseif kind == 5 then
     out[i + 1] = {redis.call('ZCOUNT', main, '(' .. I(now_us), '+inf')}
   else
