@@ -101,9 +101,9 @@ svg text{font:11px system-ui,sans-serif;fill:#444}
 	p("<tr><td>%s</td><td></td><td></td><td>%s</td><td>%s</td><td>%.0f%%</td></tr></table>\n", e(r.Daily.Name), usd(r.Daily.Limit),
 		usd(r.Daily.Used), pct(r.Daily.Used, r.Daily.Limit))
 
-	p("<h2>Queue wait</h2>\n<table><tr><th>priority</th><th>admissions</th><th>p50</th><th>p99</th><th>max</th></tr>\n")
+	p("<h2>Queue wait</h2>\n<table><tr><th>priority</th><th>admissions</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>\n")
 	for _, l := range r.Waits {
-		p("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(l.Level), l.Admissions, ms(l.P50), ms(l.P99), ms(l.Max))
+		p("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(l.Level), l.Admissions, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max))
 	}
 	p("</table>\n")
 
@@ -197,8 +197,8 @@ func (r *Report) throughputSVG(w io.Writer) {
 	// The end of the agents' duration: later answers are the drain.
 	if d := int(r.Duration / time.Second); d > 0 && d < secs {
 		x := float64(padL) + float64(d)*bw
-		fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="4 3"/><text x="%.1f" y="%d">end · drain</text>`+"\n",
-			x, padT, x, float64(padT)+plotH, x+4, padT+10)
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="4 3"/><text x="%.1f" y="%d" text-anchor="end">agents stop starting ▸</text>`+"\n",
+			x, padT, x, float64(padT)+plotH, x-4, padT+10)
 	}
 	step := max(1, secs/10)
 	for t := 0; t <= secs; t += step {
@@ -213,7 +213,9 @@ func (r *Report) throughputSVG(w io.Writer) {
 	fmt.Fprintln(w, "</svg>")
 }
 
-// spendSVG draws each session's spend as a bar inside its budget, then the tenant's day.
+// spendSVG draws each session's spend as a share of its own budget, then the tenant's
+// day, with the warn and downgrade thresholds marked: budgets differ by session, so a
+// common dollar scale would hide how close each came to its own.
 func (r *Report) spendSVG(w io.Writer) {
 	type row struct {
 		name        string
@@ -224,31 +226,44 @@ func (r *Report) spendSVG(w io.Writer) {
 		rows = append(rows, row{"session " + s.Session, s.Used, s.Budget})
 	}
 	rows = append(rows, row{r.Daily.Name, r.Daily.Used, r.Daily.Limit})
-	var top int64 = 1
-	for _, x := range rows {
-		top = max(top, x.limit, x.used)
-	}
 	const rowH, labelW = 26, 150
-	h := padT + rowH*len(rows) + 24
-	plotW := float64(svgW - labelW - padR - 150)
+	h := padT + rowH*len(rows) + 40
+	plotW := float64(svgW - labelW - padR - 230)
 	fmt.Fprintf(w, `<svg id="chart-spend" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="spend against budget per session">`+"\n", svgW, h, svgW, h)
 	for i, x := range rows {
 		y := padT + i*rowH
-		bw := float64(x.limit) / float64(top) * plotW
-		uw := float64(x.used) / float64(top) * plotW
+		f := 0.0
+		if x.limit > 0 {
+			f = float64(x.used) / float64(x.limit)
+		}
 		color := "#4e79a7"
-		switch f := pct(x.used, x.limit); {
-		case f > 100:
+		switch {
+		case f > 1:
 			color = "#cf222e"
-		case f >= 85:
+		case f >= r.downgradeAt():
 			color = "#e8a33d"
 		}
 		fmt.Fprintf(w, `<text x="%d" y="%d">%s</text>`, 4, y+15, html.EscapeString(x.name))
-		fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#f0f0f0" stroke="#bbb"/>`, labelW, y+3, bw)
-		fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="16" fill="%s"><title>%s of %s</title></rect>`, labelW, y+3, uw, color, usd(x.used), usd(x.limit))
-		fmt.Fprintf(w, `<text x="%.1f" y="%d">%s of %s (%.0f%%)</text>`+"\n", float64(labelW)+max(bw, uw)+6, y+15, usd(x.used), usd(x.limit), pct(x.used, x.limit))
+		fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#f0f0f0" stroke="#bbb"/>`, labelW, y+3, plotW)
+		fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="16" fill="%s"><title>%s of %s</title></rect>`, labelW, y+3,
+			min(f, 1.05)*plotW, color, usd(x.used), usd(x.limit))
+		fmt.Fprintf(w, `<text x="%.1f" y="%d">%s of %s (%.0f%%)</text>`+"\n", float64(labelW)+plotW*1.06+6, y+15, usd(x.used), usd(x.limit), 100*f)
 	}
-	fmt.Fprintf(w, `<text x="%d" y="%d">grey: the budget; fill: settled spend (amber past the 85%% downgrade threshold, red past the budget)</text>`+"\n", labelW, h-8)
+	bottom := padT + rowH*len(rows)
+	// The warn and downgrade lines are close: their labels go left and right of them.
+	for _, t := range []struct {
+		f      float64
+		label  string
+		anchor string
+		dx     float64
+		y      int
+	}{{r.warnAt(), "warn", "end", -3, bottom + 12}, {r.downgradeAt(), "downgrade", "start", 3, bottom + 12},
+		{1, "budget", "middle", 0, padT - 3}} {
+		x := float64(labelW) + t.f*plotW
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#666" stroke-dasharray="3 3"/><text x="%.1f" y="%d" text-anchor="%s">%s %.0f%%</text>`+"\n",
+			x, padT, x, bottom, x+t.dx, t.y, t.anchor, t.label, 100*t.f)
+	}
+	fmt.Fprintf(w, `<text x="%d" y="%d">each bar is one budget: settled spend as a share of it (amber past the downgrade threshold, red past the budget)</text>`+"\n", labelW, h-6)
 	fmt.Fprintln(w, "</svg>")
 }
 
@@ -270,20 +285,19 @@ func (r *Report) waitSVG(w io.Writer) {
 			name  string
 			d     time.Duration
 			color string
-		}{{"p50", l.P50, "#4e79a7"}, {"p99", l.P99, "#e15759"}} {
+		}{{"p50", l.P50, "#4e79a7"}, {"p90", l.P90, "#f28e2b"}, {"p99", l.P99, "#e15759"}} {
 			hgt := float64(v.d) / float64(time.Millisecond) / yMax * plotH
-			x := x0 + gw*0.2 + float64(j)*gw*0.3
+			x := x0 + gw*0.14 + float64(j)*gw*0.25
 			fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>`, x,
-				float64(padT)+plotH-hgt, gw*0.28, hgt, v.color, html.EscapeString(l.Level), v.name, ms(v.d))
-			fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="middle">%s %s</text>`+"\n", x+gw*0.14, float64(padT)+plotH-hgt-4, v.name, ms(v.d))
+				float64(padT)+plotH-hgt, gw*0.22, hgt, v.color, html.EscapeString(l.Level), v.name, ms(v.d))
+			fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="middle">%s %s</text>`+"\n", x+gw*0.11, float64(padT)+plotH-hgt-4, v.name, ms(v.d))
 		}
 		fmt.Fprintf(w, `<text x="%.1f" y="%d" text-anchor="middle">%s (%d admissions)</text>`+"\n", x0+gw/2, svgH-padB+16, html.EscapeString(l.Level), l.Admissions)
 	}
 	fmt.Fprintln(w, "</svg>")
 }
 
-// yAxis draws six horizontal grid lines with labels from 0 to yMax: yMax is 1, 2 or 5
-// times a power of ten, so fifths of it are round numbers.
+// yAxis draws six horizontal grid lines with labels from 0 to yMax (see niceCeil).
 func yAxis(w io.Writer, yMax, plotH float64, label func(float64) string) {
 	for i := 0; i <= 5; i++ {
 		v := yMax * float64(i) / 5
@@ -293,7 +307,8 @@ func yAxis(w io.Writer, yMax, plotH float64, label func(float64) string) {
 	}
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten, for axis labels.
+// niceCeil rounds v up to a round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of
+// ten) whose fifths are round too, for axis labels.
 func niceCeil(v float64) float64 {
 	if v <= 1 {
 		return 1
@@ -302,7 +317,7 @@ func niceCeil(v float64) float64 {
 	for p*10 <= v {
 		p *= 10
 	}
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if m*p >= v {
 			return m * p
 		}

@@ -50,12 +50,14 @@ type Report struct {
 	Clamps         int64 // max_tokens lowered to fit the budget
 	Warnings       int64 // budget warning thresholds crossed
 
-	Waits    []LevelWait      // queue wait by priority, highest first
-	Models   []ModelFigures   // by model, as the engine settled them and the emulator counted them
-	Spend    []SessionFigures // by session
-	Daily    BudgetFigures    // the tenant's day
-	Engine   int64            // micro-USD settled by the engine (all models)
-	Upstream int64            // micro-USD at list price by the emulator's own count
+	Waits  []LevelWait      // queue wait by priority, highest first
+	Models []ModelFigures   // by model, as the engine settled them and the emulator counted them
+	Spend  []SessionFigures // by session
+	Daily  BudgetFigures    // the tenant's day
+	// WarnAt and DowngradeAt are the budgets' thresholds, as fractions.
+	WarnAt, DowngradeAt float64
+	Engine              int64 // micro-USD settled by the engine (all models)
+	Upstream            int64 // micro-USD at list price by the emulator's own count
 
 	OpenReservations int64 // engine.Open() at the end: must be 0
 	StoreHolds       int   // holds still open in the quota store: must be 0
@@ -69,9 +71,9 @@ type Report struct {
 
 // LevelWait is the queue wait of one priority level.
 type LevelWait struct {
-	Level         string
-	Admissions    int
-	P50, P99, Max time.Duration
+	Level              string
+	Admissions         int
+	P50, P90, P99, Max time.Duration
 }
 
 // ModelFigures are one model's requests, tokens and spend.
@@ -162,7 +164,7 @@ type reportInputs struct {
 
 func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	c, n := in.col, in.counts
-	r := &Report{Duration: cfg.Duration, Elapsed: time.Since(in.start), Agents: cfg.Agents, Sessions: cfg.Sessions, Seed: cfg.Seed,
+	r := &Report{WarnAt: cfg.Budgets.WarnAt, DowngradeAt: cfg.Budgets.DowngradeAt, Duration: cfg.Duration, Elapsed: time.Since(in.start), Agents: cfg.Agents, Sessions: cfg.Sessions, Seed: cfg.Seed,
 		Started: n.started.Load(), Answered: n.answered.Load(), Errored: n.errored.Load(), Shed: n.shed.Load(),
 		Cancelled: n.cancelled.Load(), BudgetStops: n.budgetStops.Load(), BudgetErrors: n.budgetRefusals.Load(), Streams: n.streams.Load(), StreamsCut: n.streamsCut.Load(),
 		CachedAnswers: n.cachedAnswers.Load(), StaticAnswers: n.static.Load(), Agent429: n.rateLimited.Load(),
@@ -247,10 +249,14 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	return r
 }
 
+func (r *Report) warnAt() float64 { return cmp.Or(r.WarnAt, 0.8) }
+
+func (r *Report) downgradeAt() float64 { return cmp.Or(r.DowngradeAt, 0.85) }
+
 func levelWait(lv queue.Level, w []time.Duration) LevelWait {
 	s := slices.Clone(w)
 	slices.Sort(s)
-	return LevelWait{Level: lv.String(), Admissions: len(s), P50: quantile(s, 0.50), P99: quantile(s, 0.99), Max: s[len(s)-1]}
+	return LevelWait{Level: lv.String(), Admissions: len(s), P50: quantile(s, 0.50), P90: quantile(s, 0.90), P99: quantile(s, 0.99), Max: s[len(s)-1]}
 }
 
 // quantile returns the q-quantile of sorted s by the nearest-rank method.

@@ -40,9 +40,9 @@ func (r *Report) WriteText(w io.Writer) {
 	p("budgets    %d downgrades (%d model steps skipped for the budget, %d max_tokens clamped), %d warnings\n",
 		r.BudgetSkips+r.Clamps, r.BudgetSkips, r.Clamps, r.Warnings)
 
-	p("\nqueue wait   %9s %9s %9s %11s\n", "p50", "p99", "max", "admissions")
+	p("\nqueue wait   %9s %9s %9s %9s %11s\n", "p50", "p90", "p99", "max", "admissions")
 	for _, l := range r.Waits {
-		p("  %-10s %9s %9s %9s %11d\n", l.Level, ms(l.P50), ms(l.P99), ms(l.Max), l.Admissions)
+		p("  %-10s %9s %9s %9s %9s %11d\n", l.Level, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), l.Admissions)
 	}
 
 	p("\nmodel              calls  tokens in  tokens out     spend   emulator count\n")
