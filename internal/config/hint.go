@@ -33,6 +33,12 @@ func fieldsOf(goType string) []string { return schemaFields()[strings.TrimPrefix
 func closest(s string, candidates []string) string {
 	best, bestD := "", len(s)/3+1
 	for _, c := range candidates {
+		// An abbreviation ("max_prio") is as likely as a typo.
+		if len(s) >= 3 && strings.HasPrefix(c, s) {
+			return c
+		}
+	}
+	for _, c := range candidates {
 		if d := editDistance(s, c); d <= bestD && (best == "" || d < editDistance(s, best)) {
 			best, bestD = c, d
 		}

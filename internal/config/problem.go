@@ -77,6 +77,8 @@ type entry struct {
 type index struct {
 	byPath map[string]entry
 	all    []entry // in document order
+	// undecoded are the paths of mappings that the decoder skipped (duplicate keys).
+	undecoded []string
 }
 
 func newIndex(root *yaml.Node) *index {
@@ -203,6 +205,8 @@ func (ix *index) decodeProblem(file, msg string) Problem {
 	if m := reDupKey.FindStringSubmatch(msg); m != nil {
 		p.Line, p.Message = atoi(m[1]), fmt.Sprintf("key %q is already defined at line %s", m[2], m[3])
 		ix.placeKey(&p, m[2])
+		// The decoder skips a mapping with a duplicate key entirely: its fields stay zero.
+		ix.undecoded = append(ix.undecoded, parent(p.Path))
 		return p
 	}
 	if m := reCannot.FindStringSubmatch(msg); m != nil {

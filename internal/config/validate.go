@@ -61,6 +61,9 @@ func (c *Config) resolve() *resolved {
 			bad = append(bad, p.Path)
 		}
 	}
+	if c.idx != nil {
+		bad = append(bad, c.idx.undecoded...)
+	}
 	out := slices.Clone(c.decoded)
 	for _, p := range v.r.problems {
 		if !slices.ContainsFunc(bad, func(b string) bool { return within(p.Path, b) }) {
@@ -74,7 +77,7 @@ func (c *Config) resolve() *resolved {
 
 // within reports whether path is p or a field under it.
 func within(path, p string) bool {
-	return path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[")
+	return p == "" || path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[")
 }
 
 type validator struct {
