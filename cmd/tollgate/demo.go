@@ -49,5 +49,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := rep.Check(); err != nil {
 		return fmt.Errorf("invariant broken:\n%w", err)
 	}
+	if rep.Interrupted {
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
 	return nil
 }

@@ -72,7 +72,10 @@ svg text{font:11px system-ui,sans-serif;fill:#444}
 	p("<h2>Invariants</h2>\n<table>")
 	for _, c := range r.checks() {
 		cls, mark := "ok", "ok"
-		if !c.ok {
+		switch {
+		case !c.ok && c.soft:
+			cls, mark = "fail", "note"
+		case !c.ok:
 			cls, mark = "fail", "FAIL"
 		}
 		p(`<tr><td class="%s">%s</td><td style="text-align:left">%s</td></tr>`, cls, mark, e(c.text))

@@ -23,6 +23,8 @@ type Report struct {
 	Agents   int
 	Sessions int
 	Seed     uint64
+	// Interrupted says the caller's context ended the run early.
+	Interrupted bool
 
 	// What the agents saw. Every request started ends answered or errored; Shed,
 	// Cancelled and the budget refusals are errors of their own kinds.
@@ -164,7 +166,7 @@ type reportInputs struct {
 
 func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	c, n := in.col, in.counts
-	r := &Report{WarnAt: cfg.Budgets.WarnAt, DowngradeAt: cfg.Budgets.DowngradeAt, Duration: cfg.Duration, Elapsed: time.Since(in.start), Agents: cfg.Agents, Sessions: cfg.Sessions, Seed: cfg.Seed,
+	r := &Report{Interrupted: ctx.Err() != nil, WarnAt: cfg.Budgets.WarnAt, DowngradeAt: cfg.Budgets.DowngradeAt, Duration: cfg.Duration, Elapsed: time.Since(in.start), Agents: cfg.Agents, Sessions: cfg.Sessions, Seed: cfg.Seed,
 		Started: n.started.Load(), Answered: n.answered.Load(), Errored: n.errored.Load(), Shed: n.shed.Load(),
 		Cancelled: n.cancelled.Load(), BudgetStops: n.budgetStops.Load(), BudgetErrors: n.budgetRefusals.Load(), Streams: n.streams.Load(), StreamsCut: n.streamsCut.Load(),
 		CachedAnswers: n.cachedAnswers.Load(), StaticAnswers: n.static.Load(), Agent429: n.rateLimited.Load(),
