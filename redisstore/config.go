@@ -47,7 +47,8 @@ func ParsePolicy(s string) (Policy, error) {
 // per operation, fail closed.
 type Config struct {
 	// SlotGroup is the Cluster hash tag shared by every key of the Store, so that one script
-	// touches one slot. Stores (gateway replicas) that share quotas must use the same group.
+	// touches one slot. Stores (gateway replicas) that share quotas must use the same group,
+	// and the same TTL and LeaseTTL: a key's TTL is set by whichever replica wrote it last.
 	// Empty means "tg". It must not contain '{' or '}'.
 	SlotGroup string
 	// Timeout bounds each operation, one round trip, including the wait for a pooled

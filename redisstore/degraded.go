@@ -18,7 +18,8 @@ type Stats struct {
 	LocalReserves uint64
 	// Unavailable counts operations that failed with ErrUnavailable.
 	Unavailable uint64
-	// OpenLocal is the number of local reservations not yet settled or released.
+	// OpenLocal is the number of local reservations not yet settled, released or forgotten
+	// after their expiry.
 	OpenLocal int64
 }
 
@@ -96,9 +97,12 @@ func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, cause erro
 	}
 	s.localReserves.Add(1)
 	s.localMu.Lock()
-	s.localIDs[r.ID] = struct{}{}
+	if len(s.localIDs) >= 4096 {
+		s.pruneLocal(time.Now())
+	}
+	s.localIDs[r.ID] = r.ExpiresAt
+	s.nLocal.Store(int64(len(s.localIDs)))
 	s.localMu.Unlock()
-	s.nLocal.Add(1)
 	return r, nil
 }
 
@@ -136,11 +140,20 @@ func (s *Store) forgetLocal(id quota.ID) bool {
 	s.localMu.Lock()
 	_, ok := s.localIDs[id]
 	delete(s.localIDs, id)
+	s.nLocal.Store(int64(len(s.localIDs)))
 	s.localMu.Unlock()
-	if ok {
-		s.nLocal.Add(-1)
-	}
 	return ok
+}
+
+// pruneLocal forgets local reservations past their expiry: the fallback store has settled
+// them at their worst case, and a settle would be refused anyway. Without it the ids of
+// callers that vanished during an outage would stay forever.
+func (s *Store) pruneLocal(now time.Time) {
+	for id, exp := range s.localIDs {
+		if !now.Before(exp) {
+			delete(s.localIDs, id)
+		}
+	}
 }
 
 func (s *Store) isLocal(id quota.ID) bool {

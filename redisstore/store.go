@@ -49,7 +49,7 @@ type Store struct {
 	cause     error
 
 	localMu  sync.Mutex
-	localIDs map[quota.ID]struct{}
+	localIDs map[quota.ID]time.Time // local reservation -> its expiry
 	nLocal   atomic.Int64
 
 	transitions, localReserves, unavailable atomic.Uint64
@@ -76,7 +76,7 @@ func New(client Client, cfg Config) (*Store, error) {
 		c: client, ids: quota.NewIDGen(), prefix: "{" + cfg.SlotGroup + "}:",
 		timeout: cfg.Timeout, ttl: cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
 		probeEvery: cfg.ProbeInterval, policy: cfg.Policy, replicas: int64(cfg.Replicas),
-		log: cfg.Logger, local: cfg.Fallback, localIDs: make(map[quota.ID]struct{}),
+		log: cfg.Logger, local: cfg.Fallback, localIDs: make(map[quota.ID]time.Time),
 	}
 	switch c := client.(type) {
 	case *redis.Client:
