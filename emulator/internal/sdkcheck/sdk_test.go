@@ -1,4 +1,4 @@
-package emulator
+package sdkcheck
 
 import (
 	"errors"
@@ -8,13 +8,15 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/tollgate/tollgate/emulator"
 )
 
 // TestSDKs points the official Go SDKs at the emulator: they must parse every answer,
 // stream and error that it sends.
 func TestSDKs(t *testing.T) {
 	ctx := t.Context()
-	srv, err := Start(ctx, Config{Seed: 7, Limits: Limits{RPM: 4}}, "127.0.0.1:0")
+	srv, err := emulator.Start(ctx, emulator.Config{Seed: 7, Limits: emulator.Limits{RPM: 4}}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,7 @@ func TestSDKs(t *testing.T) {
 		}
 		if resp.Usage.PromptTokens != 8 || resp.Usage.CompletionTokens == 0 ||
 			resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens ||
-			int64(CountTokens(resp.Choices[0].Message.Content)) != resp.Usage.CompletionTokens {
+			int64(emulator.CountTokens(resp.Choices[0].Message.Content)) != resp.Usage.CompletionTokens {
 			t.Errorf("usage %+v does not match content %q", resp.Usage, resp.Choices[0].Message.Content)
 		}
 
@@ -46,7 +48,7 @@ func TestSDKs(t *testing.T) {
 			t.Fatalf("stream: %v", err)
 		}
 		text := acc.Choices[0].Message.Content
-		if acc.Usage.CompletionTokens == 0 || int64(CountTokens(text)) != acc.Usage.CompletionTokens ||
+		if acc.Usage.CompletionTokens == 0 || int64(emulator.CountTokens(text)) != acc.Usage.CompletionTokens ||
 			(acc.Choices[0].FinishReason == "length") != (acc.Usage.CompletionTokens == 100) {
 			t.Errorf("streamed usage %+v, finish %q, text %q", acc.Usage, acc.Choices[0].FinishReason, text)
 		}
@@ -78,7 +80,7 @@ func TestSDKs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
-		if msg.Usage.InputTokens != 8 || msg.Usage.OutputTokens == 0 || int64(CountTokens(msg.Content[0].Text)) != msg.Usage.OutputTokens {
+		if msg.Usage.InputTokens != 8 || msg.Usage.OutputTokens == 0 || int64(emulator.CountTokens(msg.Content[0].Text)) != msg.Usage.OutputTokens {
 			t.Errorf("usage %+v does not match content %q", msg.Usage, msg.Content[0].Text)
 		}
 
@@ -92,7 +94,7 @@ func TestSDKs(t *testing.T) {
 		if err := stream.Err(); err != nil {
 			t.Fatalf("stream: %v", err)
 		}
-		if acc.Usage.InputTokens != 8 || acc.Usage.OutputTokens == 0 || int64(CountTokens(acc.Content[0].Text)) != acc.Usage.OutputTokens ||
+		if acc.Usage.InputTokens != 8 || acc.Usage.OutputTokens == 0 || int64(emulator.CountTokens(acc.Content[0].Text)) != acc.Usage.OutputTokens ||
 			(acc.StopReason == "max_tokens") != (acc.Usage.OutputTokens == 100) {
 			t.Errorf("streamed usage %+v, stop %q, text %q", acc.Usage, acc.StopReason, acc.Content[0].Text)
 		}
