@@ -61,6 +61,28 @@ func BenchmarkReserveSettle(b *testing.B) {
 // quotas and settling; only the reserve is timed per op, for its p50 and p99.
 func BenchmarkReserveParallel(b *testing.B) {
 	s, _, c := benchStore(b)
+	benchParallel(b, s, c)
+}
+
+// BenchmarkReserveParallelAutoPipeline is the same over go-redis's autopipeliner, which
+// batches concurrent callers' scripts into one write: each call is still one script and one
+// reply, but the syscalls are shared.
+func BenchmarkReserveParallelAutoPipeline(b *testing.B) {
+	srv := redistest.Start(b)
+	c := redis.NewClient(srv.Options())
+	b.Cleanup(func() { _ = c.Close() })
+	ap, err := c.AutoPipeline()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(ap, Config{SlotGroup: "ap", Timeout: time.Second, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchParallel(b, s, c)
+}
+
+func benchParallel(b *testing.B, s *Store, c *redis.Client) {
 	b.SetParallelism(max(1, 64/runtimeProcs()))
 	var mu sync.Mutex
 	var all []time.Duration

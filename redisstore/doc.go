@@ -39,9 +39,10 @@
 // tenant's budget by construction. The alternative, one script per slot with compensation
 // when a later slot refuses, allows a window in which a refused request holds capacity in
 // another slot, and turns one round trip into several. The cost is that one slot group's
-// traffic lands on one Cluster node: at the figures in BENCHMARKS.md (tens of thousands of
-// reserves a second on one core) that is rarely the limit; fleets that outgrow it split by
+// traffic lands on one Cluster node, one core: a five-quota reserve costs Redis a few dozen
+// microseconds (BENCHMARKS.md), so that is rarely the limit; fleets that outgrow it split by
 // slot group, e.g. one per region or tenant shard, with no quota shared between groups.
+// go-redis's AutoPipeliner satisfies Client too, and batches concurrent callers' scripts.
 // Settle, Release and Renew declare only the reservation's key; the quota keys it names
 // share its slot, which is what Cluster checks.
 //
