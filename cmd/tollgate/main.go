@@ -33,6 +33,8 @@ var commands = map[string]command{
 	"demo":    {"see tollgate work: a swarm of agents against the emulator, with a report", runDemo},
 	"emulate": {"run a fake OpenAI/Anthropic API with real limits, latency and faults", runEmulate},
 	"usage":   {"print the spend the ledger recorded, grouped by session, agent, model or day", runUsage},
+	"serve":   {"run the gateway: tollgate serve --config tollgate.yaml", runServe},
+	"config":  {"check a configuration file: tollgate config check FILE", runConfig},
 }
 
 // errUsage marks a usage error: exit status 2. flag.ErrHelp also exits 2 after the usage text.
