@@ -70,9 +70,12 @@ func (c engineClient) Do(ctx context.Context, req *llm.Request) (answer, error) 
 }
 
 // budgetStopped reports whether a last resort served because the budget ruled out the
-// chain's last model. The engine records a budget skip with a reason starting "budget"
-// (its own "budget: worst case ..." or the store's quota.ErrBudget refusal); the Outcome
-// carries no error value for a skipped step, so the reason is all there is to read.
+// chain's last model. The engine records a budget skip with a reason that starts with its
+// own "budget: worst case ..." or with the store's refusal, quota.ErrBudget or, for a
+// request whose worst case exceeds the whole budget, quota.ErrTooLarge (the demo's rate
+// limits are far larger than any one request, so only a budget can refuse it as too
+// large). The Outcome carries no error value for a skipped step: the reason is all there
+// is to read.
 func budgetStopped(o *fallback.Outcome) bool {
 	if o.Served != "static" && o.Served != "cached" {
 		return false
@@ -82,7 +85,8 @@ func budgetStopped(o *fallback.Outcome) bool {
 		if a.Model == "cached" || a.Model == "static" {
 			continue
 		}
-		return a.Result == fallback.Skipped && strings.HasPrefix(a.Reason, "budget")
+		return a.Result == fallback.Skipped && (strings.HasPrefix(a.Reason, "budget") ||
+			strings.HasPrefix(a.Reason, quota.ErrBudget.Error()) || strings.HasPrefix(a.Reason, quota.ErrTooLarge.Error()))
 	}
 	return false
 }
@@ -92,5 +96,8 @@ func budgetStopped(o *fallback.Outcome) bool {
 var errStreamCut = errors.New("stream cut")
 
 // isBudget reports whether err is a budget refusal: the agent's session (or its tenant)
-// can pay for nothing more.
-func isBudget(err error) bool { return errors.Is(err, quota.ErrBudget) }
+// cannot pay for this request, now or ever.
+func isBudget(err error) bool {
+	var qe *quota.ExceededError
+	return errors.As(err, &qe) && qe.Quota.Window.Kind.IsBudget() && qe.Permanent()
+}
