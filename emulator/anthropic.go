@@ -14,7 +14,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	c := e.begin("req_011C", 20)
 	h := w.Header()
 	setHeader(h, "Request-Id", string(c.reqID))
-	setHeader(h, "Anthropic-Organization-Id", e.org)
+	h["Anthropic-Organization-Id"] = e.orgHeader
 
 	key := r.Header.Get("X-Api-Key")
 	if key == "" {
@@ -126,7 +126,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":`...)
 	b = appendInt(b, int64(n))
 	b = append(b, `,"service_tier":"standard"}}`...)
-	setHeader(h, "Content-Type", "application/json")
+	h["Content-Type"] = contentJSON
 	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
 	if f == faultCut {
 		c.refuse(FaultCut)

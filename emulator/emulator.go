@@ -25,18 +25,20 @@ import (
 // Emulator is the fake provider. It is safe for concurrent use; its Handler serves any
 // number of requests at once.
 type Emulator struct {
-	cfg    Config
-	now    func() time.Time
-	log    *slog.Logger
-	org    string
-	keys   map[string]bool
-	models map[string]*model
-	ids    []string // model ids, sorted, for /v1/models
-	corpus *corpus
-	seq    atomic.Uint64
-	limits limiter
-	stats  stats
-	mux    *http.ServeMux
+	cfg Config
+	now func() time.Time
+	log *slog.Logger
+	org string
+	// orgHeader is shared by every response: net/http never modifies header values.
+	orgHeader []string
+	keys      map[string]bool
+	models    map[string]*model
+	ids       []string // model ids, sorted, for /v1/models
+	corpus    *corpus
+	seq       atomic.Uint64
+	limits    limiter
+	stats     stats
+	mux       *http.ServeMux
 }
 
 // New returns an Emulator for cfg, or the error of cfg.Validate.
@@ -54,6 +56,7 @@ func New(cfg Config) (*Emulator, error) {
 	if e.org == "" {
 		e.org = "org-emulator"
 	}
+	e.orgHeader = []string{e.org}
 	if len(cfg.Keys) > 0 {
 		e.keys = make(map[string]bool, len(cfg.Keys))
 		for _, k := range cfg.Keys {
@@ -260,6 +263,12 @@ func (c *call) hang(w http.ResponseWriter, r *http.Request) {
 	}
 	abort(w)
 }
+
+// Header values shared by every response, to save an allocation each.
+var (
+	contentJSON   = []string{"application/json"}
+	openAIVersion = []string{"2020-10-01"}
+)
 
 // setHeader sets a header already in canonical form, skipping canonicalization.
 func setHeader(h http.Header, k, v string) { h[k] = []string{v} }

@@ -14,8 +14,8 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	c := e.begin("req_", 32)
 	h := w.Header()
 	setHeader(h, "X-Request-Id", string(c.reqID))
-	setHeader(h, "Openai-Organization", e.org)
-	setHeader(h, "Openai-Version", "2020-10-01")
+	h["Openai-Organization"] = e.orgHeader
+	h["Openai-Version"] = openAIVersion
 
 	auth := r.Header.Get("Authorization")
 	key, ok := strings.CutPrefix(auth, "Bearer ")
@@ -127,7 +127,7 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `"}],"usage":`...)
 	b = c.appendOpenAIUsage(b, n)
 	b = append(b, `,"service_tier":"default","system_fingerprint":"fp_emulator"}`...)
-	setHeader(h, "Content-Type", "application/json")
+	h["Content-Type"] = contentJSON
 	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
 	if f == faultCut {
 		c.refuse(FaultCut)

@@ -1,34 +1,52 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 )
 
 // wireRequest holds the fields of either request format that the emulator reads; all
 // others are ignored, as the real APIs ignore most unknown fields.
 type wireRequest struct {
-	Model               string          `json:"model"`
-	Messages            []wireMessage   `json:"messages"`
-	System              json.RawMessage `json:"system"`
-	MaxTokens           *int            `json:"max_tokens"`
-	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	Stream              bool            `json:"stream"`
+	Model               string        `json:"model"`
+	Messages            []wireMessage `json:"messages"`
+	System              tokenCount    `json:"system"`
+	MaxTokens           *int          `json:"max_tokens"`
+	MaxCompletionTokens *int          `json:"max_completion_tokens"`
+	Stream              bool          `json:"stream"`
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 }
 
 type wireMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Content tokenCount `json:"content"`
+}
+
+// tokenCount decodes a message content straight into its token count, so that parsing a
+// request does not copy its text.
+type tokenCount int
+
+func (t *tokenCount) UnmarshalJSON(raw []byte) error {
+	// Fast path: a string without escapes is counted in place.
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		*t = tokenCount(CountTokens(string(raw[1 : len(raw)-1])))
+		return nil
+	}
+	n, err := contentTokens(raw)
+	*t = tokenCount(n)
+	return err
 }
 
 type contentPart struct {
 	Type string `json:"type"`
 	Text string `json:"text"`
 }
+
+var errBadContent = errors.New("content must be a string or an array of content parts")
 
 // contentTokens counts the text of a message content: a string, an array of parts (only
 // their text counts), or null.
@@ -54,7 +72,7 @@ func contentTokens(raw json.RawMessage) (int, error) {
 		}
 		return n, nil
 	}
-	return 0, errors.New("content must be a string or an array of content parts")
+	return 0, errBadContent
 }
 
 // parseError is a request the API would refuse with 400; param names the field.
@@ -69,6 +87,9 @@ func (e *parseError) Error() string { return e.msg }
 func parseOpenAI(body []byte) (request, error) {
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
+		if isContentError(err) {
+			return request{}, &parseError{param: "messages", msg: "Invalid type for 'messages.content': expected a string or an array of content parts."}
+		}
 		return request{}, &parseError{msg: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)"}
 	}
 	if w.Model == "" {
@@ -78,12 +99,8 @@ func parseOpenAI(body []byte) (request, error) {
 		return request{}, &parseError{param: "messages", msg: "[] is too short - 'messages'"}
 	}
 	r := request{model: w.Model, stream: w.Stream, prompt: tokensPerPrompt}
-	for i, m := range w.Messages {
-		n, err := contentTokens(m.Content)
-		if err != nil {
-			return request{}, &parseError{param: fmt.Sprintf("messages.[%d].content", i), msg: fmt.Sprintf("Invalid type for 'messages.[%d].content'.", i)}
-		}
-		r.prompt += n + tokensPerMessage
+	for _, m := range w.Messages {
+		r.prompt += int(m.Content) + tokensPerMessage
 	}
 	mt := w.MaxCompletionTokens
 	param := "max_completion_tokens"
@@ -109,6 +126,9 @@ func parseOpenAI(body []byte) (request, error) {
 func parseAnthropic(body []byte) (request, error) {
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
+		if isContentError(err) {
+			return request{}, &parseError{msg: "messages.content: Input should be a valid string or list of content blocks"}
+		}
 		return request{}, &parseError{msg: "There was an issue with your request body: it is not valid JSON"}
 	}
 	if w.Model == "" {
@@ -123,17 +143,15 @@ func parseAnthropic(body []byte) (request, error) {
 	if w.Messages == nil {
 		return request{}, &parseError{msg: "messages: Field required"}
 	}
-	sys, err := contentTokens(w.System)
-	if err != nil {
-		return request{}, &parseError{msg: "system: Input should be a valid string or list of text blocks"}
-	}
-	r := request{model: w.Model, stream: w.Stream, maxTokens: *w.MaxTokens, hasMax: true, prompt: sys + tokensPerPrompt}
-	for i, m := range w.Messages {
-		n, err := contentTokens(m.Content)
-		if err != nil {
-			return request{}, &parseError{msg: fmt.Sprintf("messages.%d.content: Input should be a valid list", i)}
-		}
-		r.prompt += n + tokensPerMessage
+	r := request{model: w.Model, stream: w.Stream, maxTokens: *w.MaxTokens, hasMax: true, prompt: int(w.System) + tokensPerPrompt}
+	for _, m := range w.Messages {
+		r.prompt += int(m.Content) + tokensPerMessage
 	}
 	return r, nil
+}
+
+// isContentError reports whether a decoding error is about a message content's type.
+func isContentError(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.Is(err, errBadContent) || errors.As(err, &te) && te.Type == reflect.TypeFor[[]contentPart]()
 }
