@@ -1,0 +1,262 @@
+// Command load measures what tollgate's gateway adds to a request: an open-loop load at a
+// fixed rate against the emulator directly and through the gateway, interleaved in the
+// same run so that both see the same machine, then the maximum throughput of each with a
+// closed loop. Three configurations: policies off, in-memory policies on (five quotas per
+// request), and Redis policies on (a redis-server it starts itself, or --redis ADDR).
+//
+//	go run ./bench/load                       # all three, 1,000 req/s each for 10s
+//	go run ./bench/load -configs memory -rate 500 -duration 5s
+//
+// Nothing leaves the machine: every server listens on 127.0.0.1.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate/tollgate/emulator"
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/internal/redistest"
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/redisstore"
+)
+
+const secret = "tg-load-key"
+
+var body = []byte(`{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Say hello in five words."}]}`)
+
+func main() {
+	rate := flag.Int("rate", 1000, "open-loop requests per second to EACH target")
+	duration := flag.Duration("duration", 10*time.Second, "length of each open-loop run")
+	maxDuration := flag.Duration("max-duration", 5*time.Second, "length of each closed-loop run")
+	workers := flag.Int("workers", 64, "closed-loop concurrency")
+	configs := flag.String("configs", "off,memory,redis", "configurations to measure")
+	redisAddr := flag.String("redis", "", "use this Redis instead of starting one")
+	flag.Parse()
+	if err := run(*rate, *duration, *maxDuration, *workers, strings.Split(*configs, ","), *redisAddr); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rate int, d, maxD time.Duration, workers int, configs []string, redisAddr string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	emu, err := emulator.Start(ctx, emulator.Config{Output: emulator.Output{MinTokens: 8, MaxTokens: 16}}, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer emu.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
+
+	fmt.Printf("# gateway overhead, %d req/s open loop per target for %v, then %d workers closed loop for %v\n",
+		rate, d, workers, maxD)
+	fmt.Printf("%-8s %-8s %9s %9s %9s %9s %8s %10s\n", "config", "target", "p50", "p90", "p99", "max", "errors", "max req/s")
+	for _, name := range configs {
+		gw, stop, err := startGateway(ctx, name, emu.URL(), redisAddr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		direct := target{name: "direct", url: emu.URL() + "/v1/chat/completions", auth: "Bearer sk-emulator"}
+		via := target{name: "gateway", url: gw + "/v1/chat/completions", auth: "Bearer " + secret}
+		warm(client, direct, via)
+		res := openLoop(client, rate, d, direct, via)
+		thr := map[string]float64{}
+		for _, t := range []target{direct, via} {
+			thr[t.name] = closedLoop(client, t, workers, maxD)
+		}
+		stop()
+		for _, t := range []string{"direct", "gateway"} {
+			r := res[t]
+			fmt.Printf("%-8s %-8s %9s %9s %9s %9s %8d %10.0f\n", name, t, ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)),
+				ms(r.pct(100)), r.errors, thr[t])
+		}
+		g, dd := res["gateway"], res["direct"]
+		fmt.Printf("%-8s %-8s %9s %9s %9s   (gateway minus direct; throughput ratio %.2f)\n", name, "added",
+			ms(g.pct(50)-dd.pct(50)), ms(g.pct(90)-dd.pct(90)), ms(g.pct(99)-dd.pct(99)), thr["gateway"]/thr["direct"])
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
+
+type target struct{ name, url, auth string }
+
+type result struct {
+	lat    []time.Duration
+	errors int
+}
+
+func (r *result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	slices.Sort(r.lat)
+	i := int(p / 100 * float64(len(r.lat)-1))
+	return r.lat[i]
+}
+
+func send(c *http.Client, t target) error {
+	req, _ := http.NewRequest("POST", t.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", t.auth)
+	req.Header.Set("X-Session-Id", "load")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func warm(c *http.Client, ts ...target) {
+	for range 200 {
+		for _, t := range ts {
+			_ = send(c, t)
+		}
+	}
+}
+
+// openLoop sends to each target at rate per second, interleaved, whatever the answers'
+// latency (no coordinated omission: latency counts from the scheduled instant).
+func openLoop(c *http.Client, rate int, d time.Duration, ts ...target) map[string]*result {
+	n := int(d.Seconds() * float64(rate))
+	res := map[string]*result{}
+	for _, t := range ts {
+		res[t.name] = &result{lat: make([]time.Duration, 0, n)}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	interval := time.Second / time.Duration(rate*len(ts))
+	start := time.Now()
+	for i := range n * len(ts) {
+		at := start.Add(time.Duration(i) * interval)
+		if w := time.Until(at); w > 0 {
+			time.Sleep(w)
+		}
+		t := ts[i%len(ts)]
+		wg.Go(func() {
+			err := send(c, t)
+			lat := time.Since(at)
+			mu.Lock()
+			r := res[t.name]
+			if err != nil {
+				r.errors++
+			} else {
+				r.lat = append(r.lat, lat)
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+func closedLoop(c *http.Client, t target, workers int, d time.Duration) float64 {
+	var done atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if send(c, t) == nil {
+					done.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(done.Load()) / d.Seconds()
+}
+
+// startGateway starts a gateway in this process over the emulator with the named policies.
+func startGateway(ctx context.Context, name, upstream, redisAddr string) (string, func(), error) {
+	var rules quota.Rules
+	var store quota.Store
+	var cleanup []func()
+	if name != "off" {
+		rules = quota.Rules{
+			{Name: "rpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Requests, Limit: 1 << 40, Window: quota.PerMinute()},
+			{Name: "tpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Tokens, Limit: 1 << 50, Window: quota.PerMinute()},
+			{Name: "concurrency", Unit: quota.Concurrent, Limit: 1 << 20, Window: quota.Leased()},
+			{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD, Limit: 1 << 62, Window: quota.Forever()},
+			{Name: "daily-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD, Limit: 1 << 62, Window: quota.Daily(time.UTC)},
+		}
+	}
+	if name == "redis" {
+		addr := redisAddr
+		if addr == "" {
+			dir, err := os.MkdirTemp("", "tollgate-load-redis")
+			if err != nil {
+				return "", nil, err
+			}
+			srv, err := redistest.StartProcess(dir)
+			if err != nil {
+				return "", nil, err
+			}
+			addr = srv.Addr()
+			cleanup = append(cleanup, srv.Stop, func() { os.RemoveAll(dir) })
+		}
+		rc := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 256})
+		cleanup = append(cleanup, func() { rc.Close() })
+		s, err := redisstore.New(rc, redisstore.Config{Timeout: time.Second})
+		if err != nil {
+			return "", nil, err
+		}
+		store = s
+	} else if name != "off" && name != "memory" {
+		return "", nil, fmt.Errorf("unknown configuration %q (want off, memory or redis)", name)
+	}
+	up, err := openai.New(openai.Config{BaseURL: upstream + "/v1", APIKey: "sk-emulator"})
+	if err != nil {
+		return "", nil, err
+	}
+	eng, err := engine.New(engine.Config{Providers: map[string]llm.Provider{"openai": up}, Rules: rules, Store: store,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", nil, err
+	}
+	gw, err := gateway.New(gateway.Config{Engine: eng, Logger: slog.New(slog.DiscardHandler),
+		Keys: []gateway.Key{{ID: "load", Tenant: "load", Hash: gateway.HashKey(secret)}}})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	gctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { _ = gw.Serve(gctx, ln); close(served) }()
+	return "http://" + ln.Addr().String(), func() {
+		stop()
+		<-served
+		eng.Close()
+		for _, f := range slices.Backward(cleanup) {
+			f()
+		}
+	}, nil
+}
