@@ -35,8 +35,9 @@ func (r *Report) WriteText(w io.Writer) {
 		p("           errors that reached agents: %s\n", counts(r.Errors))
 	}
 
-	p("\nupstream   %d × 429 met by tollgate (the emulator sent %d), %d reached an agent: %d retried after their\n"+
-		"           Retry-After, the rest fell back along the route\n", r.Upstream429, r.Emulator429, r.Agent429, r.Retried429)
+	p("\nupstream   %d × 429 met by tollgate (the emulator sent %d); %d reached an agent: %d retried after their\n"+
+		"           Retry-After, %d fell back along the route (next model, cache or static answer)\n",
+		r.Upstream429, r.Emulator429, r.Agent429, r.Retried429, max(r.Upstream429-r.Retried429-r.Agent429, 0))
 	if len(r.UpstreamErrors) > 0 {
 		p("           failed attempts by kind: %s; %d retries in all, %d answers from a fallback step\n",
 			counts(r.UpstreamErrors), r.Retries, r.Fallbacks)
