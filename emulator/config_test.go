@@ -52,6 +52,19 @@ models:
 	}
 }
 
+func TestExampleConfigFile(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("testdata", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Models["gpt-4o-mini"]; m.Limits == nil || !m.Limits.Hidden || c.Limits.OTPM != 8000 {
+		t.Errorf("LoadConfig(example.yaml) = %+v", c)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
