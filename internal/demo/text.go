@@ -27,7 +27,7 @@ func (r *Report) WriteText(w io.Writer) {
 			r.BudgetErrors, r.Shed, r.Cancelled, r.Errored-r.BudgetErrors-r.Shed-r.Cancelled)
 	}
 	if r.StreamsCut > 0 {
-		p("\n           %d streams cut after their first byte reached their agent as errors: too late to fall back", r.StreamsCut)
+		p("\n           %s cut after the first byte reached the agent as an error: too late to fall back", plural(r.StreamsCut, "stream"))
 	}
 	p("\n           %d streamed to the end, %d from the cache, %d static, %d agents stopped by a budget\n",
 		r.Streams, r.CachedAnswers, r.StaticAnswers, r.BudgetStops)
@@ -118,9 +118,16 @@ func (r *Report) checks() []check {
 func spendText(r *Report) string {
 	s := fmt.Sprintf("spend agrees with the emulator's own count at list price: tollgate %s, emulator %s", usd(r.Engine), usd(r.Upstream))
 	if cut := r.StreamsCut + r.Cancelled; cut > 0 && r.Engine != r.Upstream {
-		s += fmt.Sprintf(" (%d calls were cut short: tollgate charges a stream cut after its first byte at its worst case, the emulator counts it as unserved)", cut)
+		s += fmt.Sprintf(" (%s cut short: tollgate charges a stream cut after its first byte at its worst case, the emulator counts it as unserved)", plural(cut, "call"))
 	}
 	return s
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func counts(m map[string]int64) string {
