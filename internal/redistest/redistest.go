@@ -32,6 +32,10 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	ext  bool
+	// cluster runs the server as a one-node Redis Cluster owning every slot; clusterOK is
+	// closed when its log says the cluster state is ok.
+	cluster   bool
+	clusterOK chan struct{}
 }
 
 var flushOnce sync.Once
@@ -62,13 +66,35 @@ func StartLocal(t testing.TB) *Server {
 	return s
 }
 
+// StartCluster starts a one-node Redis Cluster that owns all 16384 slots, so that a
+// redis.ClusterClient talks to it with Cluster's rules (slot routing, cross-slot checks).
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	s, err := startProcess(t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	c := redis.NewClient(&redis.Options{Addr: s.addr})
+	defer c.Close()
+	if err := c.Do(context.Background(), "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatalf("redistest: CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	// The node turns writable a moment later (Redis waits before a master rejoins); its log
+	// says when, which needs no polling.
+	<-s.clusterOK
+	return s
+}
+
 // StartProcess starts a redis-server with its files in dir, for a TestMain that has no
 // testing.T. The caller must Stop it.
-func StartProcess(dir string) (*Server, error) {
+func StartProcess(dir string) (*Server, error) { return startProcess(dir, false) }
+
+func startProcess(dir string, cluster bool) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("redistest: redis-server not found on PATH (install it, e.g. apt-get install redis-server): %w", err)
 	}
-	s := &Server{dir: dir}
+	s := &Server{dir: dir, cluster: cluster}
 	var err error
 	// The port is free when chosen but may be taken before redis binds it: try a few.
 	for range 5 {
@@ -116,8 +142,12 @@ func freePort() (int, error) {
 // says so, which needs no polling.
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.addr)
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "", "--daemonize", "no")
+	args := []string{"--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "", "--daemonize", "no"}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+port+".conf")
+	}
+	cmd := exec.Command("redis-server", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -127,10 +157,12 @@ func (s *Server) start() error {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
 	ready := make(chan struct{})
+	clusterOK := make(chan struct{})
+	s.clusterOK = clusterOK
 	var log strings.Builder
 	go func() {
 		sc := bufio.NewScanner(out)
-		signalled := false
+		signalled, ok := false, false
 		for sc.Scan() {
 			if !signalled {
 				log.WriteString(sc.Text() + "\n")
@@ -139,10 +171,17 @@ func (s *Server) start() error {
 					close(ready)
 				}
 			}
+			if !ok && strings.Contains(sc.Text(), "Cluster state changed: ok") {
+				ok = true
+				close(clusterOK)
+			}
 		}
 		_, _ = io.Copy(io.Discard, out)
 		if !signalled {
 			close(ready)
+		}
+		if !ok {
+			close(clusterOK)
 		}
 	}()
 	<-ready
