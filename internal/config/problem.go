@@ -278,9 +278,9 @@ func describeNode(n *yaml.Node) string {
 	case yaml.AliasNode:
 		return "an alias"
 	}
-	v := n.Value
-	if len(v) > 40 {
-		v = v[:37] + "..."
+	// A long value in the wrong field may be a pasted secret: describe it, do not echo it.
+	if v := n.Value; len(v) > 24 || strings.HasPrefix(v, "sk-") {
+		return fmt.Sprintf("a value of %d characters", len(v))
 	}
-	return strconv.Quote(v)
+	return strconv.Quote(n.Value)
 }

@@ -52,7 +52,8 @@ func restoreBudgets(ctx context.Context, l budgetSource, mem *quota.MemoryStore,
 			}
 			labels := fixedLabels(r.Scope)
 			if q.By != ledger.ByNone && pick == "" {
-				if err := labels.SetLabel(string(dimOfLedger(q.By)), row.Group); err != nil {
+				// Ledger dimensions and quota labels share their names.
+				if err := labels.SetLabel(string(q.By), row.Group); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -123,9 +124,6 @@ func fixedLabels(s quota.Labels) quota.Labels {
 	}
 	return s
 }
-
-// dimOfLedger names the quota label of a ledger dimension; they share their names.
-func dimOfLedger(d ledger.Dim) string { return string(d) }
 
 // amountOf returns the part of a ledger sum that a quota counting u holds.
 func amountOf(u quota.Unit, s ledger.Sum) int64 {

@@ -187,7 +187,7 @@ func (v *validator) upstreams() {
 // redactName shows a mistyped variable name only when it is short enough to be a name: a
 // long value in api_key_env is more likely the key itself, pasted in the wrong place.
 func redactName(s string) string {
-	if len(s) > 32 || strings.ContainsAny(s, "-") && len(s) > 16 {
+	if len(s) > 32 || strings.HasPrefix(s, "sk-") {
 		return "<redacted>"
 	}
 	return s

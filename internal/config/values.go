@@ -155,10 +155,10 @@ func ParseDollars(s string) (int64, error) {
 // ParseAmount converts a quota amount written for unit (as the configuration names it) to
 // the quota's integer units: micro-USD for "usd" (written in dollars), a count otherwise.
 func ParseAmount(s string, unit string) (int64, error) {
-	if u, err := quota.ParseUnit(unit); err == nil && u == quota.MicroUSD && unit == "usd" {
+	if unit == "usd" {
 		return ParseDollars(s)
 	}
-	return parseCount(s)
+	return parseCount(s) // micro_usd included: an integer count of micro-dollars
 }
 
 // ParseWindow parses a quota window as configuration writes it:
