@@ -38,6 +38,9 @@ var (
 	ErrUnknownRoute = errors.New("unknown model or route")
 	// ErrNoRoute: every step of the chain was skipped and none could answer.
 	ErrNoRoute = errors.New("no step of the route could serve the request")
+	// ErrDowngraded is the error of a chain step skipped because its worst case no longer
+	// fits the budget while a cheaper step follows (see fallback.Attempt.Err).
+	ErrDowngraded = errors.New("skipped for the budget")
 )
 
 // Recorder receives a usage record for every settled attempt; *ledger.Ledger is one.

@@ -571,3 +571,18 @@ func TestLeasesRenewedDuringLongStream(t *testing.T) {
 		}
 	})
 }
+
+func TestBudgetStopIsNotHiddenByStatic(t *testing.T) {
+	t.Parallel()
+	session := quota.Rule{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD,
+		Limit: 100, Window: quota.Forever()}
+	e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": newScripted("openai")},
+		Rules: quota.Rules{session}, Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini -> static"))})
+	_, out, err := e.Do(context.Background(), request("smart", 1000))
+	if !errors.Is(err, quota.ErrBudget) && !errors.Is(err, quota.ErrTooLarge) {
+		t.Fatalf("Do = %v, %v; want the budget refusal, not the static answer", err, out)
+	}
+	if len(out.Attempts) < 2 || !errors.Is(out.Attempts[0].Err, engine.ErrDowngraded) {
+		t.Errorf("attempts = %v; want gpt-4o skipped with ErrDowngraded", out.Attempts)
+	}
+}

@@ -89,6 +89,11 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 			}
 			r.outcome.Record(fallback.Attempt{Model: "cached", Result: fallback.Skipped, Reason: "no cached answer"})
 		case fallback.StepStatic:
+			// A static answer stands in for a model that is down, not for a budget that
+			// is spent: an agent must see its budget stop, or it would loop on the answer.
+			if errors.Is(last, quota.ErrBudget) || errors.Is(last, quota.ErrTooLarge) {
+				return nil, last
+			}
 			return r.static(step), nil
 		}
 	}
@@ -180,8 +185,9 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 
 	maxOut, reason, ok := r.planBudget(ctx, model, maxOut, later)
 	if !ok {
-		r.skip(step, provName, reason, true)
-		return nil, &budgetSkip{reason: reason}, true
+		skipped := &budgetSkip{reason: reason}
+		r.skipErr(step, provName, reason, true, skipped)
+		return nil, skipped, true
 	}
 
 	var last error
@@ -201,7 +207,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant})
 		if err != nil {
 			if errors.Is(err, quota.ErrBudget) || errors.Is(err, quota.ErrTooLarge) {
-				r.skip(step, provName, err.Error(), true)
+				r.skipErr(step, provName, err.Error(), true, err)
 				return nil, err, true
 			}
 			return nil, err, false
@@ -292,7 +298,13 @@ func wait(ctx context.Context, d time.Duration) error {
 }
 
 func (r *run) skip(step fallback.Step, provider, reason string, downgrade bool) {
-	r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provider, Result: fallback.Skipped, Reason: reason})
+	r.skipErr(step, provider, reason, downgrade, nil)
+}
+
+// skipErr records a skipped step with the error that caused it, so that callers can
+// branch on it (errors.Is(attempt.Err, quota.ErrBudget)) instead of reading the reason.
+func (r *run) skipErr(step fallback.Step, provider, reason string, downgrade bool, err error) {
+	r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provider, Result: fallback.Skipped, Reason: reason, Err: err})
 	r.emit(Event{Kind: Skipped, Model: step.Model, Provider: provider, Reason: reason, Downgrade: downgrade})
 }
 
@@ -478,7 +490,9 @@ func (r *run) static(step fallback.Step) *llm.Response {
 	return &llm.Response{Model: "static", Text: step.Message, StopReason: "stop"}
 }
 
-// budgetSkip is the error of a model step skipped to save budget for a cheaper one.
+// budgetSkip is the error of a model step skipped to save budget for a cheaper one. It
+// is a downgrade, not a refusal: it unwraps to ErrDowngraded.
 type budgetSkip struct{ reason string }
 
-func (b *budgetSkip) Error() string { return "budget: " + b.reason }
+func (b *budgetSkip) Error() string { return b.reason }
+func (b *budgetSkip) Unwrap() error { return ErrDowngraded }
