@@ -15,7 +15,7 @@ import (
 // stubEnv is a gateway over in-process stub upstreams.
 func stubEnv(t testing.TB, conf func(*Config)) (*env, *stub, *stub) {
 	oa := &stub{name: "openai", format: llm.OpenAI, chunks: openAIChunks}
-	an := &stub{name: "anthropic", format: llm.Anthropic}
+	an := &stub{name: "anthropic", format: llm.Anthropic, chunks: anthropicChunks}
 	e := newEnv(t, envConfig{providers: map[string]llm.Provider{"openai": oa, "anthropic": an}, gateway: conf})
 	return e, oa, an
 }
