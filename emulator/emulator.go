@@ -254,6 +254,12 @@ func abort(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
+// drop closes the connection before any response: no status line reaches the client, as
+// when a load balancer or the network drops it. It must not flush, or a 200 would go out.
+func drop() {
+	panic(http.ErrAbortHandler)
+}
+
 // hang holds the request until the client leaves or HangMax passes, then drops it.
 func (c *call) hang(w http.ResponseWriter, r *http.Request) {
 	if max := c.m.faults.HangMax; max > 0 {
@@ -261,7 +267,7 @@ func (c *call) hang(w http.ResponseWriter, r *http.Request) {
 	} else {
 		<-r.Context().Done()
 	}
-	abort(w)
+	drop()
 }
 
 // Header values shared by every response, to save an allocation each.

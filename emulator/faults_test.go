@@ -150,6 +150,9 @@ func TestFaultsOverHTTP(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer k")
 		req.Header.Set("X-Emulator-Fault", tc.fault)
 		resp, err := http.DefaultClient.Do(req)
+		if tc.fault == "drop" && err == nil {
+			t.Errorf("drop: got a %d response, want the connection closed before any status line", resp.StatusCode)
+		}
 		if err == nil {
 			_, err = io.ReadAll(resp.Body)
 			resp.Body.Close()

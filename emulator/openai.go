@@ -91,7 +91,7 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 		return
 	case faultDrop:
 		c.refuse(FaultDrop)
-		abort(w)
+		drop()
 	case faultHang:
 		c.refuse(FaultHang)
 		c.hang(w, r)
