@@ -74,6 +74,11 @@ type Config struct {
 	// Cache, when set, serves routes' cache-first lookups and "cached" steps, and stores
 	// every successful non-streaming answer.
 	Cache *cache.Cache
+	// SharedCache, when set, is used instead of Cache: a cache shared by replicas (Redis).
+	SharedCache ResponseCache
+	// SharedCooldowns, when set, replaces the in-process breakers built from Cooldown: the
+	// cooldowns of deployments shared by replicas (Redis).
+	SharedCooldowns Cooldowns
 	// DefaultMaxTokens caps the output of a request that sets no max_tokens, so that its
 	// worst case is bounded; 0 means 4096 (or the model's own maximum if lower).
 	DefaultMaxTokens int
@@ -96,6 +101,34 @@ type Config struct {
 	SettleTimeout time.Duration
 }
 
+// ResponseCache stores successful answers by request key; *cache.Cache (through Config.Cache)
+// is the in-process one.
+type ResponseCache interface {
+	Get(ctx context.Context, k cache.Key, now time.Time) (e cache.Entry, fresh, ok bool)
+	Put(ctx context.Context, k cache.Key, resp *llm.Response, now time.Time) error
+}
+
+// Cooldowns is the circuit breaker per deployment ("openai/gpt-4o") that the engine asks
+// before each call; *fallback.Cooldowns is the in-process one. Allow's done must be called
+// exactly once with the call's result.
+type Cooldowns interface {
+	Allow(deployment string, now time.Time) (done func(err error, now time.Time), until time.Time, ok bool)
+	State(deployment string, now time.Time) fallback.State
+}
+
+var _ Cooldowns = (*fallback.Cooldowns)(nil)
+
+// memoryCache adapts the in-process cache, which never blocks, to ResponseCache.
+type memoryCache struct{ c *cache.Cache }
+
+func (m memoryCache) Get(_ context.Context, k cache.Key, now time.Time) (cache.Entry, bool, bool) {
+	return m.c.Get(k, now)
+}
+
+func (m memoryCache) Put(_ context.Context, k cache.Key, resp *llm.Response, now time.Time) error {
+	return m.c.Put(k, resp, now)
+}
+
 // renewer is a Store whose leases expire unless renewed.
 type renewer interface {
 	Renew(ctx context.Context, id quota.ID) error
@@ -109,7 +142,8 @@ type Engine struct {
 	routes    *fallback.Routes
 	store     quota.Store
 	queue     *queue.Queue
-	cooldowns *fallback.Cooldowns
+	cooldowns Cooldowns
+	cache     ResponseCache
 	budget    *retry.Budget
 	log       *slog.Logger
 	seq       atomic.Uint64
@@ -162,7 +196,16 @@ func New(cfg Config) (*Engine, error) {
 	if e.budget, err = retry.NewBudget(cfg.RetryBudget); err != nil {
 		return nil, fmt.Errorf("engine: Config.RetryBudget: %w", err)
 	}
-	e.cooldowns = fallback.NewCooldowns(cfg.Cooldown)
+	e.cooldowns = cfg.SharedCooldowns
+	if e.cooldowns == nil {
+		e.cooldowns = fallback.NewCooldowns(cfg.Cooldown)
+	}
+	switch {
+	case cfg.SharedCache != nil:
+		e.cache = cfg.SharedCache
+	case cfg.Cache != nil:
+		e.cache = memoryCache{cfg.Cache}
+	}
 	return e, nil
 }
 
@@ -177,7 +220,7 @@ func (e *Engine) Queue() *queue.Queue { return e.queue }
 func (e *Engine) Store() quota.Store { return e.store }
 
 // Cooldowns returns the per-deployment circuit breakers, for their state.
-func (e *Engine) Cooldowns() *fallback.Cooldowns { return e.cooldowns }
+func (e *Engine) Cooldowns() Cooldowns { return e.cooldowns }
 
 // Open returns the number of reservations not yet settled or released: zero once every
 // request, streams included, is done.

@@ -67,7 +67,7 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 		return nil, err
 	}
 	if route.CacheFirst {
-		if resp := r.fromCache(false); resp != nil {
+		if resp := r.fromCache(ctx, false); resp != nil {
 			return resp, nil
 		}
 	}
@@ -84,7 +84,7 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 				return nil, err
 			}
 		case fallback.StepCached:
-			if resp := r.fromCache(true); resp != nil {
+			if resp := r.fromCache(ctx, true); resp != nil {
 				return resp, nil
 			}
 			r.outcome.Record(fallback.Attempt{Model: "cached", Result: fallback.Skipped, Reason: "no cached answer"})
@@ -406,9 +406,15 @@ func (r *run) served(step fallback.Step, provider string, model pricing.Model, g
 	}
 	ev.Usage, ev.MicroUSD = u, model.Cost(u)
 	r.settleUsage(g, model, provider, u, callStart, "ok")
-	if c := r.e.cfg.Cache; c != nil {
+	if c := r.e.cache; c != nil {
 		if k, err := cache.NewKey(model.Name, r.req); err == nil {
-			_ = c.Put(k, resp, time.Now()) // a response too large to cache is simply not cached
+			ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.SettleTimeout)
+			// A response too large to cache, or a shared cache that is down, only costs a
+			// later cache miss.
+			if err := c.Put(ctx, k, resp, time.Now()); err != nil && !errors.Is(err, cache.ErrNotCacheable) && !errors.Is(err, cache.ErrTooLarge) {
+				r.e.log.Warn("cache put failed", "request", r.id, "err", err)
+			}
+			cancel()
 		}
 	}
 	r.emit(ev)
@@ -451,8 +457,8 @@ func (r *run) settleUsage(g queue.Grant, model pricing.Model, provider string, u
 
 // fromCache serves the chain's cached step (stale allowed) or a cache-first lookup (fresh
 // only), trying each model's family in chain order.
-func (r *run) fromCache(staleOK bool) *llm.Response {
-	c := r.e.cfg.Cache
+func (r *run) fromCache(ctx context.Context, staleOK bool) *llm.Response {
+	c := r.e.cache
 	if c == nil {
 		return nil
 	}
@@ -469,7 +475,7 @@ func (r *run) fromCache(staleOK bool) *llm.Response {
 		if err != nil {
 			return nil
 		}
-		ent, fresh, ok := c.Get(k, now)
+		ent, fresh, ok := c.Get(ctx, k, now)
 		if !ok || (!fresh && !staleOK) {
 			continue
 		}
