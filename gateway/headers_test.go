@@ -38,7 +38,7 @@ func TestQuotaHeaders(t *testing.T) {
 		"X-Ratelimit-Reset-Tokens":       {"2.5s"},
 		"Ratelimit-Policy": {`"key-rpm";q=60;w=60;qu="requests", "model-rpm";q=500;w=60;qu="requests", ` +
 			`"key-tpm";q=40000;w=60;qu="tokens", "tenant-usd";q=5000000;w=86400;qu="usd", "session-usd";q=1000000;qu="usd"`},
-		"Ratelimit": {`"key-rpm";r=57;t=3, "model-rpm";r=20;t=58, "key-tpm";r=38500;t=3, "tenant-usd";r=4200000;t=21600, "session-usd";r=420000`},
+		"Ratelimit":                   {`"key-rpm";r=57;t=3, "model-rpm";r=20;t=58, "key-tpm";r=38500;t=3, "tenant-usd";r=4200000;t=21600, "session-usd";r=420000`},
 		"X-Tollgate-Budget-Remaining": {`0.42 usd; quota="session-usd"; limit=1.00`},
 	}
 	if diff := cmp.Diff(want, h); diff != "" {

@@ -53,10 +53,10 @@ type stubStream struct {
 	ctx     context.Context
 	release chan struct{}
 	chunks  []llm.Chunk
-	fail   error
-	usage  llm.Usage
-	mu     sync.Mutex
-	closed bool
+	fail    error
+	usage   llm.Usage
+	mu      sync.Mutex
+	closed  bool
 }
 
 func (s *stubStream) Recv() (llm.Chunk, error) {

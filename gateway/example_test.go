@@ -1,0 +1,57 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/llm"
+)
+
+// echo is a stand-in upstream that answers every call with the same text.
+type echo struct{}
+
+func (echo) Name() string { return "openai" }
+
+func (echo) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
+	return &llm.Response{Format: llm.OpenAI, Model: call.Model, Text: "Hello!", StopReason: "stop",
+		Usage: llm.Usage{InputTokens: 9, OutputTokens: 2}}, nil
+}
+
+// Example serves the OpenAI wire format over an engine; an agent's SDK would use
+// srv.URL+"/v1" as its base URL and its virtual key as its API key.
+func Example() {
+	metrics := gateway.NewMetrics(nil)
+	eng, err := engine.New(engine.Config{Providers: map[string]llm.Provider{"openai": echo{}}, OnEvent: metrics.Observe})
+	if err != nil {
+		panic(err)
+	}
+	defer eng.Close()
+	gw, err := gateway.New(gateway.Config{Engine: eng, Metrics: metrics,
+		Keys: []gateway.Key{{ID: "agent-1", Tenant: "acme", Hash: gateway.HashKey("tg-secret")}}})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(gw) // in production: gw.ListenAndServe(ctx, ":8080")
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}`))
+	req.Header.Set("Authorization", "Bearer tg-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Status, resp.Header.Get(gateway.HeaderModel))
+	fmt.Println(string(body))
+	// Output:
+	// 200 OK gpt-4o-mini
+	// {"id":"chatcmpl-tg73beb6dbe1127e17","object":"chat.completion","created":0,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0}}}
+}
