@@ -47,7 +47,8 @@ type Built struct {
 	Store quota.Store
 	// Restored lists the budget counters read back from the ledger at start.
 	Restored []Restored
-	// NotRestored lists the budget rules that could not be read back, with the reason.
+	// NotRestored lists the budget rules whose counters were not read back from the ledger,
+	// with the reason: with Redis, every budget (Redis keeps its own counters).
 	NotRestored []string
 
 	redis  redisClient
@@ -148,7 +149,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 	} else {
 		mem := quota.NewMemoryStore(quota.MemoryConfig{})
 		b.Store = mem
-		b.Restored, b.NotRestored, err = restoreBudgets(ctx, b.Ledger, mem, r.rules, time.Now())
+		b.Restored, err = restoreBudgets(ctx, b.Ledger, mem, r.rules, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("config: restoring budgets from the ledger: %w", err)
 		}

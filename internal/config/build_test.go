@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tollgate/tollgate/emulator"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
@@ -106,8 +108,11 @@ func TestBuildServesAndRestores(t *testing.T) {
 	if got["key-month|model=gpt-4o|key=k1"] != 1 {
 		t.Errorf("restored monthly requests of k1 = %d, want 1", got["key-month|model=gpt-4o|key=k1"])
 	}
-	if len(b2.NotRestored) != 1 || !strings.HasPrefix(b2.NotRestored[0], "pairs: ") {
-		t.Errorf("NotRestored = %q, want only the rule with two \"*\" labels", b2.NotRestored)
+	if got["pairs|tenant=t1|session=s1"] != got["daily|tenant=t1"] {
+		t.Errorf("restored spend of (t1, s1) = %d, want the day's spend %d", got["pairs|tenant=t1|session=s1"], got["daily|tenant=t1"])
+	}
+	if len(b2.NotRestored) != 0 {
+		t.Errorf("NotRestored = %q, want every budget restored", b2.NotRestored)
 	}
 	st, err := b2.Store.Status(ctx, []quota.Quota{{Name: "session", Key: "session|session=s1", Unit: quota.Tokens,
 		Limit: 1_000_000, Window: quota.Forever()}}, nil)
@@ -166,72 +171,96 @@ ledger: {path: ":memory:"}
 	}
 }
 
-// fakeLedger answers restore queries from fixed rows, for the scope cases that the real
-// ledger test does not reach.
+// fakeLedger is an in-memory ledger that answers restore queries from its records, with
+// the real ledger's grouping and filters, so that the restore walk can be checked on scopes
+// the real ledger test does not reach.
 type fakeLedger struct {
-	rows  []ledger.Row
-	asked []ledger.Query
+	records []ledger.Record
+	asked   int
 }
 
 func (f *fakeLedger) Query(_ context.Context, q ledger.Query) ([]ledger.Row, error) {
-	f.asked = append(f.asked, q)
-	return f.rows, nil
+	f.asked++
+	groups := map[string]*ledger.Row{}
+	var order []string
+	for _, r := range f.records {
+		if r.Time.Before(q.Since) {
+			continue
+		}
+		if q.Tenant != "" && r.Tenant != q.Tenant || q.Key != "" && r.Key != q.Key || q.Agent != "" && r.Agent != q.Agent ||
+			q.Session != "" && r.Session != q.Session || q.Model != "" && r.Model != q.Model {
+			continue
+		}
+		g := map[ledger.Dim]string{ledger.ByNone: "", ledger.ByTenant: r.Tenant, ledger.ByKey: r.Key, ledger.ByAgent: r.Agent,
+			ledger.BySession: r.Session, ledger.ByProvider: r.Provider, ledger.ByModel: r.Model}[q.By]
+		row, ok := groups[g]
+		if !ok {
+			row = &ledger.Row{By: q.By, Group: g}
+			groups[g] = row
+			order = append(order, g)
+		}
+		row.Requests++
+		row.InputTokens += r.InputTokens
+		row.OutputTokens += r.OutputTokens
+		row.MicroUSD += r.MicroUSD
+	}
+	out := make([]ledger.Row, 0, len(order))
+	for _, g := range order {
+		out = append(out, *groups[g])
+	}
+	return out, nil
 }
 
-func TestRestoreQueries(t *testing.T) {
+func TestRestoreScopes(t *testing.T) {
 	t.Parallel()
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 3, 29, 12, 0, 0, 0, paris) // the day of a DST change
+	today := time.Date(2026, 3, 29, 0, 30, 0, 0, paris)
+	yesterday := time.Date(2026, 3, 28, 23, 30, 0, 0, paris)
+	lastMonth := time.Date(2026, 2, 28, 12, 0, 0, 0, paris)
+	rec := func(at time.Time, tenant, session, provider, model string, usd int64) ledger.Record {
+		return ledger.Record{Time: at, Tenant: tenant, Session: session, Provider: provider, Model: model,
+			InputTokens: 10, OutputTokens: 5, MicroUSD: usd}
+	}
+	records := []ledger.Record{
+		rec(yesterday, "a", "s1", "openai", "gpt-4o", 1000),
+		rec(lastMonth, "a", "s1", "openai", "gpt-4o", 5000),
+		rec(today, "a", "s1", "openai", "gpt-4o", 100),
+		rec(today, "a", "s2", "anthropic", "claude-3-5-haiku", 20),
+		rec(today, "b", "s3", "openai", "gpt-4o-mini", 3),
+		rec(today, "b", "", "openai", "gpt-4o", 7),
+	}
 	tests := []struct {
-		name      string
-		rule      quota.Rule
-		rows      []ledger.Row
-		wantQuery ledger.Query
-		wantKeys  map[string]int64
-		wantSkip  bool
+		name string
+		rule quota.Rule
+		want map[string]int64
 	}{
-		{"global day", quota.Rule{Name: "g", Unit: quota.MicroUSD, Limit: 1, Window: quota.Daily(paris)},
-			[]ledger.Row{{Group: "", Sum: ledger.Sum{MicroUSD: 700}}},
-			ledger.Query{Since: time.Date(2026, 3, 29, 0, 0, 0, 0, paris)},
-			map[string]int64{"g": 700}, false},
-		{"per tenant month, fixed model", quota.Rule{Name: "m", Scope: quota.Labels{Tenant: "*", Model: "gpt-4o"}, Unit: quota.Tokens, Limit: 1, Window: quota.Monthly(paris)},
-			[]ledger.Row{{Group: "a", Sum: ledger.Sum{InputTokens: 3, OutputTokens: 4}}, {Group: "b", Sum: ledger.Sum{OutputTokens: 1}}, {Group: "", Sum: ledger.Sum{OutputTokens: 9}}},
-			ledger.Query{By: ledger.ByTenant, Model: "gpt-4o", Since: time.Date(2026, 3, 1, 0, 0, 0, 0, paris)},
-			map[string]int64{"m|model=gpt-4o|tenant=a": 7, "m|model=gpt-4o|tenant=b": 1}, false},
-		{"fixed provider", quota.Rule{Name: "p", Scope: quota.Labels{Provider: "openai"}, Unit: quota.Requests, Limit: 1, Window: quota.Forever()},
-			[]ledger.Row{{Group: "anthropic", Sum: ledger.Sum{Requests: 5}}, {Group: "openai", Sum: ledger.Sum{Requests: 2}}},
-			ledger.Query{By: ledger.ByProvider},
-			map[string]int64{"p|provider=openai": 2}, false},
-		{"fixed provider beside each", quota.Rule{Name: "x", Scope: quota.Labels{Provider: "openai", Tenant: "*"}, Unit: quota.Requests, Limit: 1, Window: quota.Forever()},
-			nil, ledger.Query{}, nil, true},
-		{"two each labels", quota.Rule{Name: "y", Scope: quota.Labels{Session: "*", Tenant: "*"}, Unit: quota.Requests, Limit: 1, Window: quota.Forever()},
-			nil, ledger.Query{}, nil, true},
+		{"global day", quota.Rule{Name: "g", Unit: quota.MicroUSD, Window: quota.Daily(paris)},
+			map[string]int64{"g": 130}},
+		{"per tenant month", quota.Rule{Name: "m", Scope: quota.Labels{Tenant: "*"}, Unit: quota.MicroUSD, Window: quota.Monthly(paris)},
+			map[string]int64{"m|tenant=a": 1120, "m|tenant=b": 10}},
+		{"fixed model, tokens", quota.Rule{Name: "t", Scope: quota.Labels{Model: "gpt-4o"}, Unit: quota.Tokens, Window: quota.Daily(paris)},
+			map[string]int64{"t|model=gpt-4o": 30}},
+		{"fixed provider", quota.Rule{Name: "p", Scope: quota.Labels{Provider: "openai"}, Unit: quota.Requests, Window: quota.Forever()},
+			map[string]int64{"p|provider=openai": 5}},
+		{"fixed provider beside each", quota.Rule{Name: "x", Scope: quota.Labels{Provider: "openai", Tenant: "*"}, Unit: quota.MicroUSD, Window: quota.Daily(paris)},
+			map[string]int64{"x|provider=openai|tenant=a": 100, "x|provider=openai|tenant=b": 10}},
+		{"two each labels", quota.Rule{Name: "y", Scope: quota.Labels{Tenant: "*", Session: "*"}, Unit: quota.MicroUSD, Window: quota.Forever()},
+			map[string]int64{"y|tenant=a|session=s1": 6100, "y|tenant=a|session=s2": 20, "y|tenant=b|session=s3": 3}},
+		{"each provider and model", quota.Rule{Name: "z", Scope: quota.Labels{Provider: "*", Model: "*"}, Unit: quota.Requests, Window: quota.Daily(paris)},
+			map[string]int64{"z|provider=openai|model=gpt-4o": 2, "z|provider=anthropic|model=claude-3-5-haiku": 1, "z|provider=openai|model=gpt-4o-mini": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := &fakeLedger{rows: tt.rows}
 			mem := quota.NewMemoryStore(quota.MemoryConfig{})
-			restored, skipped, err := restoreBudgets(t.Context(), f, mem, quota.Rules{tt.rule}, now)
+			tt.rule.Limit = 1_000_000
+			restored, err := restoreBudgets(t.Context(), &fakeLedger{records: records}, mem, quota.Rules{tt.rule}, now)
 			if err != nil {
 				t.Fatal(err)
-			}
-			if tt.wantSkip {
-				if len(skipped) != 1 || len(f.asked) != 0 {
-					t.Errorf("skipped = %q, queries %v; want the rule skipped without a query", skipped, f.asked)
-				}
-				return
-			}
-			if len(f.asked) != 1 || !f.asked[0].Since.Equal(tt.wantQuery.Since) {
-				t.Fatalf("queries = %+v, want %+v", f.asked, tt.wantQuery)
-			}
-			q := f.asked[0]
-			q.Since = tt.wantQuery.Since
-			if q != tt.wantQuery {
-				t.Errorf("query = %+v, want %+v", q, tt.wantQuery)
 			}
 			got := map[string]int64{}
 			for _, r := range restored {
@@ -240,8 +269,8 @@ func TestRestoreQueries(t *testing.T) {
 					t.Errorf("store holds %d for %s, want %d", st[0].Used, r.Quota.Key, r.Used)
 				}
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.wantKeys) {
-				t.Errorf("restored = %v, want %v", got, tt.wantKeys)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("restored (-want +got):\n%s", diff)
 			}
 		})
 	}

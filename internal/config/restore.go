@@ -27,59 +27,45 @@ type budgetSource interface {
 // reset today's spend. Rates and leases are not restored: a rate refills within its period
 // and no call is in flight after a restart.
 //
-// The ledger groups by one label and filters by the others, which covers every scope with
-// at most one "*" label; a fixed provider label is matched by grouping on it when the scope
-// has no "*" label. Other rules are returned in notRestored with the reason, and start from
-// zero.
-func restoreBudgets(ctx context.Context, l budgetSource, mem *quota.MemoryStore, rules quota.Rules, now time.Time) (restored []Restored, notRestored []string, err error) {
+// The ledger groups by one label at a time and filters by the others (but not by
+// provider), so a scope with several "*" labels is read level by level: group by the first,
+// then, within each of its values, by the next. The provider label, which cannot be
+// filtered on, is always the last level.
+func restoreBudgets(ctx context.Context, l budgetSource, mem *quota.MemoryStore, rules quota.Rules, now time.Time) ([]Restored, error) {
+	var restored []Restored
 	for i := range rules {
 		r := &rules[i]
 		if !r.Window.Kind.IsBudget() {
 			continue
 		}
-		q, pick, why := ledgerQuery(r, now)
-		if why != "" {
-			notRestored = append(notRestored, r.Name+": "+why)
-			continue
+		rs := ruleRestore{l: l, mem: mem, rule: r, now: now}
+		if err := rs.walk(ctx, 0, rs.base(), fixedLabels(r.Scope)); err != nil {
+			return nil, fmt.Errorf("quota %q: %w", r.Name, err)
 		}
-		rows, err := l.Query(ctx, q)
-		if err != nil {
-			return nil, nil, fmt.Errorf("quota %q: %w", r.Name, err)
-		}
-		for _, row := range rows {
-			if pick != "" && row.Group != pick {
-				continue
-			}
-			labels := fixedLabels(r.Scope)
-			if q.By != ledger.ByNone && pick == "" {
-				// Ledger dimensions and quota labels share their names.
-				if err := labels.SetLabel(string(q.By), row.Group); err != nil {
-					return nil, nil, err
-				}
-			}
-			qq, ok := r.For(labels)
-			if !ok {
-				continue // records without the label (say, no session) are not in this quota
-			}
-			used := amountOf(r.Unit, row.Sum)
-			if used <= 0 {
-				continue
-			}
-			mem.Restore(now, qq, used)
-			restored = append(restored, Restored{Quota: qq, Used: used})
-		}
+		restored = append(restored, rs.restored...)
 	}
-	return restored, notRestored, nil
+	return restored, nil
 }
 
-// ledgerQuery returns the query that sums r's current window, and the group to pick from
-// its result ("" for all), or why r cannot be restored.
-func ledgerQuery(r *quota.Rule, now time.Time) (q ledger.Query, pick, why string) {
+// ruleRestore reads one rule's counters back.
+type ruleRestore struct {
+	l        budgetSource
+	mem      *quota.MemoryStore
+	rule     *quota.Rule
+	now      time.Time
+	levels   []ledger.Dim // the "*" labels (provider last), then a fixed provider
+	restored []Restored
+}
+
+// base returns the query of the rule's window and fixed labels, and sets the levels.
+func (rs *ruleRestore) base() ledger.Query {
+	var q ledger.Query
+	r := rs.rule
 	loc := r.Window.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	t := now.In(loc)
+	t := rs.now.In(loc)
 	switch r.Window.Kind {
 	case quota.Day:
 		q.Since = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
@@ -87,32 +73,96 @@ func ledgerQuery(r *quota.Rule, now time.Time) (q ledger.Query, pick, why string
 		q.Since = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc)
 	}
 	s := r.Scope
-	each := 0
-	for dim, val := range map[string]string{"provider": s.Provider, "model": s.Model, "tenant": s.Tenant,
-		"key": s.Key, "agent": s.Agent, "session": s.Session} {
-		if val == quota.Each {
-			each++
-			q.By = ledger.Dim(dim)
-		}
-	}
-	if each > 1 {
-		return q, "", "its scope has more than one \"*\" label, which the ledger cannot group by"
-	}
-	if s.Provider != "" && s.Provider != quota.Each {
-		if each > 0 {
-			return q, "", "its scope fixes the provider beside a \"*\" label, which the ledger cannot filter by"
-		}
-		q.By, pick = ledger.ByProvider, s.Provider
-	}
 	for _, f := range []struct {
+		dim ledger.Dim
 		dst *string
 		val string
-	}{{&q.Model, s.Model}, {&q.Tenant, s.Tenant}, {&q.Key, s.Key}, {&q.Agent, s.Agent}, {&q.Session, s.Session}} {
-		if f.val != quota.Each {
+	}{{ledger.ByModel, &q.Model, s.Model}, {ledger.ByTenant, &q.Tenant, s.Tenant}, {ledger.ByKey, &q.Key, s.Key},
+		{ledger.ByAgent, &q.Agent, s.Agent}, {ledger.BySession, &q.Session, s.Session}} {
+		if f.val == quota.Each {
+			rs.levels = append(rs.levels, f.dim)
+		} else {
 			*f.dst = f.val
 		}
 	}
-	return q, pick, ""
+	if s.Provider != "" {
+		rs.levels = append(rs.levels, ledger.ByProvider)
+	}
+	return q
+}
+
+// walk groups q by the level-th label and, for each value, restores the quota (last level)
+// or narrows q to that value and goes one level down.
+func (rs *ruleRestore) walk(ctx context.Context, level int, q ledger.Query, labels quota.Labels) error {
+	if level == len(rs.levels) {
+		rows, err := rs.l.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			rs.restore(labels, row.Sum)
+		}
+		return nil
+	}
+	dim := rs.levels[level]
+	q.By = dim
+	rows, err := rs.l.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if row.Group == "" {
+			continue // records without the label are not in a quota scoped by it
+		}
+		if dim == ledger.ByProvider && rs.rule.Scope.Provider != quota.Each && row.Group != rs.rule.Scope.Provider {
+			continue
+		}
+		l := labels
+		// Ledger dimensions and quota labels share their names.
+		if err := l.SetLabel(string(dim), row.Group); err != nil {
+			return err
+		}
+		if level == len(rs.levels)-1 {
+			rs.restore(l, row.Sum)
+			continue
+		}
+		sub := q
+		setFilter(&sub, dim, row.Group)
+		if err := rs.walk(ctx, level+1, sub, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (rs *ruleRestore) restore(labels quota.Labels, sum ledger.Sum) {
+	q, ok := rs.rule.For(labels)
+	if !ok {
+		return
+	}
+	used := amountOf(rs.rule.Unit, sum)
+	if used <= 0 {
+		return
+	}
+	rs.mem.Restore(rs.now, q, used)
+	rs.restored = append(rs.restored, Restored{Quota: q, Used: used})
+}
+
+// setFilter narrows q to records whose dim is value. Provider is never narrowed: it is
+// always the last level.
+func setFilter(q *ledger.Query, dim ledger.Dim, value string) {
+	switch dim {
+	case ledger.ByModel:
+		q.Model = value
+	case ledger.ByTenant:
+		q.Tenant = value
+	case ledger.ByKey:
+		q.Key = value
+	case ledger.ByAgent:
+		q.Agent = value
+	case ledger.BySession:
+		q.Session = value
+	}
 }
 
 // fixedLabels returns the scope's fixed values: what every request in the quota carries.
