@@ -96,9 +96,10 @@ type Config struct {
 	// reservation this often while its call or stream runs, so that a long stream keeps
 	// its slot. Zero means no renewal, which suits the memory store.
 	LeaseRenew time.Duration
-	// SettleTimeout bounds a settle, which runs detached from the caller's context so that
-	// a cancelled caller still pays; 0 means 5s.
-	SettleTimeout time.Duration
+	// CacheTimeout bounds a write to the response cache, which runs detached from the
+	// caller; 0 means 1s. Settles need no such bound: the memory store never blocks and
+	// the Redis store bounds every call by its own timeout.
+	CacheTimeout time.Duration
 }
 
 // ResponseCache stores successful answers by request key; *cache.Cache (through Config.Cache)
@@ -142,6 +143,7 @@ type Engine struct {
 	routes    *fallback.Routes
 	store     quota.Store
 	queue     *queue.Queue
+	quotas    quotaCache
 	cooldowns Cooldowns
 	cache     ResponseCache
 	budget    *retry.Budget
@@ -167,7 +169,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: Config.Cooldown: %w", err)
 	}
 	e := &Engine{cfg: cfg, providers: cfg.Providers, prices: cfg.Pricing, routes: cfg.Routes,
-		store: cfg.Store, log: cfg.Logger}
+		store: cfg.Store, log: cfg.Logger, quotas: quotaCache{rules: cfg.Rules}}
 	if e.prices == nil {
 		e.prices = pricing.Default()
 	}
@@ -186,8 +188,8 @@ func New(cfg Config) (*Engine, error) {
 	if e.cfg.MinClampTokens <= 0 {
 		e.cfg.MinClampTokens = 64
 	}
-	if e.cfg.SettleTimeout <= 0 {
-		e.cfg.SettleTimeout = 5 * time.Second
+	if e.cfg.CacheTimeout <= 0 {
+		e.cfg.CacheTimeout = time.Second
 	}
 	var err error
 	if e.queue, err = queue.New(e.store, cfg.Queue); err != nil {

@@ -69,16 +69,11 @@ func (r Room) MaxOutput(m pricing.Model, input, maxOut int64) int64 {
 // skipped for a cheaper step (only when a later model step exists: otherwise the store's
 // own refusal at reserve is the answer, with its limit, use and reset time).
 func (r *run) planBudget(ctx context.Context, m pricing.Model, maxOut int64, later bool) (int64, string, bool) {
-	r.budget = r.budget[:0]
-	for i := range r.quotas {
-		if r.quotas[i].Window.Kind.IsBudget() && r.quotas[i].Unit != quota.Requests {
-			r.budget = append(r.budget, r.quotas[i])
-		}
-	}
-	if len(r.budget) == 0 {
+	budget := r.quotas.budget
+	if len(budget) == 0 {
 		return maxOut, "", true
 	}
-	sts, err := r.e.store.Status(ctx, r.budget, r.statuses[:0])
+	sts, err := r.e.store.Status(ctx, budget, r.statuses[:0])
 	if err != nil {
 		return maxOut, "", true // reserve will meet the same store and decide
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tollgate/tollgate/cache"
@@ -29,18 +28,15 @@ type run struct {
 	attempts int // upstream attempts across the chain
 	input    int64
 	level    queue.Level
-	quotas   []quota.Quota
-	budget   []quota.Quota
+	quotas   *quotaSet // of the model step being tried
 	statuses []quota.Status
 	// stopRenew ends the lease renewal of the one reservation a run holds at a time.
 	stopRenew func()
 }
 
 func (e *Engine) newRun(ctx context.Context, req *llm.Request) *run {
-	n := len(e.cfg.Rules)
 	r := &run{e: e, req: req, id: e.requestID(), start: time.Now(),
-		level:  queue.LevelOf(req.Identity.Priority),
-		quotas: make([]quota.Quota, 0, n), budget: make([]quota.Quota, 0, n), statuses: make([]quota.Status, 0, n)}
+		level: queue.LevelOf(req.Identity.Priority)}
 	r.deadline, _ = ctx.Deadline()
 	return r
 }
@@ -181,7 +177,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 
 	labels := quota.Labels{Provider: provName, Model: model.Name, Tenant: r.req.Identity.Tenant,
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
-	r.quotas = e.cfg.Rules.For(r.quotas[:0], labels)
+	r.quotas = e.quotas.get(labels)
 
 	maxOut, reason, ok := r.planBudget(ctx, model, maxOut, later)
 	if !ok {
@@ -203,7 +199,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		worst := quota.Amount{Requests: 1, InputTokens: r.input, OutputTokens: maxOut,
 			MicroUSD: model.Cost(llm.Usage{InputTokens: r.input, OutputTokens: maxOut})}
 		grant, err := e.queue.Acquire(ctx, queue.Waiter{
-			Request:  &quota.Request{Quotas: r.quotas, Amount: worst},
+			Request:  &quota.Request{Quotas: r.quotas.all, Amount: worst},
 			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant})
 		if err != nil {
 			if errors.Is(err, quota.ErrBudget) || errors.Is(err, quota.ErrTooLarge) {
@@ -313,9 +309,9 @@ func (r *run) admitted(g queue.Grant, model, provider string) {
 	r.renewLeases(g.Reservation.ID)
 	r.emit(Event{Kind: Admitted, Model: model, Provider: provider, Waited: g.Waited})
 	if w := g.Reservation.Warned; w != 0 {
-		for i := range r.quotas {
+		for i := range r.quotas.all {
 			if i < 64 && w&(1<<i) != 0 {
-				q := &r.quotas[i]
+				q := &r.quotas.all[i]
 				name := q.Name
 				if s := q.Scope.String(); s != "" {
 					name += " [" + s + "]"
@@ -333,7 +329,7 @@ func (r *run) admitted(g queue.Grant, model, provider string) {
 func (r *run) renewLeases(id quota.ID) {
 	every := r.e.cfg.LeaseRenew
 	rn, ok := r.e.store.(renewer)
-	if every <= 0 || !ok || !slices.ContainsFunc(r.quotas, func(q quota.Quota) bool { return q.Window.Kind == quota.Lease }) {
+	if every <= 0 || !ok || !r.quotas.lease {
 		return
 	}
 	stop := make(chan struct{})
@@ -364,8 +360,9 @@ func (r *run) finish(id quota.ID, actual quota.Amount, sent bool) {
 		r.stopRenew()
 		r.stopRenew = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.SettleTimeout)
-	defer cancel()
+	// The memory store never blocks and the Redis store bounds each call by its own
+	// timeout, so the detached context needs no deadline of its own.
+	ctx := context.Background()
 	var err error
 	if sent {
 		err = e.queue.Settle(ctx, id, actual)
@@ -408,7 +405,7 @@ func (r *run) served(step fallback.Step, provider string, model pricing.Model, g
 	r.settleUsage(g, model, provider, u, callStart, "ok")
 	if c := r.e.cache; c != nil {
 		if k, err := cache.NewKey(model.Name, r.req); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.SettleTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.CacheTimeout)
 			// A response too large to cache, or a shared cache that is down, only costs a
 			// later cache miss.
 			if err := c.Put(ctx, k, resp, time.Now()); err != nil && !errors.Is(err, cache.ErrNotCacheable) && !errors.Is(err, cache.ErrTooLarge) {

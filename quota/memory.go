@@ -412,7 +412,10 @@ func (s *MemoryStore) StatusAt(now time.Time, quotas []Quota, dst []Status) []St
 				st.ResetAt = time.Unix(0, b.tat)
 			}
 		case Day, Month:
-			start, end := calendarWindow(q.Window.Kind, q.Window.Location, t)
+			start, end := b.start, b.end
+			if t < start || t >= end {
+				start, end = calendarWindow(q.Window.Kind, q.Window.Location, t)
+			}
 			if b.start == start {
 				st.Used, st.Held = b.used+b.held, b.held
 			}
