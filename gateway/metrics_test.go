@@ -15,8 +15,13 @@ func TestMetricsEndpoint(t *testing.T) {
 		Limit: 1_000_000, Window: quota.Daily(nil)}}
 	e := newEnv(t, envConfig{rules: rules})
 	for range 2 {
-		if resp, body := e.do(t, http.MethodPost, "/v1/chat/completions", okChat, "Authorization", "Bearer "+secretAlice); resp.StatusCode != 200 {
+		resp, body := e.do(t, http.MethodPost, "/v1/chat/completions", okChat, "Authorization", "Bearer "+secretAlice)
+		if resp.StatusCode != 200 {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		// A few dozen micro-dollars of $1 are spent: the remaining keeps six decimals.
+		if got := resp.Header.Get(HeaderBudgetRemaining); !strings.HasPrefix(got, "0.99") || !strings.Contains(got, `usd; quota="tenant-usd"; limit=1.00; reset=`) {
+			t.Errorf("%s = %q", HeaderBudgetRemaining, got)
 		}
 	}
 	e.do(t, http.MethodPost, "/v1/chat/completions", `{"model":"nope","messages":[]}`, "Authorization", "Bearer "+secretAlice)
