@@ -82,7 +82,6 @@ type Config struct {
 	decoded  []Problem         // problems found while decoding (unknown fields, types)
 	dotenv   map[string]string // EnvFile's variables
 	envErr   error             // why EnvFile could not be read
-	hasRedis bool
 }
 
 // DefaultListen is the gateway's address when Config.Listen is empty: loopback only, so
@@ -287,7 +286,11 @@ func Parse(file string, data []byte) (*Config, error) {
 	default:
 		return nil, syntaxError(file, err)
 	}
-	c.hasRedis = c.Redis != nil
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		c.decoded = append(c.decoded, Problem{File: file, Line: next.Line, Column: next.Column,
+			Message: "a second YAML document: a configuration is one document (remove the \"---\")"})
+	}
 	if c.EnvFile != "" {
 		c.dotenv, c.envErr = readEnvFile(c.path(c.EnvFile))
 	}

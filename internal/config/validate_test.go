@@ -252,3 +252,12 @@ func TestValidateInCode(t *testing.T) {
 		t.Errorf("Validate() (-want +got):\n%s", diff)
 	}
 }
+
+func TestSecondDocument(t *testing.T) {
+	t.Parallel()
+	got := problemStrings(parse(t, minimal+"---\nlisten: 127.0.0.1:1\n").Validate())
+	want := []string{`t.yaml:5:1: a second YAML document: a configuration is one document (remove the "---")`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Validate() (-want +got):\n%s", diff)
+	}
+}
