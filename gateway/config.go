@@ -56,8 +56,9 @@ type Config struct {
 	// Keys are the virtual keys accepted. At least one is required.
 	Keys []Key
 	// Models lists the model ids and route names callers may use, in the order GET
-	// /v1/models lists them. Empty means any model that the engine's price table knows
-	// (listed from that table) and any route the engine resolves.
+	// /v1/models lists them. Empty means any route the engine resolves and any model its
+	// price table knows; /v1/models then lists the price table's models only (the engine
+	// cannot list its routes), so a deployment with routes should list them here.
 	Models []string
 	// MaxBodyBytes bounds a request body; a larger one is refused with 413. 0 means
 	// DefaultMaxBodyBytes.

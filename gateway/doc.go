@@ -82,7 +82,7 @@
 //	                            a rate, the queue (full or wait timed out), or the upstream's rate limit
 //	502  upstream failure (server error, cut connection) after the whole route was tried
 //	503  upstream overloaded (Anthropic callers: 529 overloaded_error), no step could serve,
-//	     or the gateway is shutting down
+//	     the gateway is shutting down, or its quota store is unreachable (with Retry-After)
 //	504  the request's deadline passed
 //
 // A message says what was exceeded, its limit, the use and when it resets. Provider keys

@@ -143,8 +143,10 @@ func classify(err error) *apiError {
 
 	var le *llm.Error
 	if !errors.As(err, &le) {
-		return &apiError{status: http.StatusBadGateway, oaType: "server_error", anType: "api_error",
-			outcome: outcomeUpstream, msg: "tollgate: " + err.Error()}
+		// Not an upstream's answer: tollgate's own state (the quota store unreachable) or
+		// configuration failed; another replica, or this one shortly, may do better.
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "unavailable",
+			anType: "api_error", outcome: outcomeUnavailable, retryAfter: time.Second, msg: "tollgate: " + err.Error()}
 	}
 	if le.Provider == "tollgate" && le.Kind == llm.KindBadRequest {
 		return badRequest(le.Message)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ func TestClassify(t *testing.T) {
 		{"upstream timeout", &llm.Error{Kind: llm.KindTimeout, Provider: "openai", Status: 408}, 504, 504, "timeout", "timeout_error", false, "", ""},
 		{"upstream context", &llm.Error{Kind: llm.KindContextLength, Provider: "openai", Status: 400}, 400, 400, "invalid_request_error", "invalid_request_error", false, "", ""},
 		{"upstream auth", &llm.Error{Kind: llm.KindAuth, Provider: "openai", Status: 401}, 502, 502, "server_error", "api_error", true, "", ""},
+		{"store down", fmt.Errorf("redis: %w", io.ErrUnexpectedEOF), 503, 503, "server_error", "api_error", false, "1", "1000"},
 		{"tollgate estimate", &llm.Error{Kind: llm.KindBadRequest, Provider: "tollgate", Message: "bad"}, 400, 400, "invalid_request_error", "invalid_request_error", false, "", ""},
 	}
 	for _, tt := range tests {

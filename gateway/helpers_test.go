@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tollgate/tollgate/cache"
 	"github.com/tollgate/tollgate/emulator"
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
@@ -56,6 +57,7 @@ type envConfig struct {
 	rules  quota.Rules
 	routes []fallback.Route
 	models []string
+	cache  *cache.Cache
 	// providers replaces the emulator-backed adapters.
 	providers map[string]llm.Provider
 	gateway   func(*Config)
@@ -109,7 +111,7 @@ func newEnv(t testing.TB, ec envConfig) *env {
 	eng, err := engine.New(engine.Config{Providers: providers, Routes: routes, Rules: ec.rules,
 		Store:   e.metrics.Store(quota.NewMemoryStore(quota.MemoryConfig{})),
 		Retry:   retry.Policy{MaxAttempts: 1},
-		OnEvent: e.metrics.Observe, Logger: log})
+		OnEvent: e.metrics.Observe, Logger: log, Cache: ec.cache})
 	if err != nil {
 		t.Fatal(err)
 	}
