@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,7 @@ type openAISink struct {
 	enc     *openai.StreamEncoder
 	model   string
 	started bool
+	stop    string // the upstream's stop reason, once an event has carried it
 }
 
 func (s *openAISink) chunk(c llm.Chunk) error {
@@ -61,6 +63,9 @@ func (s *openAISink) chunk(c llm.Chunk) error {
 		}
 	}
 	if c.Text == "" {
+		if r := stopReasonOf(c.Raw); r != "" {
+			s.stop = r
+		}
 		return nil
 	}
 	return s.enc.Delta(c.Text)
@@ -69,6 +74,9 @@ func (s *openAISink) chunk(c llm.Chunk) error {
 func (s *openAISink) end(stop string, u llm.Usage) error {
 	if err := s.chunk(llm.Chunk{}); err != nil {
 		return err
+	}
+	if stop == "" {
+		stop = s.stop
 	}
 	return s.enc.End(stop, u)
 }
@@ -80,6 +88,7 @@ type anthropicSink struct {
 	enc     *anthropic.StreamEncoder
 	model   string
 	started bool
+	stop    string
 }
 
 func (s *anthropicSink) chunk(c llm.Chunk) error {
@@ -90,6 +99,9 @@ func (s *anthropicSink) chunk(c llm.Chunk) error {
 		}
 	}
 	if c.Text == "" {
+		if r := stopReasonOf(c.Raw); r != "" {
+			s.stop = r
+		}
 		return nil
 	}
 	return s.enc.Delta(c.Text)
@@ -99,7 +111,36 @@ func (s *anthropicSink) end(stop string, u llm.Usage) error {
 	if err := s.chunk(llm.Chunk{}); err != nil {
 		return err
 	}
+	if stop == "" {
+		stop = s.stop
+	}
 	return s.enc.End(stop, u)
+}
+
+// stopReasonOf reads the stop reason that an upstream event without text may carry: an
+// OpenAI chunk's choices[0].finish_reason or an Anthropic message_delta's
+// delta.stop_reason. The encoders map either vocabulary to the caller's.
+func stopReasonOf(raw []byte) string {
+	_, data, ok := bytes.Cut(raw, []byte("data:"))
+	if !ok {
+		return ""
+	}
+	data, _, _ = bytes.Cut(data, []byte("\n"))
+	var v struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+		Delta struct {
+			StopReason string `json:"stop_reason"`
+		} `json:"delta"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	if len(v.Choices) > 0 && v.Choices[0].FinishReason != "" {
+		return v.Choices[0].FinishReason
+	}
+	return v.Delta.StopReason
 }
 
 func (s *anthropicSink) fail(e *apiError) error { return s.enc.Fail(e.anType, e.msg) }
