@@ -12,8 +12,9 @@ import (
 	"github.com/tollgate/tollgate/internal/demo"
 )
 
-// runDemo runs the demo: the emulator, the engine over the real provider adapters and a
-// swarm of agents, with live progress and a report. It fails (exit 1) when an invariant of
+// runDemo runs the demo: the emulator, the engine over the real provider adapters, the
+// gateway over the engine and a swarm of agents calling it with the official OpenAI SDK
+// (with -direct, calling the engine in-process), with live progress and a report. It fails (exit 1) when an invariant of
 // the report breaks, after saying which.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
@@ -23,6 +24,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "random seed for the emulator and the agents")
 	html := fs.String("html", filepath.Join(os.TempDir(), "tollgate-demo.html"), `path of the HTML report; "" writes none`)
 	quiet := fs.Bool("quiet", false, "no live progress, only the final report")
+	direct := fs.Bool("direct", false, "agents call the engine in-process instead of the gateway over HTTP")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,7 +44,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		width, _, _ = term.GetSize(int(f.Fd()))
 	}
 	rep, err := demo.Run(ctx, demo.Config{Duration: *duration, Agents: *agents, Sessions: *sessions, Seed: *seed,
-		Out: stdout, HTML: *html, Terminal: terminal, Width: width, Quiet: *quiet})
+		Out: stdout, HTML: *html, Terminal: terminal, Width: width, Quiet: *quiet, Direct: *direct})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/llm"
-	"github.com/tollgate/tollgate/queue"
 )
 
 // The routes agents call: "smart" falls from gpt-4o to gpt-4o-mini, then to a cached or a
@@ -37,8 +35,11 @@ type agentCounts struct {
 	streams                    atomic.Int64
 	streamsCut                 atomic.Int64
 
-	mu     sync.Mutex
-	errors map[string]int64 // by reason, for the report
+	mu       sync.Mutex
+	errors   map[string]int64 // by reason, for the report
+	statuses map[int]int64    // by HTTP status received; 0 is no response (or in-process)
+	latency  []time.Duration  // of answered requests, from the call to the end of the answer
+	failed   []time.Duration  // of errors, likewise
 }
 
 func (c *agentCounts) fail(reason string) {
@@ -47,6 +48,22 @@ func (c *agentCounts) fail(reason string) {
 		c.errors = map[string]int64{}
 	}
 	c.errors[reason]++
+	c.mu.Unlock()
+}
+
+// observe records one finished call: the HTTP status it got and how long the agent
+// waited for it (a stream to its end).
+func (c *agentCounts) observe(status int, took time.Duration, answered bool) {
+	c.mu.Lock()
+	if c.statuses == nil {
+		c.statuses = map[int]int64{}
+	}
+	c.statuses[status]++
+	if answered {
+		c.latency = append(c.latency, took)
+	} else {
+		c.failed = append(c.failed, took)
+	}
 	c.mu.Unlock()
 }
 
@@ -85,9 +102,12 @@ func (a *agent) run(ctx context.Context, c client, stopAt time.Time) {
 		if req.Stream {
 			a.counts.streams.Add(1)
 		}
+		began := time.Now()
 		ans, err := c.Do(ctx, req)
+		took := time.Since(began)
 		if err == nil {
 			a.counts.answered.Add(1)
+			a.counts.observe(ans.Status, took, true)
 			if ans.Cached {
 				a.counts.cachedAnswers.Add(1)
 			}
@@ -101,26 +121,28 @@ func (a *agent) run(ctx context.Context, c client, stopAt time.Time) {
 			}
 		} else {
 			a.counts.errored.Add(1)
+			class, reason, status := classOf(err)
+			a.counts.observe(status, took, false)
 			switch {
-			case isBudget(err):
+			case class == classBudget:
 				a.counts.budgetRefusals.Add(1)
 				a.counts.budgetStops.Add(1)
 				a.stopped = true
 				return
-			case errors.Is(err, queue.ErrTimeout) || errors.Is(err, queue.ErrFull):
+			case class == classShed:
 				// Shed by tollgate's queue with a Retry-After: the agent backs off.
 				a.counts.shed.Add(1)
 			case ctx.Err() != nil:
 				a.counts.cancelled.Add(1)
 				return
 			default:
-				if errors.Is(err, errStreamCut) {
+				switch class {
+				case classStreamCut:
 					a.counts.streamsCut.Add(1)
-				}
-				if llm.KindOf(err) == llm.KindRateLimited {
+				case classUpstream429:
 					a.counts.rateLimited.Add(1)
 				}
-				a.counts.fail(reasonOf(err))
+				a.counts.fail(reason)
 			}
 		}
 		if !pause(ctx, min(a.pause(), time.Until(stopAt))) {

@@ -13,7 +13,8 @@ import (
 const DefaultDuration = 40 * time.Second
 
 // Config configures a demo run. The zero value is the demo of the README: 40 agents in 8
-// sessions for 40 seconds against the default models, limits, faults and latency.
+// sessions for 40 seconds, calling the gateway over HTTP, against the default models,
+// limits, faults and latency.
 type Config struct {
 	// Duration is how long agents keep starting requests; requests in flight then finish
 	// (up to Drain). 0 means 40s.
@@ -57,6 +58,10 @@ type Config struct {
 	// Think is the mean pause of an agent between two requests (drawn in [0.5, 1.5] x
 	// Think); 0 means 1.2s, a negative value means no pause.
 	Think time.Duration
+	// Direct has the agents call the engine in-process instead of through the gateway: the
+	// path without HTTP, to tell the engine's figures from the gateway's. By default the
+	// agents are HTTP clients of the gateway, using the official OpenAI Go SDK.
+	Direct bool
 	// Concurrency is the global limit on calls in flight upstream; 0 means 16.
 	Concurrency int
 	// MaxWait is the longest a request waits in tollgate's queue; 0 means 10s.

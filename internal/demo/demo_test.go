@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,22 +11,35 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/emulator"
+	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/quota"
 )
 
-// TestRun runs a short demo at zero latency with budgets so small that a few calls exhaust
+// TestRun runs a short demo on each path (agents through the gateway over HTTP, and
+// in-process) at zero latency with budgets so small that a few calls exhaust
 // each session, and a hidden limit of one request a minute on gpt-4o-mini, then checks the
 // report's invariants and that budget stops and upstream 429s happened. Both are certain
 // whatever the scheduling: the second call to gpt-4o-mini is refused upstream, and a
 // session of $0.001 cannot pay for more than a few calls. It asserts invariants and "at
 // least one", never counts that depend on scheduling.
 func TestRun(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		name := "gateway"
+		if direct {
+			name = "direct"
+		}
+		t.Run(name, func(t *testing.T) { testRun(t, direct) })
+	}
+}
+
+func testRun(t *testing.T, direct bool) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.html")
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), Config{
-		Duration: 3 * time.Second,
+		Duration: 2 * time.Second,
+		Direct:   direct,
 		Agents:   8,
 		Sessions: 3,
 		Seed:     7,
@@ -83,6 +97,37 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s = %d, want at least 1", c.name, c.got)
 		}
 	}
+	if !direct {
+		// Through the gateway a budget stop can only be the SDK's error: a 429 with code
+		// budget_exceeded, which the agent must have recognised.
+		httpAtLeastOne := []struct {
+			name string
+			got  int64
+		}{
+			{"budget refusals seen as SDK errors", rep.BudgetErrors},
+			{"HTTP 200s", rep.HTTPStatus[200]},
+			{"HTTP 429s", rep.HTTPStatus[429]},
+			{"gateway requests", rep.GatewayRequests},
+		}
+		for _, c := range httpAtLeastOne {
+			if c.got < 1 {
+				t.Errorf("%s = %d, want at least 1", c.name, c.got)
+			}
+		}
+		var calls int64
+		for _, n := range rep.HTTPStatus {
+			calls += n
+		}
+		if calls != rep.Started {
+			t.Errorf("HTTP statuses sum to %d, want one per started request, %d", calls, rep.Started)
+		}
+		if !strings.HasPrefix(rep.GatewayURL, "http://127.0.0.1:") || !strings.Contains(out.String(), "gateway "+rep.GatewayURL) {
+			t.Errorf("report of a gateway run: GatewayURL = %q, and the text must name it", rep.GatewayURL)
+		}
+	}
+	if rep.Latency.N < 1 || rep.Latency.P99 < rep.Latency.P50 {
+		t.Errorf("latency = %+v, want answers with p99 >= p50", rep.Latency)
+	}
 	if len(rep.Spend) != 3 {
 		t.Errorf("report has %d sessions, want 3", len(rep.Spend))
 	}
@@ -133,6 +178,12 @@ func TestCheck(t *testing.T) {
 		{"leaked reservation", func(r *Report) { r.OpenReservations = 1 }, "leaked reservations"},
 		{"store hold", func(r *Report) { r.StoreHolds = 1 }, "leaked reservations"},
 		{"lost request", func(r *Report) { r.Answered = 7 }, "lost requests: 10 started, 7 answered, 2 errored"},
+		{"gateway counted every request", func(r *Report) { r.GatewayURL, r.GatewayRequests = "http://127.0.0.1:1/v1", 10 }, ""},
+		{"gateway missed a request", func(r *Report) { r.GatewayURL, r.GatewayRequests = "http://127.0.0.1:1/v1", 9 },
+			"lost requests: the agents started 10, the gateway counted 9"},
+		{"gateway missed a request cancelled at the end", func(r *Report) {
+			r.GatewayURL, r.GatewayRequests, r.Cancelled = "http://127.0.0.1:1/v1", 9, 1
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +203,7 @@ func TestCheck(t *testing.T) {
 func TestBudgetStopped(t *testing.T) {
 	// The reason the engine records when the store refuses the last model for the budget.
 	budget := fallback.Attempt{Model: "gpt-4o-mini", Result: fallback.Skipped,
-		Reason: quota.ErrBudget.Error() + ": session-usd [session=s1] ($0.01 lifetime): limit $0.01, used $0.0099, requested $0.0004; it does not reset"}
+		Reason: "budget exhausted: session-usd [session=s1] ($0.01 lifetime)", Err: fmt.Errorf("reserve: %w", quota.ErrBudget)}
 	tests := []struct {
 		name string
 		o    fallback.Outcome
@@ -160,16 +211,16 @@ func TestBudgetStopped(t *testing.T) {
 	}{
 		{"served by a model", fallback.Outcome{Served: "gpt-4o", Attempts: []fallback.Attempt{{Model: "gpt-4o", Result: fallback.Served}}}, false},
 		{"static after the budget", fallback.Outcome{Served: "static", Attempts: []fallback.Attempt{
-			{Model: "gpt-4o", Result: fallback.Skipped, Reason: "budget: worst case $0.01 > $0.005 left"},
+			{Model: "gpt-4o", Result: fallback.Skipped, Reason: "worst case $0.01 > $0.005 left", Err: engine.ErrDowngraded},
 			budget, {Model: "cached", Result: fallback.Skipped}, {Model: "static", Result: fallback.Served}}}, true},
 		{"static after failures", fallback.Outcome{Served: "static", Attempts: []fallback.Attempt{
 			{Model: "gpt-4o", Result: fallback.Failed, Reason: "503 overloaded"},
 			{Model: "gpt-4o-mini", Result: fallback.Skipped, Reason: "cooldown"}, {Model: "static", Result: fallback.Served}}}, false},
 		{"static after a request larger than the whole budget", fallback.Outcome{Served: "static", Attempts: []fallback.Attempt{
-			{Model: "gpt-4o-mini", Result: fallback.Skipped, Reason: quota.ErrTooLarge.Error() + ": session-usd [session=s1] ($0.001 lifetime)"},
+			{Model: "gpt-4o-mini", Result: fallback.Skipped, Reason: "too large", Err: quota.ErrTooLarge},
 			{Model: "static", Result: fallback.Served}}}, true},
 		{"cached after a downgrade that failed", fallback.Outcome{Served: "cached", Attempts: []fallback.Attempt{
-			{Model: "gpt-4o", Result: fallback.Skipped, Reason: "budget: x"},
+			{Model: "gpt-4o", Result: fallback.Skipped, Reason: "budget: x", Err: engine.ErrDowngraded},
 			{Model: "gpt-4o-mini", Result: fallback.Failed, Reason: "429"}, {Model: "cached", Result: fallback.Served}}}, false},
 	}
 	for _, tt := range tests {

@@ -53,8 +53,12 @@ th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}
 svg text{font:11px system-ui,sans-serif;fill:#444}
 </style></head><body>
 `)
-	p("<h1>tollgate demo</h1>\n<p class=\"sub\">%d agents in %d sessions for %s (drain %s), seed %d. Agents called the engine in-process; the engine called the emulator over HTTP through the OpenAI and Anthropic adapters.</p>\n",
-		r.Agents, r.Sessions, r.Duration.Round(time.Second), max(r.Elapsed-r.Duration, 0).Round(100*time.Millisecond), r.Seed)
+	how := "Agents called the gateway over HTTP with the official OpenAI Go SDK (SDK retries off, one virtual key per session); the gateway ran each request through the engine, which called the emulator over HTTP through the OpenAI and Anthropic adapters."
+	if !r.viaGateway() {
+		how = "Agents called the engine in-process (-direct); the engine called the emulator over HTTP through the OpenAI and Anthropic adapters."
+	}
+	p("<h1>tollgate demo</h1>\n<p class=\"sub\">%d agents in %d sessions for %s (drain %s), seed %d. %s</p>\n",
+		r.Agents, r.Sessions, r.Duration.Round(time.Second), max(r.Elapsed-r.Duration, 0).Round(100*time.Millisecond), r.Seed, e(how))
 
 	p(`<div class="kpi">`)
 	kpi := func(v any, label string) { p("<div><b>%v</b>%s</div>", v, e(label)) }
@@ -81,6 +85,30 @@ svg text{font:11px system-ui,sans-serif;fill:#444}
 		p(`<tr><td class="%s">%s</td><td style="text-align:left">%s</td></tr>`, cls, mark, e(c.text))
 	}
 	p("</table>\n")
+
+	p("<h2>What the agents saw</h2>\n<table>")
+	lrow := func(name string, l Latency) {
+		p("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(name), l.N, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max))
+	}
+	p("<tr><th>end-to-end latency (agents' clock)</th><th>calls</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>\n")
+	lrow("answers (streams to their end)", r.Latency)
+	lrow("errors", r.ErrorLatency)
+	p("</table>\n")
+	if r.viaGateway() {
+		p("<table><tr><th>HTTP status (as the SDK received it)</th><th>calls</th></tr>\n")
+		for _, k := range slices.Sorted(maps.Keys(r.HTTPStatus)) {
+			name := strconv.Itoa(k)
+			if k == 0 {
+				name = "no response"
+			}
+			p("<tr><td>%s</td><td>%d</td></tr>\n", name, r.HTTPStatus[k])
+		}
+		p("</table>\n<table><tr><th>outcome (the gateway's own count)</th><th>requests</th></tr>\n")
+		for _, k := range slices.Sorted(maps.Keys(r.GatewayOutcomes)) {
+			p("<tr><td>%s</td><td>%d</td></tr>\n", e(k), r.GatewayOutcomes[k])
+		}
+		p("<tr><th>total</th><th>%d</th></tr></table>\n", r.GatewayRequests)
+	}
 
 	p("<h2>Throughput by model (answers per second)</h2>\n")
 	r.throughputSVG(w)

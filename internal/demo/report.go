@@ -25,6 +25,9 @@ type Report struct {
 	Seed     uint64
 	// Interrupted says the caller's context ended the run early.
 	Interrupted bool
+	// GatewayURL is the base URL of the gateway the agents called over HTTP with the
+	// official OpenAI Go SDK; "" when they called the engine in-process (Config.Direct).
+	GatewayURL string
 
 	// What the agents saw. Every request started ends answered or errored; Shed,
 	// Cancelled and the budget refusals are errors of their own kinds.
@@ -38,6 +41,20 @@ type Report struct {
 	CachedAnswers              int64
 	StaticAnswers              int64
 	Errors                     map[string]int64 // other errors that reached an agent, by kind
+	// HTTPStatus counts the calls by the HTTP status the agents' SDK received (0: no
+	// response at all); a stream cut after its 200 counts as a 200. Empty in-process.
+	HTTPStatus map[int]int64
+	// Latency and ErrorLatency are the time an agent waited for an answer (a stream read to
+	// its end) or for an error, by the agents' own clock.
+	Latency, ErrorLatency Latency
+
+	// What the gateway counted itself (its tollgate_requests_total metric), by outcome;
+	// empty in-process.
+	GatewayOutcomes map[string]int64
+	GatewayRequests int64
+	// GatewayDrain is the gateway's error when its drain had to cut requests; "" after a
+	// clean drain.
+	GatewayDrain string
 
 	// What the engine did.
 	Served         int64
@@ -69,6 +86,21 @@ type Report struct {
 	Throughput map[string][]int
 	// HTMLPath is where the HTML report was written, "" when none was.
 	HTMLPath string
+}
+
+// Latency is a distribution of durations by the nearest-rank method.
+type Latency struct {
+	N                  int
+	P50, P90, P99, Max time.Duration
+}
+
+func latencyOf(d []time.Duration) Latency {
+	if len(d) == 0 {
+		return Latency{}
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return Latency{N: len(s), P50: quantile(s, 0.50), P90: quantile(s, 0.90), P99: quantile(s, 0.99), Max: s[len(s)-1]}
 }
 
 // LevelWait is the queue wait of one priority level.
@@ -148,8 +180,21 @@ func (r *Report) Check() error {
 	if lost := r.Started - r.Answered - r.Errored; lost != 0 {
 		errs = append(errs, fmt.Errorf("lost requests: %d started, %d answered, %d errored", r.Started, r.Answered, r.Errored))
 	}
+	if r.gatewayMissed() {
+		errs = append(errs, fmt.Errorf("lost requests: the agents started %d, the gateway counted %d", r.Started, r.GatewayRequests))
+	}
 	return errors.Join(errs...)
 }
+
+// gatewayMissed reports whether the gateway counted fewer requests than the agents sent,
+// where it must have seen each: when no call was cancelled (one cancelled at the end of the
+// drain may never have left the agent) and every call got an HTTP answer.
+func (r *Report) gatewayMissed() bool {
+	return r.viaGateway() && r.Cancelled == 0 && r.HTTPStatus[0] == 0 && r.GatewayRequests != r.Started
+}
+
+// viaGateway reports whether the agents called the gateway over HTTP.
+func (r *Report) viaGateway() bool { return r.GatewayURL != "" }
 
 // reportInputs is everything buildReport reads.
 type reportInputs struct {
@@ -162,6 +207,7 @@ type reportInputs struct {
 	sessions []sessionBudget
 	agents   []*agent
 	rules    quota.Rules
+	gateway  *gatewayView // nil when Direct
 }
 
 func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
@@ -173,7 +219,21 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 		OpenReservations: in.eng.Open(), StoreHolds: in.store.Open()}
 	n.mu.Lock()
 	r.Errors = maps.Clone(n.errors)
+	r.Latency, r.ErrorLatency = latencyOf(n.latency), latencyOf(n.failed)
+	if in.gateway != nil {
+		r.HTTPStatus = maps.Clone(n.statuses)
+	}
 	n.mu.Unlock()
+	if g := in.gateway; g != nil {
+		r.GatewayURL = g.url
+		r.GatewayOutcomes = g.outcomes
+		for _, v := range g.outcomes {
+			r.GatewayRequests += v
+		}
+		if g.drainErr != nil {
+			r.GatewayDrain = g.drainErr.Error()
+		}
+	}
 	if r.Errors == nil {
 		r.Errors = map[string]int64{}
 	}

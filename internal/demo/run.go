@@ -25,8 +25,10 @@ import (
 const tenant = "demo"
 
 // Run starts the emulator on a loopback port, builds the engine over the real provider
-// adapters pointed at it, runs the agent swarm for cfg.Duration with live progress on
-// cfg.Out, waits for the requests in flight, then prints the report (and writes the HTML
+// adapters pointed at it, starts the gateway over the engine on another loopback port, runs
+// the agent swarm against the gateway (official OpenAI SDK, one virtual key per session;
+// with cfg.Direct, against the engine in-process) for cfg.Duration with live progress on
+// cfg.Out, waits for the requests in flight and the gateway's drain, then prints the report (and writes the HTML
 // report when cfg.HTML is set). It returns the report whatever its invariants say: call
 // Report.Check for them. An error means the run itself could not be set up or reported.
 //
@@ -97,11 +99,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	counts := &agentCounts{}
 	agents := swarm(cfg, sessions, counts)
+	var c client = engineClient{eng: eng}
+	var gw *gatewayRun
+	if !cfg.Direct {
+		gw, err = startGateway(ctx, eng, sessions)
+		if err != nil {
+			return nil, err
+		}
+		defer gw.stop()
+		c = gw.client
+	}
 	stopAt := start.Add(cfg.Duration)
 	drainCtx, cancelDrain := context.WithDeadline(ctx, stopAt.Add(cfg.Drain))
 	defer cancelDrain()
 	var wg sync.WaitGroup
-	c := engineClient{eng: eng}
 	for _, a := range agents {
 		wg.Go(func() { a.run(drainCtx, c, stopAt) })
 	}
@@ -111,6 +122,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	p := progressPrinter{cfg: cfg, col: col, counts: counts, start: start}
 	p.loop(done)
 
+	// The gateway drains first: every agent has its answer, but a handler may still be
+	// settling the reservation of one it just sent. Serve returns once none runs.
+	var view *gatewayView
+	if gw != nil {
+		view = gw.stop()
+	}
 	_ = eng.Close()
 	// Shutdown, not Close: a handler counts an answer just after writing it, so the
 	// counters are final only once every handler has returned.
@@ -118,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	_ = srv.Shutdown(shutdownCtx)
 	cancel()
 	rep := buildReport(ctx, cfg, reportInputs{start: start, eng: eng, store: store, emu: srv.Stats(),
-		col: col, counts: counts, sessions: sessions, agents: agents, rules: rules})
+		col: col, counts: counts, sessions: sessions, agents: agents, rules: rules, gateway: view})
 	rep.WriteText(cfg.Out)
 	if cfg.HTML != "" {
 		if err := rep.WriteHTMLFile(cfg.HTML); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,6 +17,7 @@ func (r *Report) WriteText(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("\ntollgate demo: %d agents in %d sessions for %s (drain %s), seed %d\n", r.Agents, r.Sessions,
 		r.Duration.Round(time.Second), max(r.Elapsed-r.Duration, 0).Round(100*time.Millisecond), r.Seed)
+	p("%s\n", r.pathLine())
 	if r.Interrupted {
 		p("interrupted after %s: requests in flight were cancelled\n", r.Elapsed.Round(100*time.Millisecond))
 	}
@@ -23,7 +25,7 @@ func (r *Report) WriteText(w io.Writer) {
 
 	p("requests   %d started, %d answered, %d errors", r.Started, r.Answered, r.Errored)
 	if r.Errored > 0 {
-		p(" (%d budget refusals, %d shed by the queue and retried by their agent, %d cancelled at the end, %d other)",
+		p(" (%d budget refusals, %d shed by tollgate and retried by their agent, %d cancelled at the end, %d other)",
 			r.BudgetErrors, r.Shed, r.Cancelled, r.Errored-r.BudgetErrors-r.Shed-r.Cancelled)
 	}
 	if r.StreamsCut > 0 {
@@ -34,7 +36,20 @@ func (r *Report) WriteText(w io.Writer) {
 	if len(r.Errors) > 0 {
 		p("           errors that reached agents: %s\n", counts(r.Errors))
 	}
+	if r.viaGateway() {
+		p("http       %s  (statuses the agents' SDK received)\n", statuses(r.HTTPStatus))
+		p("gateway    %d requests by its own count: %s\n", r.GatewayRequests, counts(r.GatewayOutcomes))
+		if r.GatewayDrain != "" {
+			p("           drain: %s\n", r.GatewayDrain)
+		}
+	}
+	p("latency    answers p50 %s, p99 %s (max %s, %d)", ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.Max), r.Latency.N)
+	if r.ErrorLatency.N > 0 {
+		p("; errors p50 %s, p99 %s (%d)", ms(r.ErrorLatency.P50), ms(r.ErrorLatency.P99), r.ErrorLatency.N)
+	}
+	p("\n           end to end by the agents' clock, queue wait and streams to their end included\n")
 
+	p("\nThe figures below are the engine's (its events, in-process) and the emulator's own counts.\n")
 	p("\nupstream   %d × 429 met by tollgate (the emulator sent %d); %d reached an agent: %d retried after their\n"+
 		"           Retry-After, %d fell back along the route (next model, cache or static answer)\n",
 		r.Upstream429, r.Emulator429, r.Agent429, r.Retried429, max(r.Upstream429-r.Retried429-r.Agent429, 0))
@@ -110,9 +125,43 @@ func (r *Report) checks() []check {
 		{agree && r.Upstream <= r.Daily.Limit, false, spendText(r)},
 		{r.OpenReservations == 0 && r.StoreHolds == 0, false,
 			fmt.Sprintf("leaked reservations: %d (engine.Open() = %d, store holds = %d)", r.OpenReservations+int64(r.StoreHolds), r.OpenReservations, r.StoreHolds)},
-		{lost == 0, false, fmt.Sprintf("lost requests: %d (%d started = %d answered + %d errors)", lost, r.Started, r.Answered, r.Errored)},
+		{lost == 0 && !r.gatewayMissed(), false, lostText(r, lost)},
 		{r.Agent429 == 0, true, fmt.Sprintf("upstream 429s that reached an agent: %d of %d", r.Agent429, r.Upstream429)},
 	}
+}
+
+func lostText(r *Report, lost int64) string {
+	s := fmt.Sprintf("lost requests: %d (%d started = %d answered + %d errors", lost, r.Started, r.Answered, r.Errored)
+	if r.viaGateway() {
+		s += fmt.Sprintf("; the gateway counted %d", r.GatewayRequests)
+		if r.GatewayRequests != r.Started && !r.gatewayMissed() {
+			s += ": calls cancelled at the end or unanswered may not have reached it"
+		}
+	}
+	return s + ")"
+}
+
+// pathLine says how the agents reached tollgate.
+func (r *Report) pathLine() string {
+	if !r.viaGateway() {
+		return "agents → engine in-process (-direct) → provider adapters → emulator over HTTP"
+	}
+	return "agents (official OpenAI Go SDK, SDK retries off, one virtual key per session) → gateway " +
+		r.GatewayURL + " → engine → emulator"
+}
+
+// statuses renders HTTP status counts in status order: "200 ×790 · 429 ×19".
+func statuses(m map[int]int64) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		name := strconv.Itoa(k)
+		if k == 0 {
+			name = "no response"
+		}
+		parts[i] = fmt.Sprintf("%s ×%d", name, m[k])
+	}
+	return strings.Join(parts, " · ")
 }
 
 func spendText(r *Report) string {
