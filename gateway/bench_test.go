@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
+	"github.com/tollgate/tollgate/llm"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -57,4 +60,38 @@ func BenchmarkOverhead(b *testing.B) {
 		run(b, e.srv.URL+"/v1/chat/completions", http.Header{"Authorization": {"Bearer " + secretAlice},
 			"X-Session-Id": {"bench"}})
 	})
+}
+
+// BenchmarkHandler measures the gateway and engine alone: a request served in-process by
+// ServeHTTP over a stub upstream, without network, without and with quotas.
+func BenchmarkHandler(b *testing.B) {
+	quotas := quota.Rules{
+		{Name: "key-rpm", Scope: quota.Labels{Key: quota.Each}, Unit: quota.Requests, Limit: 1 << 40, Window: quota.PerMinute()},
+		{Name: "tenant-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD, Limit: 1 << 50, Window: quota.Daily(nil)},
+		{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD, Limit: 1 << 50, Window: quota.Forever()},
+	}
+	for _, bc := range []struct {
+		name  string
+		rules quota.Rules
+	}{{"plain", nil}, {"quotas", quotas}} {
+		b.Run(bc.name, func(b *testing.B) {
+			oa := &stub{name: "openai", format: llm.OpenAI}
+			e := newEnv(b, envConfig{providers: map[string]llm.Provider{"openai": oa}, rules: bc.rules})
+			body := []byte(`{"model":"gpt-4o-mini","max_tokens":50,"messages":[{"role":"user","content":"hello there, how are you"}]}`)
+			hdr := http.Header{"Authorization": {"Bearer " + secretAlice}, "X-Session-Id": {"bench"}}
+			b.ReportAllocs()
+			for b.Loop() {
+				oa.mu.Lock()
+				oa.calls = oa.calls[:0]
+				oa.mu.Unlock()
+				req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(body))
+				req.Header = hdr
+				w := httptest.NewRecorder()
+				e.gw.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
 }
