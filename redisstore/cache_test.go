@@ -406,3 +406,33 @@ func TestCacheConfigValidate(t *testing.T) {
 		t.Error("NewCache(nil client) = nil error")
 	}
 }
+
+// BenchmarkCacheGet is a fresh hit on a small answer: one round trip and the JSON decode.
+func BenchmarkCacheGet(b *testing.B) {
+	srv := redistest.Start(b)
+	cs, _ := newCaches(b, srv, 1, CacheConfig{Timeout: time.Second})
+	k := testKey(b, "bench")
+	if err := cs[0].Put(ctx, k, testResponse(), t0); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := cs[0].Get(ctx, k, t0); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkCachePut stores a small answer: the JSON encode and one round trip.
+func BenchmarkCachePut(b *testing.B) {
+	srv := redistest.Start(b)
+	cs, _ := newCaches(b, srv, 1, CacheConfig{Timeout: time.Second})
+	k := testKey(b, "bench")
+	resp := testResponse()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := cs[0].Put(ctx, k, resp, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -479,3 +479,23 @@ func TestCooldownsKeyTTL(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCooldownsCall is the breaker's cost per upstream call on a healthy deployment, as
+// the engine pays it: State (answered locally), Allow and done, two round trips.
+func BenchmarkCooldownsCall(b *testing.B) {
+	srv := redistest.Start(b)
+	cs, recs := replicas(b, srv, 1, CooldownsConfig{Timeout: time.Second})
+	c := cs[0]
+	b.ReportAllocs()
+	before := recs[0].trips.Load()
+	for b.Loop() {
+		now := time.Now()
+		c.State("openai/gpt-4o", now)
+		done, _, ok := c.Allow("openai/gpt-4o", now)
+		if !ok {
+			b.Fatal("not allowed")
+		}
+		done(nil, now)
+	}
+	b.ReportMetric(float64(recs[0].trips.Load()-before)/float64(b.N), "trips/op")
+}
