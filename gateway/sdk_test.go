@@ -196,6 +196,18 @@ func TestSDKBudgetRefusal(t *testing.T) {
 				t.Errorf("message %q lacks %q", ae.Message, s)
 			}
 		}
+
+		// A streaming request is refused before its stream starts: a plain HTTP error.
+		before = e.requests.Load()
+		stream := c.Chat.Completions.NewStreaming(t.Context(), chatParams("gpt-4o-mini", 150))
+		for stream.Next() {
+		}
+		if got := e.requests.Load() - before; got != 1 {
+			t.Errorf("the SDK sent %d streaming requests for a budget refusal, want 1", got)
+		}
+		if err := stream.Err(); !errors.As(err, &ae) || ae.StatusCode != 429 || ae.Code != "budget_exceeded" {
+			t.Errorf("stream.Err() = %v, want *openai.Error 429 budget_exceeded", err)
+		}
 	})
 
 	t.Run("anthropic", func(t *testing.T) {
@@ -329,4 +341,22 @@ func TestSDKStreamErrorAfterStart(t *testing.T) {
 	if err := as.Err(); !errors.As(err, &ae) {
 		t.Errorf("anthropic stream: Err() = %v, want *anthropic.Error", err)
 	}
+}
+
+// TestSDKUpstreamAuth: when the upstream refuses tollgate's own provider key, the caller
+// gets a 502 that names the problem without the key, and the SDK does not retry it.
+func TestSDKUpstreamAuth(t *testing.T) {
+	e := newEnv(t, envConfig{emu: emulator.Config{Keys: []string{"sk-the-right-one"}}})
+	c := openAIClient(e, secretAlice)
+	before := e.requests.Load()
+	_, err := c.Chat.Completions.New(t.Context(), chatParams("gpt-4o-mini", 100))
+	if got := e.requests.Load() - before; got != 1 {
+		t.Errorf("the SDK sent %d requests, want 1", got)
+	}
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 502 || ae.Code != "upstream_auth" {
+		t.Fatalf("err = %v, want *openai.Error 502 upstream_auth", err)
+	}
+	noLeak(t, "error", ae.RawJSON()+ae.Message)
+	noLeak(t, "log", e.logs.String())
 }
