@@ -499,3 +499,36 @@ func BenchmarkCooldownsCall(b *testing.B) {
 	}
 	b.ReportMetric(float64(recs[0].trips.Load()-before)/float64(b.N), "trips/op")
 }
+
+// TestSharedOnCluster runs the breaker and the cache through a redis.ClusterClient against a
+// real Redis Cluster node, whose own key checks then apply to every script.
+func TestSharedOnCluster(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	cd, err := NewCooldowns(c, CooldownsConfig{CooldownConfig: testCooldown, Timeout: time.Minute, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	done, _, ok := cd.Allow("openai/gpt-4o", now)
+	if !ok {
+		t.Fatal("Allow = not ok")
+	}
+	done(errAuth, now)
+	if _, _, ok := cd.Allow("openai/gpt-4o", now); ok || cd.Degraded() {
+		t.Errorf("Allow after an auth failure = ok %v, degraded %v; want refused by Redis", ok, cd.Degraded())
+	}
+	rc, err := NewCache(c, CacheConfig{Timeout: time.Minute, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := testKey(t, "cluster")
+	if err := rc.Put(ctx, k, testResponse(), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, fresh, ok := rc.Get(ctx, k, t0); !ok || !fresh {
+		t.Errorf("Get = fresh %v ok %v, want a fresh hit", fresh, ok)
+	}
+}
