@@ -195,7 +195,9 @@ func TestCooldownsMatchMemory(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	allow := func(at time.Duration, call int) step { return step{at: at, op: "allow", call: call} }
-	done := func(at time.Duration, call int, err error) step { return step{at: at, op: "done", call: call, err: err} }
+	done := func(at time.Duration, call int, err error) step {
+		return step{at: at, op: "done", call: call, err: err}
+	}
 	state := func(at time.Duration) step { return step{at: at, op: "state"} }
 	tests := []struct {
 		name  string
