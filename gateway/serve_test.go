@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestServeDrains(t *testing.T) {
 			t.Fatalf("Serve returned %v before the stream ended", err)
 		default:
 		}
-		runtimeYield()
+		runtime.Gosched() // polls a flag another goroutine sets; waits for nothing in particular
 	}
 	close(release)
 	rest, err := io.ReadAll(br)
