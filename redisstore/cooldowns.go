@@ -102,6 +102,11 @@ func (c *CooldownsConfig) Validate() error {
 // Redis: a done that skipped a success would leave failures that other calls recorded
 // meanwhile unreset, and spuriously trip a busy deployment with long calls in flight.
 //
+// A deployment's state is the hash "{<slot group>}:cd:<deployment>" holding the memory
+// breaker's five values (open until and probe since in server µs, failures, trips,
+// generation). It gets state only at its first counted failure, as in memory, and expires
+// IdleTTL after its last change, counted from the end of its open period and ProbeTimeout.
+//
 // When Redis does not answer within Timeout, Cooldowns falls back to the in-process
 // Config.Fallback, so a deployment's cooldown then holds per replica; one line is logged
 // when that starts and one when Redis answers again (tried at most every ProbeInterval).
