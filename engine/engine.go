@@ -66,6 +66,11 @@ type Config struct {
 	Retry retry.Policy
 	// RetryBudget caps retries across all requests.
 	RetryBudget retry.BudgetConfig
+	// FallbackAfter is the longest wait before a retry of the same model while the route
+	// has another model to go to: a server asking for longer (a 429 with Retry-After: 60)
+	// sends the request down the chain at once instead. 0 means 2s; the retry policy's own
+	// limits apply when no model follows.
+	FallbackAfter time.Duration
 	// ChainAttempts caps upstream attempts per request across the whole chain; 0 means
 	// retry.DefaultChainAttempts.
 	ChainAttempts int
@@ -187,6 +192,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.cfg.MinClampTokens <= 0 {
 		e.cfg.MinClampTokens = 64
+	}
+	if e.cfg.FallbackAfter <= 0 {
+		e.cfg.FallbackAfter = 2 * time.Second
 	}
 	if e.cfg.CacheTimeout <= 0 {
 		e.cfg.CacheTimeout = time.Second

@@ -586,3 +586,27 @@ func TestBudgetStopIsNotHiddenByStatic(t *testing.T) {
 		t.Errorf("attempts = %v; want gpt-4o skipped with ErrDowngraded", out.Attempts)
 	}
 }
+
+func TestLongRetryAfterFallsBackWhenAModelFollows(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		up := newScripted("openai").then("gpt-4o", fail(llm.KindRateLimited, 429, 30*time.Second))
+		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up},
+			Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini"))})
+		start := time.Now()
+		_, out, err := e.Do(context.Background(), request("smart", 100))
+		if err != nil || out.Served != "gpt-4o-mini" || time.Since(start) != 0 {
+			t.Fatalf("Do = %v, served %q after %v; want gpt-4o-mini at once", err, out.Served, time.Since(start))
+		}
+		// Alone, the same model is worth the server's 30s.
+		up.then("gpt-4o", fail(llm.KindRateLimited, 429, 30*time.Second))
+		e2 := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}})
+		start = time.Now()
+		if _, out, err := e2.Do(context.Background(), request("gpt-4o", 100)); err != nil || out.Served != "gpt-4o" {
+			t.Fatalf("single-model Do = %v, %v", err, out)
+		}
+		if got := time.Since(start); got != 30*time.Second {
+			t.Errorf("single model waited %v, want the server's 30s", got)
+		}
+	})
+}

@@ -241,6 +241,9 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		}
 		now := time.Now()
 		d := e.cfg.Retry.Next(attempt, err, now, r.deadline)
+		if d.Retry && later && d.Wait > e.cfg.FallbackAfter {
+			d.Retry = false // the next model answers sooner than this one would
+		}
 		if d.Retry && r.attempts < r.chainCap() && e.budget.TryRetry(now) {
 			r.emit(Event{Kind: Retried, Model: model.Name, Provider: provName, Wait: d.Wait, Reason: d.Reason, Err: err})
 			if err := wait(ctx, d.Wait); err != nil {
