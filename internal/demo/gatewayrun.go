@@ -80,6 +80,9 @@ func startGateway(ctx context.Context, eng *engine.Engine, sessions []sessionBud
 // It may be called more than once; later calls return the first call's view.
 func (g *gatewayRun) stop() *gatewayView {
 	g.once.Do(func() {
+		// Idle connections first: one dialled for a call cancelled before it was sent is
+		// new to the server, whose Shutdown would wait 5s for it to speak.
+		g.transport.CloseIdleConnections()
 		g.cancel()
 		err := <-g.served
 		g.transport.CloseIdleConnections()

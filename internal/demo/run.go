@@ -129,6 +129,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		view = gw.stop()
 	}
 	_ = eng.Close()
+	// The adapters' idle connections go first: one dialled for a request cancelled before
+	// it was sent is new to the emulator, whose Shutdown would wait 5s for it to speak.
+	transport.CloseIdleConnections()
 	// Shutdown, not Close: a handler counts an answer just after writing it, so the
 	// counters are final only once every handler has returned.
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
