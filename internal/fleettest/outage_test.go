@@ -12,8 +12,10 @@ import (
 	"github.com/tollgate/tollgate/quota"
 )
 
-// outageBound is how long any request may take while Redis is down: far above the 50ms
-// Redis timeout, far below a hang. It bounds the test, it does not time the product.
+// outageBound is how long any request may take while Redis is down: far above the Redis
+// timeout of the outage tests (1s, not the default 50ms, so that a machine loaded by other
+// builds does not start the outage before the test does), far below a hang. It bounds the
+// test, it does not time the product.
 const outageBound = 10 * time.Second
 
 // TestRedisOutageFailOpenLocal stops Redis under 4 gateways whose policy is
@@ -38,7 +40,7 @@ func TestRedisOutageFailOpenLocal(t *testing.T) {
   limit: 40
   window: day
 `,
-		redis: "url: redis://" + srv.Addr() + "\nfailure_policy: fail_open_local\nreplicas: 4\n",
+		redis: "url: redis://" + srv.Addr() + "\ntimeout: 1s\nfailure_policy: fail_open_local\nreplicas: 4\n",
 	}
 	gws := startFleet(t, dir, gateways, cfg, false)
 	q := globalQuota(t, quota.Rule{Name: "fleet-requests", Unit: quota.Requests, Limit: limit, Window: quota.Daily(time.UTC)})
