@@ -32,6 +32,7 @@ type agentCounts struct {
 	cancelled                  atomic.Int64
 	rateLimited                atomic.Int64 // 429s that reached an agent
 	cachedAnswers, static      atomic.Int64
+	fellBack, clamped          atomic.Int64 // answers that said so
 	streams                    atomic.Int64
 	streamsCut                 atomic.Int64
 
@@ -113,6 +114,12 @@ func (a *agent) run(ctx context.Context, c client, stopAt time.Time) {
 			}
 			if ans.Static {
 				a.counts.static.Add(1)
+			}
+			if ans.FellBack {
+				a.counts.fellBack.Add(1)
+			}
+			if ans.Clamped {
+				a.counts.clamped.Add(1)
 			}
 			if ans.BudgetStop {
 				a.counts.budgetStops.Add(1)

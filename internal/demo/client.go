@@ -30,6 +30,10 @@ type answer struct {
 	Static bool
 	// Status is the HTTP status the agent received; 0 in-process.
 	Status int
+	// FellBack says a step after the route's first served (through the gateway:
+	// X-Tollgate-Fallback-Reason was set); Clamped that max_tokens was lowered to fit a
+	// budget (X-Tollgate-Max-Tokens).
+	FellBack, Clamped bool
 	// BudgetStop says the session or tenant budget can pay for no model any more: the
 	// answer came from a last resort (the cache) after every model step was skipped for
 	// the budget. Only the in-process client can see this; through the gateway such an
@@ -93,7 +97,7 @@ func (c engineClient) Do(ctx context.Context, req *llm.Request) (answer, error) 
 		return answer{}, engineError(err)
 	}
 	a := answer{Model: outcome.Served, Text: resp.Text, Usage: resp.Usage, Cached: resp.Cached,
-		Static: outcome.Served == "static", BudgetStop: budgetStopped(outcome)}
+		Static: outcome.Served == "static", BudgetStop: budgetStopped(outcome), FellBack: outcome.FellBack(), Clamped: outcome.Clamped > 0}
 	if resp.Stream == nil {
 		return a, nil
 	}

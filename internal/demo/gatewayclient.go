@@ -136,7 +136,8 @@ func answerOf(hr *http.Response) answer {
 	}
 	model := hr.Header.Get(gateway.HeaderModel)
 	cache := hr.Header.Get(gateway.HeaderCache)
-	return answer{Status: hr.StatusCode, Model: model, Cached: cache == "hit" || cache == "stale", Static: model == "static"}
+	return answer{Status: hr.StatusCode, Model: model, Cached: cache == "hit" || cache == "stale", Static: model == "static",
+		FellBack: hr.Header.Get(gateway.HeaderFallbackReason) != "", Clamped: hr.Header.Get(gateway.HeaderClamped) != ""}
 }
 
 // sdkError classifies an error of the SDK by what the gateway answered: its status and

@@ -40,7 +40,12 @@ type Report struct {
 	StreamsCut                 int64 // streams that failed after their first byte (an error the agent saw)
 	CachedAnswers              int64
 	StaticAnswers              int64
-	Errors                     map[string]int64 // other errors that reached an agent, by kind
+	// AgentFallbacks and AgentClamps are the answers that told their agent they came from
+	// a fallback step or with max_tokens lowered (through the gateway: the
+	// X-Tollgate-Fallback-Reason and X-Tollgate-Max-Tokens headers), beside the engine's
+	// own counts in Fallbacks and Clamps.
+	AgentFallbacks, AgentClamps int64
+	Errors                      map[string]int64 // other errors that reached an agent, by kind
 	// HTTPStatus counts the calls by the HTTP status the agents' SDK received (0: no
 	// response at all); a stream cut after its 200 counts as a 200. Empty in-process.
 	HTTPStatus map[int]int64
@@ -215,7 +220,8 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	r := &Report{Interrupted: ctx.Err() != nil, WarnAt: cfg.Budgets.WarnAt, DowngradeAt: cfg.Budgets.DowngradeAt, Duration: cfg.Duration, Elapsed: time.Since(in.start), Agents: cfg.Agents, Sessions: cfg.Sessions, Seed: cfg.Seed,
 		Started: n.started.Load(), Answered: n.answered.Load(), Errored: n.errored.Load(), Shed: n.shed.Load(),
 		Cancelled: n.cancelled.Load(), BudgetStops: n.budgetStops.Load(), BudgetErrors: n.budgetRefusals.Load(), Streams: n.streams.Load(), StreamsCut: n.streamsCut.Load(),
-		CachedAnswers: n.cachedAnswers.Load(), StaticAnswers: n.static.Load(), Agent429: n.rateLimited.Load(),
+		CachedAnswers: n.cachedAnswers.Load(), StaticAnswers: n.static.Load(),
+		AgentFallbacks: n.fellBack.Load(), AgentClamps: n.clamped.Load(), Agent429: n.rateLimited.Load(),
 		OpenReservations: in.eng.Open(), StoreHolds: in.store.Open()}
 	n.mu.Lock()
 	r.Errors = maps.Clone(n.errors)

@@ -23,16 +23,22 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	p("\n")
 
-	p("requests   %d started, %d answered, %d errors", r.Started, r.Answered, r.Errored)
+	p("requests   %d started, %d answered, %s", r.Started, r.Answered, plural(r.Errored, "error"))
 	if r.Errored > 0 {
-		p(" (%d budget refusals, %d shed by tollgate and retried by their agent, %d cancelled at the end, %d other)",
-			r.BudgetErrors, r.Shed, r.Cancelled, r.Errored-r.BudgetErrors-r.Shed-r.Cancelled)
+		p(" (%s, %d shed by tollgate and retried by their agent, %d cancelled at the end, %d other)",
+			plural(r.BudgetErrors, "budget refusal"), r.Shed, r.Cancelled, r.Errored-r.BudgetErrors-r.Shed-r.Cancelled)
 	}
 	if r.StreamsCut > 0 {
 		p("\n           %s cut after the first byte reached the agent as an error: too late to fall back", plural(r.StreamsCut, "stream"))
 	}
-	p("\n           %d streamed to the end, %d from the cache, %d static, %d agents stopped by a budget\n",
-		r.Streams, r.CachedAnswers, r.StaticAnswers, r.BudgetStops)
+	p("\n           %d streamed to the end, %d from the cache, %d static, %s stopped by a budget\n",
+		r.Streams, r.CachedAnswers, r.StaticAnswers, plural(r.BudgetStops, "agent"))
+	if r.viaGateway() {
+		p("           %d answers said they came from a fallback step (X-Tollgate-Fallback-Reason), %d had max_tokens\n"+
+			"           clamped to fit a budget (X-Tollgate-Max-Tokens)\n", r.AgentFallbacks, r.AgentClamps)
+	} else {
+		p("           %d answers came from a fallback step, %d had max_tokens clamped to fit a budget\n", r.AgentFallbacks, r.AgentClamps)
+	}
 	if len(r.Errors) > 0 {
 		p("           errors that reached agents: %s\n", counts(r.Errors))
 	}
