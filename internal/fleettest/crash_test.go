@@ -77,8 +77,9 @@ func TestKillNineRestoresTodaysSpend(t *testing.T) {
 	wg.Wait()
 	up.onArrival(nil)
 	before := up.Stats().Total
+	arrivals := up.arrivalTimes()
 	recent := 0
-	for _, at := range up.arrivalTimes() {
+	for _, at := range arrivals {
 		if at.After(killTime.Add(-interval)) {
 			recent++
 		}
@@ -108,6 +109,12 @@ func TestKillNineRestoresTodaysSpend(t *testing.T) {
 	t.Logf("killed after %d upstream answers ($%.6f); the ledger kept %d records ($%.6f): lost %d records (%.2f%%), %d µUSD; %d arrived in the last commit interval (%v) before the kill",
 		before.Served, float64(before.CostMicroUSD)/1e6, ledgerRecords, float64(ledgerUSD)/1e6, lostRecords,
 		100*float64(lostRecords)/float64(before.Served), lostUSD, recent, interval)
+	if i := len(arrivals) - int(lostRecords); lostRecords > 0 && i >= 0 {
+		// Records are appended in about the order requests arrive: the lost ones are about the
+		// last lostRecords arrivals, which span this long before the kill.
+		t.Logf("the lost records are about the requests that arrived in the last %v before the kill (commit_interval %v)",
+			killTime.Sub(arrivals[i]).Round(time.Millisecond), interval)
+	}
 	t.Logf("the restarted gateway reports today's spend as %d µUSD (limit %d, remaining %d after a request of %d)",
 		restored, limit, remaining, cost)
 
