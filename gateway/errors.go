@@ -127,6 +127,12 @@ func classify(err error) *apiError {
 	}
 
 	switch {
+	case errors.Is(err, quota.ErrUnavailable):
+		// Before the deadline case: a store that timed out also unwraps to
+		// context.DeadlineExceeded, but the request's own deadline did not pass.
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "unavailable",
+			anType: "overloaded_error", outcome: outcomeUnavailable, retryAfter: time.Second,
+			msg: "tollgate: the quota store is unavailable, so no request can be admitted safely (" + err.Error() + ")"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: http.StatusGatewayTimeout, oaType: "timeout", oaCode: "timeout", anType: "timeout_error",
 			outcome: outcomeTimeout, msg: "tollgate: the request's deadline passed before an answer (" + err.Error() + ")"}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -39,6 +40,7 @@ func TestClassify(t *testing.T) {
 		{"queue timeout", &queue.WaitError{Err: queue.ErrTimeout, Quota: rate, Waited: time.Second, RetryAfter: 3 * time.Second}, 429, 429, "requests", "rate_limit_error", false, "3", "3000"},
 		{"queue closed", &queue.WaitError{Err: queue.ErrClosed}, 503, 529, "server_error", "overloaded_error", false, "1", "1000"},
 		{"deadline", fmt.Errorf("queue: acquire: %w", context.DeadlineExceeded), 504, 504, "timeout", "timeout_error", false, "", ""},
+		{"store unavailable", fmt.Errorf("reserve: %w", errors.Join(quota.ErrUnavailable, context.DeadlineExceeded)), 503, 529, "server_error", "overloaded_error", false, "1", "1000"},
 		{"unknown route", fmt.Errorf("%w: %q", engine.ErrUnknownRoute, "x"), 404, 404, "invalid_request_error", "not_found_error", false, "", ""},
 		{"no route", engine.ErrNoRoute, 503, 529, "server_error", "overloaded_error", false, "", ""},
 		{"upstream 429", &llm.Error{Kind: llm.KindRateLimited, Provider: "openai", Status: 429, RetryAfter: 20 * time.Second}, 429, 429, "requests", "rate_limit_error", false, "20", "20000"},

@@ -15,6 +15,10 @@ var (
 	ErrBudget = errors.New("budget exhausted")
 	// ErrTooLarge: the request is larger than the quota's limit or burst; it can never fit.
 	ErrTooLarge = errors.New("request larger than quota limit")
+	// ErrUnavailable: the store could not be reached in time (a shared store such as Redis
+	// under a fail-closed policy). Nothing was reserved; the request should be refused with
+	// a 503, not waited on.
+	ErrUnavailable = errors.New("quota store unavailable")
 	// ErrUnknownReservation: the reservation was already settled or released, or expired.
 	ErrUnknownReservation = errors.New("unknown reservation")
 )

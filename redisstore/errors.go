@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"errors"
+
+	"github.com/tollgate/tollgate/quota"
 )
 
 var (
@@ -13,8 +15,9 @@ var (
 	ErrLeaseLost = errors.New("concurrency lease lapsed before renewal")
 )
 
-// UnavailableError is a failure to reach Redis. It unwraps to ErrUnavailable and to the
-// cause (a net error, context.DeadlineExceeded, ...).
+// UnavailableError is a failure to reach Redis. It unwraps to ErrUnavailable, to
+// quota.ErrUnavailable (so that callers need not know which store failed) and to the cause
+// (a net error, context.DeadlineExceeded, ...).
 type UnavailableError struct {
 	Policy Policy
 	Err    error
@@ -24,5 +27,5 @@ func (e *UnavailableError) Error() string {
 	return "redis unavailable: " + e.Err.Error() + "; policy " + e.Policy.String()
 }
 
-// Unwrap returns ErrUnavailable and the cause.
-func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+// Unwrap returns ErrUnavailable, quota.ErrUnavailable and the cause.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, quota.ErrUnavailable, e.Err} }
