@@ -30,7 +30,7 @@ type command struct {
 
 // commands lists the subcommands. Adding one is one entry here and its own file.
 var commands = map[string]command{
-	"demo":    {"see tollgate work: a swarm of agents against the emulator, with a report", runDemo},
+	"demo":    {"see tollgate work: a swarm of agents calling the gateway over the emulator, with a report", runDemo},
 	"emulate": {"run a fake OpenAI/Anthropic API with real limits, latency and faults", runEmulate},
 	"usage":   {"print the spend the ledger recorded, grouped by session, agent, model or day", runUsage},
 	"serve":   {"run the gateway: tollgate serve --config tollgate.yaml", runServe},
