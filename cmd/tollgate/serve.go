@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	// The gateway's day and month budgets may name any IANA zone; embedding the database
@@ -35,6 +38,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	// The first SIGINT or SIGTERM starts a graceful drain of up to shutdown_timeout; a
+	// second one should not have to wait for it. Restoring the default handling once the
+	// first has arrived makes the second end the process at once.
+	stop := context.AfterFunc(ctx, func() {
+		logger.Info("tollgate: draining; send the signal again to stop at once")
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	})
+	defer stop()
 	return serve(ctx, *path, logger, nil)
 }
 
@@ -87,7 +98,7 @@ func serve(ctx context.Context, path string, logger *slog.Logger, ready func(net
 	}
 	sum := cfg.Summary()
 	logger.Info("tollgate: listening", "addr", ln.Addr().String(), "config", path, "summary", sum.String(),
-		"secrets", sum.SecretsString(), "budgets_restored", len(b.Restored))
+		"upstreams", strings.Join(sum.UpstreamList, ", "), "secrets", sum.SecretsString(), "budgets_restored", len(b.Restored))
 	for _, r := range b.NotRestored {
 		logger.Warn("tollgate: budget not restored from the ledger; it starts from zero", "rule", r)
 	}

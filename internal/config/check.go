@@ -20,6 +20,9 @@ type Summary struct {
 	Timezone string
 	// Secrets are the secrets' variables, with whether each is set.
 	Secrets []Secret
+	// UpstreamList describes each upstream as "name (provider) base_url", in file order.
+	// Base URLs hold no credentials (Validate refuses them).
+	UpstreamList []string
 }
 
 // Summary summarizes the configuration.
@@ -28,6 +31,11 @@ func (c *Config) Summary() Summary {
 		Store: "memory", Ledger: c.LedgerPath(), Timezone: cmp.Or(c.Timezone, "UTC"), Secrets: c.Secrets()}
 	if c.Redis != nil {
 		s.Store = "redis (" + cmp.Or(c.Redis.Mode, "single") + ")"
+	}
+	for _, name := range c.inFileOrder("upstreams", sortedKeys(c.Upstreams)) {
+		u := c.Upstreams[name]
+		prov := cmp.Or(u.Provider, name)
+		s.UpstreamList = append(s.UpstreamList, fmt.Sprintf("%s (%s) %s", name, prov, cmp.Or(u.BaseURL, "default URL")))
 	}
 	return s
 }

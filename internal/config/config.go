@@ -76,12 +76,12 @@ type Config struct {
 	// process environment, then EnvFile. Tests set it to avoid touching the environment.
 	LookupEnv func(name string) (string, bool) `yaml:"-"`
 
-	file     string            // the path given to Load, for problem locations
-	dir      string            // its directory, for relative paths
-	idx      *index            // node positions by field path; nil for a Config built in code
-	decoded  []Problem         // problems found while decoding (unknown fields, types)
-	dotenv   map[string]string // EnvFile's variables
-	envErr   error             // why EnvFile could not be read
+	file    string            // the path given to Load, for problem locations
+	dir     string            // its directory, for relative paths
+	idx     *index            // node positions by field path; nil for a Config built in code
+	decoded []Problem         // problems found while decoding (unknown fields, types)
+	dotenv  map[string]string // EnvFile's variables
+	envErr  error             // why EnvFile could not be read
 }
 
 // DefaultListen is the gateway's address when Config.Listen is empty: loopback only, so
@@ -173,39 +173,43 @@ type Key struct {
 	MaxPriority int `yaml:"max_priority"`
 }
 
-// Queue configures admission (queue.Config).
+// Queue configures admission: the fields of queue.Config, whose zero values are its
+// defaults.
 type Queue struct {
-	MaxWait      Duration       `yaml:"max_wait"`
-	MaxQueued    int            `yaml:"max_queued"`
-	MaxQueuedAll int            `yaml:"max_queued_all"`
-	Aging        Duration       `yaml:"aging"`
-	Weights      map[string]int `yaml:"weights"`
-	Recheck      Duration       `yaml:"recheck"`
+	MaxWait      Duration       `yaml:"max_wait"`       // 0: 30s
+	MaxQueued    int            `yaml:"max_queued"`     // per tenant; 0: 1000
+	MaxQueuedAll int            `yaml:"max_queued_all"` // 0: 10000
+	Aging        Duration       `yaml:"aging"`          // 0: 5s; negative disables
+	Weights      map[string]int `yaml:"weights"`        // tenant -> share; unlisted: 1
+	Recheck      Duration       `yaml:"recheck"`        // 0: never, or DefaultRedisRecheck with Redis
 }
 
-// Retry configures retries at one model (retry.Policy) and the attempt cap across a chain.
+// Retry configures retries at one model (retry.Policy) and the attempt cap across a chain
+// (engine.Config.ChainAttempts); zero values are the defaults.
 type Retry struct {
-	MaxAttempts   int      `yaml:"max_attempts"`
-	Initial       Duration `yaml:"initial"`
-	Max           Duration `yaml:"max"`
-	Multiplier    float64  `yaml:"multiplier"`
-	MaxServerWait Duration `yaml:"max_server_wait"`
-	ChainAttempts int      `yaml:"chain_attempts"`
+	MaxAttempts   int      `yaml:"max_attempts"`    // 0: 3
+	Initial       Duration `yaml:"initial"`         // 0: 500ms
+	Max           Duration `yaml:"max"`             // 0: 20s
+	Multiplier    float64  `yaml:"multiplier"`      // 0: 2
+	MaxServerWait Duration `yaml:"max_server_wait"` // 0: 60s
+	ChainAttempts int      `yaml:"chain_attempts"`  // 0: 5
 }
 
-// RetryBudget caps retries across all requests (retry.BudgetConfig).
+// RetryBudget caps retries across all requests (retry.BudgetConfig); zero values are the
+// defaults.
 type RetryBudget struct {
-	Ratio        float64  `yaml:"ratio"`
-	Window       Duration `yaml:"window"`
-	MinPerSecond float64  `yaml:"min_per_second"`
+	Ratio        float64  `yaml:"ratio"`          // 0: 0.1
+	Window       Duration `yaml:"window"`         // 0: 10s
+	MinPerSecond float64  `yaml:"min_per_second"` // 0: 1; negative: no floor
 }
 
-// Cooldown configures the per-deployment circuit breakers (fallback.CooldownConfig).
+// Cooldown configures the per-deployment circuit breakers (fallback.CooldownConfig); zero
+// values are the defaults.
 type Cooldown struct {
-	Initial          Duration `yaml:"initial"`
-	Max              Duration `yaml:"max"`
-	FailureThreshold int      `yaml:"failure_threshold"`
-	ProbeTimeout     Duration `yaml:"probe_timeout"`
+	Initial          Duration `yaml:"initial"`           // 0: 30s
+	Max              Duration `yaml:"max"`               // 0: 5m
+	FailureThreshold int      `yaml:"failure_threshold"` // 0: 3
+	ProbeTimeout     Duration `yaml:"probe_timeout"`     // 0: Max
 }
 
 // Cache configures the response cache (cache.Config).
@@ -213,17 +217,17 @@ type Cache struct {
 	// Enabled turns the cache on or off; unset means on exactly when a route uses it
 	// (a "cached" step or cache_first).
 	Enabled  *bool    `yaml:"enabled"`
-	MaxBytes Size     `yaml:"max_bytes"`
-	TTL      Duration `yaml:"ttl"`
-	StaleFor Duration `yaml:"stale_for"`
+	MaxBytes Size     `yaml:"max_bytes"` // 0: 64MiB
+	TTL      Duration `yaml:"ttl"`       // 0: 10m
+	StaleFor Duration `yaml:"stale_for"` // 0: 24h; negative disables stale answers
 }
 
 // Ledger configures the usage ledger (ledger.Config).
 type Ledger struct {
-	// Path is the SQLite file, relative to the working directory; "" means
+	// Path is the SQLite file, relative to the configuration file's directory; "" means
 	// DefaultLedgerPath.
 	Path           string   `yaml:"path"`
-	CommitInterval Duration `yaml:"commit_interval"`
+	CommitInterval Duration `yaml:"commit_interval"` // 0: 100ms
 }
 
 // Redis configures the shared quota store.

@@ -44,6 +44,7 @@ func (p Problem) String() string {
 // Problems is a list of problems; as an error it reads one per line.
 type Problems []Problem
 
+// Error renders every problem, one per line.
 func (ps Problems) Error() string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {
