@@ -105,6 +105,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// DefaultLeaseTTL is Config.LeaseTTL's default: how long a concurrency lease lives
+// without Renew.
+const DefaultLeaseTTL = time.Minute
+
 // withDefaults returns c with every zero field replaced by its documented default.
 func (c Config) withDefaults() Config {
 	if c.SlotGroup == "" {
@@ -117,7 +121,7 @@ func (c Config) withDefaults() Config {
 		c.TTL = 10 * time.Minute
 	}
 	if c.LeaseTTL == 0 {
-		c.LeaseTTL = time.Minute
+		c.LeaseTTL = DefaultLeaseTTL
 	}
 	c.LeaseTTL = min(c.LeaseTTL, c.TTL)
 	if c.IdleTTL == 0 {

@@ -157,10 +157,35 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 
 	metrics := gateway.NewMetrics(nil)
 	var respCache *cache.Cache
+	var sharedCache engine.ResponseCache
+	var sharedCooldowns engine.Cooldowns
+	var leaseRenew time.Duration
 	if r.cacheOn {
 		respCache = cache.New(cache.Config{MaxBytes: int64(c.Cache.MaxBytes), TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D()})
 	}
+	if b.redis != nil {
+		// Leases in Redis lapse unless renewed (so a crashed replica's slots come back):
+		// renew three times per lease.
+		leaseRenew = redisstore.DefaultLeaseTTL / 3
+		if c.Redis.ShareCooldowns {
+			sharedCooldowns, err = redisstore.NewCooldowns(b.redis, redisstore.CooldownsConfig{CooldownConfig: c.cooldownConfig(),
+				SlotGroup: c.Redis.SlotGroup, Timeout: c.Redis.Timeout.D(), Logger: logger})
+			if err != nil {
+				return nil, fmt.Errorf("config: redis.share_cooldowns: %w", err)
+			}
+		}
+		if c.Redis.ShareCache && r.cacheOn {
+			sharedCache, err = redisstore.NewCache(b.redis, redisstore.CacheConfig{TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D(),
+				Timeout: c.Redis.Timeout.D(), Logger: logger})
+			if err != nil {
+				return nil, fmt.Errorf("config: redis.share_cache: %w", err)
+			}
+		}
+	}
 	b.Engine, err = engine.New(engine.Config{
+		SharedCache:      sharedCache,
+		SharedCooldowns:  sharedCooldowns,
+		LeaseRenew:       leaseRenew,
 		Providers:        providers,
 		Pricing:          r.prices,
 		Routes:           routes,
@@ -189,7 +214,9 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		Metrics:         metrics,
 		Logger:          logger,
 	}
-	if b.redis != nil {
+	if b.redis != nil && r.policy == redisstore.FailClosed {
+		// Under fail_open_local a replica serves while Redis is down: reporting it unready
+		// would make a load balancer take every replica out, defeating the policy.
 		rc := b.redis
 		b.Gateway.Ready = map[string]func(context.Context) error{
 			"redis": func(ctx context.Context) error { return rc.Ping(ctx).Err() },

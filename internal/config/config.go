@@ -255,6 +255,12 @@ type Redis struct {
 	Replicas int `yaml:"replicas"`
 	// SlotGroup is the Cluster hash tag of every key; "" means "tg".
 	SlotGroup string `yaml:"slot_group"`
+	// ShareCooldowns keeps the model cooldowns (circuit breakers) in Redis, so that a 429
+	// seen by one replica cools the deployment down for all of them.
+	ShareCooldowns bool `yaml:"share_cooldowns"`
+	// ShareCache keeps the response cache in Redis, so that every replica can serve an
+	// answer any of them stored.
+	ShareCache bool `yaml:"share_cache"`
 }
 
 // Load reads and parses the configuration file at path; see Parse.

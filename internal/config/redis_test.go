@@ -12,13 +12,14 @@ import (
 	"github.com/tollgate/tollgate/redisstore"
 )
 
-// TestBuildRedis builds against a real redis-server: the quota state goes to Redis, the
-// readiness check pings it, and budgets are left to Redis rather than restored.
+// TestBuildRedis builds against a real redis-server: the quota state and the cooldowns go
+// to Redis, the readiness check does not fail a fail_open_local replica, and budgets are
+// left to Redis rather than restored.
 func TestBuildRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	url, dir := startEmulator(t), t.TempDir()
-	text := emulatorConfig(url, dir) + fmt.Sprintf("redis: {url: \"redis://%s/%d\", failure_policy: fail_open_local, replicas: 2, slot_group: cfgtest}\n",
+	text := emulatorConfig(url, dir) + fmt.Sprintf("redis: {url: \"redis://%s/%d\", failure_policy: fail_open_local, replicas: 2, slot_group: cfgtest, share_cooldowns: true, share_cache: true}\n",
 		srv.Addr(), srv.DB())
 	c := parse(t, text)
 	c.LookupEnv = func(n string) (string, bool) { v, ok := testEnv[n]; return v, ok }
@@ -30,8 +31,11 @@ func TestBuildRedis(t *testing.T) {
 	if _, ok := b.Store.(*redisstore.Store); !ok {
 		t.Fatalf("Store = %T, want *redisstore.Store", b.Store)
 	}
-	if err := b.Gateway.Ready["redis"](t.Context()); err != nil {
-		t.Errorf("readiness check = %v, want nil", err)
+	if _, ok := b.Gateway.Ready["redis"]; ok {
+		t.Errorf("a fail_open_local replica has a Redis readiness check: a Redis outage would take it out of service")
+	}
+	if _, ok := b.Engine.Cooldowns().(*redisstore.Cooldowns); !ok {
+		t.Errorf("Cooldowns = %T, want the shared *redisstore.Cooldowns", b.Engine.Cooldowns())
 	}
 	if len(b.Restored) != 0 || len(b.NotRestored) != 4 || !strings.Contains(b.NotRestored[0], "Redis keeps its own counters") {
 		t.Errorf("Restored %v, NotRestored %q; want every budget left to Redis", b.Restored, b.NotRestored)
