@@ -28,4 +28,6 @@ func (e *UnavailableError) Error() string {
 }
 
 // Unwrap returns ErrUnavailable, quota.ErrUnavailable and the cause.
-func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, quota.ErrUnavailable, e.Err} }
+func (e *UnavailableError) Unwrap() []error {
+	return []error{ErrUnavailable, quota.ErrUnavailable, e.Err}
+}

@@ -80,7 +80,9 @@ ledger: {path: %[2]q, commit_interval: 1h}
 	defer cancel()
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, filepath.Join(dir, "tollgate.yaml"), logger, func(a net.Addr) { addrc <- a }) }()
+	go func() {
+		done <- serve(ctx, filepath.Join(dir, "tollgate.yaml"), logger, func(a net.Addr) { addrc <- a })
+	}()
 	var addr net.Addr
 	select {
 	case addr = <-addrc:
