@@ -1,9 +1,7 @@
 package anthropic
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -12,28 +10,11 @@ import (
 )
 
 // ErrBadRequest is the sentinel that every request parsing error unwraps to.
-var ErrBadRequest = errors.New("invalid request")
+var ErrBadRequest = wire.ErrBadRequest
 
 // RequestError says which field of a caller's request is wrong and how. Field is a JSON
 // path such as "messages[2].content", empty for the body as a whole.
-type RequestError struct {
-	Field string
-	Msg   string
-}
-
-func (e *RequestError) Error() string {
-	if e.Field == "" {
-		return e.Msg
-	}
-	return e.Field + ": " + e.Msg
-}
-
-// Unwrap returns ErrBadRequest.
-func (e *RequestError) Unwrap() error { return ErrBadRequest }
-
-func badField(field, format string, args ...any) *RequestError {
-	return &RequestError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
+type RequestError = wire.RequestError
 
 // ParseRequest reads a caller's Messages API request body into the neutral form. The
 // returned Request keeps body as Body (not copied: the caller must not modify it) so that an
@@ -43,7 +24,7 @@ func badField(field, format string, args ...any) *RequestError {
 // Top-level members are matched by exact name, as the upstream matches them, so tollgate
 // reads the same model and max_tokens that the upstream would. Errors are *RequestError.
 func ParseRequest(body []byte) (*llm.Request, error) {
-	if err := validJSON(body); err != nil {
+	if err := wire.ValidJSON(body); err != nil {
 		return nil, err
 	}
 	ms, _, err := wire.Members(body)
@@ -57,7 +38,7 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 		raw := body[m.Start:m.End]
 		switch string(m.Key) {
 		case "model":
-			if err := decodeField(raw, &req.Model, "model", "a string"); err != nil {
+			if err := wire.DecodeField(raw, &req.Model, "model", "a string"); err != nil {
 				return nil, err
 			}
 		case "messages":
@@ -65,30 +46,30 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 		case "system":
 			system = raw
 		case "max_tokens":
-			if err := decodeTokens(raw, &maxTokens, "max_tokens"); err != nil {
+			if err := wire.DecodeTokens(raw, &maxTokens, "max_tokens"); err != nil {
 				return nil, err
 			}
 		case "temperature":
-			if err := decodeField(raw, &req.Temperature, "temperature", "a number"); err != nil {
+			if err := wire.DecodeField(raw, &req.Temperature, "temperature", "a number"); err != nil {
 				return nil, err
 			}
 		case "stream":
 			var s *bool
-			if err := decodeField(raw, &s, "stream", "a boolean"); err != nil {
+			if err := wire.DecodeField(raw, &s, "stream", "a boolean"); err != nil {
 				return nil, err
 			}
 			req.Stream = s != nil && *s
 		}
 	}
 	if req.Model == "" {
-		return nil, badField("model", "is required: name the model to call")
+		return nil, wire.BadField("model", "is required: name the model to call")
 	}
 	if maxTokens == nil {
-		return nil, badField("max_tokens", "is required: the maximum number of tokens to generate")
+		return nil, wire.BadField("max_tokens", "is required: the maximum number of tokens to generate")
 	}
 	req.MaxTokens = int(*maxTokens)
 	if len(messages) == 0 || string(messages) == "null" {
-		return nil, badField("messages", "is required: an array of at least one message")
+		return nil, wire.BadField("messages", "is required: an array of at least one message")
 	}
 	if len(system) > 0 {
 		text, opaque, err := parseContent(system, path{-1, "system"})
@@ -96,7 +77,7 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 			return nil, err
 		}
 		if opaque {
-			return nil, badField("system", "may contain text blocks only")
+			return nil, wire.BadField("system", "may contain text blocks only")
 		}
 		req.System = text
 	}
@@ -124,71 +105,6 @@ func SessionHint(body []byte) string {
 	return s
 }
 
-// validJSON checks the whole body once, so that later member-by-member decoding can only
-// fail on types, and reports where a malformed body breaks.
-func validJSON(body []byte) error {
-	if json.Valid(body) {
-		return nil
-	}
-	if len(body) == 0 {
-		return &RequestError{Msg: "empty request body: expected a JSON object"}
-	}
-	var v any
-	err := json.Unmarshal(body, &v)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// SyntaxError.Offset counts the bytes read, the bad one included; callers index
-		// from 0.
-		return &RequestError{Msg: fmt.Sprintf("malformed JSON at offset %d: %v", max(se.Offset-1, 0), se)}
-	}
-	return &RequestError{Msg: fmt.Sprintf("malformed JSON: %v", err)}
-}
-
-func decodeField(raw []byte, dst any, field, want string) error {
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return badField(field, "must be %s, got %s", want, jsonKind(raw))
-	}
-	return nil
-}
-
-func decodeTokens(raw []byte, dst **int64, field string) error {
-	var n *float64
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return badField(field, "must be a positive integer, got %s", jsonKind(raw))
-	}
-	if n == nil {
-		*dst = nil
-		return nil
-	}
-	if *n != float64(int64(*n)) || *n < 1 || *n > 1<<31 {
-		return badField(field, "must be a positive integer, got %s", raw)
-	}
-	v := int64(*n)
-	*dst = &v
-	return nil
-}
-
-// jsonKind names the JSON type of a raw value for error messages.
-func jsonKind(raw []byte) string {
-	s := bytes.TrimSpace(raw)
-	if len(s) == 0 {
-		return "nothing"
-	}
-	switch s[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 type wireMessage struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
@@ -207,19 +123,19 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 		return messagesError(raw)
 	}
 	if len(list) == 0 {
-		return badField("messages", "must contain at least one message")
+		return wire.BadField("messages", "must contain at least one message")
 	}
 	req.Messages = make([]llm.Message, 0, len(list))
 	for i, m := range list {
 		switch m.Role {
 		case "user", "assistant":
 		case "":
-			return badField(path{i, ".role"}.String(), "is required")
+			return wire.BadField(path{i, ".role"}.String(), "is required")
 		default:
-			return badField(path{i, ".role"}.String(), "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
+			return wire.BadField(path{i, ".role"}.String(), "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
 		}
 		if len(m.Content) == 0 || string(m.Content) == "null" {
-			return badField(path{i, ".content"}.String(), "is required")
+			return wire.BadField(path{i, ".content"}.String(), "is required")
 		}
 		text, opaque, err := parseContent(m.Content, path{i, ".content"})
 		if err != nil {
@@ -234,37 +150,37 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 func messagesError(raw json.RawMessage) error {
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return badField("messages", "must be an array of messages, got %s", jsonKind(raw))
+		return wire.BadField("messages", "must be an array of messages, got %s", wire.JSONKind(raw))
 	}
 	for i, r := range list {
 		var m wireMessage
 		if err := json.Unmarshal(r, &m); err != nil {
 			field := fmt.Sprintf("messages[%d]", i)
-			if jsonKind(r) != "an object" {
-				return badField(field, "must be an object, got %s", jsonKind(r))
+			if wire.JSONKind(r) != "an object" {
+				return wire.BadField(field, "must be an object, got %s", wire.JSONKind(r))
 			}
-			return badField(field+".role", "must be a string")
+			return wire.BadField(field+".role", "must be a string")
 		}
 	}
-	return badField("messages", "must be an array of message objects")
+	return wire.BadField("messages", "must be an array of message objects")
 }
 
 // parseContent returns the text of a string or of an array of content blocks whose text
 // blocks are joined; opaque reports blocks without a neutral form (images, documents,
 // tool_use, tool_result, thinking).
 func parseContent(raw json.RawMessage, field path) (text string, opaque bool, err error) {
-	switch jsonKind(raw) {
+	switch wire.JSONKind(raw) {
 	case "a string":
 		if s, ok := wire.String(raw); ok {
 			return s, false, nil
 		}
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", false, badField(field.String(), "must be a string or an array of content blocks")
+			return "", false, wire.BadField(field.String(), "must be a string or an array of content blocks")
 		}
 		return text, false, nil
 	case "an array":
 	default:
-		return "", false, badField(field.String(), "must be a string or an array of content blocks, got %s", jsonKind(raw))
+		return "", false, wire.BadField(field.String(), "must be a string or an array of content blocks, got %s", wire.JSONKind(raw))
 	}
 	var blocks []block
 	if err := json.Unmarshal(raw, &blocks); err != nil {
@@ -272,21 +188,21 @@ func parseContent(raw json.RawMessage, field path) (text string, opaque bool, er
 		_ = json.Unmarshal(raw, &list) // raw is a valid array
 		for j, br := range list {
 			if json.Unmarshal(br, new(block)) != nil {
-				return "", false, badField(fmt.Sprintf("%s[%d]", field, j), "must be a content block object with a string type")
+				return "", false, wire.BadField(fmt.Sprintf("%s[%d]", field, j), "must be a content block object with a string type")
 			}
 		}
-		return "", false, badField(field.String(), "must be a string or an array of content blocks")
+		return "", false, wire.BadField(field.String(), "must be a string or an array of content blocks")
 	}
 	var texts []string
 	for j, b := range blocks {
 		switch b.Type {
 		case "text":
 			if b.Text == nil {
-				return "", false, badField(fmt.Sprintf("%s[%d].text", field, j), "is required for a text block")
+				return "", false, wire.BadField(fmt.Sprintf("%s[%d].text", field, j), "is required for a text block")
 			}
 			texts = append(texts, *b.Text)
 		case "":
-			return "", false, badField(fmt.Sprintf("%s[%d].type", field, j), "is required")
+			return "", false, wire.BadField(fmt.Sprintf("%s[%d].type", field, j), "is required")
 		default:
 			opaque = true
 		}

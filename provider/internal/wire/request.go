@@ -1,0 +1,102 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrBadRequest is the sentinel that every request parsing error unwraps to; both adapters
+// export it as their own ErrBadRequest.
+var ErrBadRequest = errors.New("invalid request")
+
+// RequestError says which field of a caller's request is wrong and how. Field is a JSON
+// path such as "messages[2].content", empty for the body as a whole.
+type RequestError struct {
+	Field string
+	Msg   string
+}
+
+func (e *RequestError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// Unwrap returns ErrBadRequest.
+func (e *RequestError) Unwrap() error { return ErrBadRequest }
+
+// BadField returns a *RequestError for field.
+func BadField(field, format string, args ...any) *RequestError {
+	return &RequestError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ValidJSON checks the whole body once, so that later member-by-member decoding can only
+// fail on types, and reports where a malformed body breaks.
+func ValidJSON(body []byte) error {
+	if json.Valid(body) {
+		return nil
+	}
+	if len(body) == 0 {
+		return &RequestError{Msg: "empty request body: expected a JSON object"}
+	}
+	var v any
+	err := json.Unmarshal(body, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// SyntaxError.Offset counts the bytes read, the bad one included; callers index
+		// from 0.
+		return &RequestError{Msg: fmt.Sprintf("malformed JSON at offset %d: %v", max(se.Offset-1, 0), se)}
+	}
+	return &RequestError{Msg: fmt.Sprintf("malformed JSON: %v", err)}
+}
+
+// DecodeField decodes raw into dst, or says that field must be want.
+func DecodeField(raw []byte, dst any, field, want string) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return BadField(field, "must be %s, got %s", want, JSONKind(raw))
+	}
+	return nil
+}
+
+// DecodeTokens decodes a token count: a positive integer (written as a JSON number, so
+// 100.0 is accepted), or null.
+func DecodeTokens(raw []byte, dst **int64, field string) error {
+	var n *float64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return BadField(field, "must be a positive integer, got %s", JSONKind(raw))
+	}
+	if n == nil {
+		*dst = nil
+		return nil
+	}
+	if *n != float64(int64(*n)) || *n < 1 || *n > 1<<31 {
+		return BadField(field, "must be a positive integer, got %s", raw)
+	}
+	v := int64(*n)
+	*dst = &v
+	return nil
+}
+
+// JSONKind names the JSON type of a raw value for error messages.
+func JSONKind(raw []byte) string {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 {
+		return "nothing"
+	}
+	switch s[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
