@@ -85,6 +85,8 @@
 //	     the gateway is shutting down, or its quota store is unreachable (with Retry-After)
 //	504  the request's deadline passed
 //
-// A message says what was exceeded, its limit, the use and when it resets. Provider keys
-// and virtual key secrets never appear in a response or a log line.
+// A message says what was exceeded, its limit, the use and when it resets. Every error
+// carries X-Tollgate-Error-Source: "tollgate" for tollgate's own refusals, "upstream" when
+// the providers failed the whole route (both can be a 429 rate_limit_exceeded). Provider
+// keys and virtual key secrets never appear in a response or a log line.
 package gateway

@@ -55,6 +55,10 @@ type apiError struct {
 	// final sends "x-should-retry: false": the official SDKs would otherwise retry a 429
 	// or a 5xx, and this refusal cannot pass by retrying.
 	final bool
+	// upstream marks a failure of the upstreams (the chain was exhausted) rather than a
+	// refusal by tollgate itself; both may be a 429 rate_limit_exceeded, which SDKs need,
+	// so HeaderErrorSource tells them apart.
+	upstream bool
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -175,7 +179,7 @@ func rateLimited(msg string, after time.Duration, outcome string) *apiError {
 func upstreamError(le *llm.Error) *apiError {
 	oaType, oaCode := openai.ErrorType(le.Kind)
 	e := &apiError{oaType: oaType, oaCode: oaCode, anType: anthropic.ErrorType(le.Kind),
-		outcome: outcomeUpstream, msg: "upstream " + le.Error()}
+		outcome: outcomeUpstream, msg: "upstream " + le.Error(), upstream: true}
 	switch le.Kind {
 	case llm.KindRateLimited:
 		e.status, e.retryAfter, e.outcome = http.StatusTooManyRequests, le.RetryAfter, outcomeRateLimited
@@ -209,6 +213,11 @@ func writeError(w http.ResponseWriter, f llm.Format, e *apiError) {
 	}
 	if e.final {
 		h.Set("X-Should-Retry", "false")
+	}
+	if e.upstream {
+		h.Set(HeaderErrorSource, "upstream")
+	} else {
+		h.Set(HeaderErrorSource, "tollgate")
 	}
 	if f == llm.Anthropic {
 		w.WriteHeader(e.anStatus())

@@ -19,6 +19,9 @@ const (
 	HeaderBudgetRemaining = "X-Tollgate-Budget-Remaining"
 	HeaderPriorityOut     = "X-Tollgate-Priority"
 	HeaderClamped         = "X-Tollgate-Max-Tokens"
+	// HeaderErrorSource is on every error: "tollgate" for tollgate's own refusals (a quota,
+	// the queue, bad input), "upstream" when the providers failed the whole chain.
+	HeaderErrorSource = "X-Tollgate-Error-Source"
 )
 
 // setQuotaHeaders describes the quotas a request was subject to, from their statuses after
