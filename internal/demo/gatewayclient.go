@@ -147,9 +147,8 @@ func answerOf(hr *http.Response) answer {
 //     insufficient_quota and code request_too_large for a request larger than the whole
 //     budget; the gateway sends it with x-should-retry: false;
 //   - a 429 with code rate_limit_exceeded is tollgate's queue or rate rules shedding the
-//     request (the message starts with "tollgate:"), or an upstream 429 passed on after
-//     tollgate's retries and fallbacks (the message starts with "upstream"): the wire has
-//     no other field that tells them apart.
+//     request, or an upstream 429 passed on after tollgate's retries and fallbacks: the
+//     gateway's X-Tollgate-Error-Source header ("tollgate" or "upstream") tells them apart.
 func sdkError(err error) *callError {
 	var ae *openai.Error
 	if !errors.As(err, &ae) {
@@ -160,7 +159,8 @@ func sdkError(err error) *callError {
 	case (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusPaymentRequired) &&
 		(ae.Code == "budget_exceeded" || (ae.Type == "insufficient_quota" && ae.Code == "request_too_large")):
 		ce.class = classBudget
-	case ae.StatusCode == http.StatusTooManyRequests && ae.Code == "rate_limit_exceeded" && strings.HasPrefix(ae.Message, "upstream"):
+	case ae.StatusCode == http.StatusTooManyRequests && ae.Code == "rate_limit_exceeded" &&
+		ae.Response != nil && ae.Response.Header.Get(gateway.HeaderErrorSource) == "upstream":
 		ce.class = classUpstream429
 	case ae.StatusCode == http.StatusTooManyRequests && ae.Code == "rate_limit_exceeded":
 		ce.class = classShed

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -29,7 +30,8 @@ func TestSDKError(t *testing.T) {
 		{"queue timeout", &openai.Error{StatusCode: 429, Type: "requests", Code: "rate_limit_exceeded",
 			Message: "tollgate: queue: waited 10s"}, classShed, "HTTP 429 rate_limit_exceeded"},
 		{"upstream 429 passed on", &openai.Error{StatusCode: 429, Type: "requests", Code: "rate_limit_exceeded",
-			Message: "upstream openai 429 rate_limited"}, classUpstream429, "HTTP 429 rate_limit_exceeded"},
+			Message:  "upstream openai 429 rate_limited",
+			Response: &http.Response{Header: http.Header{"X-Tollgate-Error-Source": {"upstream"}}}}, classUpstream429, "HTTP 429 rate_limit_exceeded"},
 		{"overloaded", &openai.Error{StatusCode: 503, Type: "server_error", Code: "overloaded"}, classOther, "HTTP 503 overloaded"},
 		{"no code", &openai.Error{StatusCode: 502, Type: "server_error"}, classOther, "HTTP 502 server_error"},
 		{"no response", errors.New(`Post "http://127.0.0.1:1/v1/chat/completions": connection refused`), classOther, "no response"},
