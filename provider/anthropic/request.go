@@ -3,7 +3,6 @@ package anthropic
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
@@ -72,7 +71,7 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 		return nil, wire.BadField("messages", "is required: an array of at least one message")
 	}
 	if len(system) > 0 {
-		text, opaque, err := parseContent(system, path{-1, "system"})
+		text, opaque, err := parseContent(system, wire.Path{Msg: -1, Name: "system"})
 		if err != nil {
 			return nil, err
 		}
@@ -110,11 +109,6 @@ type wireMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
-type block struct {
-	Type string  `json:"type"`
-	Text *string `json:"text"`
-}
-
 func parseMessages(req *llm.Request, raw json.RawMessage) error {
 	// One decoding pass for the common, well-typed body; the element-by-element pass below
 	// runs only to say precisely what is wrong with a body that failed it.
@@ -130,14 +124,14 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 		switch m.Role {
 		case "user", "assistant":
 		case "":
-			return wire.BadField(path{i, ".role"}.String(), "is required")
+			return wire.BadField(wire.Path{Msg: i, Name: ".role"}.String(), "is required")
 		default:
-			return wire.BadField(path{i, ".role"}.String(), "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
+			return wire.BadField(wire.Path{Msg: i, Name: ".role"}.String(), "must be user or assistant, got %q (put system text in the top-level system field)", m.Role)
 		}
 		if len(m.Content) == 0 || string(m.Content) == "null" {
-			return wire.BadField(path{i, ".content"}.String(), "is required")
+			return wire.BadField(wire.Path{Msg: i, Name: ".content"}.String(), "is required")
 		}
-		text, opaque, err := parseContent(m.Content, path{i, ".content"})
+		text, opaque, err := parseContent(m.Content, wire.Path{Msg: i, Name: ".content"})
 		if err != nil {
 			return err
 		}
@@ -165,61 +159,8 @@ func messagesError(raw json.RawMessage) error {
 	return wire.BadField("messages", "must be an array of message objects")
 }
 
-// parseContent returns the text of a string or of an array of content blocks whose text
-// blocks are joined; opaque reports blocks without a neutral form (images, documents,
-// tool_use, tool_result, thinking).
-func parseContent(raw json.RawMessage, field path) (text string, opaque bool, err error) {
-	switch wire.JSONKind(raw) {
-	case "a string":
-		if s, ok := wire.String(raw); ok {
-			return s, false, nil
-		}
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", false, wire.BadField(field.String(), "must be a string or an array of content blocks")
-		}
-		return text, false, nil
-	case "an array":
-	default:
-		return "", false, wire.BadField(field.String(), "must be a string or an array of content blocks, got %s", wire.JSONKind(raw))
-	}
-	var blocks []block
-	if err := json.Unmarshal(raw, &blocks); err != nil {
-		var list []json.RawMessage
-		_ = json.Unmarshal(raw, &list) // raw is a valid array
-		for j, br := range list {
-			if json.Unmarshal(br, new(block)) != nil {
-				return "", false, wire.BadField(fmt.Sprintf("%s[%d]", field, j), "must be a content block object with a string type")
-			}
-		}
-		return "", false, wire.BadField(field.String(), "must be a string or an array of content blocks")
-	}
-	var texts []string
-	for j, b := range blocks {
-		switch b.Type {
-		case "text":
-			if b.Text == nil {
-				return "", false, wire.BadField(fmt.Sprintf("%s[%d].text", field, j), "is required for a text block")
-			}
-			texts = append(texts, *b.Text)
-		case "":
-			return "", false, wire.BadField(fmt.Sprintf("%s[%d].type", field, j), "is required")
-		default:
-			opaque = true
-		}
-	}
-	return strings.Join(texts, "\n"), opaque, nil
-}
-
-// path names a field lazily: it is only formatted when an error needs it, so that a valid
-// request costs no formatting.
-type path struct {
-	msg  int // index in messages; < 0 for a top-level field
-	name string
-}
-
-func (p path) String() string {
-	if p.msg < 0 {
-		return p.name
-	}
-	return fmt.Sprintf("messages[%d]%s", p.msg, p.name)
+// parseContent returns the text of a message's content and whether it had parts with no
+// neutral form; see wire.Content.
+func parseContent(raw json.RawMessage, field wire.Path) (string, bool, error) {
+	return wire.Content{Noun: "block", NullsOK: false}.ParseContent(raw, field)
 }

@@ -116,11 +116,6 @@ type wireMessage struct {
 	FunctionCall json.RawMessage `json:"function_call"`
 }
 
-type contentPart struct {
-	Type string  `json:"type"`
-	Text *string `json:"text"`
-}
-
 func parseMessages(req *llm.Request, raw json.RawMessage) error {
 	// One decoding pass for the common, well-typed body; the element-by-element pass below
 	// runs only to say precisely what is wrong with a body that failed it.
@@ -134,7 +129,7 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 	req.Messages = make([]llm.Message, 0, len(list))
 	var system []string
 	for i, m := range list {
-		text, opaque, err := parseContent(m.Content, path{i, ".content"})
+		text, opaque, err := parseContent(m.Content, wire.Path{Msg: i, Name: ".content"})
 		if err != nil {
 			return err
 		}
@@ -144,7 +139,7 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 		switch m.Role {
 		case "system", "developer":
 			if opaque {
-				return wire.BadField(path{i, ".content"}.String(), "a %s message may contain text parts only", m.Role)
+				return wire.BadField(wire.Path{Msg: i, Name: ".content"}.String(), "a %s message may contain text parts only", m.Role)
 			}
 			system = append(system, text)
 			continue
@@ -153,9 +148,9 @@ func parseMessages(req *llm.Request, raw json.RawMessage) error {
 			// A tool result has no neutral form: it only makes sense next to the call.
 			m.Role, opaque = "tool", true
 		case "":
-			return wire.BadField(path{i, ".role"}.String(), "is required")
+			return wire.BadField(wire.Path{Msg: i, Name: ".role"}.String(), "is required")
 		default:
-			return wire.BadField(path{i, ".role"}.String(), "must be one of system, developer, user, assistant, tool; got %q", m.Role)
+			return wire.BadField(wire.Path{Msg: i, Name: ".role"}.String(), "must be one of system, developer, user, assistant, tool; got %q", m.Role)
 		}
 		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text, Opaque: opaque})
 	}
@@ -187,62 +182,8 @@ func present(raw json.RawMessage) bool {
 	return s != "" && s != "null" && s != "[]"
 }
 
-// parseContent returns the text of a message's content: a string, null, or an array of
-// parts whose text parts are joined; opaque reports parts that have no neutral form.
-func parseContent(raw json.RawMessage, field path) (text string, opaque bool, err error) {
-	switch wire.JSONKind(raw) {
-	case "nothing", "null":
-		return "", false, nil
-	case "a string":
-		if s, ok := wire.String(raw); ok {
-			return s, false, nil
-		}
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", false, wire.BadField(field.String(), "must be a string or an array of content parts")
-		}
-		return text, false, nil
-	case "an array":
-	default:
-		return "", false, wire.BadField(field.String(), "must be a string or an array of content parts, got %s", wire.JSONKind(raw))
-	}
-	var parts []contentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		var list []json.RawMessage
-		_ = json.Unmarshal(raw, &list) // raw is a valid array
-		for j, pr := range list {
-			if json.Unmarshal(pr, new(contentPart)) != nil {
-				return "", false, wire.BadField(fmt.Sprintf("%s[%d]", field, j), "must be a content part object with a string type")
-			}
-		}
-		return "", false, wire.BadField(field.String(), "must be a string or an array of content parts")
-	}
-	var texts []string
-	for j, p := range parts {
-		switch p.Type {
-		case "text":
-			if p.Text == nil {
-				return "", false, wire.BadField(fmt.Sprintf("%s[%d].text", field, j), "is required for a text part")
-			}
-			texts = append(texts, *p.Text)
-		case "":
-			return "", false, wire.BadField(fmt.Sprintf("%s[%d].type", field, j), "is required")
-		default:
-			opaque = true
-		}
-	}
-	return strings.Join(texts, "\n"), opaque, nil
-}
-
-// path names a field lazily: it is only formatted when an error needs it, so that a valid
-// request costs no formatting.
-type path struct {
-	msg  int // index in messages; < 0 for a top-level field
-	name string
-}
-
-func (p path) String() string {
-	if p.msg < 0 {
-		return p.name
-	}
-	return fmt.Sprintf("messages[%d]%s", p.msg, p.name)
+// parseContent returns the text of a message's content and whether it had parts with no
+// neutral form; see wire.Content.
+func parseContent(raw json.RawMessage, field wire.Path) (string, bool, error) {
+	return wire.Content{Noun: "part", NullsOK: true}.ParseContent(raw, field)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrBadRequest is the sentinel that every request parsing error unwraps to; both adapters
@@ -99,4 +100,81 @@ func JSONKind(raw []byte) string {
 		return "null"
 	}
 	return "a number"
+}
+
+// Path names a field of a request lazily: it is only formatted when an error needs it, so
+// that a valid request costs no formatting.
+type Path struct {
+	Msg  int // index in messages; < 0 for a top-level field
+	Name string
+}
+
+func (p Path) String() string {
+	if p.Msg < 0 {
+		return p.Name
+	}
+	return fmt.Sprintf("messages[%d]%s", p.Msg, p.Name)
+}
+
+// Content describes a format's message content for ParseContent.
+type Content struct {
+	Noun    string // what the array holds: "part" (OpenAI) or "block" (Anthropic)
+	NullsOK bool   // null or absent content means no text (OpenAI assistant turns)
+}
+
+type contentItem struct {
+	Type string  `json:"type"`
+	Text *string `json:"text"`
+}
+
+// ParseContent returns the text of a message's content: a string, or an array of items
+// whose "text" items are joined with newlines; opaque reports items with no neutral form
+// (images, tool calls and results, thinking).
+func (c Content) ParseContent(raw []byte, field Path) (text string, opaque bool, err error) {
+	switch JSONKind(raw) {
+	case "nothing", "null":
+		if c.NullsOK {
+			return "", false, nil
+		}
+	case "a string":
+		if s, ok := String(raw); ok {
+			return s, false, nil
+		}
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return "", false, BadField(field.String(), "must be a string or an array of content %ss", c.Noun)
+		}
+		return text, false, nil
+	case "an array":
+		return c.parseItems(raw, field)
+	}
+	return "", false, BadField(field.String(), "must be a string or an array of content %ss, got %s", c.Noun, JSONKind(raw))
+}
+
+func (c Content) parseItems(raw []byte, field Path) (text string, opaque bool, err error) {
+	var items []contentItem
+	if err := json.Unmarshal(raw, &items); err != nil {
+		var list []json.RawMessage
+		_ = json.Unmarshal(raw, &list) // raw is a valid array
+		for j, ir := range list {
+			if json.Unmarshal(ir, new(contentItem)) != nil {
+				return "", false, BadField(fmt.Sprintf("%s[%d]", field, j), "must be a content %s object with a string type", c.Noun)
+			}
+		}
+		return "", false, BadField(field.String(), "must be a string or an array of content %ss", c.Noun)
+	}
+	var texts []string
+	for j, it := range items {
+		switch it.Type {
+		case "text":
+			if it.Text == nil {
+				return "", false, BadField(fmt.Sprintf("%s[%d].text", field, j), "is required for a text %s", c.Noun)
+			}
+			texts = append(texts, *it.Text)
+		case "":
+			return "", false, BadField(fmt.Sprintf("%s[%d].type", field, j), "is required")
+		default:
+			opaque = true
+		}
+	}
+	return strings.Join(texts, "\n"), opaque, nil
 }
