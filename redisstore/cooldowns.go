@@ -356,9 +356,7 @@ func (c *Cooldowns) recent(deployment string, now time.Time) (fallback.State, bo
 // which Redis is tried at most every probe interval. It follows the Store's rules (see
 // Store.call, Store.up and Store.outage).
 type link struct {
-	c          Client
-	ctxAware   bool
-	timeout    time.Duration
+	bounded
 	probeEvery time.Duration
 	log        *slog.Logger
 	what       string
@@ -378,70 +376,16 @@ func newLink(c Client, timeout, probeEvery time.Duration, log *slog.Logger, what
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &link{c: c, timeout: timeout, probeEvery: probeEvery, log: log, what: what}
-	switch c := c.(type) {
-	case *redis.Client:
-		l.ctxAware = c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		l.ctxAware = c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		l.ctxAware = c.Options().ContextTimeoutEnabled
-	}
-	return l
-}
-
-// load loads scripts once, best effort, bounded by the timeout: EVALSHA falls back to EVAL
-// when the server's script cache is empty.
-func (l *link) load(scripts ...*redis.Script) {
-	_, _ = l.call(context.Background(), func(ctx context.Context) (any, error) {
-		for _, sc := range scripts {
-			if err := sc.Load(ctx, l.c).Err(); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
-}
-
-// call runs f bounded by the timeout and by ctx.
-func (l *link) call(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
-	if l.ctxAware {
-		return f(ctx)
-	}
-	type result struct {
-		v   any
-		err error
-	}
-	ch := make(chan result, 1) // buffered: an abandoned call still finishes and exits
-	go func() {
-		v, err := f(ctx)
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return &link{bounded: newBounded(c, timeout), probeEvery: probeEvery, log: log, what: what}
 }
 
 // run runs a script. A nil reply is (nil, nil); failures are *callError.
 func (l *link) run(ctx context.Context, sc *redis.Script, keys []string, args []any) (any, error) {
-	v, err := l.call(ctx, func(ctx context.Context) (any, error) {
-		return sc.Run(ctx, l.c, keys, args...).Result()
-	})
+	v, err := l.bounded.run(ctx, sc, keys, args)
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
-	if err != nil {
-		if cerr := callerDone(ctx); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%v)", cerr, err)
-		}
-		return nil, &callError{err}
-	}
-	return v, nil
+	return v, err
 }
 
 // useRedis reports whether to try Redis: always while it is up; while it is down, for one

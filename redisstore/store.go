@@ -28,10 +28,9 @@ type Client interface {
 // round trip and one atomic step on the server. It is safe for concurrent use and starts no
 // goroutines of its own, so it needs no Close.
 type Store struct {
-	c        Client
-	ctxAware bool // the client bounds socket I/O by the ctx deadline
-	ids      *quota.IDGen
-	prefix   string // "{group}:"
+	bounded
+	ids    *quota.IDGen
+	prefix string // "{group}:"
 
 	timeout, ttl, leaseTTL, idleTTL, probeEvery time.Duration
 	policy                                      Policy
@@ -73,67 +72,13 @@ func New(client Client, cfg Config) (*Store, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Store{
-		c: client, ids: quota.NewIDGen(), prefix: "{" + cfg.SlotGroup + "}:",
-		timeout: cfg.Timeout, ttl: cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
+		bounded: newBounded(client, cfg.Timeout), ids: quota.NewIDGen(), prefix: "{" + cfg.SlotGroup + "}:",
+		ttl: cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
 		probeEvery: cfg.ProbeInterval, policy: cfg.Policy, replicas: int64(cfg.Replicas),
 		log: cfg.Logger, local: cfg.Fallback, localIDs: make(map[quota.ID]time.Time),
 	}
-	switch c := client.(type) {
-	case *redis.Client:
-		s.ctxAware = c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		s.ctxAware = c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		s.ctxAware = c.Options().ContextTimeoutEnabled
-	}
-	_, _ = s.call(context.Background(), func(ctx context.Context) (any, error) {
-		for _, sc := range allScripts {
-			if err := sc.Load(ctx, s.c).Err(); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
+	s.load(allScripts...)
 	return s, nil
-}
-
-// call runs f bounded by the Store's timeout and by ctx, whether or not the client honours
-// context deadlines on its sockets.
-func (s *Store) call(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if s.ctxAware {
-		return f(ctx)
-	}
-	type result struct {
-		v   any
-		err error
-	}
-	ch := make(chan result, 1) // buffered: an abandoned call still finishes and exits
-	go func() {
-		v, err := f(ctx)
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// run runs a script; its errors are *callError so that outage can tell them from refusals.
-func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args []any) (any, error) {
-	v, err := s.call(ctx, func(ctx context.Context) (any, error) {
-		return sc.Run(ctx, s.c, keys, args...).Result()
-	})
-	if err != nil {
-		if cerr := callerDone(ctx); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%v)", cerr, err)
-		}
-		return nil, &callError{err}
-	}
-	return v, nil
 }
 
 // callerDone returns the caller's ctx error, counting a deadline that has passed but whose
