@@ -20,11 +20,22 @@ const (
 	Anthropic Format = "anthropic" // POST /v1/messages
 )
 
-// Usage counts the tokens of one call. InputTokens includes CachedInputTokens.
+// Usage counts the tokens of one call as the provider bills them.
+//
+// InputTokens is every prompt token: it includes CachedInputTokens (read from the
+// provider's prompt cache, billed at the cached-input price) and CacheWriteTokens (written
+// to it, billed at the cache-write price: Anthropic's cache_creation_input_tokens). Of the
+// writes, CacheWrite1hTokens were written with the 1-hour TTL; the rest with the 5-minute
+// TTL. OutputTokens is every generated token, over all choices; it includes
+// ReasoningTokens (OpenAI completion_tokens_details.reasoning_tokens), which are reported
+// for information and billed as output.
 type Usage struct {
-	InputTokens       int64 `json:"input_tokens"`
-	CachedInputTokens int64 `json:"cached_input_tokens,omitempty"`
-	OutputTokens      int64 `json:"output_tokens"`
+	InputTokens        int64 `json:"input_tokens"`
+	CachedInputTokens  int64 `json:"cached_input_tokens,omitempty"`
+	CacheWriteTokens   int64 `json:"cache_write_tokens,omitempty"`
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens,omitempty"`
+	OutputTokens       int64 `json:"output_tokens"`
+	ReasoningTokens    int64 `json:"reasoning_tokens,omitempty"`
 }
 
 // Total returns input plus output tokens.
@@ -33,9 +44,12 @@ func (u Usage) Total() int64 { return u.InputTokens + u.OutputTokens }
 // Add returns the sum of two usages.
 func (u Usage) Add(v Usage) Usage {
 	return Usage{
-		InputTokens:       u.InputTokens + v.InputTokens,
-		CachedInputTokens: u.CachedInputTokens + v.CachedInputTokens,
-		OutputTokens:      u.OutputTokens + v.OutputTokens,
+		InputTokens:        u.InputTokens + v.InputTokens,
+		CachedInputTokens:  u.CachedInputTokens + v.CachedInputTokens,
+		CacheWriteTokens:   u.CacheWriteTokens + v.CacheWriteTokens,
+		CacheWrite1hTokens: u.CacheWrite1hTokens + v.CacheWrite1hTokens,
+		OutputTokens:       u.OutputTokens + v.OutputTokens,
+		ReasoningTokens:    u.ReasoningTokens + v.ReasoningTokens,
 	}
 }
 
@@ -66,10 +80,13 @@ type Request struct {
 	Format Format
 	Body   []byte
 
-	Model       string // a model id or a route name
-	System      string
-	Messages    []Message
-	MaxTokens   int      // the caller's cap on output tokens; 0 when it set none
+	Model     string // a model id or a route name
+	System    string
+	Messages  []Message
+	MaxTokens int // the caller's cap on output tokens per choice; 0 when it set none
+	// N is the number of choices asked for (OpenAI "n"); 0 means 1. Each choice may
+	// produce MaxTokens, so the worst case of the output is Choices() x the cap.
+	N           int
 	Temperature *float64 // nil when unset
 	Stream      bool
 
@@ -78,6 +95,9 @@ type Request struct {
 
 	Identity Identity
 }
+
+// Choices returns how many answers the request asks for: N, at least 1.
+func (r *Request) Choices() int { return max(r.N, 1) }
 
 // Call is what the engine asks one upstream for: the request, the concrete model to use and
 // the output cap after any clamping.
@@ -104,15 +124,49 @@ type Response struct {
 }
 
 // Chunk is one streamed event: its raw bytes in the upstream's format (a whole SSE event,
-// "data: ...\n\n" included) and its neutral text delta, if any.
+// "data: ...\n\n" included) and what the model generated in it, in neutral form.
+//
+// An event that carries no generated content (OpenAI's role chunk, Anthropic's
+// message_start, content_block_start of a text block, ping, a usage-only chunk) is part of
+// the preamble or the epilogue: IsContent reports false for it.
 type Chunk struct {
-	Raw  []byte
+	Raw []byte
+	// Text is the answer-text delta of the first choice (index 0): what is cached, replayed
+	// and translated.
 	Text string
+	// Reasoning is a visible reasoning delta (Anthropic thinking_delta, an OpenAI-compatible
+	// server's reasoning_content) of the first choice.
+	Reasoning string
+	// ToolCalls are the tool-call deltas of the first choice in this event.
+	ToolCalls []ToolCallDelta
+	// Other is the generated text of other choices (n > 1) in this event: text, reasoning,
+	// tool names and arguments, concatenated. It is counted, never relayed by itself.
+	Other string
 }
 
-// Stream is a streamed response. Recv returns io.EOF after the last chunk. Usage returns the
-// usage seen so far (cumulative; the final figure once Recv has returned io.EOF). Close
-// releases the connection and may be called at any time, more than once.
+// ToolCallDelta is a fragment of one tool call in a stream: the call's first delta carries
+// its ID and Name, later ones append to Arguments (a JSON text, sent in pieces).
+type ToolCallDelta struct {
+	Index     int    // the call's position among the answer's tool calls
+	ID        string // set on the call's first delta
+	Name      string // set on the call's first delta
+	Arguments string // a fragment of the arguments' JSON
+}
+
+// IsContent reports whether the event carries generated content (text, reasoning, or a
+// tool call): the end of a stream's preamble, after which a failure can no longer be
+// hidden from the caller by falling back.
+func (c *Chunk) IsContent() bool {
+	return c.Text != "" || c.Reasoning != "" || len(c.ToolCalls) > 0 || c.Other != ""
+}
+
+// Stream is a streamed response. Recv returns io.EOF after the last chunk. Close releases
+// the connection and may be called at any time, more than once.
+//
+// Usage returns the usage the upstream has reported so far (cumulative; the final figure
+// once Recv has returned io.EOF). Its OutputTokens counts only what the upstream reported
+// as generated: a placeholder such as the output_tokens of Anthropic's message_start is
+// not reported, so a stream that ends before any usage event reports zero output.
 type Stream interface {
 	Recv() (Chunk, error)
 	Usage() Usage
