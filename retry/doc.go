@@ -8,9 +8,10 @@
 //     are retried, after the server's requested wait when it gave one, else after an
 //     exponential backoff with full jitter, never past the request's deadline and never
 //     more than MaxAttempts times. [Policy.Do] is the same loop for library users.
-//   - [ServerDelay] reads the wait a provider asked for out of its response headers
-//     (retry-after-ms, Retry-After, OpenAI x-ratelimit-reset-*, Anthropic
-//     anthropic-ratelimit-*-reset).
+//   - [ServerDelay] reads the wait a provider asked for out of its response status and
+//     headers (retry-after-ms and Retry-After on any status; OpenAI x-ratelimit-reset-*
+//     and Anthropic anthropic-ratelimit-*-reset only on a 429 or for an exhausted
+//     dimension).
 //   - [Budget] caps retries at a fraction of recent first attempts, so that a fleet cannot
 //     turn an upstream outage into a retry storm.
 //   - [Attempts] caps attempts across a whole fallback chain, so that retries per model

@@ -22,7 +22,7 @@ func Example() {
 	h.Set("X-Ratelimit-Reset-Tokens", "1m30.5s")
 	h.Set("X-Ratelimit-Remaining-Requests", "499")
 	h.Set("X-Ratelimit-Reset-Requests", "120ms")
-	wait, _ := retry.ServerDelay(h, now)
+	wait, _ := retry.ServerDelay(429, h, now)
 	err := &llm.Error{Kind: llm.KindRateLimited, Provider: "openai", Status: 429, RetryAfter: wait}
 
 	p := retry.Policy{Rand: func() float64 { return 0.5 }} // defaults, with a fixed draw
@@ -74,6 +74,8 @@ func ExamplePolicy_Do() {
 	// retry: gave up after 3 attempt(s) (attempts): anthropic: overloaded (529)
 }
 
+// On a 429 every rate-limit header counts. ExampleServerDelay_status shows the other
+// statuses.
 func ExampleServerDelay() {
 	now := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
 	for _, kv := range [][2]string{
@@ -86,7 +88,7 @@ func ExampleServerDelay() {
 	} {
 		h := http.Header{}
 		h.Set(kv[0], kv[1])
-		d, ok := retry.ServerDelay(h, now)
+		d, ok := retry.ServerDelay(429, h, now)
 		fmt.Println(kv[0], kv[1], "->", d, ok)
 	}
 	// Output:
@@ -96,4 +98,25 @@ func ExampleServerDelay() {
 	// X-Ratelimit-Reset-Tokens 6m0s -> 6m0s true
 	// Anthropic-Ratelimit-Requests-Reset 2026-11-27T14:00:20Z -> 20s true
 	// Retry-After soon -> 0s false
+}
+
+// The reset headers describe the rate-limit window and come with every response: on a 500
+// they ask for a wait only when a dimension is exhausted, while Retry-After counts on any
+// status.
+func ExampleServerDelay_status() {
+	now := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
+	h := http.Header{}
+	h.Set("X-Ratelimit-Remaining-Tokens", "29975510")
+	h.Set("X-Ratelimit-Reset-Tokens", "24.042s")
+	fmt.Println(retry.ServerDelay(500, h, now))
+	fmt.Println(retry.ServerDelay(429, h, now))
+	h.Set("X-Ratelimit-Remaining-Tokens", "0")
+	fmt.Println(retry.ServerDelay(500, h, now))
+	h.Set("Retry-After", "2")
+	fmt.Println(retry.ServerDelay(503, h, now))
+	// Output:
+	// 0s false
+	// 24.042s true
+	// 24.042s true
+	// 2s true
 }

@@ -27,24 +27,29 @@ var resetHeaders = [...]resetHeader{
 	{reset: "Anthropic-Ratelimit-Output-Tokens-Reset", remaining: "Anthropic-Ratelimit-Output-Tokens-Remaining", rfc3339: true},
 }
 
-// ServerDelay returns the wait that a provider's response headers ask for before the next
-// request, relative to now, and whether they asked for one at all. Provider adapters call
-// it to fill llm.Error.RetryAfter.
+// ServerDelay returns the wait that a provider's response to a request (its status and
+// headers) asks for before the next request, relative to now, and whether it asked for one
+// at all. Provider adapters call it to fill llm.Error.RetryAfter.
 //
 // The first usable header in this order wins, the explicit retry instructions before the
 // rate-limit state that merely implies one:
 //
 //  1. retry-after-ms: milliseconds, possibly fractional (OpenAI and Anthropic send it; it
-//     is the most precise).
+//     is the most precise). Honoured on any status that carries it.
 //  2. Retry-After: delta-seconds (a decimal fraction is accepted too) or an HTTP-date; a
-//     date in the past means "now", a wait of 0.
+//     date in the past means "now", a wait of 0. Honoured on any status that carries it
+//     (429, 503, Anthropic's 529).
 //  3. The reset headers: OpenAI x-ratelimit-reset-requests and -tokens (durations such as
 //     "20ms", "6m0s", "1m30.5s"), Anthropic anthropic-ratelimit-{requests,tokens,
-//     input-tokens,output-tokens}-reset (RFC 3339 timestamps; past means 0). When a
-//     matching remaining header (x-ratelimit-remaining-*, anthropic-ratelimit-*-remaining)
-//     says a dimension is at 0, the longest wait among the exhausted dimensions is used,
-//     since that dimension is what refused; when none says so, the longest of all, since
-//     any of them may be the one that refused and a short guess only earns another 429.
+//     input-tokens,output-tokens}-reset (RFC 3339 timestamps; past means 0). They describe
+//     the rate-limit window, which every response carries, not a request to wait: they
+//     count only for a dimension whose matching remaining header
+//     (x-ratelimit-remaining-*, anthropic-ratelimit-*-remaining) is 0, or, on a 429, for
+//     any dimension. The longest wait among the exhausted dimensions is used, since that
+//     dimension is what refused; on a 429 where none says it is exhausted, the longest of
+//     all, since any of them may be the one that refused and a short guess only earns
+//     another 429. A 500 whose tokens reset in 24s while tokens remain asks for no wait:
+//     the caller backs off as it would without headers.
 //
 // Missing, negative, unparsable and overflowing values are skipped, never errors: a
 // provider's odd header must not turn a retryable failure into a different one. The
@@ -52,7 +57,7 @@ var resetHeaders = [...]resetHeader{
 //
 // h is looked up by canonical key, as http.Header.Get does, so its keys must be canonical,
 // as net/http makes them. ServerDelay is safe for concurrent use and does not modify h.
-func ServerDelay(h http.Header, now time.Time) (time.Duration, bool) {
+func ServerDelay(status int, h http.Header, now time.Time) (time.Duration, bool) {
 	if v := get(h, "Retry-After-Ms"); v != "" {
 		if d, ok := parseDecimal(v, float64(time.Millisecond)); ok {
 			return d, true
@@ -87,7 +92,7 @@ func ServerDelay(h http.Header, now time.Time) (time.Duration, bool) {
 	switch {
 	case anyExhaust:
 		return exhausted, true
-	case anyAll:
+	case anyAll && status == http.StatusTooManyRequests:
 		return all, true
 	}
 	return 0, false

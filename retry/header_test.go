@@ -128,9 +128,76 @@ func TestServerDelay(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, ok := ServerDelay(tt.h, t0)
+			// On a 429 every header counts; TestServerDelayStatus covers other statuses.
+			got, ok := ServerDelay(429, tt.h, t0)
 			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("ServerDelay(%v) = %v, %v, want %v, %v", tt.h, got, ok, tt.want, tt.wantOK)
+				t.Errorf("ServerDelay(429, %v) = %v, %v, want %v, %v", tt.h, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestServerDelayStatus checks that the reset headers, which every response carries, ask
+// for a wait only on a 429 or for an exhausted dimension, while Retry-After and
+// retry-after-ms are honoured whatever the status. The header sets are those of real
+// OpenAI and Anthropic responses, with our own values.
+func TestServerDelayStatus(t *testing.T) {
+	t.Parallel()
+	openaiHealthy := hdr(
+		"X-Ratelimit-Limit-Requests", "10000", "X-Ratelimit-Limit-Tokens", "30000000",
+		"X-Ratelimit-Remaining-Requests", "9998", "X-Ratelimit-Remaining-Tokens", "29975510",
+		"X-Ratelimit-Reset-Requests", "12ms", "X-Ratelimit-Reset-Tokens", "24.042s")
+	openaiTokensGone := hdr(
+		"X-Ratelimit-Limit-Requests", "500", "X-Ratelimit-Limit-Tokens", "30000",
+		"X-Ratelimit-Remaining-Requests", "497", "X-Ratelimit-Remaining-Tokens", "0",
+		"X-Ratelimit-Reset-Requests", "360ms", "X-Ratelimit-Reset-Tokens", "7.5s")
+	anthropicHealthy := hdr(
+		"Anthropic-Ratelimit-Requests-Limit", "4000", "Anthropic-Ratelimit-Requests-Remaining", "3999",
+		"Anthropic-Ratelimit-Requests-Reset", "2026-11-27T14:00:01Z",
+		"Anthropic-Ratelimit-Input-Tokens-Limit", "2000000", "Anthropic-Ratelimit-Input-Tokens-Remaining", "1996000",
+		"Anthropic-Ratelimit-Input-Tokens-Reset", "2026-11-27T14:00:02Z",
+		"Anthropic-Ratelimit-Output-Tokens-Limit", "400000", "Anthropic-Ratelimit-Output-Tokens-Remaining", "399000",
+		"Anthropic-Ratelimit-Output-Tokens-Reset", "2026-11-27T14:00:03Z",
+		"Anthropic-Ratelimit-Tokens-Limit", "2400000", "Anthropic-Ratelimit-Tokens-Remaining", "2395000",
+		"Anthropic-Ratelimit-Tokens-Reset", "2026-11-27T14:00:42Z")
+	with := func(h http.Header, kv ...string) http.Header {
+		c := h.Clone()
+		for i := 0; i < len(kv); i += 2 {
+			c.Set(kv[i], kv[i+1])
+		}
+		return c
+	}
+	tests := []struct {
+		name   string
+		status int
+		h      http.Header
+		want   time.Duration
+		wantOK bool
+	}{
+		{"openai 500, tokens remain: back off, not 24s", 500, openaiHealthy, 0, false},
+		{"openai 502, tokens remain", 502, openaiHealthy, 0, false},
+		{"openai 200-like headers on a 400", 400, openaiHealthy, 0, false},
+		{"openai 429, none exhausted: longest", 429, openaiHealthy, 24042 * time.Millisecond, true},
+		{"openai 500, tokens exhausted", 500, openaiTokensGone, 7500 * time.Millisecond, true},
+		{"openai 429, tokens exhausted", 429, openaiTokensGone, 7500 * time.Millisecond, true},
+		{"openai 503 retry-after", 503, with(openaiHealthy, "Retry-After", "2"), 2 * time.Second, true},
+		{"openai 500 retry-after-ms", 500, with(openaiHealthy, "Retry-After-Ms", "150"), 150 * time.Millisecond, true},
+		{"anthropic 529 overloaded, limits healthy", 529, with(anthropicHealthy, "X-Should-Retry", "true"), 0, false},
+		{"anthropic 529 with retry-after", 529, with(anthropicHealthy, "Retry-After", "3"), 3 * time.Second, true},
+		{"anthropic 500 api_error, limits healthy", 500, anthropicHealthy, 0, false},
+		{"anthropic 429, none exhausted: longest", 429, with(anthropicHealthy, "Retry-After", "x"), 42 * time.Second, true},
+		{"anthropic 500, output tokens exhausted", 500,
+			with(anthropicHealthy, "Anthropic-Ratelimit-Output-Tokens-Remaining", "0"), 3 * time.Second, true},
+		{"anthropic 429 with retry-after wins", 429,
+			with(anthropicHealthy, "Retry-After", "5", "Anthropic-Ratelimit-Output-Tokens-Remaining", "0"), 5 * time.Second, true},
+		{"transport failure, no status", 0, openaiHealthy, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := ServerDelay(tt.status, tt.h, t0)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("ServerDelay(%d, …) = %v, %v, want %v, %v", tt.status, got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}
@@ -152,12 +219,13 @@ func TestHeaderKeysCanonical(t *testing.T) {
 }
 
 func FuzzServerDelay(f *testing.F) {
-	f.Add("250", "3", "6m0s", "1m30.5s", "0", "2026-11-27T14:00:30Z", "0")
-	f.Add("20.5", "Fri, 27 Nov 2026 14:01:00 GMT", "20ms", "2h1m", "5", "2026-11-27T13:00:00Z", "7")
-	f.Add("-1", "-1", "-1s", "x", "", "tomorrow", "")
-	f.Add("", "", "", "", "", "", "")
-	f.Add("1e300", "99999999999999999999", "9999999999h", "0.5s", "0.0", "9999-12-31T23:59:59Z", "0")
-	f.Fuzz(func(t *testing.T, ms, ra, resetReq, resetTok, remTok, anthReset, anthRem string) {
+	f.Add(429, "250", "3", "6m0s", "1m30.5s", "0", "2026-11-27T14:00:30Z", "0")
+	f.Add(503, "20.5", "Fri, 27 Nov 2026 14:01:00 GMT", "20ms", "2h1m", "5", "2026-11-27T13:00:00Z", "7")
+	f.Add(500, "", "", "1s", "24.042s", "149000", "", "")
+	f.Add(429, "-1", "-1", "-1s", "x", "", "tomorrow", "")
+	f.Add(0, "", "", "", "", "", "", "")
+	f.Add(529, "1e300", "99999999999999999999", "9999999999h", "0.5s", "0.0", "9999-12-31T23:59:59Z", "0")
+	f.Fuzz(func(t *testing.T, status int, ms, ra, resetReq, resetTok, remTok, anthReset, anthRem string) {
 		h := http.Header{}
 		set := func(k, v string) {
 			if v != "" {
@@ -171,15 +239,22 @@ func FuzzServerDelay(f *testing.F) {
 		set("X-Ratelimit-Remaining-Tokens", remTok)
 		set("Anthropic-Ratelimit-Tokens-Reset", anthReset)
 		set("Anthropic-Ratelimit-Tokens-Remaining", anthRem)
-		got, ok := ServerDelay(h, t0)
+		got, ok := ServerDelay(status, h, t0)
 		if got < 0 {
 			t.Errorf("ServerDelay(%v) = %v, want non-negative", h, got)
 		}
 		if !ok && got != 0 {
 			t.Errorf("ServerDelay(%v) = %v, false, want 0 when not ok", h, got)
 		}
-		if got2, ok2 := ServerDelay(h, t0); got2 != got || ok2 != ok {
+		if got2, ok2 := ServerDelay(status, h, t0); got2 != got || ok2 != ok {
 			t.Errorf("ServerDelay(%v) = %v, %v then %v, %v, want the same", h, got, ok, got2, ok2)
+		}
+		// A status other than 429 can only ask for less: the reset headers of dimensions
+		// that are not exhausted stop counting, nothing starts to.
+		if status != 429 {
+			if got429, ok429 := ServerDelay(429, h, t0); ok && (!ok429 || got > got429) {
+				t.Errorf("ServerDelay(%d, %v) = %v, %v but on a 429 %v, %v", status, h, got, ok, got429, ok429)
+			}
 		}
 	})
 }
@@ -205,7 +280,7 @@ func BenchmarkServerDelay(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				ServerDelay(c.h, t0)
+				ServerDelay(429, c.h, t0)
 			}
 		})
 	}

@@ -145,7 +145,7 @@ func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
 	}
 	kind, code, msg := classify(resp.StatusCode, raw)
 	e := &llm.Error{Kind: kind, Provider: p.name, Status: resp.StatusCode, Code: code, Message: wire.Redact(msg, p.key)}
-	if d, ok := retry.ServerDelay(resp.Header, time.Now()); ok {
+	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}
 	return e
