@@ -2,6 +2,7 @@ package pricing_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
@@ -24,6 +25,20 @@ func Example() {
 	// gpt-4o: 29000 micro-USD
 	// max_tokens: 2000
 	// pricing: unknown model "gpt-4o-minimal": add it to a price file
+}
+
+// A prompt-cache write costs more than plain input on Anthropic, so a reservation prices
+// the prompt at the dearest rate the request's cache_control allows; the usage then settles
+// at the exact figure.
+func ExampleModel_WorstCost() {
+	m, _ := pricing.Default().Lookup("claude-3-7-sonnet-20250219")
+	// The request marks a breakpoint with the default (5-minute) TTL.
+	fmt.Println("reserve:", m.WorstCost(12_307, 1_024, 5*time.Minute))
+	// Anthropic reported input_tokens 3, cache_creation_input_tokens 12304, output_tokens 550.
+	fmt.Println("settle:", m.Cost(llm.Usage{InputTokens: 12_307, CacheWriteTokens: 12_304, OutputTokens: 550}))
+	// Output:
+	// reserve: 61512
+	// settle: 54399
 }
 
 func ExampleTable_With() {

@@ -4,12 +4,16 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/llm"
 )
 
 var gpt4o = Model{Name: "gpt-4o", Provider: "openai", Input: 2_500_000, CachedInput: 1_250_000,
-	Output: 10_000_000, ContextWindow: 128000, MaxOutput: 16384}
+	CacheWrite: 2_500_000, CacheWrite1h: 2_500_000, Output: 10_000_000, ContextWindow: 128000, MaxOutput: 16384}
+
+var sonnet37 = Model{Name: "claude-3-7-sonnet", Provider: "anthropic", Input: 3_000_000, CachedInput: 300_000,
+	CacheWrite: 3_750_000, CacheWrite1h: 6_000_000, Output: 15_000_000, ContextWindow: 200000, MaxOutput: 64000}
 
 func TestCost(t *testing.T) {
 	t.Parallel()
@@ -33,6 +37,18 @@ func TestCost(t *testing.T) {
 		{"free model", Model{}, llm.Usage{InputTokens: 1 << 40, OutputTokens: 1 << 40}, 0},
 		{"saturates instead of wrapping", gpt4o, llm.Usage{InputTokens: math.MaxInt64, OutputTokens: math.MaxInt64}, math.MaxInt64},
 		{"largest price times huge count", Model{Input: maxPrice}, llm.Usage{InputTokens: 9_000_000_000_000}, 9_000_000_000_000 * 1_000_000},
+
+		// Anthropic {input_tokens 3, cache_creation_input_tokens 12304, output_tokens 550}:
+		// 3*$3 + 12304*$3.75 + 550*$15 per 1M = $0.054399.
+		{"5m cache write", sonnet37, llm.Usage{InputTokens: 12307, CacheWriteTokens: 12304, OutputTokens: 550}, 54_399},
+		{"1h cache write", sonnet37, llm.Usage{InputTokens: 12307, CacheWriteTokens: 12304, CacheWrite1hTokens: 12304, OutputTokens: 550}, 9 + 73_824 + 8_250},
+		{"mixed TTLs and a read", sonnet37, llm.Usage{InputTokens: 10_000, CachedInputTokens: 6_000, CacheWriteTokens: 3_000,
+			CacheWrite1hTokens: 1_000, OutputTokens: 100}, 3_000 + 1_800 + 7_500 + 6_000 + 1_500},
+		{"writes clamped to the uncached rest", sonnet37, llm.Usage{InputTokens: 10, CachedInputTokens: 6, CacheWriteTokens: 9}, 17}, // 1.8+15
+		{"1h writes clamped to writes", sonnet37, llm.Usage{InputTokens: 10, CacheWriteTokens: 4, CacheWrite1hTokens: 9}, 42},        // 18+24
+		{"openai writes cost input", gpt4o, llm.Usage{InputTokens: 1000, CacheWriteTokens: 1000}, 2500},
+		{"saturates with writes", sonnet37, llm.Usage{InputTokens: math.MaxInt64, CacheWriteTokens: math.MaxInt64,
+			CacheWrite1hTokens: math.MaxInt64, OutputTokens: math.MaxInt64}, math.MaxInt64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +57,85 @@ func TestCost(t *testing.T) {
 				t.Errorf("Cost(%+v) = %d, want %d", tt.usage, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestWorstCost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		model         Model
+		input, output int64
+		ttl           time.Duration
+		want          int64
+	}{
+		{"no cache: input price", sonnet37, 1000, 100, 0, 3000 + 1500},
+		{"5m breakpoint: write price", sonnet37, 1000, 100, 5 * time.Minute, 3750 + 1500},
+		{"1h breakpoint: 1h write price", sonnet37, 1000, 100, time.Hour, 6000 + 1500},
+		{"openai: writes are input", gpt4o, 1000, 100, time.Hour, 2500 + 1000},
+		{"rounds up once", sonnet37, 1, 1, 0, 18},
+		{"negative counts", sonnet37, -1, -1, time.Hour, 0},
+		{"saturates", sonnet37, math.MaxInt64, math.MaxInt64, time.Hour, math.MaxInt64},
+		{"cached dearer than input (a hand-built model)", Model{Input: 1, CachedInput: 5_000_000}, 10, 0, 0, 50},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.model.WorstCost(tt.input, tt.output, tt.ttl); got != tt.want {
+				t.Errorf("WorstCost(%d, %d, %v) = %d, want %d", tt.input, tt.output, tt.ttl, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWorstCostBounds checks the property a reservation relies on: no split of the prompt
+// into uncached, cached and written tokens, at any TTL up to the request's, costs more
+// than WorstCost, over random models (cache writes dearer or cheaper than input) and usages.
+func TestWorstCostBounds(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	ttls := []time.Duration{0, 5 * time.Minute, time.Hour}
+	for range 50000 {
+		in := r.Int64N(maxPrice)
+		m := Model{Input: in, CachedInput: r.Int64N(in + 1), CacheWrite: r.Int64N(maxPrice),
+			CacheWrite1h: r.Int64N(maxPrice), Output: r.Int64N(maxPrice)}
+		ttl := ttls[r.IntN(len(ttls))]
+		u := llm.Usage{InputTokens: r.Int64N(1 << 40), OutputTokens: r.Int64N(1 << 40)}
+		u.CachedInputTokens = r.Int64N(u.InputTokens + 1)
+		if ttl > 0 {
+			u.CacheWriteTokens = r.Int64N(u.InputTokens - u.CachedInputTokens + 1)
+		}
+		if ttl > 5*time.Minute {
+			u.CacheWrite1hTokens = r.Int64N(u.CacheWriteTokens + 1)
+		}
+		if c, w := m.Cost(u), m.WorstCost(u.InputTokens, u.OutputTokens, ttl); c > w {
+			t.Fatalf("%+v: Cost(%+v) = %d > WorstCost(%d, %d, %v) = %d", m, u, c, u.InputTokens, u.OutputTokens, ttl, w)
+		}
+	}
+}
+
+func TestMaxOutputForTTL(t *testing.T) {
+	t.Parallel()
+	// $0.01 for 1000 prompt tokens on claude-3-7-sonnet: 3000 µUSD of input leaves 7000 for
+	// 466 output tokens; a 5-minute write leaves 6250 for 416; a 1-hour write 4000 for 266.
+	for _, tt := range []struct {
+		ttl  time.Duration
+		want int64
+	}{{0, 466}, {5 * time.Minute, 416}, {time.Hour, 266}} {
+		if got := sonnet37.MaxOutputForTTL(10_000, 1000, tt.ttl); got != tt.want {
+			t.Errorf("MaxOutputForTTL(10000, 1000, %v) = %d, want %d", tt.ttl, got, tt.want)
+		}
+		n := sonnet37.MaxOutputForTTL(10_000, 1000, tt.ttl)
+		if sonnet37.WorstCost(1000, n, tt.ttl) > 10_000 || sonnet37.WorstCost(1000, n+1, tt.ttl) <= 10_000 {
+			t.Errorf("MaxOutputForTTL(10000, 1000, %v) = %d is not WorstCost's boundary", tt.ttl, n)
+		}
+	}
+	if got, want := sonnet37.MaxOutputFor(10_000, 1000), sonnet37.MaxOutputForTTL(10_000, 1000, 0); got != want {
+		t.Errorf("MaxOutputFor = %d, MaxOutputForTTL(…, 0) = %d, want the same", got, want)
+	}
+	embed := Model{Kind: KindEmbedding, Input: 20_000, ContextWindow: 8192}
+	if got := embed.MaxOutputFor(1_000_000, 100); got != 0 {
+		t.Errorf("embedding model MaxOutputFor = %d, want 0", got)
 	}
 }
 

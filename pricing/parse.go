@@ -23,14 +23,24 @@ const maxPrice = 1_000_000 * perMillion
 //	  my-model:
 //	    provider: openai          # required: openai | anthropic
 //	    input: 2.50               # required: USD per 1M input tokens
+//	    kind: chat                # optional: chat (default) | embedding
+//	    input: 2.50               # required: USD per 1M input tokens
 //	    cached_input: 1.25        # optional, defaults to input; must not exceed input
-//	    output: 10.00             # required: USD per 1M output tokens
+//	    cache_write: 3.125        # optional: USD per 1M tokens written to the prompt cache
+//	                              #   with the 5-minute TTL; defaults to input
+//	    cache_write_1h: 5.00      # optional: the same with the 1-hour TTL; defaults to
+//	                              #   cache_write
+//	    output: 10.00             # required for chat, absent or 0 for embedding: USD per
+//	                              #   1M output tokens
 //	    context_window: 128000    # required, > 0
-//	    max_output: 16384         # required, > 0 and <= context_window
+//	    max_output: 16384         # required for chat: > 0 and <= context_window;
+//	                              #   absent or 0 for embedding
 //	    aliases: [my-model-v2]    # optional: other ids that resolve to this model
 //
 // Unknown fields are errors, so that a misspelt "cached_inptu" cannot silently price cached
-// tokens at the full input rate.
+// tokens at the full input rate. Cache writes default to the input price because that is
+// what a provider without a write premium (OpenAI) bills; an Anthropic model needs both
+// cache_write fields, or its writes are undercharged.
 type fileYAML struct {
 	AsOf   string    `yaml:"as_of"`
 	Models yaml.Node `yaml:"models"`
@@ -38,8 +48,11 @@ type fileYAML struct {
 
 type modelYAML struct {
 	Provider      string   `yaml:"provider"`
+	Kind          string   `yaml:"kind"`
 	Input         usd      `yaml:"input"`
 	CachedInput   usd      `yaml:"cached_input"`
+	CacheWrite    usd      `yaml:"cache_write"`
+	CacheWrite1h  usd      `yaml:"cache_write_1h"`
 	Output        usd      `yaml:"output"`
 	ContextWindow int      `yaml:"context_window"`
 	MaxOutput     int      `yaml:"max_output"`
@@ -47,8 +60,9 @@ type modelYAML struct {
 }
 
 var modelFields = map[string]bool{
-	"provider": true, "input": true, "cached_input": true, "output": true,
-	"context_window": true, "max_output": true, "aliases": true,
+	"provider": true, "kind": true, "input": true, "cached_input": true, "cache_write": true,
+	"cache_write_1h": true, "output": true, "context_window": true, "max_output": true,
+	"aliases": true,
 }
 
 // Parse reads a price table in the YAML format above. Every error names the model and the
@@ -120,21 +134,40 @@ func parseModel(key, val *yaml.Node) (Model, []string, error) {
 		}
 		seen[k.Value] = true
 	}
-	for _, req := range []string{"provider", "input", "output", "context_window", "max_output"} {
-		if !seen[req] {
-			return Model{}, nil, fail(val.Line, "missing field %s", req)
-		}
-	}
 	var y modelYAML
 	if err := val.Decode(&y); err != nil {
 		return Model{}, nil, fail(val.Line, "%v", err)
 	}
+	kind := Kind(y.Kind)
+	switch kind {
+	case "":
+		kind = KindChat
+	case KindChat, KindEmbedding:
+	default:
+		return Model{}, nil, fail(val.Line, "kind %q: want %q or %q", y.Kind, KindChat, KindEmbedding)
+	}
+	required := []string{"provider", "input", "output", "context_window", "max_output"}
+	if kind == KindEmbedding {
+		required = []string{"provider", "input", "context_window"}
+	}
+	for _, req := range required {
+		if !seen[req] {
+			return Model{}, nil, fail(val.Line, "missing field %s", req)
+		}
+	}
 	if !seen["cached_input"] {
 		y.CachedInput = y.Input
 	}
+	if !seen["cache_write"] {
+		y.CacheWrite = y.Input
+	}
+	if !seen["cache_write_1h"] {
+		y.CacheWrite1h = y.CacheWrite
+	}
 	m := Model{
-		Name: name, Provider: y.Provider,
-		Input: int64(y.Input), CachedInput: int64(y.CachedInput), Output: int64(y.Output),
+		Name: name, Provider: y.Provider, Kind: kind,
+		Input: int64(y.Input), CachedInput: int64(y.CachedInput),
+		CacheWrite: int64(y.CacheWrite), CacheWrite1h: int64(y.CacheWrite1h), Output: int64(y.Output),
 		ContextWindow: y.ContextWindow, MaxOutput: y.MaxOutput,
 	}
 	switch {
@@ -144,8 +177,10 @@ func parseModel(key, val *yaml.Node) (Model, []string, error) {
 		return Model{}, nil, fail(val.Line, "cached_input exceeds input: a full-price reservation would not cover a cached call")
 	case m.ContextWindow <= 0:
 		return Model{}, nil, fail(val.Line, "context_window %d: want a positive token count", m.ContextWindow)
-	case m.MaxOutput <= 0 || m.MaxOutput > m.ContextWindow:
+	case kind == KindChat && (m.MaxOutput <= 0 || m.MaxOutput > m.ContextWindow):
 		return Model{}, nil, fail(val.Line, "max_output %d: want a positive token count no larger than context_window", m.MaxOutput)
+	case kind == KindEmbedding && (m.MaxOutput != 0 || m.Output != 0):
+		return Model{}, nil, fail(val.Line, "an embedding model generates no tokens: want no output and no max_output")
 	}
 	for _, a := range y.Aliases {
 		if !validID(a) || a == name {

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"strings"
 	"testing"
 )
@@ -88,6 +89,16 @@ func TestParseErrors(t *testing.T) {
 		{"alias is a model", "models:\n  a:" + validModel + "\n    aliases: [b]\n  b:" + validModel, []string{`alias "b"`, "name of a model"}},
 		{"alias of itself", "models:\n  a:" + validModel + "\n    aliases: [a]", []string{`model "a"`, `alias "a"`}},
 		{"bad as_of", "as_of: yesterday\nmodels: {}", []string{`as_of "yesterday"`}},
+		{"bad kind", "models:\n  m:" + validModel + "\n    kind: image", []string{`model "m"`, `kind "image"`}},
+		{"negative cache write", "models:\n  m:" + validModel + "\n    cache_write: -1", []string{`model "m"`, `price "-1"`, "negative"}},
+		{"cache write as string", "models:\n  m:" + validModel + "\n    cache_write_1h: \"6\"", []string{`model "m"`, "want a number"}},
+		{"misspelt cache write", "models:\n  m:" + validModel + "\n    cache_writes: 3", []string{`model "m"`, `unknown field "cache_writes"`}},
+		{"embedding with output", "models:\n  e: {provider: openai, kind: embedding, input: 0.02, output: 1, context_window: 8192}",
+			[]string{`model "e"`, "no output"}},
+		{"embedding with max_output", "models:\n  e: {provider: openai, kind: embedding, input: 0.02, context_window: 8192, max_output: 10}",
+			[]string{`model "e"`, "no max_output"}},
+		{"chat without output", "models:\n  c: {provider: openai, input: 0.02, context_window: 8192, max_output: 10}",
+			[]string{`model "c"`, "missing field output"}},
 		{"not yaml", "models: [", []string{"pricing:"}},
 	}
 	for _, tt := range tests {
@@ -103,6 +114,65 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseCacheWrites checks the defaults that keep a price file without cache-write
+// prices billing writes as input (OpenAI's rule) and the fields that a user's Anthropic
+// model sets, which were refused as unknown before.
+func TestParseCacheWrites(t *testing.T) {
+	t.Parallel()
+	tab, err := Parse([]byte(`
+models:
+  plain:
+    provider: openai
+    input: 2.50
+    output: 10
+    context_window: 128000
+    max_output: 16384
+  claude-mine:
+    provider: anthropic
+    input: 3
+    cached_input: 0.30
+    cache_write: 3.75
+    cache_write_1h: 6
+    output: 15
+    context_window: 200000
+    max_output: 64000
+  five-minutes-only:
+    provider: anthropic
+    input: 1
+    cache_write: 1.25
+    output: 5
+    context_window: 200000
+    max_output: 64000
+  embed:
+    provider: openai
+    kind: embedding
+    input: 0.02
+    context_window: 8192
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Model{
+		"plain": {Name: "plain", Provider: "openai", Kind: KindChat, Input: 2_500_000, CachedInput: 2_500_000,
+			CacheWrite: 2_500_000, CacheWrite1h: 2_500_000, Output: 10_000_000, ContextWindow: 128000, MaxOutput: 16384},
+		"claude-mine": {Name: "claude-mine", Provider: "anthropic", Kind: KindChat, Input: 3_000_000, CachedInput: 300_000,
+			CacheWrite: 3_750_000, CacheWrite1h: 6_000_000, Output: 15_000_000, ContextWindow: 200000, MaxOutput: 64000},
+		"five-minutes-only": {Name: "five-minutes-only", Provider: "anthropic", Kind: KindChat, Input: 1_000_000, CachedInput: 1_000_000,
+			CacheWrite: 1_250_000, CacheWrite1h: 1_250_000, Output: 5_000_000, ContextWindow: 200000, MaxOutput: 64000},
+		"embed": {Name: "embed", Provider: "openai", Kind: KindEmbedding, Input: 20_000, CachedInput: 20_000,
+			CacheWrite: 20_000, CacheWrite1h: 20_000, ContextWindow: 8192},
+	}
+	for name, w := range want {
+		got, err := tab.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(got, w); diff != "" {
+			t.Errorf("Lookup(%q) mismatch (-got +want):\n%s", name, diff)
+		}
 	}
 }
 
@@ -131,9 +201,11 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, m := range tab.Models() {
+			chatOK := m.Kind == KindChat && m.MaxOutput > 0 && m.MaxOutput <= m.ContextWindow
+			embeddingOK := m.Kind == KindEmbedding && m.MaxOutput == 0 && m.Output == 0
 			if m.Input < 0 || m.CachedInput < 0 || m.CachedInput > m.Input || m.Output < 0 ||
-				m.Input > maxPrice || m.Output > maxPrice || m.ContextWindow <= 0 ||
-				m.MaxOutput <= 0 || m.MaxOutput > m.ContextWindow {
+				m.CacheWrite < 0 || m.CacheWrite1h < 0 || m.CacheWrite > maxPrice || m.CacheWrite1h > maxPrice ||
+				m.Input > maxPrice || m.Output > maxPrice || m.ContextWindow <= 0 || !(chatOK || embeddingOK) {
 				t.Fatalf("Parse accepted an invalid model %+v", m)
 			}
 			if got, err := tab.Lookup(m.Name); err != nil || got != m {

@@ -20,14 +20,15 @@ func TestDefaultTable(t *testing.T) {
 	required := []string{"gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3",
 		"o4-mini", "gpt-3.5-turbo", "claude-opus-4", "claude-sonnet-4", "claude-3-7-sonnet",
 		"claude-3-5-sonnet", "claude-3-5-haiku", "claude-3-haiku", "gpt-5", "gpt-5-mini",
-		"gpt-5-nano", "claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"}
+		"gpt-5-nano", "claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5",
+		"claude-opus-4-6", "claude-sonnet-4-6", "o3-mini", "o1", "claude-3-opus"}
 	for _, name := range required {
 		m, err := tab.Lookup(name)
 		if err != nil {
 			t.Errorf("Default().Lookup(%q) error: %v", name, err)
 			continue
 		}
-		if m.Name != name || m.Input <= 0 || m.Output <= 0 || m.CachedInput > m.Input {
+		if m.Name != name || m.Kind != KindChat || m.Input <= 0 || m.Output <= 0 || m.CachedInput > m.Input {
 			t.Errorf("Default().Lookup(%q) = %+v, want a priced model of that name", name, m)
 		}
 		wantProvider := ProviderOpenAI
@@ -36,6 +37,22 @@ func TestDefaultTable(t *testing.T) {
 		}
 		if m.Provider != wantProvider {
 			t.Errorf("Default().Lookup(%q).Provider = %q, want %q", name, m.Provider, wantProvider)
+		}
+	}
+	for _, m := range tab.Models() {
+		switch {
+		case m.Provider == ProviderAnthropic && (m.CacheWrite <= m.Input || m.CacheWrite1h <= m.CacheWrite):
+			t.Errorf("Anthropic model %s: cache writes %d (5m) and %d (1h), want above input %d and rising with the TTL",
+				m.Name, m.CacheWrite, m.CacheWrite1h, m.Input)
+		case m.Provider == ProviderOpenAI && (m.CacheWrite != m.Input || m.CacheWrite1h != m.Input):
+			t.Errorf("OpenAI model %s: cache writes %d, %d; want the input price %d (no write premium)",
+				m.Name, m.CacheWrite, m.CacheWrite1h, m.Input)
+		}
+	}
+	for _, name := range []string{"text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"} {
+		m, err := tab.Lookup(name)
+		if err != nil || m.Kind != KindEmbedding || m.Input <= 0 || m.Output != 0 || m.MaxOutput != 0 {
+			t.Errorf("Default().Lookup(%q) = %+v, %v; want an embedding model priced by input alone", name, m, err)
 		}
 	}
 	if Default() != tab {
@@ -50,11 +67,20 @@ func TestDefaultPrices(t *testing.T) {
 		name string
 		want Model
 	}{
-		{"gpt-4o", Model{Name: "gpt-4o", Provider: "openai", Input: 2_500_000, CachedInput: 1_250_000, Output: 10_000_000, ContextWindow: 128000, MaxOutput: 16384}},
-		{"gpt-4o-mini", Model{Name: "gpt-4o-mini", Provider: "openai", Input: 150_000, CachedInput: 75_000, Output: 600_000, ContextWindow: 128000, MaxOutput: 16384}},
-		{"gpt-3.5-turbo", Model{Name: "gpt-3.5-turbo", Provider: "openai", Input: 500_000, CachedInput: 500_000, Output: 1_500_000, ContextWindow: 16385, MaxOutput: 4096}},
-		{"claude-sonnet-4", Model{Name: "claude-sonnet-4", Provider: "anthropic", Input: 3_000_000, CachedInput: 300_000, Output: 15_000_000, ContextWindow: 200000, MaxOutput: 64000}},
-		{"claude-3-haiku", Model{Name: "claude-3-haiku", Provider: "anthropic", Input: 250_000, CachedInput: 30_000, Output: 1_250_000, ContextWindow: 200000, MaxOutput: 4096}},
+		{"gpt-4o", Model{Name: "gpt-4o", Provider: "openai", Kind: KindChat, Input: 2_500_000, CachedInput: 1_250_000,
+			CacheWrite: 2_500_000, CacheWrite1h: 2_500_000, Output: 10_000_000, ContextWindow: 128000, MaxOutput: 16384}},
+		{"gpt-4o-mini", Model{Name: "gpt-4o-mini", Provider: "openai", Kind: KindChat, Input: 150_000, CachedInput: 75_000,
+			CacheWrite: 150_000, CacheWrite1h: 150_000, Output: 600_000, ContextWindow: 128000, MaxOutput: 16384}},
+		{"gpt-3.5-turbo", Model{Name: "gpt-3.5-turbo", Provider: "openai", Kind: KindChat, Input: 500_000, CachedInput: 500_000,
+			CacheWrite: 500_000, CacheWrite1h: 500_000, Output: 1_500_000, ContextWindow: 16385, MaxOutput: 4096}},
+		{"claude-sonnet-4", Model{Name: "claude-sonnet-4", Provider: "anthropic", Kind: KindChat, Input: 3_000_000, CachedInput: 300_000,
+			CacheWrite: 3_750_000, CacheWrite1h: 6_000_000, Output: 15_000_000, ContextWindow: 200000, MaxOutput: 64000}},
+		{"claude-opus-4-5", Model{Name: "claude-opus-4-5", Provider: "anthropic", Kind: KindChat, Input: 5_000_000, CachedInput: 500_000,
+			CacheWrite: 6_250_000, CacheWrite1h: 10_000_000, Output: 25_000_000, ContextWindow: 200000, MaxOutput: 64000}},
+		{"claude-3-haiku", Model{Name: "claude-3-haiku", Provider: "anthropic", Kind: KindChat, Input: 250_000, CachedInput: 30_000,
+			CacheWrite: 300_000, CacheWrite1h: 500_000, Output: 1_250_000, ContextWindow: 200000, MaxOutput: 4096}},
+		{"text-embedding-3-large", Model{Name: "text-embedding-3-large", Provider: "openai", Kind: KindEmbedding, Input: 130_000,
+			CachedInput: 130_000, CacheWrite: 130_000, CacheWrite1h: 130_000, ContextWindow: 8192}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +140,8 @@ func TestLookup(t *testing.T) {
 		{"-latest", ""},
 		{"latest", ""},
 		{"", ""},
-		{"o3-mini", ""},
+		{"o3-mini", "o3-mini"}, // a model of its own now, not o3
+		{"o3-micro", ""},
 		{" gpt-4o", ""},
 	}
 	for _, tt := range tests {
