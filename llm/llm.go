@@ -9,6 +9,7 @@ package llm
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Format names a wire format.
@@ -89,6 +90,11 @@ type Request struct {
 	N           int
 	Temperature *float64 // nil when unset
 	Stream      bool
+	// CacheTTL is the longest prompt-cache TTL that the request's cache_control breakpoints
+	// ask for (Anthropic): 0 when it has none, 5 minutes for {"type": "ephemeral"}, an hour
+	// for "ttl": "1h". Prompt tokens may then be billed at the cache-write price of that
+	// TTL, above the input price, so the worst case is priced with it.
+	CacheTTL time.Duration
 
 	// InputTokens is the estimate of the prompt size; 0 lets the engine estimate it.
 	InputTokens int

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
 )
 
 func TestEncodeResponse(t *testing.T) {
@@ -81,7 +82,7 @@ func TestEncodeError(t *testing.T) {
 	}
 	golden(t, "encode_error.json", append(EncodeError("invalid_request_error", "max_tokens: is required"), '\n'))
 	for _, k := range []llm.Kind{llm.KindRateLimited, llm.KindOverloaded, llm.KindQuotaExhausted, llm.KindBadRequest, llm.KindAuth, llm.KindTooLarge, llm.KindTimeout, llm.KindServer} {
-		if got, _, _ := classify(0, EncodeError(ErrorType(k), "x")); got != k {
+		if got := wire.UpstreamError("anthropic", 0, EncodeError(ErrorType(k), "x"), "").Kind; got != k {
 			t.Errorf("classify(EncodeError(ErrorType(%v))) = %v", k, got)
 		}
 	}

@@ -149,29 +149,37 @@ func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
 	if err != nil && len(raw) == 0 && ctx.Err() != nil {
 		return wire.TransportError(ctx, p.name, p.key, err)
 	}
-	kind, code, msg := classify(resp.StatusCode, raw)
-	e := &llm.Error{Kind: kind, Provider: p.name, Status: resp.StatusCode, Code: code, Message: wire.Redact(msg, p.key)}
+	e := p.upstreamError(resp.StatusCode, raw)
 	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}
 	return e
 }
 
-// wireUsage is Anthropic's usage object. Pointers tell a field that is absent (or null)
-// from a zero, which matters when merging the cumulative figures of a stream.
+// wireUsage is Anthropic's usage object. input_tokens counts only the prompt tokens after
+// the last cache breakpoint; cache_read_input_tokens and cache_creation_input_tokens count
+// the ones read from and written to the prompt cache, and cache_creation splits the writes
+// by TTL. Pointers tell a field that is absent (or null) from a zero, which matters when
+// merging the cumulative figures of a stream.
 type wireUsage struct {
 	InputTokens              *int64 `json:"input_tokens"`
 	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
-	OutputTokens             *int64 `json:"output_tokens"`
+	CacheCreation            *struct {
+		Ephemeral5m *int64 `json:"ephemeral_5m_input_tokens"`
+		Ephemeral1h *int64 `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
+	OutputTokens *int64 `json:"output_tokens"`
 }
 
 // tally holds the latest cumulative figures of a stream, or those of one response.
-type tally struct{ input, cacheCreate, cacheRead, output int64 }
+type tally struct{ input, cacheCreate, cacheRead, write5m, write1h, output int64 }
 
 // merge takes the figures u reports. Every figure Anthropic streams is cumulative, so the
 // latest is the largest: taking the maximum never double-counts, whichever events carry it.
-func (t *tally) merge(u *wireUsage) {
+// withOutput is false for message_start, whose output_tokens is a placeholder (1 or so)
+// sent before anything was generated, not a count.
+func (t *tally) merge(u *wireUsage, withOutput bool) {
 	if u == nil {
 		return
 	}
@@ -183,16 +191,27 @@ func (t *tally) merge(u *wireUsage) {
 	take(&t.input, u.InputTokens)
 	take(&t.cacheCreate, u.CacheCreationInputTokens)
 	take(&t.cacheRead, u.CacheReadInputTokens)
-	take(&t.output, u.OutputTokens)
+	if c := u.CacheCreation; c != nil {
+		take(&t.write5m, c.Ephemeral5m)
+		take(&t.write1h, c.Ephemeral1h)
+	}
+	if withOutput {
+		take(&t.output, u.OutputTokens)
+	}
 }
 
-// usage converts to tollgate's Usage, whose input includes the cached part: Anthropic's
-// input_tokens counts only the uncached tokens, after the last cache breakpoint.
+// usage converts to tollgate's Usage, whose input counts every prompt token: Anthropic's
+// uncached input_tokens plus the cache reads and writes. Writes are 5-minute ones except
+// the part cache_creation.ephemeral_1h_input_tokens reports (a response without the split,
+// from before the 1-hour TTL existed, wrote with the 5-minute one).
 func (t tally) usage() llm.Usage {
+	writes := max(t.cacheCreate, t.write5m+t.write1h)
 	return llm.Usage{
-		InputTokens:       t.input + t.cacheCreate + t.cacheRead,
-		CachedInputTokens: t.cacheRead,
-		OutputTokens:      t.output,
+		InputTokens:        t.input + writes + t.cacheRead,
+		CachedInputTokens:  t.cacheRead,
+		CacheWriteTokens:   writes,
+		CacheWrite1hTokens: min(t.write1h, writes),
+		OutputTokens:       t.output,
 	}
 }
 
@@ -214,7 +233,7 @@ func ParseResponse(raw []byte) (*llm.Response, error) {
 		return nil, fmt.Errorf("anthropic: response body: %w", err)
 	}
 	var t tally
-	t.merge(w.Usage)
+	t.merge(w.Usage, true)
 	out := &llm.Response{Format: llm.Anthropic, Model: w.Model, Body: raw, StopReason: w.StopReason, Usage: t.usage()}
 	var sb strings.Builder
 	for _, c := range w.Content {

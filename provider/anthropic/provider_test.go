@@ -77,7 +77,7 @@ func TestDo(t *testing.T) {
 		t.Fatalf("Do() error %v", err)
 	}
 	want := &llm.Response{Format: llm.Anthropic, Model: "claude-sonnet-4-5-20250929", Body: []byte(message),
-		Text: "Hi! How can I help?", StopReason: "end_turn", Usage: llm.Usage{InputTokens: 330, CachedInputTokens: 300, OutputTokens: 12}}
+		Text: "Hi! How can I help?", StopReason: "end_turn", Usage: llm.Usage{InputTokens: 330, CachedInputTokens: 300, CacheWriteTokens: 20, OutputTokens: 12}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Do() mismatch (-want +got):\n%s", diff)
 	}

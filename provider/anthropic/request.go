@@ -1,8 +1,10 @@
 package anthropic
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
@@ -21,7 +23,8 @@ type RequestError = wire.RequestError
 // caller's metadata.user_id for the gateway to use.
 //
 // Top-level members are matched by exact name, as the upstream matches them, so tollgate
-// reads the same model and max_tokens that the upstream would. Errors are *RequestError.
+// reads the same model and max_tokens that the upstream would. Request.CacheTTL is the
+// longest TTL of the body's cache_control breakpoints. Errors are *RequestError.
 func ParseRequest(body []byte) (*llm.Request, error) {
 	if err := wire.ValidJSON(body); err != nil {
 		return nil, err
@@ -83,7 +86,78 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 	if err := parseMessages(req, messages); err != nil {
 		return nil, err
 	}
+	req.CacheTTL = cacheTTL(body, ms)
 	return req, nil
+}
+
+// The prompt-cache TTLs that cache_control can ask for.
+const (
+	cacheTTL5m = 5 * time.Minute
+	cacheTTL1h = time.Hour
+)
+
+type cacheControl struct {
+	CacheControl *struct {
+		Type string `json:"type"`
+		TTL  string `json:"ttl"`
+	} `json:"cache_control"`
+}
+
+// ttl returns the TTL a cache_control asks for: 0 for none, an hour for "1h", 5 minutes
+// for the default or "5m". A value the API does not know counts as an hour: the upstream
+// refuses such a request, and until then the dearest write price is the safe guess.
+func (c cacheControl) ttl() time.Duration {
+	switch {
+	case c.CacheControl == nil:
+		return 0
+	case c.CacheControl.TTL == "" || c.CacheControl.TTL == "5m":
+		return cacheTTL5m
+	}
+	return cacheTTL1h
+}
+
+// cacheTTL returns the longest TTL among the request's cache breakpoints: a top-level
+// cache_control and those on system blocks, tool definitions and message content blocks.
+// A body without the text "cache_control" (or an escape that could spell it) has none,
+// which spares the decoding for most requests; the body was validated by the caller, so
+// decoding errors only mean a member is not an array of blocks and has no breakpoint.
+func cacheTTL(body []byte, ms []wire.Member) time.Duration {
+	if !bytes.Contains(body, []byte("cache_control")) && !bytes.Contains(body, []byte(`\u`)) {
+		return 0
+	}
+	var longest time.Duration
+	blocks := func(raw []byte) {
+		var bs []cacheControl
+		if json.Unmarshal(raw, &bs) != nil {
+			return
+		}
+		for _, b := range bs {
+			longest = max(longest, b.ttl())
+		}
+	}
+	for _, m := range ms {
+		raw := body[m.Start:m.End]
+		switch string(m.Key) {
+		case "cache_control":
+			var c cacheControl
+			if json.Unmarshal(append(append([]byte(`{"cache_control":`), raw...), '}'), &c) == nil {
+				longest = max(longest, c.ttl())
+			}
+		case "system", "tools":
+			blocks(raw)
+		case "messages":
+			var msgs []struct {
+				Content json.RawMessage `json:"content"`
+			}
+			if json.Unmarshal(raw, &msgs) != nil {
+				continue
+			}
+			for _, msg := range msgs {
+				blocks(msg.Content)
+			}
+		}
+	}
+	return longest
 }
 
 // SessionHint returns the caller's metadata.user_id, empty when absent or not a string. The

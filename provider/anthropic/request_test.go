@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -33,7 +34,8 @@ func TestParseRequest(t *testing.T) {
 		{
 			name: "system text blocks with cache_control",
 			body: `{"model":"m","max_tokens":5,"system":[{"type":"text","text":"You are terse."},{"type":"text","text":"Long doc","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"x"}]}`,
-			want: llm.Request{Model: "m", MaxTokens: 5, System: "You are terse.\nLong doc", Messages: []llm.Message{{Role: "user", Content: "x"}}},
+			want: llm.Request{Model: "m", MaxTokens: 5, System: "You are terse.\nLong doc", Messages: []llm.Message{{Role: "user", Content: "x"}},
+				CacheTTL: 5 * time.Minute},
 		},
 		{
 			name: "image block makes opaque, text blocks joined",

@@ -21,6 +21,10 @@ type stream struct {
 	name, key string
 	done      bool // message_stop has been returned
 	err       error
+	// toolAt maps a content block's index to its position among the answer's tool calls;
+	// tools counts the tool calls started so far.
+	toolAt    map[int]int
+	tools     int
 	closeOnce sync.Once
 	mu        sync.Mutex
 	tally     tally
@@ -32,18 +36,24 @@ func newStream(body io.ReadCloser, name, key string) *stream {
 
 type wireEvent struct {
 	Type    string `json:"type"`
+	Index   int    `json:"index"`
 	Message *struct {
 		Usage *wireUsage `json:"usage"`
 	} `json:"message"`
+	ContentBlock *struct {
+		Type     string `json:"type"`
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Text     string `json:"text"`
+		Thinking string `json:"thinking"`
+	} `json:"content_block"`
 	Delta *struct {
-		Type string  `json:"type"`
-		Text *string `json:"text"`
+		Type        string  `json:"type"`
+		Text        *string `json:"text"`
+		Thinking    *string `json:"thinking"`
+		PartialJSON *string `json:"partial_json"`
 	} `json:"delta"`
 	Usage *wireUsage `json:"usage"`
-	Error *struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 // Recv returns the next event. After message_stop has been returned it returns io.EOF; a
@@ -77,27 +87,75 @@ func (s *stream) Recv() (llm.Chunk, error) {
 	switch e.Type {
 	case "message_start":
 		if e.Message != nil {
-			s.merge(e.Message.Usage)
+			s.merge(e.Message.Usage, false)
 		}
+	case "content_block_start":
+		s.blockStart(&e, &chunk)
 	case "content_block_delta":
-		if e.Delta != nil && e.Delta.Type == "text_delta" && e.Delta.Text != nil {
-			chunk.Text = *e.Delta.Text
-		}
+		s.blockDelta(&e, &chunk)
 	case "message_delta":
-		s.merge(e.Usage)
+		s.merge(e.Usage, true)
 	case "message_stop":
 		s.done = true
 	case "error":
-		kind, code, msg := classify(0, ev.Data)
-		s.err = &llm.Error{Kind: kind, Provider: s.name, Code: code, Message: wire.Redact(msg, s.key)}
+		s.err = wire.UpstreamError(s.name, 0, ev.Data, s.key)
 		return llm.Chunk{}, s.err
 	}
 	return chunk, nil
 }
 
-func (s *stream) merge(u *wireUsage) {
+// blockStart reads content_block_start: a tool call's first fragment (its ID and name),
+// or, rarely, text or thinking already present in the block. An empty text or thinking
+// block is preamble.
+func (s *stream) blockStart(e *wireEvent, chunk *llm.Chunk) {
+	b := e.ContentBlock
+	if b == nil {
+		return
+	}
+	switch b.Type {
+	case "text":
+		chunk.Text = b.Text
+	case "thinking":
+		chunk.Reasoning = b.Thinking
+	case "tool_use", "server_tool_use":
+		if s.toolAt == nil {
+			s.toolAt = map[int]int{}
+		}
+		s.toolAt[e.Index] = s.tools
+		chunk.ToolCalls = []llm.ToolCallDelta{{Index: s.tools, ID: b.ID, Name: b.Name}}
+		s.tools++
+	}
+}
+
+// blockDelta reads content_block_delta: text_delta is answer text, thinking_delta
+// reasoning, input_json_delta a fragment of a tool call's arguments; signature_delta (the
+// thinking block's signature) and citations carry nothing generated.
+func (s *stream) blockDelta(e *wireEvent, chunk *llm.Chunk) {
+	d := e.Delta
+	if d == nil {
+		return
+	}
+	switch d.Type {
+	case "text_delta":
+		if d.Text != nil {
+			chunk.Text = *d.Text
+		}
+	case "thinking_delta":
+		if d.Thinking != nil {
+			chunk.Reasoning = *d.Thinking
+		}
+	case "input_json_delta":
+		pos, ok := s.toolAt[e.Index]
+		if d.PartialJSON == nil || !ok {
+			return
+		}
+		chunk.ToolCalls = []llm.ToolCallDelta{{Index: pos, Arguments: *d.PartialJSON}}
+	}
+}
+
+func (s *stream) merge(u *wireUsage, withOutput bool) {
 	s.mu.Lock()
-	s.tally.merge(u)
+	s.tally.merge(u, withOutput)
 	s.mu.Unlock()
 }
 
@@ -111,8 +169,10 @@ func (s *stream) readError(err error) error {
 	return wire.TransportError(context.Background(), s.name, s.key, err)
 }
 
-// Usage returns the usage reported so far: input from message_start, output from the
-// latest message_delta (cumulative, never summed).
+// Usage returns the usage reported so far: the input side from message_start and any
+// message_delta, the output from the latest message_delta (cumulative, never summed).
+// message_start's output_tokens is a placeholder and is not reported: a stream cut before
+// its first message_delta reports zero output.
 func (s *stream) Usage() llm.Usage {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -42,7 +42,17 @@ func drain(s llm.Stream) string {
 			}
 			break
 		}
-		fmt.Fprintf(&b, "chunk text=%q\n  raw=%q\n", c.Text, c.Raw)
+		fmt.Fprintf(&b, "chunk content=%v text=%q", c.IsContent(), c.Text)
+		if c.Reasoning != "" {
+			fmt.Fprintf(&b, " reasoning=%q", c.Reasoning)
+		}
+		for _, tc := range c.ToolCalls {
+			fmt.Fprintf(&b, " tool=%+v", tc)
+		}
+		if c.Other != "" {
+			fmt.Fprintf(&b, " other=%q", c.Other)
+		}
+		fmt.Fprintf(&b, "\n  raw=%q\n", c.Raw)
 	}
 	fmt.Fprintf(&b, "usage: %+v\n", s.Usage())
 	return b.String()
@@ -54,11 +64,14 @@ func TestStream(t *testing.T) {
 		golden     string
 		usage      llm.Usage
 	}{
-		// Output 15, not 10+15: message_delta usage is cumulative.
-		{"stream_ok.sse", "stream_ok.golden", llm.Usage{InputTokens: 165, CachedInputTokens: 100, OutputTokens: 15}},
-		{"stream_crlf.sse", "stream_crlf.golden", llm.Usage{InputTokens: 165, CachedInputTokens: 100, OutputTokens: 15}},
-		{"stream_error.sse", "stream_error.golden", llm.Usage{InputTokens: 12, OutputTokens: 1}},
-		{"stream_cut.sse", "stream_cut.golden", llm.Usage{InputTokens: 165, CachedInputTokens: 100, OutputTokens: 1}},
+		// Output 15, not 10+15: message_delta usage is cumulative. Input 25 uncached + 40
+		// written to the cache (5-minute TTL: no split given) + 100 read.
+		{"stream_ok.sse", "stream_ok.golden", llm.Usage{InputTokens: 165, CachedInputTokens: 100, CacheWriteTokens: 40, OutputTokens: 15}},
+		{"stream_crlf.sse", "stream_crlf.golden", llm.Usage{InputTokens: 165, CachedInputTokens: 100, CacheWriteTokens: 40, OutputTokens: 15}},
+		// message_start's output_tokens (1) is a placeholder, not a count: a stream that
+		// ends before any message_delta reports no output.
+		{"stream_error.sse", "stream_error.golden", llm.Usage{InputTokens: 12}},
+		{"stream_cut.sse", "stream_cut.golden", llm.Usage{InputTokens: 165, CachedInputTokens: 100, CacheWriteTokens: 40}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {

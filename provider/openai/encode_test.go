@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
 )
 
 func TestEncodeResponse(t *testing.T) {
@@ -94,7 +95,7 @@ func TestEncodeError(t *testing.T) {
 	// What the encoder writes, the classifier reads back as the same kind.
 	for _, k := range []llm.Kind{llm.KindRateLimited, llm.KindQuotaExhausted, llm.KindContextLength, llm.KindBadRequest} {
 		typ, code := ErrorType(k)
-		if got, _, _ := classify(400, EncodeError(typ, code, "x")); k != llm.KindRateLimited && got != k {
+		if got := wire.UpstreamError("openai", 400, EncodeError(typ, code, "x"), "").Kind; k != llm.KindRateLimited && got != k {
 			t.Errorf("classify(EncodeError(ErrorType(%v))) = %v", k, got)
 		}
 	}

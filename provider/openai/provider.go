@@ -127,6 +127,10 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if err != nil {
 		return nil, wire.TransportError(ctx, p.name, p.key, err)
 	}
+	if errorBody(raw) {
+		// LM Studio and some proxies answer 200 with an error body instead of a 4xx.
+		return nil, p.upstreamError(0, raw)
+	}
 	out, err := ParseResponse(raw)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
@@ -143,8 +147,7 @@ func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
 	if err != nil && len(raw) == 0 && ctx.Err() != nil {
 		return wire.TransportError(ctx, p.name, p.key, err)
 	}
-	kind, code, msg := classify(resp.StatusCode, raw)
-	e := &llm.Error{Kind: kind, Provider: p.name, Status: resp.StatusCode, Code: code, Message: wire.Redact(msg, p.key)}
+	e := p.upstreamError(resp.StatusCode, raw)
 	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}
@@ -163,12 +166,19 @@ type wireResponse struct {
 	Usage *wireUsage `json:"usage"`
 }
 
+// wireUsage is the usage object of Chat Completions. prompt_tokens counts every prompt
+// token, cached ones included; completion_tokens every generated token over all choices,
+// reasoning included. DeepSeek reports its cache hits as prompt_cache_hit_tokens.
 type wireUsage struct {
 	PromptTokens        int64 `json:"prompt_tokens"`
 	CompletionTokens    int64 `json:"completion_tokens"`
 	PromptTokensDetails *struct {
 		CachedTokens int64 `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails *struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+	PromptCacheHitTokens *int64 `json:"prompt_cache_hit_tokens"`
 }
 
 func (u *wireUsage) usage() llm.Usage {
@@ -176,10 +186,27 @@ func (u *wireUsage) usage() llm.Usage {
 		return llm.Usage{}
 	}
 	out := llm.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
-	if u.PromptTokensDetails != nil {
+	switch {
+	case u.PromptTokensDetails != nil && u.PromptTokensDetails.CachedTokens > 0:
 		out.CachedInputTokens = u.PromptTokensDetails.CachedTokens
+	case u.PromptCacheHitTokens != nil:
+		out.CachedInputTokens = *u.PromptCacheHitTokens
+	}
+	if u.CompletionTokensDetails != nil {
+		out.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
 	}
 	return out
+}
+
+// errorBody reports whether a 200 body is an error object rather than a completion: it has
+// a non-null "error" and no "choices".
+func errorBody(raw []byte) bool {
+	e, ok := wire.Get(raw, "error")
+	if !ok || isNull(e) {
+		return false
+	}
+	_, hasChoices := wire.Get(raw, "choices")
+	return !hasChoices
 }
 
 // ParseResponse reads a non-streaming Chat Completions response body: the first choice's

@@ -135,6 +135,18 @@ func TestDoErrors(t *testing.T) {
 			llm.KindServer, "server_error", 0},
 		{"bad gateway html", 502, nil, `<html><body>502 Bad Gateway</body></html>`, llm.KindServer, "", 0},
 		{"gateway timeout", 504, nil, ``, llm.KindServer, "", 0},
+		{"vllm context length", 400, nil,
+			`{"object":"error","message":"This model's maximum context length is 32768 tokens. However, you requested 33077 tokens (29077 in the messages, 4000 in the completion). Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}`,
+			llm.KindContextLength, "BadRequestError", 0},
+		{"llama.cpp context size", 400, nil,
+			`{"error":{"code":400,"message":"request (9120 tokens) exceeds the available context size (8192 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":9120,"n_ctx":8192}}`,
+			llm.KindContextLength, "exceed_context_size_error", 0},
+		{"copilot prompt tokens", 400, nil, `{"error":{"message":"prompt token count of 140211 exceeds the limit of 128000","code":"model_max_prompt_tokens_exceeded"}}`,
+			llm.KindContextLength, "model_max_prompt_tokens_exceeded", 0},
+		{"500 with healthy rate-limit headers backs off", 500,
+			http.Header{"X-Ratelimit-Remaining-Tokens": {"29975510"}, "X-Ratelimit-Reset-Tokens": {"24.042s"}},
+			`{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`,
+			llm.KindServer, "server_error", 0},
 		{"overloaded", 503, http.Header{"Retry-After": {"2"}},
 			`{"error":{"message":"The engine is currently overloaded, please try again later.","type":"server_error","param":null,"code":null}}`,
 			llm.KindOverloaded, "server_error", 2 * time.Second},
@@ -178,6 +190,55 @@ func TestNoKeyLeak(t *testing.T) {
 	var le *llm.Error
 	if errors.As(err, &le) && strings.Contains(le.Message, testKey) {
 		t.Errorf("Message %q contains the key", le.Message)
+	}
+}
+
+// TestNoKeyInCodeOrType makes the upstream echo the key in every field of its error,
+// code and type included, and checks that nothing of it leaves the provider.
+func TestNoKeyInCodeOrType(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.WriteHeader(403)
+		io.WriteString(w, `{"error":{"message":"key `+key+` is blocked","type":"`+key+`","param":"`+key+`","code":"`+key+`"}}`)
+	})
+	p := newTestProvider(t, echo)
+	for _, stream := range []bool{false, true} {
+		_, err := p.Do(context.Background(), userCall(stream))
+		var le *llm.Error
+		if !errors.As(err, &le) || le.Kind != llm.KindAuth {
+			t.Fatalf("Do() error = %v, want KindAuth", err)
+		}
+		if strings.Contains(le.Code, testKey) || strings.Contains(le.Message, testKey) || strings.Contains(err.Error(), testKey) {
+			t.Errorf("Do() error = %+v, carries the key", le)
+		}
+		if le.Code != "[redacted]" {
+			t.Errorf("Code = %q, want the redacted code", le.Code)
+		}
+	}
+}
+
+// TestDoErrorIn200 covers servers (LM Studio, some proxies) that answer 200 with an error
+// object instead of a completion.
+func TestDoErrorIn200(t *testing.T) {
+	p := newTestProvider(t, &upstream{status: 200, body: `{"error":"The number of tokens to keep from the initial prompt is greater than the context length. Try to load the model with a larger context length, or provide a shorter input"}`})
+	_, err := p.Do(context.Background(), userCall(false))
+	if k := llm.KindOf(err); k != llm.KindContextLength {
+		t.Errorf("Do() = %v (kind %v), want KindContextLength", err, k)
+	}
+}
+
+// TestDoReasoningUsage checks a reasoning model's usage: completion_tokens includes the
+// reasoning tokens, which are reported beside it.
+func TestDoReasoningUsage(t *testing.T) {
+	body := `{"id":"chatcmpl-R1","object":"chat.completion","created":1761000004,"model":"o4-mini-2025-04-16","choices":[{"index":0,"message":{"role":"assistant","content":"42","refusal":null,"annotations":[]},"finish_reason":"stop"},{"index":1,"message":{"role":"assistant","content":"forty-two","refusal":null,"annotations":[]},"finish_reason":"stop"}],"usage":{"prompt_tokens":1500,"completion_tokens":900,"total_tokens":2400,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":832,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default"}`
+	p := newTestProvider(t, &upstream{status: 200, body: body})
+	got, err := p.Do(context.Background(), userCall(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := llm.Usage{InputTokens: 1500, CachedInputTokens: 1024, OutputTokens: 900, ReasoningTokens: 832}
+	if got.Usage != want || got.Text != "42" {
+		t.Errorf("Do() = %q, %+v; want 42, %+v", got.Text, got.Usage, want)
 	}
 }
 

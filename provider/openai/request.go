@@ -22,8 +22,9 @@ type RequestError = wire.RequestError
 // caller's "user" for the gateway to use.
 //
 // Top-level members are matched by exact name, as the upstream matches them (not case
-// insensitively as encoding/json would), so tollgate reads the same model and token cap
-// that the upstream would. Errors are *RequestError values.
+// insensitively as encoding/json would), so tollgate reads the same model, token cap and
+// number of choices ("n", into Request.N) that the upstream would. Errors are
+// *RequestError values naming the field.
 func ParseRequest(body []byte) (*llm.Request, error) {
 	if err := wire.ValidJSON(body); err != nil {
 		return nil, err
@@ -54,6 +55,10 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 			if err := wire.DecodeTokens(raw, &maxCompTok, "max_completion_tokens"); err != nil {
 				return nil, err
 			}
+		case "n":
+			if err := decodeN(raw, &req.N); err != nil {
+				return nil, err
+			}
 		case "temperature":
 			if err := wire.DecodeField(raw, &req.Temperature, "temperature", "a number"); err != nil {
 				return nil, err
@@ -82,6 +87,28 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 		return nil, err
 	}
 	return req, nil
+}
+
+// MaxChoices is the largest "n" that OpenAI accepts.
+const MaxChoices = 128
+
+// decodeN reads "n", the number of choices, as OpenAI validates it: an integer from 1 to
+// 128, or null for the default of 1 (left as 0 in Request.N). Each choice is billed for its
+// own output, so the worst case of a request is n times its token cap.
+func decodeN(raw []byte, dst *int) error {
+	var n *float64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return wire.BadField("n", "must be an integer from 1 to %d, got %s", MaxChoices, wire.JSONKind(raw))
+	}
+	if n == nil {
+		*dst = 0
+		return nil
+	}
+	if *n != float64(int64(*n)) || *n < 1 || *n > MaxChoices {
+		return wire.BadField("n", "must be an integer from 1 to %d, got %s", MaxChoices, raw)
+	}
+	*dst = int(*n)
+	return nil
 }
 
 // SessionHint returns the caller's "user" field, empty when absent or not a string. The

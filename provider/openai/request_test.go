@@ -31,6 +31,21 @@ func TestParseRequest(t *testing.T) {
 				Messages: []llm.Message{{Role: "user", Content: "hi"}}},
 		},
 		{
+			name: "n choices",
+			body: `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"n":3,"max_completion_tokens":20}`,
+			want: llm.Request{Model: "gpt-4o-mini", N: 3, MaxTokens: 20, Messages: []llm.Message{{Role: "user", Content: "x"}}},
+		},
+		{
+			name: "n at the maximum, written as a float",
+			body: `{"model":"m","messages":[{"role":"user","content":"x"}],"n":128.0}`,
+			want: llm.Request{Model: "m", N: 128, Messages: []llm.Message{{Role: "user", Content: "x"}}},
+		},
+		{
+			name: "n null is the default",
+			body: `{"model":"m","messages":[{"role":"user","content":"x"}],"n":null}`,
+			want: llm.Request{Model: "m", Messages: []llm.Message{{Role: "user", Content: "x"}}},
+		},
+		{
 			name: "legacy max_tokens only",
 			body: `{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"max_tokens":7,"stream":null}`,
 			want: llm.Request{Model: "gpt-4", MaxTokens: 7, Messages: []llm.Message{{Role: "user", Content: "x"}}},
@@ -109,6 +124,12 @@ func TestParseRequestErrors(t *testing.T) {
 		{"max_tokens string", `{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":"10"}`, "max_tokens", "got a string"},
 		{"temperature string", `{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}`, "temperature", "must be a number"},
 		{"stream string", `{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}`, "stream", "must be a boolean"},
+		{"n zero", `{"model":"m","messages":[{"role":"user","content":"x"}],"n":0}`, "n", "integer from 1 to 128, got 0"},
+		{"n negative", `{"model":"m","messages":[{"role":"user","content":"x"}],"n":-2}`, "n", "got -2"},
+		{"n above 128", `{"model":"m","messages":[{"role":"user","content":"x"}],"n":129}`, "n", "got 129"},
+		{"n fraction", `{"model":"m","messages":[{"role":"user","content":"x"}],"n":1.5}`, "n", "got 1.5"},
+		{"n string", `{"model":"m","messages":[{"role":"user","content":"x"}],"n":"2"}`, "n", "got a string"},
+		{"n huge", `{"model":"m","messages":[{"role":"user","content":"x"}],"n":1e300}`, "n", "got 1e300"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/tollgate/tollgate/internal/sse"
@@ -32,13 +33,93 @@ func newStream(body io.ReadCloser, name, key string, hideUsage bool) *stream {
 }
 
 type wireChunk struct {
-	Choices []struct {
-		Delta struct {
-			Content *string `json:"content"`
-		} `json:"delta"`
-	} `json:"choices"`
-	Usage *wireUsage      `json:"usage"`
-	Error json.RawMessage `json:"error"`
+	Choices []wireChoice    `json:"choices"`
+	Usage   *wireUsage      `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type wireChoice struct {
+	Index int `json:"index"`
+	Delta struct {
+		Content *string `json:"content"`
+		Refusal *string `json:"refusal"`
+		// ReasoningContent is DeepSeek's, llama.cpp's and older vLLM's name for the visible
+		// reasoning; Reasoning is vLLM's (0.9 on), SGLang's, Ollama's and OpenRouter's.
+		ReasoningContent *string         `json:"reasoning_content"`
+		Reasoning        json.RawMessage `json:"reasoning"`
+		ToolCalls        []struct {
+			Index    int    `json:"index"`
+			ID       string `json:"id"`
+			Function struct {
+				Name      string `json:"name"`
+				Arguments string `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
+		FunctionCall *struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function_call"`
+	} `json:"delta"`
+}
+
+// reasoning returns the choice's reasoning delta, under whichever name the server uses;
+// when a server sends both names (for clients that read either) they carry the same text,
+// which is counted once.
+func (c *wireChoice) reasoning() string {
+	if r := c.Delta.ReasoningContent; r != nil && *r != "" {
+		return *r
+	}
+	if len(c.Delta.Reasoning) > 0 && c.Delta.Reasoning[0] == '"' {
+		var s string
+		if json.Unmarshal(c.Delta.Reasoning, &s) == nil {
+			return s
+		}
+	}
+	return ""
+}
+
+// fill puts what the chunk's choices generated into chunk: the first choice's text,
+// reasoning and tool-call deltas in their fields, everything other choices generated in
+// Other.
+func (c *wireChunk) fill(chunk *llm.Chunk) {
+	var other strings.Builder
+	for i := range c.Choices {
+		ch := &c.Choices[i]
+		d := &ch.Delta
+		if ch.Index != 0 {
+			for _, s := range []*string{d.Content, d.Refusal} {
+				if s != nil {
+					other.WriteString(*s)
+				}
+			}
+			other.WriteString(ch.reasoning())
+			for _, tc := range d.ToolCalls {
+				other.WriteString(tc.Function.Name)
+				other.WriteString(tc.Function.Arguments)
+			}
+			if fc := d.FunctionCall; fc != nil {
+				other.WriteString(fc.Name)
+				other.WriteString(fc.Arguments)
+			}
+			continue
+		}
+		switch {
+		case d.Content != nil:
+			chunk.Text += *d.Content
+		case d.Refusal != nil:
+			chunk.Text += *d.Refusal
+		}
+		chunk.Reasoning += ch.reasoning()
+		for _, tc := range d.ToolCalls {
+			chunk.ToolCalls = append(chunk.ToolCalls, llm.ToolCallDelta{Index: tc.Index, ID: tc.ID,
+				Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
+		if fc := d.FunctionCall; fc != nil {
+			// The legacy function_call: one call, at position 0.
+			chunk.ToolCalls = append(chunk.ToolCalls, llm.ToolCallDelta{Name: fc.Name, Arguments: fc.Arguments})
+		}
+	}
+	chunk.Other = other.String()
 }
 
 // Recv returns the next event. After the terminal "data: [DONE]" event has been returned it
@@ -71,11 +152,11 @@ func (s *stream) Recv() (llm.Chunk, error) {
 			return llm.Chunk{}, s.err
 		}
 		if ev.Name == "error" || len(c.Error) > 0 && !isNull(c.Error) {
-			kind, code, msg := classify(0, ev.Data)
-			if ev.Name == "error" && msg == "" {
-				msg = string(ev.Data)
+			e := wire.UpstreamError(s.name, 0, ev.Data, s.key)
+			if e.Message == "" {
+				e.Message = wire.Redact(string(bytes.TrimSpace(ev.Data)), s.key)
 			}
-			s.err = &llm.Error{Kind: kind, Provider: s.name, Code: code, Message: wire.Redact(msg, s.key)}
+			s.err = e
 			return llm.Chunk{}, s.err
 		}
 		if c.Usage != nil {
@@ -87,9 +168,7 @@ func (s *stream) Recv() (llm.Chunk, error) {
 			}
 		}
 		chunk := llm.Chunk{Raw: bytes.Clone(ev.Raw)}
-		if len(c.Choices) > 0 && c.Choices[0].Delta.Content != nil {
-			chunk.Text = *c.Choices[0].Delta.Content
-		}
+		c.fill(&chunk)
 		return chunk, nil
 	}
 }
@@ -104,7 +183,9 @@ func (s *stream) readError(err error) error {
 	return wire.TransportError(context.Background(), s.name, s.key, err)
 }
 
-// Usage returns the usage reported so far: zero until the usage chunk has arrived.
+// Usage returns the usage reported so far: zero until the usage chunk has arrived, which
+// OpenAI sends last (stream_options.include_usage, which Do always sets); its
+// completion_tokens already count every choice.
 func (s *stream) Usage() llm.Usage {
 	s.mu.Lock()
 	defer s.mu.Unlock()

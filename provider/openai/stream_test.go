@@ -44,7 +44,17 @@ func drain(s llm.Stream) string {
 			}
 			break
 		}
-		fmt.Fprintf(&b, "chunk text=%q\n  raw=%q\n", c.Text, c.Raw)
+		fmt.Fprintf(&b, "chunk content=%v text=%q", c.IsContent(), c.Text)
+		if c.Reasoning != "" {
+			fmt.Fprintf(&b, " reasoning=%q", c.Reasoning)
+		}
+		for _, tc := range c.ToolCalls {
+			fmt.Fprintf(&b, " tool=%+v", tc)
+		}
+		if c.Other != "" {
+			fmt.Fprintf(&b, " other=%q", c.Other)
+		}
+		fmt.Fprintf(&b, "\n  raw=%q\n", c.Raw)
 	}
 	fmt.Fprintf(&b, "usage: %+v\n", s.Usage())
 	return b.String()
