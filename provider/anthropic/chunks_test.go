@@ -167,6 +167,8 @@ func TestCacheTTL(t *testing.T) {
 		{"top-level", msgs(`"hi"`) + `,"cache_control":{"type":"ephemeral"}}`, 5 * time.Minute},
 		{"escaped key", msgs(`[{"type":"text","text":"doc","cache\u005fcontrol":{"type":"ephemeral","ttl":"1h"}}]`) + `}`, time.Hour},
 		{"unknown ttl counts as the dearest", msgs(`[{"type":"text","text":"doc","cache_control":{"type":"ephemeral","ttl":"2h"}}]`) + `}`, time.Hour},
+		{"spaces around the key", msgs(`[{"type":"text","text":"doc" , "cache_control" :  {"type":"ephemeral","ttl":"1h"}}]`) + `}`, time.Hour},
+		{"a string value, not a key", msgs(`"hi"`) + `,"stop_sequences":["cache_control","x"],"metadata":{"user_id":"cache_control"}}`, 0},
 		{"null cache_control", msgs(`[{"type":"text","text":"doc","cache_control":null}]`) + `}`, 0},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/llm"
@@ -116,15 +117,79 @@ func (c cacheControl) ttl() time.Duration {
 	return cacheTTL1h
 }
 
-// cacheTTL returns the longest TTL among the request's cache breakpoints: a top-level
-// cache_control and those on system blocks, tool definitions and message content blocks.
-// A body without the text "cache_control" (or an escape that could spell it) has none,
-// which spares the decoding for most requests; the body was validated by the caller, so
-// decoding errors only mean a member is not an array of blocks and has no breakpoint.
+// cacheTTL returns the longest TTL among the request's cache breakpoints: every
+// "cache_control" member of an object anywhere in the body (top level, system blocks, tool
+// definitions, message content blocks). It scans for the key rather than decoding the
+// messages, which cost more than the rest of the parse: in valid JSON the bytes
+// "cache_control" preceded by '{' or ',' and followed by ':' are a key, since a quote
+// inside a string is escaped. A key spelt with \u escapes of its letters, which no encoder
+// writes but the upstream would read, sends the body to the slower decoding walk. A key of
+// that name inside a tool's schema or arguments also counts: the TTL is then an
+// overestimate, which only makes the reservation larger.
 func cacheTTL(body []byte, ms []wire.Member) time.Duration {
-	if !bytes.Contains(body, []byte("cache_control")) && !bytes.Contains(body, []byte(`\u`)) {
+	longest := scanCacheControl(body)
+	if longest < cacheTTL1h && escapedLetters(body) {
+		longest = max(longest, walkCacheControl(body, ms))
+	}
+	return longest
+}
+
+var cacheControlKey = []byte(`"cache_control"`)
+
+func scanCacheControl(body []byte) time.Duration {
+	var longest time.Duration
+	for off := 0; ; {
+		i := bytes.Index(body[off:], cacheControlKey)
+		if i < 0 {
+			return longest
+		}
+		i += off
+		off = i + len(cacheControlKey)
+		before := bytes.TrimRight(body[:i], " \t\r\n")
+		j := off
+		for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\r' || body[j] == '\n') {
+			j++
+		}
+		if len(before) == 0 || (before[len(before)-1] != '{' && before[len(before)-1] != ',') ||
+			j >= len(body) || body[j] != ':' {
+			continue
+		}
+		start, end, err := wire.Value(body, j+1)
+		if err != nil {
+			continue
+		}
+		longest = max(longest, cacheControlTTL(body[start:end]))
+	}
+}
+
+// cacheControlTTL decodes one cache_control value.
+func cacheControlTTL(raw []byte) time.Duration {
+	var c cacheControl
+	if json.Unmarshal(raw, &c.CacheControl) != nil {
 		return 0
 	}
+	return c.ttl()
+}
+
+// escapedLetters reports whether body has a \u escape of a letter of "cache_control".
+func escapedLetters(body []byte) bool {
+	for off := 0; ; {
+		i := bytes.Index(body[off:], []byte(`\u00`))
+		if i < 0 || off+i+6 > len(body) {
+			return false
+		}
+		i += off
+		off = i + 4
+		switch strings.ToLower(string(body[i+4 : i+6])) {
+		case "63", "61", "68", "65", "5f", "6f", "6e", "74", "72", "6c":
+			return true
+		}
+	}
+}
+
+// walkCacheControl decodes the places a breakpoint can be: a top-level cache_control and
+// those of the system blocks, tool definitions and message content blocks.
+func walkCacheControl(body []byte, ms []wire.Member) time.Duration {
 	var longest time.Duration
 	blocks := func(raw []byte) {
 		var bs []cacheControl
@@ -139,10 +204,7 @@ func cacheTTL(body []byte, ms []wire.Member) time.Duration {
 		raw := body[m.Start:m.End]
 		switch string(m.Key) {
 		case "cache_control":
-			var c cacheControl
-			if json.Unmarshal(append(append([]byte(`{"cache_control":`), raw...), '}'), &c) == nil {
-				longest = max(longest, c.ttl())
-			}
+			longest = max(longest, cacheControlTTL(raw))
 		case "system", "tools":
 			blocks(raw)
 		case "messages":

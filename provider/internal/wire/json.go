@@ -187,6 +187,14 @@ func skipString(b []byte, i int) (int, error) {
 	return 0, fmt.Errorf("%w: unterminated string at offset %d", ErrSyntax, i)
 }
 
+// Value returns the span b[start:end] of the JSON value that starts at b[i], after any
+// spaces. It checks structure only as far as it needs to find the value's end.
+func Value(b []byte, i int) (start, end int, err error) {
+	start = skipSpace(b, i)
+	end, err = skipValue(b, start)
+	return start, end, err
+}
+
 // skipValue returns the index just past the value starting at b[i].
 func skipValue(b []byte, i int) (int, error) {
 	if i >= len(b) {
