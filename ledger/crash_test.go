@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
+	if os.Getenv(envHoldsBackend) != "" {
+		holdsChild()
+		return
+	}
 	os.Exit(pgtest.Main(m))
 }
 
