@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/pgtest"
 )
 
 // The crash test re-executes this test binary as a child that appends records until it is
@@ -27,7 +29,11 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
-	os.Exit(m.Run())
+	if os.Getenv(envHoldsBackend) != "" {
+		holdsChild()
+		return
+	}
+	os.Exit(pgtest.Main(m))
 }
 
 // crashChild appends records numbered 0, 1, 2... in RequestID, one at a time, and after
@@ -138,7 +144,7 @@ func TestKill9(t *testing.T) {
 
 			l := open(t, Config{Path: path})
 			var n, lo, hi int64
-			err = l.db.QueryRow(`SELECT count(*), coalesce(min(CAST(request_id AS INTEGER)), -1),
+			err = l.be.queryDB().QueryRow(`SELECT count(*), coalesce(min(CAST(request_id AS INTEGER)), -1),
 				coalesce(max(CAST(request_id AS INTEGER)), -1) FROM usage`).Scan(&n, &lo, &hi)
 			if err != nil {
 				t.Fatal(err)

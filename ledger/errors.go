@@ -11,7 +11,15 @@ var (
 	// queued: the caller still holds it and must retry, log it or count it; Append never drops
 	// a record silently.
 	ErrBackpressure = errors.New("ledger append queue full")
-	// ErrSchemaVersion: the file was written by a newer tollgate with a schema this one does
-	// not know.
+	// ErrSchemaVersion: the database was written by a newer tollgate with a schema this one
+	// does not know.
 	ErrSchemaVersion = errors.New("ledger schema version unknown")
+	// ErrLocked: another process writes this SQLite file. A SQLite ledger has one writing
+	// process (a fleet shares a PostgreSQL ledger instead); readers open it with
+	// Config.ReadOnly.
+	ErrLocked = errors.New("ledger file in use by another process")
+	// ErrReadOnly: the Ledger was opened with Config.ReadOnly and cannot write.
+	ErrReadOnly = errors.New("ledger opened read-only")
+	// ErrInvalidHold: OpenHold was given a hold without an ID, or owned by another instance.
+	ErrInvalidHold = errors.New("invalid hold")
 )

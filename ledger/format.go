@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FormatUSD formats micro-USD as dollars with at least 2 and at most 6 decimals:
@@ -66,6 +67,12 @@ func WriteTable(w io.Writer, rows []Row) error {
 		c[cost] = strings.Repeat(" ", intW-len(i)) + i + "." + f + strings.Repeat(" ", fracW-len(f))
 	}
 
+	return writeCells(w, cells, 1)
+}
+
+// writeCells writes cells as aligned columns two spaces apart: the first left columns
+// left-aligned, the others right-aligned.
+func writeCells(w io.Writer, cells [][]string, left int) error {
 	widths := make([]int, len(cells[0]))
 	for _, c := range cells {
 		for i, s := range c {
@@ -74,16 +81,138 @@ func WriteTable(w io.Writer, rows []Row) error {
 	}
 	var b strings.Builder
 	for _, c := range cells {
-		b.WriteString(c[0])
-		b.WriteString(strings.Repeat(" ", widths[0]-len(c[0])))
-		for i, s := range c[1:] {
-			b.WriteString(strings.Repeat(" ", 2+widths[i+1]-len(s)))
-			b.WriteString(s)
+		for i, s := range c {
+			pad := strings.Repeat(" ", widths[i]-len(s))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i < left {
+				if i == len(c)-1 {
+					pad = ""
+				}
+				b.WriteString(s + pad)
+			} else {
+				b.WriteString(pad + s)
+			}
 		}
 		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteRecords writes the records of a request (Ledger.Request) as an aligned table, one
+// line per attempt, times in loc: what `tollgate usage --request` prints. An empty string
+// prints as "-".
+func WriteRecords(w io.Writer, recs []Record, loc *time.Location) error {
+	cells := [][]string{{"TIME", "REQUEST", "UPSTREAM_ID", "OUTCOME", "PROVIDER", "MODEL", "FALLBACK",
+		"ATTEMPT", "COST_USD", "INPUT", "CACHED", "OUTPUT", "LATENCY"}}
+	for _, r := range recs {
+		cells = append(cells, []string{r.Time.In(loc).Format(time.RFC3339Nano), dash(r.RequestID),
+			dash(r.UpstreamRequestID), dash(r.Outcome), dash(r.Provider), dash(r.Model), dash(r.FallbackReason),
+			strconv.Itoa(r.Attempt), FormatUSD(r.MicroUSD), itoa(r.InputTokens), itoa(r.CachedInputTokens),
+			itoa(r.OutputTokens), r.Latency.Round(time.Millisecond).String()})
+	}
+	return writeCells(w, cells, 7)
+}
+
+// WriteHolds writes open holds (Ledger.OpenHolds) as an aligned table, times in loc.
+func WriteHolds(w io.Writer, hs []Hold, loc *time.Location) error {
+	cells := [][]string{{"OPENED", "HOLD", "REQUEST", "OWNER", "TENANT", "SESSION", "MODEL", "WORST_USD",
+		"INPUT", "OUTPUT"}}
+	for _, h := range hs {
+		cells = append(cells, []string{h.Opened.In(loc).Format(time.RFC3339Nano), dash(h.ID), dash(h.RequestID),
+			dash(h.Owner), dash(h.Tenant), dash(h.Session), dash(h.Model), FormatUSD(h.MicroUSD),
+			itoa(h.InputTokens), itoa(h.OutputTokens)})
+	}
+	return writeCells(w, cells, 7)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// jsonRecord is Record on the wire, in snake_case, with the exact integer micro-USD and
+// the cost in dollars from the exact decimal.
+type jsonRecord struct {
+	Time              time.Time   `json:"time"`
+	RequestID         string      `json:"request_id"`
+	UpstreamRequestID string      `json:"upstream_request_id,omitempty"`
+	HoldID            string      `json:"hold_id,omitempty"`
+	Tenant            string      `json:"tenant"`
+	Key               string      `json:"key"`
+	Agent             string      `json:"agent"`
+	Session           string      `json:"session"`
+	Route             string      `json:"route"`
+	Provider          string      `json:"provider"`
+	Model             string      `json:"model"`
+	InputTokens       int64       `json:"input_tokens"`
+	CachedInputTokens int64       `json:"cached_input_tokens"`
+	OutputTokens      int64       `json:"output_tokens"`
+	MicroUSD          int64       `json:"micro_usd"`
+	CostUSD           json.Number `json:"cost_usd"`
+	Outcome           string      `json:"outcome"`
+	FallbackReason    string      `json:"fallback_reason,omitempty"`
+	LatencyMS         float64     `json:"latency_ms"`
+	Attempt           int         `json:"attempt"`
+}
+
+// WriteRecordsJSON writes records as a JSON array, indented, with a trailing newline.
+func WriteRecordsJSON(w io.Writer, recs []Record) error {
+	out := make([]jsonRecord, len(recs))
+	for i, r := range recs {
+		out[i] = jsonRecord{Time: r.Time, RequestID: r.RequestID, UpstreamRequestID: r.UpstreamRequestID,
+			HoldID: r.HoldID, Tenant: r.Tenant, Key: r.Key, Agent: r.Agent, Session: r.Session, Route: r.Route,
+			Provider: r.Provider, Model: r.Model, InputTokens: r.InputTokens, CachedInputTokens: r.CachedInputTokens,
+			OutputTokens: r.OutputTokens, MicroUSD: r.MicroUSD, CostUSD: json.Number(FormatUSD(r.MicroUSD)),
+			Outcome: r.Outcome, FallbackReason: r.FallbackReason, LatencyMS: float64(r.Latency) / float64(time.Millisecond),
+			Attempt: r.Attempt}
+	}
+	return writeJSON(w, out)
+}
+
+// jsonHold is Hold on the wire.
+type jsonHold struct {
+	ID           string      `json:"id"`
+	RequestID    string      `json:"request_id"`
+	Owner        string      `json:"owner"`
+	Tenant       string      `json:"tenant"`
+	Key          string      `json:"key"`
+	Agent        string      `json:"agent"`
+	Session      string      `json:"session"`
+	Route        string      `json:"route"`
+	Provider     string      `json:"provider"`
+	Model        string      `json:"model"`
+	Attempt      int         `json:"attempt"`
+	InputTokens  int64       `json:"input_tokens"`
+	OutputTokens int64       `json:"output_tokens"`
+	MicroUSD     int64       `json:"micro_usd"`
+	CostUSD      json.Number `json:"cost_usd"`
+	Opened       time.Time   `json:"opened"`
+}
+
+// WriteHoldsJSON writes holds as a JSON array, indented, with a trailing newline.
+func WriteHoldsJSON(w io.Writer, hs []Hold) error {
+	out := make([]jsonHold, len(hs))
+	for i, h := range hs {
+		out[i] = jsonHold{ID: h.ID, RequestID: h.RequestID, Owner: h.Owner, Tenant: h.Tenant, Key: h.Key,
+			Agent: h.Agent, Session: h.Session, Route: h.Route, Provider: h.Provider, Model: h.Model,
+			Attempt: h.Attempt, InputTokens: h.InputTokens, OutputTokens: h.OutputTokens, MicroUSD: h.MicroUSD,
+			CostUSD: json.Number(FormatUSD(h.MicroUSD)), Opened: h.Opened}
+	}
+	return writeJSON(w, out)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("ledger: write json: %w", err)
+	}
+	return nil
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
@@ -107,10 +236,5 @@ func WriteJSON(w io.Writer, rows []Row) error {
 		}
 		out[i] = jsonRow{By: by, Row: r, CostUSD: json.Number(FormatUSD(r.MicroUSD))}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("ledger: write json: %w", err)
-	}
-	return nil
+	return writeJSON(w, out)
 }

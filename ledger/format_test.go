@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -57,6 +58,10 @@ func TestWriteGolden(t *testing.T) {
 		{"table_total.txt", []Row{{Sum: Sum{Requests: 9, MicroUSD: 42}}}, func(b *bytes.Buffer, r []Row) error { return WriteTable(b, r) }},
 		{"rows_session.json", goldenRows(), func(b *bytes.Buffer, r []Row) error { return WriteJSON(b, r) }},
 		{"rows_empty.json", nil, func(b *bytes.Buffer, r []Row) error { return WriteJSON(b, r) }},
+		{"records.txt", nil, func(b *bytes.Buffer, _ []Row) error { return WriteRecords(b, goldenRecords(), time.UTC) }},
+		{"records.json", nil, func(b *bytes.Buffer, _ []Row) error { return WriteRecordsJSON(b, goldenRecords()) }},
+		{"holds.txt", nil, func(b *bytes.Buffer, _ []Row) error { return WriteHolds(b, goldenHolds(), time.UTC) }},
+		{"holds.json", nil, func(b *bytes.Buffer, _ []Row) error { return WriteHoldsJSON(b, goldenHolds()) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,4 +85,26 @@ func TestWriteGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenRecords is what `tollgate usage --request` prints for a request that fell back
+// after a 429 and whose second attempt's process died: charged at its hold's worst case.
+func goldenRecords() []Record {
+	at := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+	return []Record{
+		{Time: at, RequestID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", UpstreamRequestID: "req_8f2c1e0a9b7d",
+			Tenant: "acme", Key: "k1", Agent: "planner", Session: "run-7f3a", Route: "smart", Provider: "openai",
+			Model: "gpt-4o", InputTokens: 1200, Outcome: OutcomeError, Latency: 412 * time.Millisecond, Attempt: 1},
+		{Time: at.Add(time.Second), RequestID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", HoldID: "00f1c2a3b4c5d6e70000000000000002",
+			Tenant: "acme", Key: "k1", Agent: "planner", Session: "run-7f3a", Route: "smart", Provider: "anthropic",
+			Model: "claude-haiku-4-5", InputTokens: 1200, OutputTokens: 4096, MicroUSD: 21_680, Outcome: OutcomeOrphaned,
+			FallbackReason: "rate_limited", Attempt: 2},
+	}
+}
+
+func goldenHolds() []Hold {
+	return []Hold{{ID: "00f1c2a3b4c5d6e70000000000000003", RequestID: "0193a1b2-d000-7e5f-8a9b-0c1d2e3f4a5b",
+		Owner: "0193a1a0-0000-7000-8000-000000000001", Tenant: "acme", Key: "k1", Agent: "planner", Session: "run-7f3a",
+		Route: "smart", Provider: "openai", Model: "gpt-4o", Attempt: 1, InputTokens: 1200, OutputTokens: 4096,
+		MicroUSD: 43_960, Opened: time.Date(2026, 11, 27, 9, 31, 0, 0, time.UTC)}}
 }

@@ -59,9 +59,7 @@ func flush(t testing.TB, l *Ledger) {
 // readAll returns every stored record in insertion order.
 func readAll(t testing.TB, l *Ledger) []Record {
 	t.Helper()
-	rows, err := l.db.Query(`SELECT ts, request_id, tenant, key_id, agent, session, route,
-		provider, model, input_tokens, cached_input_tokens, output_tokens, micro_usd, outcome,
-		fallback_reason, latency_ns, attempt FROM usage ORDER BY id`)
+	rows, err := l.be.queryDB().Query(`SELECT ` + usageColumns + ` FROM usage ORDER BY id`)
 	if err != nil {
 		t.Fatalf("select: %v", err)
 	}
@@ -72,7 +70,8 @@ func readAll(t testing.TB, l *Ledger) []Record {
 		var ts, lat int64
 		if err := rows.Scan(&ts, &r.RequestID, &r.Tenant, &r.Key, &r.Agent, &r.Session,
 			&r.Route, &r.Provider, &r.Model, &r.InputTokens, &r.CachedInputTokens,
-			&r.OutputTokens, &r.MicroUSD, &r.Outcome, &r.FallbackReason, &lat, &r.Attempt); err != nil {
+			&r.OutputTokens, &r.MicroUSD, &r.Outcome, &r.FallbackReason, &lat, &r.Attempt,
+			&r.UpstreamRequestID, &r.HoldID); err != nil {
 			t.Fatalf("scan: %v", err)
 		}
 		r.Time, r.Latency = time.Unix(0, ts).UTC(), time.Duration(lat)
@@ -82,4 +81,23 @@ func readAll(t testing.TB, l *Ledger) []Record {
 		t.Fatalf("rows: %v", err)
 	}
 	return out
+}
+
+// abandon stops l as a killed process would stop: its connections and the file's lock
+// go first, so nothing queued is committed and its open holds are not charged.
+func abandon(t testing.TB, l *Ledger) {
+	t.Helper()
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	if l.keepCancel != nil {
+		l.keepCancel()
+		<-l.keepDone
+	}
+	if err := l.be.close(); err != nil {
+		t.Errorf("abandon: %v", err)
+	}
+	close(l.abort) // the writer's last commits fail at once, and it exits
+	close(l.stop)
+	<-l.done
 }

@@ -1,51 +1,30 @@
-// Package ledger keeps tollgate's durable record of spend: every settled attempt becomes one
-// usage row in an embedded SQLite file, and at start the day, month and session budget
-// counters are rebuilt from it, so that a restart does not reset today's spend.
-//
-// Appends are group-committed: Append only enqueues, and one goroutine owned by the Ledger
-// writes everything pending in one transaction every Config.CommitInterval or every
-// Config.MaxBatch records, so thousands of settles a second cost a few fsyncs.
-//
-// Durability, by how the process ends:
-//   - Close (the SIGTERM path) and Flush: everything appended before the call is committed
-//     when they return nil.
-//   - kill -9 or a crash of the process: every committed transaction survives; lost are at
-//     most the records appended since the last commit, that is in the last CommitInterval
-//     plus the commit in flight, while the disk keeps up. When it falls behind, records
-//     wait in the queue, so the loss is at most QueueSize + MaxBatch records, and Append
-//     pushes back with ErrBackpressure rather than queue more.
-//   - power loss or an OS crash: the same bound, because the file runs with
-//     synchronous=FULL, which fsyncs the write-ahead log at every commit. (synchronous=NORMAL
-//     would give the same kill -9 bound, since a commit has written the log to the OS before
-//     it returns, but a power cut could then lose every commit since the last checkpoint;
-//     with group commit the fsync per batch is cheap, so FULL is the better trade.)
 package ledger
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	// The pure-Go SQLite driver: no cgo, so tollgate stays one static binary.
-	_ "modernc.org/sqlite"
+	"github.com/google/uuid"
 )
 
-// Ledger is an append-only usage log in SQLite. All methods are safe for concurrent use.
-// Create it with Open and end it with Close, which owns the writer goroutine.
+// Ledger is an append-only usage log with a journal of holds, in SQLite or PostgreSQL
+// (Config.Backend); the API and its guarantees are the same on both. All methods are safe
+// for concurrent use. Create it with Open and end it with Close, which owns the writer
+// goroutine (and, for PostgreSQL, the heartbeat).
 type Ledger struct {
-	cfg     Config
-	db      *sql.DB
-	insert  *sql.Stmt // one record
-	insertN *sql.Stmt // insertRows records
-	log     *slog.Logger
+	cfg      Config
+	be       backend
+	dialect  *dialect
+	log      *slog.Logger
+	instance string
 
-	// mu orders Append and Flush (read side) against Close (write side): once closed is
-	// set, nothing more enters queue, so the writer's final drain sees everything.
+	// mu orders Append, OpenHold, CloseHold, Flush and the queries (read side) against
+	// Close (write side): once closed is set, nothing more enters queue, so the writer's
+	// final drain sees everything.
 	mu     sync.RWMutex
 	closed bool
 
@@ -54,105 +33,142 @@ type Ledger struct {
 	abort chan struct{} // closed when Close's context ends: give up retrying
 	done  chan struct{} // closed by the writer when it has exited and closed the database
 
+	keepCancel context.CancelFunc // stops the heartbeat; nil without one
+	keepDone   chan struct{}
+
 	closeErr error // set by the writer before done is closed
 
 	appended, committed, rejected, batches, failures atomic.Int64
+	holds, releases, orphaned, unmatched             atomic.Int64
 	lastLatency, lastBatch                           atomic.Int64
 }
 
-// item is one element of the queue: a record, or a flush marker that the writer answers
-// once everything queued before it is committed.
+// itemKind says what a queue item carries.
+type itemKind uint8
+
+const (
+	kindRecord  itemKind = iota // rec is a usage record
+	kindHold                    // rec is a hold, as its orphan charge; done awaits the commit
+	kindRelease                 // rec.HoldID is the hold to close
+	kindFlush                   // done awaits the commit of everything before it
+)
+
+// item is one element of the queue.
 type item struct {
-	rec   Record
-	flush chan error
+	kind itemKind
+	rec  Record
+	done chan error
 }
 
-// Open opens (creating if needed) the ledger file, brings its schema to the current version
-// and starts the writer. The file runs in WAL mode, so `tollgate usage` can read it while a
-// gateway writes.
+// Open opens (creating if needed) the ledger, brings its schema to the current version
+// and, unless Config.ReadOnly, charges the holds that dead processes left open and starts
+// the writer: when Open returns, those charges are committed, so a budget restore that
+// follows counts them. A SQLite file runs in WAL mode, so `tollgate usage` can read it
+// while a gateway writes; a second writing Ledger on the same file fails with ErrLocked.
 func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	memory := cfg.Path == ":memory:"
-
-	pragmas := []string{
-		fmt.Sprintf("_pragma=busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()),
-		"_pragma=journal_mode(WAL)",
-		"_pragma=synchronous(FULL)",
-		// The writer takes the write lock at BEGIN, so that a busy file waits under
-		// busy_timeout instead of failing at the first INSERT.
-		"_txlock=immediate",
-	}
-	db, err := sql.Open("sqlite", cfg.Path+"?"+strings.Join(pragmas, "&"))
-	if err != nil {
-		return nil, fmt.Errorf("ledger: open %s: %w", cfg.Path, err)
-	}
-	if memory {
-		// Every connection to ":memory:" is a separate empty database: keep exactly one.
-		db.SetMaxOpenConns(1)
-	} else {
-		db.SetMaxOpenConns(4)
-	}
-	fail := func(err error) (*Ledger, error) {
-		_ = db.Close()
-		return nil, err
-	}
-	if !memory {
-		var mode string
-		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-			return fail(fmt.Errorf("ledger: open %s: %w", cfg.Path, err))
+	if cfg.Instance == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, fmt.Errorf("ledger: instance id: %w", err)
 		}
-		if !strings.EqualFold(mode, "wal") {
-			cfg.Logger.Warn("ledger: WAL mode unavailable; readers will block the writer", "path", cfg.Path, "journal_mode", mode)
-		}
-	}
-	if err := migrate(ctx, db); err != nil {
-		return fail(err)
-	}
-	insert, err := db.PrepareContext(ctx, insertSQL(1))
-	if err != nil {
-		return fail(fmt.Errorf("ledger: prepare insert: %w", err))
-	}
-	insertN, err := db.PrepareContext(ctx, insertSQL(insertRows))
-	if err != nil {
-		_ = insert.Close()
-		return fail(fmt.Errorf("ledger: prepare insert: %w", err))
+		cfg.Instance = id.String()
 	}
 	l := &Ledger{
-		cfg:     cfg,
-		db:      db,
-		insert:  insert,
-		insertN: insertN,
-		log:     cfg.Logger,
-		queue:   make(chan item, cfg.QueueSize),
-		stop:    make(chan struct{}),
-		abort:   make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		instance: cfg.Instance,
+		queue:    make(chan item, cfg.QueueSize),
+		stop:     make(chan struct{}),
+		abort:    make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	var err error
+	switch cfg.Backend {
+	case Postgres:
+		l.dialect = pgDialect
+		l.be, err = openPostgres(ctx, cfg)
+	default:
+		l.dialect = sqliteDialect
+		l.be, err = openSQLite(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ReadOnly {
+		return l, nil
+	}
+	n, err := l.be.recoverHolds(ctx, true)
+	if err != nil {
+		_ = l.be.close()
+		return nil, err
+	}
+	l.noteOrphans(n)
+	if cfg.Backend == Postgres {
+		var kctx context.Context
+		kctx, l.keepCancel = context.WithCancel(context.Background())
+		l.keepDone = make(chan struct{})
+		go l.keep(kctx)
 	}
 	go l.run()
 	return l, nil
 }
 
-// Append queues r for the next group commit and returns without waiting for the disk. When
-// the queue is full it waits up to Config.AppendWait for room and then returns
+// Instance returns the id this Ledger journals its holds under (Config.Instance or the one
+// Open made).
+func (l *Ledger) Instance() string { return l.instance }
+
+// Backend returns the backend the Ledger writes to.
+func (l *Ledger) Backend() Backend { return l.cfg.Backend }
+
+func (l *Ledger) noteOrphans(n int) {
+	if n > 0 {
+		l.orphaned.Add(int64(n))
+		l.log.Warn("ledger: charged holds left open by a process that is gone, at their worst case", "holds", n)
+	}
+}
+
+// Append queues r for the next group commit and returns without waiting for the storage.
+// When the queue is full it waits up to Config.AppendWait for room and then returns
 // ErrBackpressure without queuing r; after Close it returns ErrClosed. A nil error means
 // the record will be committed by the next Flush or Close, or within about
-// CommitInterval, whichever comes first.
+// CommitInterval, whichever comes first. A record with a HoldID closes that hold in the
+// same transaction.
 func (l *Ledger) Append(r Record) error {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
+	return l.enqueue(item{kind: kindRecord, rec: r}, true)
+}
+
+// CloseHold queues the release of hold id, for an attempt that spent nothing (its call
+// was never made, or failed before the upstream could bill it), and returns without
+// waiting, as Append does and with its errors. Releasing a hold that is not open does
+// nothing. Until the release is committed a crash charges the hold at its worst case.
+func (l *Ledger) CloseHold(id string) error {
+	return l.enqueue(item{kind: kindRelease, rec: Record{HoldID: id}}, false)
+}
+
+// enqueue queues it, waiting up to AppendWait for room.
+func (l *Ledger) enqueue(it item, isRecord bool) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
+	switch {
+	case l.closed:
 		return ErrClosed
+	case l.cfg.ReadOnly:
+		return ErrReadOnly
 	}
-	// Counted before the send so that Stats never sees a record committed and not appended.
-	l.appended.Add(1)
+	if isRecord {
+		// Counted before the send so that Stats never sees a record committed and not
+		// appended.
+		l.appended.Add(1)
+	}
 	select {
-	case l.queue <- item{rec: r}:
+	case l.queue <- it:
 		return nil
 	default:
 	}
@@ -160,22 +176,60 @@ func (l *Ledger) Append(r Record) error {
 		t := time.NewTimer(l.cfg.AppendWait)
 		defer t.Stop()
 		select {
-		case l.queue <- item{rec: r}:
+		case l.queue <- it:
 			return nil
 		case <-t.C:
 		}
 	}
-	l.appended.Add(-1)
+	if isRecord {
+		l.appended.Add(-1)
+	}
 	l.rejected.Add(1)
 	return ErrBackpressure
 }
 
-// Flush returns once every record appended before the call is committed, or with the
-// commit's error (the records stay queued and are retried), or with ctx's error.
+// OpenHold journals h and returns once it is durable: committed with whatever else is
+// pending (other holds, records, releases) in one transaction that starts at once, not
+// after CommitInterval. Call it after the quota reservation and before the upstream
+// call; close the hold with the Record that settles the attempt (Record.HoldID = h.ID)
+// or with CloseHold.
+//
+// h.ID is required; an empty h.Owner is set to Instance, another fails with
+// ErrInvalidHold; a zero h.Opened is set to the current time. On an error (ctx ended, the
+// commit failed, ErrClosed) the hold may still be committed later: the caller that does
+// not make the call must CloseHold(h.ID), or the hold is charged at its worst case when
+// this Ledger closes.
+func (l *Ledger) OpenHold(ctx context.Context, h Hold) error {
+	switch {
+	case h.ID == "":
+		return fmt.Errorf("ledger: open hold: %w: no ID", ErrInvalidHold)
+	case h.Owner != "" && h.Owner != l.instance:
+		return fmt.Errorf("ledger: open hold %s: %w: owner %q is not this instance %q", h.ID, ErrInvalidHold, h.Owner, l.instance)
+	}
+	if h.Opened.IsZero() {
+		h.Opened = time.Now()
+	}
+	done := make(chan error, 1)
+	if err := l.enqueueWait(ctx, item{kind: kindHold, rec: h.asRecord(), done: done}); err != nil {
+		return fmt.Errorf("ledger: open hold %s: %w", h.ID, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("ledger: open hold %s: %w", h.ID, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: open hold %s: %w", h.ID, ctx.Err())
+	}
+}
+
+// Flush returns once every record, hold and release queued before the call is committed,
+// or with the commit's error (they stay queued and are retried), or with ctx's error.
 func (l *Ledger) Flush(ctx context.Context) error {
 	done := make(chan error, 1)
-	if err := l.enqueueFlush(ctx, done); err != nil {
-		return err
+	if err := l.enqueueWait(ctx, item{kind: kindFlush, done: done}); err != nil {
+		return fmt.Errorf("ledger: flush: %w", err)
 	}
 	select {
 	case err := <-done:
@@ -185,24 +239,80 @@ func (l *Ledger) Flush(ctx context.Context) error {
 	}
 }
 
-func (l *Ledger) enqueueFlush(ctx context.Context, done chan error) error {
+// enqueueWait queues it, waiting for room as long as ctx allows.
+func (l *Ledger) enqueueWait(ctx context.Context, it item) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
+	switch {
+	case l.closed:
 		return ErrClosed
+	case l.cfg.ReadOnly:
+		return ErrReadOnly
 	}
 	select {
-	case l.queue <- item{flush: done}:
+	case l.queue <- it:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("ledger: flush: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 
-// Close stops accepting records, commits everything appended before it and closes the file.
-// It first waits for Append calls in progress (each at most AppendWait) and for queries in
-// progress. If ctx ends while commits still fail, Close gives up and returns an error that
-// says how many records were not committed. Calls after the first return ErrClosed.
+// Recover charges now, at their worst case, the holds of instances that are gone (for
+// PostgreSQL: whose heartbeat lapsed more than HeartbeatTTL ago), and returns how many.
+// A writing Ledger also does it at Open and, for PostgreSQL, every RecoverInterval; each
+// hold is charged once, whichever replica gets to it.
+func (l *Ledger) Recover(ctx context.Context) (int, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	switch {
+	case l.closed:
+		return 0, ErrClosed
+	case l.cfg.ReadOnly:
+		return 0, ErrReadOnly
+	}
+	n, err := l.be.recoverHolds(ctx, false)
+	l.noteOrphans(n)
+	return n, err
+}
+
+// keep renews the instance's heartbeat every HeartbeatTTL/3 and recovers the holds of
+// dead instances every RecoverInterval, until ctx ends (Close).
+func (l *Ledger) keep(ctx context.Context) {
+	defer close(l.keepDone)
+	beat := time.NewTicker(l.cfg.HeartbeatTTL / 3)
+	defer beat.Stop()
+	var recoverC <-chan time.Time
+	if l.cfg.RecoverInterval > 0 {
+		t := time.NewTicker(l.cfg.RecoverInterval)
+		defer t.Stop()
+		recoverC = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			if err := l.be.heartbeat(ctx); err != nil && ctx.Err() == nil {
+				l.log.Error("ledger: heartbeat failed; past HeartbeatTTL other replicas charge this instance's open holds",
+					"instance", l.instance, "err", err)
+			}
+		case <-recoverC:
+			n, err := l.be.recoverHolds(ctx, false)
+			if err != nil && ctx.Err() == nil {
+				l.log.Error("ledger: recovering the holds of dead instances failed; retrying next interval", "err", err)
+			}
+			l.noteOrphans(n)
+		}
+	}
+}
+
+// Close stops accepting records and holds, commits everything queued before it, charges
+// at their worst case the holds of this Ledger that are still open (their calls were
+// never settled: the upstream may have billed them), ends the instance and closes the
+// database. It first waits for Append calls in progress (each at most AppendWait) and for
+// queries in progress. If ctx ends while commits still fail, Close gives up and returns
+// an error that says how many records were not committed. Calls after the first return
+// ErrClosed.
 func (l *Ledger) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {
@@ -210,6 +320,14 @@ func (l *Ledger) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 	l.closed = true
+	if l.cfg.ReadOnly {
+		l.mu.Unlock()
+		return l.be.close()
+	}
+	if l.keepCancel != nil {
+		l.keepCancel()
+		<-l.keepDone
+	}
 	close(l.stop)
 	l.mu.Unlock()
 
@@ -231,11 +349,20 @@ type Stats struct {
 	Appended          int64         // records accepted by Append
 	Committed         int64         // records in committed transactions
 	Pending           int64         // Appended - Committed: queued or in a batch not yet committed
-	Rejected          int64         // Append calls that returned ErrBackpressure
+	Rejected          int64         // Append and CloseHold calls that returned ErrBackpressure
 	Batches           int64         // committed transactions
 	Failures          int64         // failed commit attempts; their records were kept and retried
-	LastBatch         int64         // records in the last committed transaction
+	LastBatch         int64         // records, holds and releases in the last committed transaction
 	LastCommitLatency time.Duration // BEGIN to COMMIT of the last committed transaction, fsync included
+
+	Holds    int64 // holds committed (made durable) by OpenHold
+	Releases int64 // releases committed (CloseHold)
+	// Orphaned counts the holds this Ledger charged at their worst case: left by dead
+	// processes (at Open, and for PostgreSQL by periodic recovery), or its own at Close.
+	Orphaned int64
+	// Unmatched counts settles and releases whose hold was not open: never journaled, or
+	// already charged as orphaned because this instance was taken for dead.
+	Unmatched int64
 }
 
 // Stats returns the writer's counters. It is cheap and safe to call at any time, also after
@@ -254,5 +381,9 @@ func (l *Ledger) Stats() Stats {
 		Failures:          l.failures.Load(),
 		LastBatch:         l.lastBatch.Load(),
 		LastCommitLatency: time.Duration(l.lastLatency.Load()),
+		Holds:             l.holds.Load(),
+		Releases:          l.releases.Load(),
+		Orphaned:          l.orphaned.Load(),
+		Unmatched:         l.unmatched.Load(),
 	}
 }

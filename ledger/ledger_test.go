@@ -7,72 +7,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestRoundTrip(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	want := []Record{
-		rec("r1", 0, "acme", "s1", 1500),
-		rec("r2", time.Second, "acme", "s2", 2500),
-		{Time: t0.Add(2 * time.Second), RequestID: "r3", Tenant: "globex", Model: "claude-haiku-4-5",
-			Provider: "anthropic", Outcome: OutcomeError, FallbackReason: "rate_limited", Attempt: 2,
-			InputTokens: 7, OutputTokens: 0, MicroUSD: 0, Latency: 3 * time.Second},
-	}
-
-	l := open(t, Config{Path: path})
-	appendAll(t, l, want...)
-	flush(t, l)
-	if err := l.Close(context.Background()); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-
-	l = open(t, Config{Path: path})
-	if diff := cmp.Diff(want, readAll(t, l)); diff != "" {
-		t.Errorf("records after reopen (-want +got):\n%s", diff)
-	}
-	// A reopened file keeps taking records after the old ones.
-	appendAll(t, l, rec("r4", 3*time.Second, "acme", "s1", 1))
-	flush(t, l)
-	if got := len(readAll(t, l)); got != 4 {
-		t.Errorf("records after second append = %d, want 4", got)
-	}
-}
-
-// TestRoundTripBatches writes batches that mix the multi-row INSERT with single rows and
-// checks every field and the order.
-func TestRoundTripBatches(t *testing.T) {
-	t.Parallel()
-	for _, n := range []int{insertRows - 1, insertRows, 2*insertRows + 5, 300} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			t.Parallel()
-			l := open(t, Config{Path: ":memory:", CommitInterval: time.Hour, MaxBatch: 1000})
-			want := make([]Record, n)
-			for i := range want {
-				want[i] = Record{Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: fmt.Sprint("r", i),
-					Tenant: fmt.Sprint("t", i%3), Key: fmt.Sprint("k", i), Agent: fmt.Sprint("a", i%5),
-					Session: fmt.Sprint("s", i%7), Route: "r", Provider: "p", Model: fmt.Sprint("m", i%2),
-					InputTokens: int64(i), CachedInputTokens: int64(i / 2), OutputTokens: int64(2 * i),
-					MicroUSD: int64(1000 + i), Outcome: OutcomeOK, FallbackReason: fmt.Sprint("f", i%4),
-					Latency: time.Duration(i) * time.Microsecond, Attempt: 1 + i%3}
-			}
-			appendAll(t, l, want...)
-			flush(t, l)
-			if diff := cmp.Diff(want, readAll(t, l)); diff != "" {
-				t.Errorf("records (-want +got):\n%s", diff)
-			}
-			if got := l.Stats().Batches; got != 1 {
-				t.Errorf("Batches = %d, want 1", got)
-			}
-		})
-	}
-}
 
 func TestOpenConfig(t *testing.T) {
 	t.Parallel()
@@ -89,6 +29,11 @@ func TestOpenConfig(t *testing.T) {
 		{"negative queue", Config{Path: ":memory:", QueueSize: -1}, "Config.QueueSize"},
 		{"negative busy", Config{Path: ":memory:", BusyTimeout: -1}, "Config.BusyTimeout"},
 		{"missing dir", Config{Path: filepath.Join(t.TempDir(), "no", "such", "dir", "l.db")}, "ledger:"},
+		{"unknown backend", Config{Backend: "mysql", Path: ":memory:"}, "Config.Backend"},
+		{"postgres without URL", Config{Backend: Postgres}, "Config.URL"},
+		{"postgres bad URL", Config{Backend: Postgres, URL: "postgres://u:secret@[::1"}, "postgres URL"},
+		{"negative timeout", Config{Path: ":memory:", Timeout: -1}, "Config.Timeout"},
+		{"negative heartbeat", Config{Path: ":memory:", HeartbeatTTL: -1}, "Config.HeartbeatTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,29 +52,119 @@ func TestOpenConfig(t *testing.T) {
 	}
 }
 
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	for _, b := range []Backend{SQLite, Postgres} {
+		steps, err := loadMigrations(b)
+		if err != nil {
+			t.Fatalf("loadMigrations(%s) = %v", b, err)
+		}
+		if len(steps) != schemaVersion {
+			t.Errorf("%s has %d migrations, want schemaVersion %d", b, len(steps), schemaVersion)
+		}
+	}
+}
+
+// v1File writes a ledger file as tollgate wrote it before the version table: the usage
+// table of schema 1, its version in PRAGMA user_version only, and one record.
+func v1File(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	steps, err := loadMigrations(SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{steps[0].sql, "PRAGMA user_version = 1",
+		`INSERT INTO usage (ts, request_id, tenant, key_id, agent, session, route, provider, model,
+			input_tokens, cached_input_tokens, output_tokens, micro_usd, outcome, fallback_reason, latency_ns, attempt)
+			VALUES (1795780800000000000, 'old-1', 'acme', 'k', 'a', 's1', 'default', 'openai', 'gpt-4o',
+			100, 10, 20, 1500, 'ok', '', 250000000, 1)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestUpgradeV1File opens a file of schema 1, as the previous release left it: it is
+// upgraded in place, its records keep their values and gain empty request ids, holds
+// work, and the versions are recorded in ledger_migrations and user_version.
+func TestUpgradeV1File(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	v1File(t, path)
+
+	l := open(t, Config{Path: path})
+	want := []Record{{Time: time.Unix(0, 1795780800000000000).UTC(), RequestID: "old-1", Tenant: "acme", Key: "k",
+		Agent: "a", Session: "s1", Route: "default", Provider: "openai", Model: "gpt-4o", InputTokens: 100,
+		CachedInputTokens: 10, OutputTokens: 20, MicroUSD: 1500, Outcome: "ok", Latency: 250 * time.Millisecond, Attempt: 1}}
+	got, err := l.Request(ctx, "old-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the old record after the upgrade (-want +got):\n%s", diff)
+	}
+	if err := l.OpenHold(ctx, Hold{ID: "h", RequestID: "new-1", MicroUSD: 9}); err != nil {
+		t.Fatalf("OpenHold() on an upgraded file = %v", err)
+	}
+	r := rec("new-1", 0, "acme", "s1", 7)
+	r.HoldID, r.UpstreamRequestID = "h", "chatcmpl-up"
+	appendAll(t, l, r)
+	flush(t, l)
+	if got, err := l.Request(ctx, "chatcmpl-up"); err != nil || len(got) != 1 || got[0].HoldID != "h" {
+		t.Errorf("Request(upstream id) on an upgraded file = %+v, %v", got, err)
+	}
+
+	db := l.be.queryDB()
+	rows, err := db.Query("SELECT version, name FROM ledger_migrations ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, fmt.Sprint(v, " ", name))
+	}
+	rows.Close()
+	if diff := cmp.Diff([]string{"1 usage", "2 requests_and_holds"}, versions); diff != "" {
+		t.Errorf("ledger_migrations (-want +got):\n%s", diff)
+	}
+	var uv int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&uv); err != nil || uv != schemaVersion {
+		t.Errorf("user_version = %d, %v; want %d", uv, err, schemaVersion)
+	}
+}
+
 func TestSchemaVersion(t *testing.T) {
 	t.Parallel()
-	if got := len(migrations()); got != schemaVersion {
-		t.Fatalf("len(migrations()) = %d, want schemaVersion %d", got, schemaVersion)
-	}
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	l := open(t, Config{Path: path})
+	db := l.be.queryDB()
 	var v int
-	if err := l.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	if v != schemaVersion {
 		t.Errorf("user_version = %d, want %d", v, schemaVersion)
 	}
 	var mode string
-	if err := l.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
 		t.Fatal(err)
 	}
 	if mode != "wal" {
 		t.Errorf("journal_mode = %q, want wal", mode)
 	}
 	var sync int
-	if err := l.db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil {
+	if err := db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil {
 		t.Fatal(err)
 	}
 	if sync != 2 {
@@ -139,54 +174,82 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A file from a newer build is refused, not rewritten.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion+1)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if _, err := Open(context.Background(), Config{Path: path}); !errors.Is(err, ErrSchemaVersion) {
-		t.Errorf("Open(newer file) = %v, want ErrSchemaVersion", err)
+	// A file from a newer build is refused, not rewritten, however it says so.
+	for _, q := range []string{fmt.Sprintf("PRAGMA user_version = %d", schemaVersion+1),
+		fmt.Sprintf("INSERT INTO ledger_migrations VALUES (%d, 'future', 0)", schemaVersion+1)} {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if _, err := Open(context.Background(), Config{Path: path}); !errors.Is(err, ErrSchemaVersion) {
+			t.Errorf("Open(newer file: %s) = %v, want ErrSchemaVersion", q, err)
+		}
+		if _, err := Open(context.Background(), Config{Path: path, ReadOnly: true}); !errors.Is(err, ErrSchemaVersion) {
+			t.Errorf("Open(newer file: %s, ReadOnly) = %v, want ErrSchemaVersion", q, err)
+		}
 	}
 }
 
-// TestGroupCommit counts transactions: with a commit interval that never elapses during
-// the test, only MaxBatch and Flush start one.
-func TestGroupCommit(t *testing.T) {
+// TestLocked: one writing process per SQLite file. A second writer fails with ErrLocked
+// while the first is open, a reader does not, and the lock goes with Close.
+func TestLocked(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name        string
-		maxBatch    int
-		appends     int
-		flushes     int // Flush calls after the appends
-		wantBatches int64
-	}{
-		{"under one batch", 10, 7, 1, 1},
-		{"exact batches", 10, 30, 1, 3},
-		{"batches and a tail", 10, 35, 1, 4},
-		{"flush of nothing starts no transaction", 10, 0, 3, 0},
-		{"repeated flush", 10, 5, 3, 1},
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := open(t, Config{Path: path})
+	if _, err := Open(ctx, Config{Path: path}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open() = %v, want ErrLocked", err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l := open(t, Config{Path: ":memory:", CommitInterval: time.Hour, MaxBatch: tt.maxBatch})
-			for i := range tt.appends {
-				appendAll(t, l, rec(fmt.Sprint(i), time.Duration(i), "acme", "s", 1))
-			}
-			for range tt.flushes {
-				flush(t, l)
-			}
-			got := l.Stats()
-			want := Stats{Appended: int64(tt.appends), Committed: int64(tt.appends), Batches: tt.wantBatches}
-			got.LastBatch, got.LastCommitLatency = 0, 0
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("Stats() (-want +got):\n%s", diff)
-			}
-		})
+	r := open(t, Config{Path: path, ReadOnly: true})
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open(t, Config{Path: path})
+}
+
+// TestReopenChargesHolds: a SQLite ledger that did not close (its process died; here its
+// writer is stopped without Close's charges) leaves its holds in the file; the next Open
+// charges every one at its worst case before it returns, once.
+func TestReopenChargesHolds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := open(t, Config{Path: path})
+	for i := range 3 {
+		if err := l.OpenHold(ctx, Hold{ID: fmt.Sprint("h", i), RequestID: fmt.Sprint("r", i), Tenant: "acme",
+			MicroUSD: 1000, OutputTokens: 4096, Opened: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	abandon(t, l)
+
+	l = open(t, Config{Path: path})
+	if got := l.Stats().Orphaned; got != 3 {
+		t.Errorf("Orphaned at Open = %d, want 3", got)
+	}
+	sums, err := l.SumSince(ctx, t0, ByTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sums["acme"]; got.Requests != 3 || got.MicroUSD != 3000 || got.OutputTokens != 3*4096 {
+		t.Errorf("acme after recovery = %+v, want 3 charges of 1000 micro-USD and 4096 output tokens", got)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, Config{Path: path})
+	if got := l.Stats().Orphaned; got != 0 {
+		t.Errorf("Orphaned at the second Open = %d, want 0 (charged once)", got)
+	}
+	if sums, _ := l.SumSince(ctx, t0, ByTenant); sums["acme"].Requests != 3 {
+		t.Errorf("acme after a second reopen = %+v, want the same 3 charges", sums["acme"])
 	}
 }
 
@@ -224,53 +287,6 @@ func TestCommitInterval(t *testing.T) {
 			t.Fatalf("after the third record: Committed = %d, Batches = %d, want 3, 2", got.Committed, got.Batches)
 		}
 	})
-}
-
-func TestClose(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	ctx := context.Background()
-	l, err := Open(ctx, Config{Path: path, CommitInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 200 {
-		appendAll(t, l, rec(fmt.Sprint(i), 0, "acme", "s", 1))
-	}
-	if err := l.Close(ctx); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-	if got := l.Stats(); got.Committed != 200 || got.Pending != 0 {
-		t.Errorf("Stats() after Close: Committed = %d, Pending = %d, want 200, 0", got.Committed, got.Pending)
-	}
-
-	tests := []struct {
-		name string
-		call func() error
-	}{
-		{"Append", func() error { return l.Append(rec("late", 0, "acme", "s", 1)) }},
-		{"Flush", func() error { return l.Flush(ctx) }},
-		{"Close", func() error { return l.Close(ctx) }},
-		{"SumSince", func() error { _, err := l.SumSince(ctx, time.Time{}, ByNone); return err }},
-		{"Query", func() error { _, err := l.Query(ctx, Query{}); return err }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name+" after Close", func(t *testing.T) {
-			if err := tt.call(); !errors.Is(err, ErrClosed) {
-				t.Errorf("%s() = %v, want ErrClosed", tt.name, err)
-			}
-		})
-	}
-
-	// Close committed everything it had, although the interval never elapsed.
-	l = open(t, Config{Path: path})
-	sums, err := l.SumSince(ctx, time.Time{}, ByNone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := sums[""].Requests; got != 200 {
-		t.Errorf("records after Close and reopen = %d, want 200", got)
-	}
 }
 
 // TestCommitFailure holds the file's write lock from another connection, as a second
@@ -355,75 +371,5 @@ func TestCloseGivesUp(t *testing.T) {
 	err = l.Close(cctx)
 	if err == nil || !strings.Contains(err.Error(), "2 records not committed") || !errors.Is(err, context.Canceled) {
 		t.Errorf("Close(cancelled ctx) with the file locked = %v, want 2 records not committed and context.Canceled", err)
-	}
-}
-
-// TestConcurrentAppend appends from many goroutines while others flush and query; run it
-// with -race.
-func TestConcurrentAppend(t *testing.T) {
-	t.Parallel()
-	const writers, each = 8, 150
-	l := open(t, Config{MaxBatch: 64, QueueSize: 64})
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				r := rec(fmt.Sprintf("%d-%d", w, i), time.Duration(i), fmt.Sprint("tenant-", w%4), fmt.Sprint("s-", w), 3)
-				for {
-					err := l.Append(r)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, ErrBackpressure) {
-						t.Errorf("Append() = %v", err)
-						return
-					}
-				}
-				if i%50 == 0 {
-					if err := l.Flush(ctx); err != nil {
-						t.Errorf("Flush() = %v", err)
-					}
-				}
-			}
-		})
-	}
-	wg.Go(func() {
-		for range 20 {
-			if _, err := l.SumSince(ctx, time.Time{}, ByTenant); err != nil {
-				t.Errorf("SumSince() = %v", err)
-			}
-			_ = l.Stats()
-		}
-	})
-	wg.Wait()
-	flush(t, l)
-
-	sums, err := l.SumSince(ctx, time.Time{}, ByTenant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for tenant, s := range sums {
-		if want := int64(writers / 4 * each); s.Requests != want || s.MicroUSD != 3*want {
-			t.Errorf("SumSince()[%s] = %+v, want %d requests and %d micro-USD", tenant, s, want, 3*want)
-		}
-	}
-	if len(sums) != 4 {
-		t.Errorf("SumSince() has %d tenants, want 4", len(sums))
-	}
-	if got := l.Stats(); got.Committed != writers*each || got.Pending != 0 {
-		t.Errorf("Stats() = %+v, want Committed %d, Pending 0", got, writers*each)
-	}
-}
-
-func TestAppendZeroTime(t *testing.T) {
-	t.Parallel()
-	l := open(t, Config{Path: ":memory:"})
-	before := time.Now()
-	appendAll(t, l, Record{RequestID: "x", MicroUSD: 5})
-	flush(t, l)
-	got := readAll(t, l)
-	if len(got) != 1 || got[0].Time.Before(before.Truncate(0).Add(-time.Second)) {
-		t.Errorf("record with zero Time stored as %+v, want stamped with the current time", got)
 	}
 }

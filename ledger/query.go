@@ -194,7 +194,7 @@ func (l *Ledger) aggregate(ctx context.Context, q Query) (map[string]Row, error)
 		}
 	}
 
-	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := l.be.queryDB().BeginTx(ctx, l.dialect.readTx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: query: %w", err)
 	}
@@ -202,7 +202,7 @@ func (l *Ledger) aggregate(ctx context.Context, q Query) (map[string]Row, error)
 
 	out := make(map[string]Row)
 	if q.By != ByDay {
-		err := scanGroups(ctx, tx, col, where.String(), args, func(key any, r Row) {
+		err := scanGroups(ctx, tx, l.dialect, col, where.String(), args, func(key any, r Row) {
 			r.By, r.Group = q.By, fmt.Sprint(key)
 			out[r.Group] = r
 		})
@@ -228,7 +228,7 @@ const nsPerDay = int64(24 * time.Hour)
 // of two periods and is merged by emit's caller.
 func (l *Ledger) aggregateDays(ctx context.Context, tx *sql.Tx, loc *time.Location, where string, args []any, emit func(day string, r Row)) error {
 	var first, last sql.NullInt64
-	err := tx.QueryRowContext(ctx, "SELECT min(ts), max(ts) FROM usage WHERE "+where, args...).Scan(&first, &last)
+	err := tx.QueryRowContext(ctx, l.dialect.rebind("SELECT min(ts), max(ts) FROM usage WHERE "+where), args...).Scan(&first, &last)
 	if err != nil {
 		return fmt.Errorf("ledger: query: %w", err)
 	}
@@ -243,12 +243,12 @@ func (l *Ledger) aggregateDays(ctx context.Context, tx *sql.Tx, loc *time.Locati
 		if _, e := t.ZoneBounds(); !e.IsZero() {
 			end = e.UnixNano()
 		}
-		// Floor division: SQLite's / truncates toward zero.
+		// Floor division: SQL's / truncates toward zero.
 		shifted := fmt.Sprintf("(ts + %d)", int64(offset)*int64(time.Second))
-		col := fmt.Sprintf("(%[1]s / %[2]d - (%[1]s %% %[2]d < 0))", shifted, nsPerDay)
+		col := fmt.Sprintf("(%[1]s / %[2]d - CASE WHEN %[1]s %% %[2]d < 0 THEN 1 ELSE 0 END)", shifted, nsPerDay)
 		pargs := slices.Clone(args)
 		pargs[0], pargs[1] = max(lo, at), min(hi, end)
-		err := scanGroups(ctx, tx, col, where, pargs, func(key any, r Row) {
+		err := scanGroups(ctx, tx, l.dialect, col, where, pargs, func(key any, r Row) {
 			day, _ := key.(int64)
 			emit(time.Unix(day*(nsPerDay/int64(time.Second)), 0).UTC().Format(time.DateOnly), r)
 		})
@@ -264,12 +264,18 @@ func (l *Ledger) aggregateDays(ctx context.Context, tx *sql.Tx, loc *time.Locati
 }
 
 // scanGroups runs one grouped aggregate and calls emit for each group with records.
-func scanGroups(ctx context.Context, tx *sql.Tx, col, where string, args []any, emit func(key any, r Row)) error {
-	rows, err := tx.QueryContext(ctx, `SELECT `+col+` AS g, count(*),
-		coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0),
-		coalesce(sum(output_tokens), 0), coalesce(sum(micro_usd), 0),
-		coalesce(sum(outcome = 'error'), 0), coalesce(sum(fallback_reason <> ''), 0)
-		FROM usage WHERE `+where+` GROUP BY g`, args...)
+func scanGroups(ctx context.Context, tx *sql.Tx, d *dialect, col, where string, args []any, emit func(key any, r Row)) error {
+	// Sums are cast back to BIGINT: PostgreSQL sums BIGINT into NUMERIC.
+	query := `SELECT ` + col + ` AS g, count(*),
+		CAST(coalesce(sum(input_tokens), 0) AS BIGINT), CAST(coalesce(sum(cached_input_tokens), 0) AS BIGINT),
+		CAST(coalesce(sum(output_tokens), 0) AS BIGINT), CAST(coalesce(sum(micro_usd), 0) AS BIGINT),
+		count(CASE WHEN outcome = 'error' THEN 1 END), count(CASE WHEN fallback_reason <> '' THEN 1 END)
+		FROM usage WHERE ` + where
+	if col != "''" {
+		// PostgreSQL refuses to group by a constant, and one group needs no GROUP BY.
+		query += ` GROUP BY g`
+	}
+	rows, err := tx.QueryContext(ctx, d.rebind(query), args...)
 	if err != nil {
 		return fmt.Errorf("ledger: query: %w", err)
 	}

@@ -2,7 +2,7 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -10,12 +10,14 @@ import (
 // maxRetryWait caps the wait between attempts to commit a batch that failed.
 const maxRetryWait = 5 * time.Second
 
-// run is the writer goroutine: the only one that writes to the database. It starts a
-// transaction when MaxBatch records are pending, when a Flush asks, or CommitInterval
-// after the oldest pending record arrived.
+// run is the writer goroutine: the only one that writes records, holds and releases. It
+// starts a transaction when MaxBatch items are pending, CommitInterval after the oldest
+// pending record arrived, or at once for a hold or a Flush, which someone waits for. Before
+// such an urgent commit it takes everything else already queued, so that concurrent holds
+// share one transaction: while one commits, the next group gathers in the queue.
 //
 // A batch that fails to commit is kept and retried with doubling waits; while it is full
-// the writer stops taking records, so the queue fills and Append reports ErrBackpressure
+// the writer stops taking items, so the queue fills and Append reports ErrBackpressure
 // instead of memory growing or records being dropped.
 func (l *Ledger) run() {
 	defer close(l.done)
@@ -30,15 +32,23 @@ func (l *Ledger) run() {
 	}()
 
 	interval, maxBatch := l.cfg.CommitInterval, l.cfg.MaxBatch
-	batch := make([]Record, 0, maxBatch)
+	b := &batch{records: make([]Record, 0, maxBatch)}
 	var waiters []chan error
 	timer := time.NewTimer(interval)
 	timer.Stop()
 	armed := false
 	retryWait := interval
 
+	add := func(it item) (urgent bool) {
+		b.add(it)
+		if it.done != nil {
+			waiters = append(waiters, it.done)
+			return true
+		}
+		return false
+	}
 	commit := func() {
-		err := l.commit(ctx, batch)
+		err := l.commit(ctx, b)
 		for _, w := range waiters {
 			w <- err
 		}
@@ -47,64 +57,73 @@ func (l *Ledger) run() {
 		armed = false
 		if err != nil {
 			l.failures.Add(1)
-			l.log.Error("ledger: commit failed; records kept for retry", "records", len(batch), "retry_in", retryWait, "err", err)
+			l.log.Error("ledger: commit failed; records kept for retry", "records", b.len(), "retry_in", retryWait, "err", err)
 			timer.Reset(retryWait)
 			armed = true
 			retryWait = min(2*retryWait, max(maxRetryWait, interval))
 			return
 		}
-		clear(batch) // drop the strings for the collector
-		batch = batch[:0]
+		b.reset()
 		retryWait = interval
 	}
 
 	for {
 		in := l.queue
-		if len(batch) >= maxBatch {
+		if b.len() >= maxBatch {
 			in = nil
 		}
 		select {
 		case it := <-in:
-			switch {
-			case it.flush != nil && len(batch) == 0:
-				it.flush <- nil
-			case it.flush != nil:
-				waiters = append(waiters, it.flush)
-				commit()
-			default:
-				batch = append(batch, it.rec)
-				if len(batch) >= maxBatch {
-					commit()
-				} else if !armed {
-					timer.Reset(interval)
-					armed = true
+			urgent := add(it)
+			if urgent {
+				// Gather what is already queued, without waiting for more.
+			gather:
+				for b.len() < maxBatch {
+					select {
+					case it := <-l.queue:
+						add(it)
+					default:
+						break gather
+					}
 				}
+			}
+			switch {
+			case urgent && b.len() == 0:
+				// A Flush of nothing: answer without a transaction.
+				for _, w := range waiters {
+					w <- nil
+				}
+				waiters = waiters[:0]
+			case urgent || b.len() >= maxBatch:
+				commit()
+			case !armed:
+				timer.Reset(interval)
+				armed = true
 			}
 		case <-timer.C:
 			armed = false
-			if len(batch) > 0 {
+			if b.len() > 0 {
 				commit()
 			}
 		case <-l.stop:
 			timer.Stop()
-			l.closeErr = l.finish(ctx, batch, waiters)
+			l.closeErr = l.finish(ctx, b, waiters)
 			return
 		}
 	}
 }
 
 // finish is the writer's last act, on Close: it commits the batch and everything still
-// queued (nothing more can be queued once stop is closed), answers every Flush, and closes
-// the database. It keeps retrying failed commits until ctx is cancelled by Close's own
-// context ending.
-func (l *Ledger) finish(ctx context.Context, batch []Record, waiters []chan error) error {
+// queued (nothing more can be queued once stop is closed), answers every waiter, charges
+// this instance's holds still open and closes the database. It keeps retrying failed
+// commits until ctx is cancelled by Close's own context ending.
+func (l *Ledger) finish(ctx context.Context, b *batch, waiters []chan error) error {
 	for drained := false; !drained; {
 		select {
 		case it := <-l.queue:
-			if it.flush != nil {
-				waiters = append(waiters, it.flush)
-			} else {
-				batch = append(batch, it.rec)
+			b.add(it)
+			if it.done != nil {
+				waiters = append(waiters, it.done)
 			}
 		default:
 			drained = true
@@ -113,21 +132,18 @@ func (l *Ledger) finish(ctx context.Context, batch []Record, waiters []chan erro
 
 	var lost error
 	retryWait := l.cfg.CommitInterval
-	for len(batch) > 0 {
-		n := min(len(batch), l.cfg.MaxBatch)
-		err := l.commit(ctx, batch[:n])
+	for b.len() > 0 {
+		err := l.commit(ctx, b)
 		if err == nil {
-			batch = batch[n:]
-			retryWait = l.cfg.CommitInterval
-			continue
+			break
 		}
 		l.failures.Add(1)
 		if ctx.Err() != nil {
-			lost = fmt.Errorf("ledger: %d records not committed: %w", len(batch), err)
-			l.log.Error("ledger: closing with records not committed", "records", len(batch), "err", err)
+			lost = fmt.Errorf("ledger: %d records not committed: %w", len(b.records), err)
+			l.log.Error("ledger: closing with records not committed", "records", len(b.records), "err", err)
 			break
 		}
-		l.log.Error("ledger: commit failed while closing; retrying", "records", len(batch), "retry_in", retryWait, "err", err)
+		l.log.Error("ledger: commit failed while closing; retrying", "records", len(b.records), "retry_in", retryWait, "err", err)
 		t := time.NewTimer(retryWait)
 		select {
 		case <-t.C:
@@ -140,50 +156,33 @@ func (l *Ledger) finish(ctx context.Context, batch []Record, waiters []chan erro
 		w <- lost
 	}
 
-	err := lost
-	for _, st := range []*sql.Stmt{l.insert, l.insertN} {
-		if cerr := st.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("ledger: close statement: %w", cerr)
-		}
+	errs := []error{lost}
+	if lost == nil {
+		n, err := l.be.retire(ctx)
+		l.noteOrphans(n)
+		errs = append(errs, err)
 	}
-	if cerr := l.db.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("ledger: close database: %w", cerr)
-	}
-	return err
+	errs = append(errs, l.be.close())
+	return errors.Join(errs...)
 }
 
-// commit writes batch in one transaction with the prepared INSERT.
-func (l *Ledger) commit(ctx context.Context, batch []Record) error {
+// commit writes b in one transaction and counts it.
+func (l *Ledger) commit(ctx context.Context, b *batch) error {
 	start := time.Now()
-	tx, err := l.db.BeginTx(ctx, nil)
+	unmatched, err := l.be.write(ctx, b)
 	if err != nil {
-		return fmt.Errorf("ledger: begin: %w", err)
-	}
-	args := make([]any, 0, insertColumns*min(len(batch), insertRows))
-	for rest := batch; len(rest) > 0; {
-		stmt, n := l.insertN, insertRows
-		if len(rest) < insertRows {
-			stmt, n = l.insert, 1
-		}
-		args = args[:0]
-		for i := range n {
-			r := &rest[i]
-			args = append(args, r.Time.UnixNano(), r.RequestID, r.Tenant, r.Key, r.Agent,
-				r.Session, r.Route, r.Provider, r.Model, r.InputTokens, r.CachedInputTokens,
-				r.OutputTokens, r.MicroUSD, r.Outcome, r.FallbackReason, int64(r.Latency), r.Attempt)
-		}
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("ledger: insert: %w", err)
-		}
-		rest = rest[n:]
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ledger: commit: %w", err)
+		return err
 	}
 	l.lastLatency.Store(int64(time.Since(start)))
-	l.lastBatch.Store(int64(len(batch)))
+	l.lastBatch.Store(int64(b.len()))
 	l.batches.Add(1)
-	l.committed.Add(int64(len(batch)))
+	l.committed.Add(int64(len(b.records)))
+	l.holds.Add(int64(len(b.holds)))
+	l.releases.Add(int64(len(b.closes)))
+	if unmatched > 0 {
+		l.unmatched.Add(int64(unmatched))
+		l.log.Warn("ledger: settles or releases of holds that were not open (charged as orphaned before, or never journaled)",
+			"count", unmatched)
+	}
 	return nil
 }

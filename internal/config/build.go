@@ -122,8 +122,12 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			b = nil
 		}
 	}()
-	b.Ledger, err = ledger.Open(ctx, ledger.Config{Path: c.LedgerPath(), CommitInterval: c.Ledger.CommitInterval.D(),
-		Location: r.loc, Logger: logger})
+	lcfg, err := c.LedgerConfig()
+	if err != nil {
+		return nil, err
+	}
+	lcfg.Location, lcfg.Logger = r.loc, logger
+	b.Ledger, err = ledger.Open(ctx, lcfg)
 	if err != nil {
 		return nil, fmt.Errorf("config: ledger: %w", err)
 	}
@@ -252,6 +256,35 @@ func (b *Built) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// LedgerConfig returns the ledger section as a ledger.Config: the backend, the SQLite file
+// (LedgerPath) or the PostgreSQL URL read from the url_env variable, and the tuning. It
+// leaves Location and Logger to the caller. It fails with an error wrapping
+// ErrMissingSecret when url_env's variable is unset; its errors never hold the URL.
+func (c *Config) LedgerConfig() (ledger.Config, error) {
+	lg := c.Ledger
+	backend, err := ledger.ParseBackend(lg.Backend)
+	if err != nil {
+		return ledger.Config{}, fmt.Errorf("config: ledger.backend: %w", err)
+	}
+	cfg := ledger.Config{Backend: backend, CommitInterval: lg.CommitInterval.D(), HeartbeatTTL: lg.HeartbeatTTL.D(),
+		RecoverInterval: lg.RecoverInterval.D(), MaxConns: lg.MaxConns}
+	if backend == ledger.SQLite {
+		cfg.Path = c.LedgerPath()
+		return cfg, nil
+	}
+	url, ok := c.secret(lg.URLEnv)
+	if lg.URLEnv == "" || !ok {
+		return ledger.Config{}, fmt.Errorf("%w: environment variable %s (ledger.url_env) not set", ErrMissingSecret, cmp.Or(lg.URLEnv, `""`))
+	}
+	cfg.URL = url
+	if lg.InstanceEnv != "" {
+		if cfg.Instance, ok = c.secret(lg.InstanceEnv); !ok {
+			return ledger.Config{}, fmt.Errorf("config: ledger.instance_env: environment variable %s not set", lg.InstanceEnv)
+		}
+	}
+	return cfg, nil
 }
 
 // LedgerPath returns the ledger file: Ledger.Path (or DefaultLedgerPath) relative to the

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tollgate/tollgate/ledger"
 )
 
 // Summary describes a configuration for people, without secrets: what `config check`
@@ -14,7 +16,7 @@ type Summary struct {
 	Upstreams, Routes, Quotas, Keys int
 	// Store is "memory" or "redis (single|sentinel|cluster)".
 	Store string
-	// Ledger is the ledger file.
+	// Ledger is the ledger file, or "postgres ($VAR)" naming the variable of its URL.
 	Ledger string
 	// Timezone is the zone of day and month windows.
 	Timezone string
@@ -31,6 +33,9 @@ func (c *Config) Summary() Summary {
 		Store: "memory", Ledger: c.LedgerPath(), Timezone: cmp.Or(c.Timezone, "UTC"), Secrets: c.Secrets()}
 	if c.Redis != nil {
 		s.Store = "redis (" + cmp.Or(c.Redis.Mode, "single") + ")"
+	}
+	if b, err := ledger.ParseBackend(c.Ledger.Backend); err == nil && b == ledger.Postgres {
+		s.Ledger = "postgres ($" + c.Ledger.URLEnv + ")"
 	}
 	for _, name := range c.inFileOrder("upstreams", sortedKeys(c.Upstreams)) {
 		u := c.Upstreams[name]

@@ -224,10 +224,23 @@ type Cache struct {
 
 // Ledger configures the usage ledger (ledger.Config).
 type Ledger struct {
+	// Backend is sqlite (one gateway: a file) or postgres (a fleet: one shared database);
+	// "" means sqlite.
+	Backend string `yaml:"backend"`
 	// Path is the SQLite file, relative to the configuration file's directory; "" means
-	// DefaultLedgerPath.
-	Path           string   `yaml:"path"`
+	// DefaultLedgerPath. Only for sqlite.
+	Path string `yaml:"path"`
+	// URLEnv names the environment variable holding the PostgreSQL URL
+	// (postgres://user:password@host:5432/db), a secret. Required for postgres.
+	URLEnv         string   `yaml:"url_env"`
 	CommitInterval Duration `yaml:"commit_interval"` // 0: 100ms
+	// InstanceEnv names an environment variable whose value identifies this process among
+	// the fleet's (a stable pod or host name), so that a restart charges the holds of its
+	// previous life at once; "" means a new random id per start. Only for postgres.
+	InstanceEnv     string   `yaml:"instance_env"`
+	HeartbeatTTL    Duration `yaml:"heartbeat_ttl"`    // 0: 30s; only for postgres
+	RecoverInterval Duration `yaml:"recover_interval"` // 0: heartbeat_ttl/2; only for postgres
+	MaxConns        int      `yaml:"max_conns"`        // 0: 4; only for postgres
 }
 
 // Redis configures the shared quota store.

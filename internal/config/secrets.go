@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/joho/godotenv"
+
+	"github.com/tollgate/tollgate/ledger"
 )
 
 // Secret is an environment variable that the configuration takes a secret from. It never
@@ -46,6 +48,9 @@ func (c *Config) Secrets() []Secret {
 	}
 	if c.Redis != nil {
 		add(c.Redis.PasswordEnv, "redis.password_env")
+	}
+	if b, err := ledger.ParseBackend(c.Ledger.Backend); err == nil && b == ledger.Postgres {
+		add(c.Ledger.URLEnv, "ledger.url_env")
 	}
 	return out
 }

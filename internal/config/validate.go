@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/pricing"
 	"github.com/tollgate/tollgate/quota"
 	"github.com/tollgate/tollgate/redisstore"
@@ -561,9 +562,48 @@ func (v *validator) sections() {
 	}
 
 	v.nonNegative("cache.ttl", c.Cache.TTL)
-	v.nonNegative("ledger.commit_interval", c.Ledger.CommitInterval)
-	if strings.ContainsRune(c.Ledger.Path, '?') {
+	v.ledger()
+}
+
+func (v *validator) ledger() {
+	lg := v.c.Ledger
+	v.nonNegative("ledger.commit_interval", lg.CommitInterval)
+	v.nonNegative("ledger.heartbeat_ttl", lg.HeartbeatTTL)
+	if lg.MaxConns < 0 {
+		v.problem("ledger.max_conns", "must not be negative, got %d", lg.MaxConns)
+	}
+	if strings.ContainsRune(lg.Path, '?') {
 		v.problem("ledger.path", "must not contain '?'")
+	}
+	backend, err := ledger.ParseBackend(lg.Backend)
+	if err != nil {
+		v.problem("ledger.backend", "unknown backend %q: want sqlite or postgres", lg.Backend)
+		return
+	}
+	for _, f := range []struct{ path, env string }{{"ledger.url_env", lg.URLEnv}, {"ledger.instance_env", lg.InstanceEnv}} {
+		if f.env != "" && !validEnvName(f.env) {
+			v.problem(f.path, "%q is not an environment variable name (letters, digits, _)", f.env)
+		}
+	}
+	switch backend {
+	case ledger.Postgres:
+		if lg.URLEnv == "" {
+			v.problem("ledger.url_env", "is required for backend postgres: the variable that holds the PostgreSQL URL")
+		}
+		if lg.Path != "" {
+			v.problem("ledger.path", "is only for backend sqlite")
+		}
+	default:
+		for _, f := range []struct {
+			path string
+			set  bool
+		}{{"ledger.url_env", lg.URLEnv != ""}, {"ledger.instance_env", lg.InstanceEnv != ""},
+			{"ledger.heartbeat_ttl", lg.HeartbeatTTL != 0}, {"ledger.recover_interval", lg.RecoverInterval != 0},
+			{"ledger.max_conns", lg.MaxConns != 0}} {
+			if f.set {
+				v.problem(f.path, "is only for backend postgres")
+			}
+		}
 	}
 }
 
