@@ -128,3 +128,51 @@ const (
 	oaiBody = `{"model":"gpt-4o","messages":[{"role":"user","content":"hello there"}],"max_tokens":50}`
 	antBody = `{"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":"hello there"}]}`
 )
+
+// sseEvent is one server-sent event of a recorded stream.
+type sseEvent struct {
+	event string // "" for OpenAI's unnamed events
+	data  string
+}
+
+// sseEvents splits a recorded stream into its events.
+func sseEvents(body string) []sseEvent {
+	var out []sseEvent
+	for _, block := range strings.Split(body, "\n\n") {
+		var ev sseEvent
+		for _, line := range strings.Split(block, "\n") {
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				ev.event = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				ev.data = v
+			}
+		}
+		if ev.data != "" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// dig walks a decoded JSON value by object keys and array indexes.
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+func num(v any) int {
+	f, _ := v.(float64)
+	return int(f)
+}
