@@ -44,7 +44,9 @@ const (
 )
 
 var dialectCases = func() []dialectCase {
-	long := func(model string) tcall { return oai(`{"model":"` + model + `","max_tokens":1000,` + promptOf(7800) + `}`) }
+	long := func(model string) tcall {
+		return oai(`{"model":"` + model + `","max_tokens":1000,` + promptOf(7800) + `}`)
+	}
 	tooLong := func(model string) tcall { return oai(`{"model":"` + model + `",` + promptOf(8300) + `}`) }
 	small := func(model string) tcall { return oai(`{"model":"` + model + `","max_tokens":50,` + promptOf(8) + `}`) }
 	overloaded := func(model string) tcall { return small(model).with("X-Emulator-Fault", "overloaded") }
@@ -98,7 +100,7 @@ var dialectCases = func() []dialectCase {
 		dialectCase{Case: "prompt_too_long", Status: 400, call: antLong(`"max_tokens":10`)},
 		dialectCase{Case: "context_length", Status: 400, call: ant(`{"model":"claude-sonnet-4-5","max_tokens":1000,` + promptOf(7800) + `}`)},
 		dialectCase{Case: "rate_limit_tokens", Status: 429, limits: &Limits{ITPM: 10}, before: 1, call: ant(`{"model":"claude-sonnet-4-5","max_tokens":50,` + promptOf(8) + `}`)},
-		dialectCase{Case: "overloaded", Status: 529, call: ant(`{"model":"claude-sonnet-4-5","max_tokens":50,` + promptOf(8) + `}`).with("X-Emulator-Fault", "overloaded")})
+		dialectCase{Case: "overloaded", Status: 529, call: ant(`{"model":"claude-sonnet-4-5","max_tokens":50,`+promptOf(8)+`}`).with("X-Emulator-Fault", "overloaded")})
 	return out
 }()
 
