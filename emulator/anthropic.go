@@ -255,7 +255,7 @@ func (c *call) anthropicStream(w http.ResponseWriter, r *http.Request, a *answer
 		frags[i] = fragments(a.calls[i].args, anthropicFragment)
 		steps += 1 + len(frags[i])
 	}
-	s := c.newStreamer(w, r, steps, []byte(anthropicStreamError))
+	s := c.newStreamer(w, r, steps, anthropicStreamError)
 	out := a.tokens()
 	buf := s.buf[:0]
 	buf = append(buf, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01"...)
@@ -308,7 +308,7 @@ func (c *call) anthropicStream(w http.ResponseWriter, r *http.Request, a *answer
 			if i > 0 {
 				word = " " + word
 			}
-			if !s.step(delta(typ, field, word), 1) {
+			if !s.step(c, delta(typ, field, word), 1) {
 				return false
 			}
 		}
@@ -335,12 +335,12 @@ func (c *call) anthropicStream(w http.ResponseWriter, r *http.Request, a *answer
 		block = append(block, `","name":`...)
 		block = appendString(block, k.name)
 		block = append(block, `,"input":{}}`...)
-		if !s.step(start(block), CountTokens(k.name)) {
+		if !s.step(c, start(block), CountTokens(k.name)) {
 			return
 		}
 		s.write(delta("input_json_delta", "partial_json", ""))
 		for _, f := range frags[i] {
-			if !s.step(delta("input_json_delta", "partial_json", f), CountTokens(f)) {
+			if !s.step(c, delta("input_json_delta", "partial_json", f), CountTokens(f)) {
 				return
 			}
 		}
@@ -351,7 +351,7 @@ func (c *call) anthropicStream(w http.ResponseWriter, r *http.Request, a *answer
 	buf = append(buf, `","stop_sequence":null},"usage":`...)
 	buf = c.appendAnthropicUsage(buf, out, a.thinkingN, usageDelta)
 	buf = append(buf, "}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
-	s.finish(buf, out, a.thinkingN)
+	s.finish(c, buf, out, a.thinkingN)
 }
 
 // anthropicFragment is how many tokens of a call's input each input_json_delta carries.

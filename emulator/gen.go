@@ -171,9 +171,10 @@ func (c *call) signature() string {
 }
 
 // streamer writes the events of a stream, paces them, applies the faults that strike a
-// stream part-way, and bills the request when it ends early.
+// stream part-way, and bills the request when it ends early. It does not hold the call,
+// which its methods take: escape analysis is not field-sensitive, and the writer it holds
+// would otherwise move every call to the heap.
 type streamer struct {
-	c        *call
 	w        http.ResponseWriter
 	r        *http.Request
 	rc       *http.ResponseController
@@ -181,12 +182,13 @@ type streamer struct {
 	out      int  // output tokens sent
 	steps    int  // content events sent
 	strikeAt int  // the content event before which the fault strikes; -1 for none
-	errEvent []byte
+	errEvent string
 	buf      []byte
 }
 
-func (c *call) newStreamer(w http.ResponseWriter, r *http.Request, contentSteps int, errEvent []byte) *streamer {
-	s := &streamer{c: c, w: w, r: r, rc: http.NewResponseController(w), paced: c.m.latency != (Latency{}),
+// newStreamer returns a streamer for the call's stream.
+func (c *call) newStreamer(w http.ResponseWriter, r *http.Request, contentSteps int, errEvent string) streamer {
+	s := streamer{w: w, r: r, rc: http.NewResponseController(w), paced: c.m.latency != (Latency{}),
 		strikeAt: -1, errEvent: errEvent, buf: make([]byte, 0, 512)}
 	switch c.fault {
 	case faultCut, faultErrorEvent, faultStall:
@@ -206,8 +208,8 @@ const clientGoneCheck = 16
 
 // step sends one content event carrying k output tokens and reports whether the stream
 // goes on. When it does not, the request has been billed (or the connection aborted).
-func (s *streamer) step(b []byte, k int) bool {
-	if s.steps == s.strikeAt && !s.strike() {
+func (s *streamer) step(c *call, b []byte, k int) bool {
+	if s.steps == s.strikeAt && !s.strike(c) {
 		return false
 	}
 	s.write(b)
@@ -215,19 +217,18 @@ func (s *streamer) step(b []byte, k int) bool {
 	s.steps++
 	if s.paced {
 		_ = s.rc.Flush()
-		if !pause(s.r, s.c.perTokenDelay()*time.Duration(k)) {
-			return s.gone()
+		if !pause(s.r, c.perTokenDelay()*time.Duration(k)) {
+			return s.gone(c)
 		}
 	} else if s.steps%clientGoneCheck == 0 && s.r.Context().Err() != nil {
-		return s.gone()
+		return s.gone(c)
 	}
 	return true
 }
 
 // strike applies the request's mid-stream fault and reports whether the stream goes on.
 // A stream with fewer content events than the fault's place meets it before its end.
-func (s *streamer) strike() bool {
-	c := s.c
+func (s *streamer) strike(c *call) bool {
 	s.strikeAt = -1
 	if s.paced {
 		_ = s.rc.Flush()
@@ -235,48 +236,46 @@ func (s *streamer) strike() bool {
 	switch c.fault {
 	case faultCut:
 		c.refuse(FaultCut)
-		c.bill(EndCut, s.out+s.reasoning(), s.reasoning())
+		c.bill(EndCut, s.out+c.reasoningDone, c.reasoningDone)
 		abort(s.w)
 	case faultErrorEvent, faultStartErrorEvent:
 		c.refuse(faultReasons[c.fault])
-		s.write(s.errEvent)
+		s.write([]byte(s.errEvent))
 		_ = s.rc.Flush()
-		c.bill(EndErrorEvent, s.out+s.reasoning(), s.reasoning())
+		c.bill(EndErrorEvent, s.out+c.reasoningDone, c.reasoningDone)
 		return false
 	case faultStall:
 		_ = s.rc.Flush()
 		if !pause(s.r, c.stallFor()) {
 			c.refuse(FaultStall)
-			return s.gone()
+			return s.gone(c)
 		}
 	}
 	return true
 }
 
-func (s *streamer) reasoning() int { return s.c.reasoningDone }
-
 // gone bills a stream whose client left: the input and what was generated.
-func (s *streamer) gone() bool {
-	s.c.bill(EndClientGone, s.out+s.reasoning(), s.reasoning())
+func (s *streamer) gone(c *call) bool {
+	c.bill(EndClientGone, s.out+c.reasoningDone, c.reasoningDone)
 	return false
 }
 
 // finish sends the last bytes and bills the complete answer, unless a fault that had not
 // struck yet (the answer had fewer content events than its place) strikes first.
-func (s *streamer) finish(b []byte, out, reasoning int) {
-	if s.strikeAt >= 0 && !s.strike() {
+func (s *streamer) finish(c *call, b []byte, out, reasoning int) {
+	if s.strikeAt >= 0 && !s.strike(c) {
 		return
 	}
 	s.write(b)
 	_ = s.rc.Flush()
-	s.c.bill(EndComplete, out, reasoning)
+	c.bill(EndComplete, out, reasoning)
 }
 
 // think waits while the hidden reasoning of the answers is generated (at the model's
 // speed, answers in parallel), and records how much was generated; it reports whether the
 // client stayed.
-func (s *streamer) think(answers []answer) bool {
-	c, longest := s.c, 0
+func (s *streamer) think(c *call, answers []answer) bool {
+	longest := 0
 	for i := range answers {
 		longest = max(longest, answers[i].reasoning)
 	}
@@ -291,7 +290,7 @@ func (s *streamer) think(answers []answer) bool {
 		c.reasoningDone += min(answers[i].reasoning, done)
 	}
 	if !ok {
-		return s.gone()
+		return s.gone(c)
 	}
 	return true
 }

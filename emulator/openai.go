@@ -238,8 +238,8 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 		cs[i].init(&answers[i])
 		steps += cs[i].steps
 	}
-	s := c.newStreamer(w, r, steps, []byte(openAIStreamError))
-	if !s.think(answers) {
+	s := c.newStreamer(w, r, steps, openAIStreamError)
+	if !s.think(c, answers) {
 		return
 	}
 	id := c.rng.appendID(append(make([]byte, 0, 40), "chatcmpl-"...), 29)
@@ -293,7 +293,7 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 			}
 			var k int
 			delta, k = x.next(delta[:0])
-			if !s.step(chunk(i, delta, ""), k) {
+			if !s.step(c, chunk(i, delta, ""), k) {
 				return
 			}
 			if x.ended() {
@@ -311,13 +311,13 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 		b = append(b, "}\n\n"...)
 	}
 	b = append(b, "data: [DONE]\n\n"...)
-	s.finish(b, out, reasoning)
+	s.finish(c, b, out, reasoning)
 }
 
 // openAIChoiceStream walks the deltas of one choice: its words, then each call's first
 // delta (id and name) and its arguments, a token at a time.
 type openAIChoiceStream struct {
-	a          *answer
+	a          answer
 	words      string
 	word       int // words sent
 	call, frag int // the call being sent, and its fragments sent (-1: its first delta)
@@ -328,7 +328,7 @@ type openAIChoiceStream struct {
 }
 
 func (x *openAIChoiceStream) init(a *answer) {
-	x.a, x.words, x.frag = a, a.text, -1
+	x.a, x.words, x.frag = *a, a.text, -1
 	x.steps = a.textN
 	x.mergedRole = a.textN == 0 && len(a.calls) > 0
 	x.frags = make([][]string, len(a.calls))
