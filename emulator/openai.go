@@ -232,7 +232,11 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 		c.bill(EndClientGone, 0, 0)
 		return
 	}
-	cs := make([]openAIChoiceStream, len(answers))
+	var oneCS [1]openAIChoiceStream
+	cs := oneCS[:]
+	if len(answers) > 1 {
+		cs = make([]openAIChoiceStream, len(answers))
+	}
 	steps := 0
 	for i := range answers {
 		cs[i].init(&answers[i])
@@ -255,12 +259,14 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 	if c.req.includeUsage {
 		tail = `,"usage":null}` + "\n\n"
 	}
-	chunk := func(i int, delta []byte, finish string) []byte {
+	// chunk renders one chunk of choice i whose delta is delta followed by lit.
+	chunk := func(i int, delta []byte, lit, finish string) []byte {
 		b := append(s.buf[:0], head...)
 		b = append(b, `{"index":`...)
 		b = strconv.AppendInt(b, int64(i), 10)
 		b = append(b, `,"delta":`...)
 		b = append(b, delta...)
+		b = append(b, lit...)
 		b = append(b, `,"logprobs":null,"finish_reason":`...)
 		if finish == "" {
 			b = append(b, "null"...)
@@ -276,15 +282,16 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 	active := 0
 	for i := range cs {
 		if !cs[i].mergedRole { // else its first call's chunk carries the role
-			s.write(chunk(i, []byte(`{"role":"assistant","content":""}`), ""))
+			s.write(chunk(i, nil, `{"role":"assistant","content":""}`, ""))
 		}
 		if cs[i].done {
-			s.write(chunk(i, []byte("{}"), openAIFinish[answers[i].finish]))
+			s.write(chunk(i, nil, "{}", openAIFinish[answers[i].finish]))
 		} else {
 			active++
 		}
 	}
-	var delta []byte
+	var deltaBuf [128]byte // most deltas fit: one word, or a token of a call's arguments
+	delta := deltaBuf[:0]
 	for active > 0 {
 		for i := range cs {
 			x := &cs[i]
@@ -293,13 +300,13 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []an
 			}
 			var k int
 			delta, k = x.next(delta[:0])
-			if !s.step(c, chunk(i, delta, ""), k) {
+			if !s.step(c, chunk(i, delta, "", ""), k) {
 				return
 			}
 			if x.ended() {
 				x.done = true
 				active--
-				s.write(chunk(i, []byte("{}"), openAIFinish[x.a.finish]))
+				s.write(chunk(i, nil, "{}", openAIFinish[x.a.finish]))
 			}
 		}
 	}
