@@ -60,7 +60,8 @@ func TestExampleConfigFile(t *testing.T) {
 	if _, err := New(c); err != nil {
 		t.Fatal(err)
 	}
-	if m := c.Models["gpt-4o-mini"]; m.Limits == nil || !m.Limits.Hidden || c.Limits.OTPM != 8000 {
+	if m := c.Models["gpt-4o-mini"]; m.Limits == nil || !m.Limits.Hidden || c.Limits.OTPM != 8000 || c.Models["Qwen/Qwen3-8B"].Dialect != "vllm" ||
+		c.Faults.StallFor != 20*time.Second || c.PromptCache.OpenAITTL != 10*time.Minute || c.BillSize != 50000 {
 		t.Errorf("LoadConfig(example.yaml) = %+v", c)
 	}
 }
@@ -79,6 +80,11 @@ func TestConfigErrors(t *testing.T) {
 		{"provider", "models: {m: {provider: google}}", `Models["m"].Provider "google"`},
 		{"model faults", "models: {m: {faults: {hang: -1}}}", `Models["m"].Faults.Hang -1`},
 		{"bad duration", "latency: {first_token: soon}", "parse config"},
+		{"bill size", "bill_size: -2", "BillSize -2"},
+		{"cache ttl", "prompt_cache: {openai_ttl: -1s}", "PromptCache"},
+		{"stall", "faults: {stall_for: -1s}", "Faults.StallFor"},
+		{"new fault rates", "faults: {silent: 0.6, stall: 0.6}", "rates sum to 1.2"},
+		{"min cache", "models: {m: {min_cache_tokens: -1}}", `Models["m"].MinCacheTokens -1`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

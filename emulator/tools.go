@@ -211,6 +211,8 @@ func (g *argGen) value(b []byte, raw json.RawMessage, depth int) []byte {
 		} else if s.Minimum != nil {
 			hi = lo + 100
 		}
+		// Bound the range so that a schema's extreme limits cannot overflow the arithmetic.
+		lo, hi = max(min(lo, 1e9), -1e9), max(min(hi, 1e9), -1e9)
 		v := int64(lo) + int64(g.c.rng.intn(int(hi-lo)+1))
 		return strconv.AppendInt(b, v, 10)
 	case "boolean":
