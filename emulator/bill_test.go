@@ -3,11 +3,9 @@ package emulator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -18,21 +16,6 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 )
-
-// serveCtx runs one request whose client goes away when ctx is done.
-func serveCtx(ctx context.Context, e *Emulator, c tcall) (resp tresponse) {
-	w := httptest.NewRecorder()
-	defer func() {
-		if p := recover(); p != nil {
-			if err, ok := p.(error); !ok || !errors.Is(err, http.ErrAbortHandler) {
-				panic(p)
-			}
-			resp = tresponse{status: w.Code, header: w.Header(), body: w.Body.String(), aborted: true}
-		}
-	}()
-	e.ServeHTTP(w, c.request().WithContext(ctx))
-	return tresponse{status: w.Code, header: w.Result().Header, body: w.Body.String()}
-}
 
 // reportedUsage reads the usage an answer reports, in the bill's units.
 func reportedUsage(t *testing.T, anthropic, stream bool, body string) llm.Usage {
@@ -59,11 +42,9 @@ func reportedUsage(t *testing.T, anthropic, stream bool, body string) llm.Usage 
 	}
 	var usage any
 	if stream {
-		for _, ev := range sseEvents(body) {
-			if ev.data != "[DONE]" {
-				if x := decode(t, ev.data)["usage"]; x != nil {
-					usage = x
-				}
+		for _, m := range oaiChunks(t, body) {
+			if x := m["usage"]; x != nil {
+				usage = x
 			}
 		}
 	} else {

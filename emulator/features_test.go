@@ -42,11 +42,7 @@ func TestOpenAIChoices(t *testing.T) {
 			interleaved := false
 			if tc.stream {
 				last, roles := -1, 0
-				for _, ev := range sseEvents(r.body) {
-					if ev.data == "[DONE]" {
-						continue
-					}
-					m := decode(t, ev.data)
+				for _, m := range oaiChunks(t, r.body) {
 					if u := m["usage"]; u != nil {
 						usage = u
 					}
@@ -182,11 +178,7 @@ func TestReasoning(t *testing.T) {
 				var usage any
 				var text, finish string
 				if stream {
-					for _, ev := range sseEvents(r.body) {
-						if ev.data == "[DONE]" {
-							continue
-						}
-						m := decode(t, ev.data)
+					for _, m := range oaiChunks(t, r.body) {
 						if u := m["usage"]; u != nil {
 							usage = u
 						}
@@ -294,11 +286,7 @@ func TestOpenAIToolCalls(t *testing.T) {
 					var finish string
 					var usage any
 					if stream {
-						for _, ev := range sseEvents(r.body) {
-							if ev.data == "[DONE]" {
-								continue
-							}
-							m := decode(t, ev.data)
+						for _, m := range oaiChunks(t, r.body) {
 							if u := m["usage"]; u != nil {
 								usage = u
 							}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -101,7 +102,10 @@ func (c tcall) request() *http.Request {
 }
 
 // serve runs one request through the handler in process.
-func serve(e *Emulator, c tcall) (resp tresponse) {
+func serve(e *Emulator, c tcall) tresponse { return serveCtx(context.Background(), e, c) }
+
+// serveCtx runs one request whose client goes away when ctx is done.
+func serveCtx(ctx context.Context, e *Emulator, c tcall) (resp tresponse) {
 	w := httptest.NewRecorder()
 	defer func() {
 		if p := recover(); p != nil {
@@ -111,8 +115,20 @@ func serve(e *Emulator, c tcall) (resp tresponse) {
 			resp = tresponse{status: w.Code, header: w.Header(), body: w.Body.String(), aborted: true}
 		}
 	}()
-	e.ServeHTTP(w, c.request())
+	e.ServeHTTP(w, c.request().WithContext(ctx))
 	return tresponse{status: w.Code, header: w.Result().Header, body: w.Body.String()}
+}
+
+// oaiChunks decodes the chunks of a recorded OpenAI stream, [DONE] left out.
+func oaiChunks(t testing.TB, body string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, ev := range sseEvents(body) {
+		if ev.data != "[DONE]" {
+			out = append(out, decode(t, ev.data))
+		}
+	}
+	return out
 }
 
 func decode(t testing.TB, s string) map[string]any {
