@@ -137,7 +137,11 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	if !c.waitWhole(r, out, out, a.thinkingN) {
 		return
 	}
-	b := make([]byte, 0, 512+out*8+len(a.signature)+len(c.req.model))
+	size := 512 + len(a.thinking) + len(a.signature) + len(a.text) + len(c.req.model)
+	for i := range a.calls {
+		size += 100 + len(a.calls[i].args)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":"msg_01`...)
 	b = c.rng.appendID(b, 22)
 	b = append(b, `","type":"message","role":"assistant","model":`...)

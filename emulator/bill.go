@@ -55,48 +55,145 @@ type Bill struct {
 	Fault           string    `json:"fault,omitempty"` // the X-Emulator-Fault name of an injected fault
 	Usage           llm.Usage `json:"usage"`
 	CostMicroUSD    int64     `json:"cost_micro_usd"` // at the model's list price
-	Time            time.Time `json:"time"`           // when the request arrived, by Config.Now
+	Time            time.Time `json:"time"`           // when the request arrived, by Config.Now, in UTC
 }
 
-// billBook keeps the most recent bills in a ring.
+// billBook keeps the most recent bills in a ring of pointer-free records, their strings in
+// a ring of bytes beside it, so that however many it keeps, the garbage collector has
+// nothing in them to scan: the emulator often shares its process with what it measures.
 type billBook struct {
 	mu      sync.Mutex
-	ring    []Bill
-	next    int // where the next bill goes once the ring is full
+	recs    []billRecord // a ring: head is the oldest of n
+	head, n int
 	size    int
+	arena   []byte // a ring of the records' strings
+	wpos    uint64 // bytes ever written to the arena
 	dropped uint64 // bills pushed out of the ring
 }
 
-func (b *billBook) add(x *Bill) {
-	if b.size <= 0 {
-		return
+// billRecord is a Bill without pointers.
+type billRecord struct {
+	seq       uint64
+	time      int64  // Unix nanoseconds
+	start     uint64 // arena position of the strings
+	lens      [4]uint16
+	usage     llm.Usage
+	cost      int64
+	anthropic bool
+	stream    bool
+	end       uint8
+	fault     fault
+}
+
+// arenaPerBill is the arena's room per bill kept, for its request id, client request id,
+// key and model: enough for all but very long keys, which push the oldest bills out early.
+const arenaPerBill = 192
+
+var ends = [...]End{EndComplete, EndClientGone, EndCut, EndErrorEvent}
+
+func endIndex(e End) uint8 {
+	for i, x := range ends {
+		if x == e {
+			return uint8(i)
+		}
 	}
+	return 0
+}
+
+// add keeps the bill of a call: r without its strings, which go to the arena.
+func (b *billBook) add(c *call, r billRecord) {
+	strs := [4]string{c.reqIDString, c.clientID, c.key, c.req.model}
 	b.mu.Lock()
-	if len(b.ring) < b.size {
-		b.ring = append(b.ring, *x)
-	} else {
-		b.ring[b.next] = *x
-		b.next = (b.next + 1) % b.size
+	defer b.mu.Unlock()
+	if b.recs == nil {
+		b.recs = make([]billRecord, b.size)
+		b.arena = make([]byte, b.size*arenaPerBill)
+	}
+	r.start = b.wpos
+	total := 0
+	for _, s := range strs {
+		total += len(s)
+	}
+	for i, s := range strs {
+		n := min(len(s), 1<<16-1)
+		if total > len(b.arena) {
+			n = min(n, len(b.arena)/len(strs)) // only with a tiny BillSize and huge strings
+		}
+		r.lens[i] = uint16(n)
+	}
+	total = 0
+	for _, n := range r.lens {
+		total += int(n)
+	}
+	// Push out the oldest bills whose strings the new ones would overwrite, and the
+	// oldest when the ring is full.
+	for b.n > 0 && (b.n == b.size || b.wpos+uint64(total)-b.recs[b.head].start > uint64(len(b.arena))) {
+		b.head = (b.head + 1) % b.size
+		b.n--
 		b.dropped++
 	}
-	b.mu.Unlock()
+	for i, s := range strs {
+		b.put(s[:r.lens[i]])
+	}
+	b.recs[(b.head+b.n)%b.size] = r
+	b.n++
+}
+
+// put appends s to the arena, wrapping around.
+func (b *billBook) put(s string) {
+	for len(s) > 0 {
+		i := int(b.wpos % uint64(len(b.arena)))
+		k := copy(b.arena[i:], s)
+		s = s[k:]
+		b.wpos += uint64(k)
+	}
+}
+
+// get reads n bytes of the arena from position pos.
+func (b *billBook) get(pos uint64, n int) string {
+	out := make([]byte, n)
+	for k := 0; k < n; {
+		i := int((pos + uint64(k)) % uint64(len(b.arena)))
+		k += copy(out[k:], b.arena[i:])
+	}
+	return string(out)
+}
+
+func (b *billBook) bill(r *billRecord) Bill {
+	var strs [4]string
+	pos := r.start
+	for i, n := range r.lens {
+		strs[i] = b.get(pos, int(n))
+		pos += uint64(n)
+	}
+	x := Bill{Seq: r.seq, RequestID: strs[0], ClientRequestID: strs[1], Key: strs[2], Model: strs[3],
+		Provider: "openai", Stream: r.stream, End: ends[r.end], Usage: r.usage, CostMicroUSD: r.cost,
+		Time: time.Unix(0, r.time).UTC()}
+	if r.anthropic {
+		x.Provider = "anthropic"
+	}
+	if r.fault != noFault {
+		x.Fault = r.fault.name()
+	}
+	return x
 }
 
 // list returns the bills, oldest first, that match keep (nil keeps all).
 func (b *billBook) list(keep func(*Bill) bool) (out []Bill, dropped uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out = make([]Bill, 0, len(b.ring))
-	for i := range b.ring {
-		x := &b.ring[(b.next+i)%len(b.ring)]
-		if keep == nil || keep(x) {
-			out = append(out, *x)
+	out = make([]Bill, 0, b.n)
+	for i := range b.n {
+		x := b.bill(&b.recs[(b.head+i)%b.size])
+		if keep == nil || keep(&x) {
+			out = append(out, x)
 		}
 	}
 	return out, b.dropped
 }
 
-// Bills returns the bills kept (at most Config.BillSize, the most recent), oldest first.
+// Bills returns the bills kept (at most Config.BillSize, the most recent; fewer when keys
+// or client request ids are very long), oldest first.
 // It is safe to call at any time; a request still in flight has no bill yet.
 func (e *Emulator) Bills() []Bill {
 	out, _ := e.bills.list(nil)
@@ -158,11 +255,6 @@ func (c *call) bill(end End, out, reasoning int) {
 	if c.e.bills.size <= 0 {
 		return
 	}
-	b := Bill{Seq: c.seq, RequestID: c.reqIDString, ClientRequestID: c.clientID, Key: c.key,
-		Provider: c.m.provider, Model: c.req.model, Stream: c.req.stream, End: end, Usage: u,
-		CostMicroUSD: cost, Time: c.now}
-	if c.fault != noFault {
-		b.Fault = c.fault.name()
-	}
-	c.e.bills.add(&b)
+	c.e.bills.add(c, billRecord{seq: c.seq, time: c.now.UnixNano(), usage: u, cost: cost,
+		anthropic: c.m.provider == "anthropic", stream: c.req.stream, end: endIndex(end), fault: c.fault})
 }

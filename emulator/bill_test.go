@@ -204,6 +204,17 @@ func TestBillHTTP(t *testing.T) {
 	if got := len(mustNew(t, Config{BillSize: -1}).Bills()); got != 0 {
 		t.Errorf("BillSize -1 keeps %d bills", got)
 	}
+	// Very long keys take more room than a bill's share: the oldest bills go early, and the
+	// kept ones stay whole.
+	e := mustNew(t, Config{BillSize: 3})
+	long := strings.Repeat("k", 300)
+	for i := range 4 {
+		serve(e, oai(oaiBody).withKey(fmt.Sprint(long, i)).with("X-Client-Request-Id", fmt.Sprint("id-", i)))
+	}
+	bills, dropped := e.bills.list(nil)
+	if len(bills) != 1 || dropped != 3 || bills[0].Key != long+"3" || bills[0].ClientRequestID != "id-3" || bills[0].Seq != 4 {
+		t.Errorf("kept %d bills (%d dropped), the last %+v; want the last one whole, 3 dropped", len(bills), dropped, bills)
+	}
 }
 
 // countContent counts the content events of a recorded stream: text and thinking deltas,

@@ -140,7 +140,14 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	if !c.waitWhole(r, longest, out, reasoning) {
 		return
 	}
-	b := make([]byte, 0, 640+out*8+len(c.req.model))
+	size := 640 + len(c.req.model)
+	for i := range answers {
+		size += 120 + len(answers[i].text)
+		for j := range answers[i].calls {
+			size += 100 + len(answers[i].calls[j].args)*5/4 // quotes escaped in the string
+		}
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":"chatcmpl-`...)
 	b = c.rng.appendID(b, 29)
 	b = append(b, `","object":"chat.completion","created":`...)
