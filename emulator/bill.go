@@ -58,6 +58,18 @@ type Bill struct {
 	Time            time.Time `json:"time"`           // when the request arrived, by Config.Now, in UTC
 }
 
+// UncachedInputTokens is the input billed at the full input price: neither read from nor
+// written to a prompt cache (Anthropic's input_tokens).
+func (b *Bill) UncachedInputTokens() int64 {
+	return b.Usage.InputTokens - b.Usage.CachedInputTokens - b.Usage.CacheWriteTokens
+}
+
+// CacheWrite5mTokens is the input written to the prompt cache with the 5-minute TTL
+// (Anthropic's cache_creation.ephemeral_5m_input_tokens).
+func (b *Bill) CacheWrite5mTokens() int64 {
+	return b.Usage.CacheWriteTokens - b.Usage.CacheWrite1hTokens
+}
+
 // billBook keeps the most recent bills in a ring of pointer-free records, their strings in
 // a ring of bytes beside it, so that however many it keeps, the garbage collector has
 // nothing in them to scan: the emulator often shares its process with what it measures.

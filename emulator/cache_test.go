@@ -244,9 +244,11 @@ func TestAnthropicPromptCache(t *testing.T) {
 						t.Errorf("step %d: final usage %v differs from the start's %v", i, final, usage)
 					}
 					bills := e.Bills()
-					b := bills[len(bills)-1].Usage
-					if b.InputTokens != int64(in+read+write) || b.CachedInputTokens != int64(read) || b.CacheWriteTokens != int64(write) || b.CacheWrite1hTokens != int64(w1) {
-						t.Errorf("step %d: bill %+v, want input %d (cached %d, written %d, 1h %d)", i, b, in+read+write, read, write, w1)
+					bill := bills[len(bills)-1]
+					b := bill.Usage
+					if b.InputTokens != int64(in+read+write) || b.CachedInputTokens != int64(read) || b.CacheWriteTokens != int64(write) || b.CacheWrite1hTokens != int64(w1) ||
+						bill.UncachedInputTokens() != int64(in) || bill.CacheWrite5mTokens() != int64(w5) {
+						t.Errorf("step %d: bill %+v, want input %d (uncached %d, cached %d, written %d, 5m %d, 1h %d)", i, b, in+read+write, in, read, write, w5, w1)
 					}
 				}
 			})
