@@ -15,7 +15,8 @@ import (
 
 // Config configures an Emulator. Its zero value is a usable emulator: the built-in model
 // table, any non-empty API key accepted, no rate limits, no faults, zero latency, answers of
-// 20 to 200 tokens, seed 0 and the wall clock.
+// 20 to 200 tokens, both prompt caches on, the latest 10000 bills kept, seed 0 and the wall
+// clock.
 type Config struct {
 	// Seed drives every random choice (faults, jitter, answer length and words, ids). For a
 	// given seed, the n-th request the emulator receives always meets the same choices.
@@ -55,7 +56,7 @@ type Config struct {
 	PromptCache PromptCache `yaml:"prompt_cache" json:"prompt_cache"`
 
 	// BillSize bounds the per-request bills kept in memory for Bills and GET
-	// /emulator/bill: the most recent BillSize are kept (about 250 bytes each). 0 means
+	// /emulator/bill: the most recent BillSize are kept (about 300 bytes each). 0 means
 	// 10000; -1 keeps none. Stats counts every bill whatever the bound.
 	BillSize int `yaml:"bill_size" json:"bill_size"`
 }
@@ -136,8 +137,9 @@ type Model struct {
 // refill continuously (limit/60 per second) up to the per-minute limit, as the real APIs do.
 // A zero field is unlimited.
 //
-// The token cost of an OpenAI request is its estimated prompt tokens plus max_tokens (when
-// set; otherwise the generated tokens are charged after the answer). Anthropic counts input
+// The token cost of an OpenAI request is its estimated prompt tokens plus n times
+// max_tokens (when set; otherwise the generated tokens are charged after the answer), as
+// OpenAI counts a request with n choices. Anthropic counts input
 // tokens against ITPM and max_tokens against OTPM, then refunds the unused output tokens.
 type Limits struct {
 	RPM  int `yaml:"rpm" json:"rpm"`   // requests per minute (both APIs)
