@@ -139,8 +139,8 @@ type Model struct {
 //
 // The token cost of an OpenAI request is its estimated prompt tokens plus n times
 // max_tokens (when set; otherwise the generated tokens are charged after the answer), as
-// OpenAI counts a request with n choices. Anthropic counts input
-// tokens against ITPM and max_tokens against OTPM, then refunds the unused output tokens.
+// OpenAI counts a request with n choices. Anthropic counts input tokens against ITPM and
+// max_tokens against OTPM, then refunds the unused output tokens.
 type Limits struct {
 	RPM  int `yaml:"rpm" json:"rpm"`   // requests per minute (both APIs)
 	TPM  int `yaml:"tpm" json:"tpm"`   // tokens per minute (OpenAI)
