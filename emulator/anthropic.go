@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/llm"
 )
 
 // anthropicMessages serves POST /v1/messages.
 func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
-	c := e.begin("req_011C", 20)
+	c := e.begin(r, "req_011C", 20)
 	h := w.Header()
-	setHeader(h, "Request-Id", string(c.reqID))
+	setHeader(h, "Request-Id", c.reqIDString)
 	h["Anthropic-Organization-Id"] = e.orgHeader
 
 	key := r.Header.Get("X-Api-Key")
@@ -35,6 +37,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		c.anthropicError(w, &apiError{status: 413, typ: "request_too_large", reason: RefusedBadRequest, message: "Request exceeds the maximum allowed number of bytes."})
 		return
 	}
+	c.body = body
 	c.req, err = parseAnthropic(body)
 	if err != nil {
 		var pe *parseError
@@ -50,6 +53,24 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedMaxTokens,
 			message: fmt.Sprintf("max_tokens: %d > %d, which is the maximum allowed number of output tokens for %s", c.req.maxTokens, c.m.MaxOutput, c.m.id)})
 		return
+	}
+	toolPrompt := 0
+	if len(c.req.tools) > 0 {
+		k := c.req.choice.kind
+		toolPrompt = toolPromptTokens(c.m.id, k == choiceRequired || k == choiceNamed)
+		c.req.prompt += toolPrompt
+	}
+	var blocks []anthropicBlock
+	var marks []int
+	if c.req.marked {
+		if blocks, marks, err = c.anthropicBreakpoints(toolPrompt); err != nil {
+			var pe *parseError
+			if !errors.As(err, &pe) {
+				pe = &parseError{msg: "There was an issue with your request body: it is not valid JSON"}
+			}
+			c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: pe.msg})
+			return
+		}
 	}
 	if c.req.prompt > c.m.ContextWindow {
 		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedContextLength,
@@ -69,8 +90,8 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	c.anthropicRateHeaders(h)
 
-	f := c.pickFault(r)
-	switch f {
+	c.fault = c.pickFault(r)
+	switch c.fault {
 	case fault500:
 		c.anthropicError(w, &apiError{status: 500, typ: "api_error", reason: FaultServerError, message: "Internal server error"})
 		return
@@ -96,114 +117,249 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		c.hang(w, r)
 	}
 
-	n, capped := c.answerLength()
-	text := c.text(n)
-	if c.limits != nil {
-		c.limits.settle(c.e.now(), 0, float64(n-c.req.maxTokens)) // refund unused output
+	// Accepted: the prompt is processed, and billed from here on.
+	use := c.anthropicCache(blocks, marks)
+	c.usage = llm.Usage{InputTokens: int64(c.req.prompt), CachedInputTokens: int64(use.read),
+		CacheWriteTokens: int64(use.write5m + use.write1h), CacheWrite1hTokens: int64(use.write1h)}
+	if c.fault == faultSilent {
+		c.silent(w, r, "text/event-stream; charset=utf-8")
+		return
 	}
-	stop := "end_turn"
-	if capped {
-		stop = "max_tokens"
+	a := c.plan(true)
+	out := a.tokens()
+	if c.limits != nil {
+		c.limits.settle(c.e.now(), 0, float64(out-c.req.maxTokens)) // refund unused output
 	}
 	if c.req.stream {
-		c.anthropicStream(w, r, text, n, stop, f)
+		c.anthropicStream(w, r, &a)
 		return
 	}
-	if !pause(r, c.firstTokenDelay()+c.perTokenDelay()*time.Duration(n)) {
+	if !c.waitWhole(r, out, out, a.thinkingN) {
 		return
 	}
-	b := make([]byte, 0, 512+len(text)+len(c.req.model))
+	size := 512 + len(a.thinking) + len(a.signature) + len(a.text) + len(c.req.model)
+	for i := range a.calls {
+		size += 100 + len(a.calls[i].args)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":"msg_01`...)
 	b = c.rng.appendID(b, 22)
 	b = append(b, `","type":"message","role":"assistant","model":`...)
 	b = appendString(b, c.req.model)
-	b = append(b, `,"content":[{"type":"text","text":"`...)
-	b = append(b, text...)
-	b = append(b, `"}],"stop_reason":"`...)
-	b = append(b, stop...)
-	b = append(b, `","stop_sequence":null,"usage":{"input_tokens":`...)
-	b = appendInt(b, int64(c.req.prompt))
-	b = append(b, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":`...)
-	b = appendInt(b, int64(n))
-	b = append(b, `,"service_tier":"standard"}}`...)
+	b = append(b, `,"content":[`...)
+	first := true
+	sep := func() {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+	}
+	if a.thinkingN > 0 || a.signature != "" {
+		sep()
+		b = append(b, `{"type":"thinking","thinking":"`...)
+		b = append(b, a.thinking...)
+		b = append(b, `","signature":"`...)
+		b = append(b, a.signature...)
+		b = append(b, `"}`...)
+	}
+	if a.textN > 0 || len(a.calls) == 0 && first {
+		sep()
+		b = append(b, `{"type":"text","text":"`...)
+		b = append(b, a.text...)
+		b = append(b, `"}`...)
+	}
+	for i := range a.calls {
+		k := &a.calls[i]
+		sep()
+		b = append(b, `{"type":"tool_use","id":"`...)
+		b = append(b, k.id...)
+		b = append(b, `","name":`...)
+		b = appendString(b, k.name)
+		b = append(b, `,"input":`...)
+		b = append(b, k.args...)
+		b = append(b, '}')
+	}
+	b = append(b, `],"stop_reason":"`...)
+	b = append(b, anthropicStop[a.finish]...)
+	b = append(b, `","stop_sequence":null,"usage":`...)
+	b = c.appendAnthropicUsage(b, out, a.thinkingN, usageMessage)
+	b = append(b, '}')
 	h["Content-Type"] = contentJSON
 	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if f == faultCut {
+	if c.fault == faultCut {
 		c.refuse(FaultCut)
 		_, _ = w.Write(b[:len(b)/2])
+		c.bill(EndCut, out, a.thinkingN)
 		abort(w)
 	}
 	_, _ = w.Write(b)
-	c.e.stats.serve(&c.m.ctr, c.m, int64(c.req.prompt), 0, int64(n))
+	c.bill(EndComplete, out, a.thinkingN)
 }
 
-// anthropicStream writes the events of a streamed answer, one word per text delta.
-func (c *call) anthropicStream(w http.ResponseWriter, r *http.Request, text string, n int, stop string, f fault) {
+var anthropicStop = [...]string{finishStop: "end_turn", finishLength: "max_tokens", finishTools: "tool_use"}
+
+// usageForm is where a usage object goes: a message (the full form), message_start (the
+// full form, its output count a placeholder and no output breakdown) or message_delta
+// (the cumulative counts only).
+type usageForm uint8
+
+const (
+	usageMessage usageForm = iota
+	usageStart
+	usageDelta
+)
+
+// appendAnthropicUsage appends a usage object in the given form.
+func (c *call) appendAnthropicUsage(b []byte, out, thinking int, form usageForm) []byte {
+	full := form != usageDelta
+	u := &c.usage
+	b = append(b, `{"input_tokens":`...)
+	b = appendInt(b, u.InputTokens-u.CachedInputTokens-u.CacheWriteTokens)
+	b = append(b, `,"cache_creation_input_tokens":`...)
+	b = appendInt(b, u.CacheWriteTokens)
+	b = append(b, `,"cache_read_input_tokens":`...)
+	b = appendInt(b, u.CachedInputTokens)
+	if full {
+		b = append(b, `,"cache_creation":{"ephemeral_5m_input_tokens":`...)
+		b = appendInt(b, u.CacheWriteTokens-u.CacheWrite1hTokens)
+		b = append(b, `,"ephemeral_1h_input_tokens":`...)
+		b = appendInt(b, u.CacheWrite1hTokens)
+		b = append(b, '}')
+	}
+	b = append(b, `,"output_tokens":`...)
+	b = appendInt(b, int64(out))
+	if c.req.thinking != 0 && form != usageStart {
+		b = append(b, `,"output_tokens_details":{"thinking_tokens":`...)
+		b = appendInt(b, int64(thinking))
+		b = append(b, '}')
+	}
+	if full {
+		b = append(b, `,"service_tier":"standard"`...)
+	}
+	return append(b, '}')
+}
+
+// anthropicStreamError is the event Anthropic sends when a stream fails after the 200.
+const anthropicStreamError = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+
+// anthropicStream writes the events of a streamed answer: its blocks in order (thinking,
+// text, tool calls), one word, or a few tokens of a call's input, per delta.
+func (c *call) anthropicStream(w http.ResponseWriter, r *http.Request, a *answer) {
 	h := w.Header()
 	setHeader(h, "Content-Type", "text/event-stream; charset=utf-8")
 	setHeader(h, "Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	flush := c.m.latency != (Latency{})
 	if !pause(r, c.firstTokenDelay()) {
+		c.bill(EndClientGone, 0, 0)
 		return
 	}
-	buf := make([]byte, 0, 1024)
+	frags := make([][]string, len(a.calls))
+	steps := a.thinkingN + a.textN
+	for i := range a.calls {
+		frags[i] = fragments(a.calls[i].args, anthropicFragment)
+		steps += 1 + len(frags[i])
+	}
+	s := c.newStreamer(w, r, steps, anthropicStreamError)
+	out := a.tokens()
+	buf := s.buf[:0]
 	buf = append(buf, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01"...)
 	buf = c.rng.appendID(buf, 22)
 	buf = append(buf, `","type":"message","role":"assistant","model":`...)
 	buf = appendString(buf, c.req.model)
-	buf = append(buf, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":`...)
-	buf = appendInt(buf, int64(c.req.prompt))
-	buf = append(buf, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1,"service_tier":"standard"}}}`+"\n\n"...)
-	buf = append(buf, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"...)
-	buf = append(buf, "event: ping\ndata: {\"type\": \"ping\"}\n\n"...)
-	_, _ = w.Write(buf)
-	cutAt := -1
-	if f == faultCut || f == faultErrorEvent {
-		cutAt = n / 2
+	buf = append(buf, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
+	// The output count of message_start is a placeholder; message_delta has the real one.
+	buf = c.appendAnthropicUsage(buf, 1, 0, usageStart)
+	buf = append(buf, "}}\n\n"...)
+	index := 0
+	pinged := false
+	// start opens a block; the first start is followed by a ping, as Anthropic's streams are.
+	start := func(block []byte) []byte {
+		buf = append(buf, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":"...)
+		buf = strconv.AppendInt(buf, int64(index), 10)
+		buf = append(buf, `,"content_block":`...)
+		buf = append(buf, block...)
+		buf = append(buf, "}\n\n"...)
+		if !pinged {
+			pinged = true
+			buf = append(buf, "event: ping\ndata: {\"type\": \"ping\"}\n\n"...)
+		}
+		return buf
 	}
-	words := text
-	for i := 0; i < n; i++ {
-		if i == cutAt {
-			if flush {
-				_ = rc.Flush()
+	stop := func() {
+		buf = append(buf[:0], "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":"...)
+		buf = strconv.AppendInt(buf, int64(index), 10)
+		buf = append(buf, "}\n\n"...)
+		s.write(buf)
+		buf = buf[:0]
+		index++
+	}
+	delta := func(typ, field, text string) []byte {
+		buf = append(buf[:0], "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+		buf = strconv.AppendInt(buf, int64(index), 10)
+		buf = append(buf, `,"delta":{"type":"`...)
+		buf = append(buf, typ...)
+		buf = append(buf, `","`...)
+		buf = append(buf, field...)
+		buf = append(buf, `":`...)
+		buf = appendString(buf, text)
+		buf = append(buf, "}}\n\n"...)
+		return buf
+	}
+	words := func(text string, n int, typ, field string) bool {
+		for i := range n {
+			word, rest, _ := strings.Cut(text, " ")
+			text = rest
+			if i > 0 {
+				word = " " + word
 			}
-			if f == faultCut {
-				c.refuse(FaultCut)
-				abort(w)
+			if !s.step(c, delta(typ, field, word), 1) {
+				return false
 			}
-			c.refuse(FaultErrorEvent)
-			_, _ = w.Write([]byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"))
-			_ = rc.Flush()
+		}
+		return true
+	}
+	if a.thinkingN > 0 || a.signature != "" {
+		s.write(start([]byte(`{"type":"thinking","thinking":"","signature":""}`)))
+		if !words(a.thinking, a.thinkingN, "thinking_delta", "thinking") {
 			return
 		}
-		word, rest, _ := strings.Cut(words, " ")
-		words = rest
-		buf = append(buf[:0], "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\""...)
-		if i > 0 {
-			buf = append(buf, ' ')
+		s.write(delta("signature_delta", "signature", a.signature))
+		stop()
+	}
+	if a.textN > 0 || len(a.calls) == 0 && index == 0 {
+		s.write(start([]byte(`{"type":"text","text":""}`)))
+		if !words(a.text, a.textN, "text_delta", "text") {
+			return
 		}
-		buf = append(buf, word...)
-		buf = append(buf, "\"}}\n\n"...)
-		_, _ = w.Write(buf)
-		if flush {
-			_ = rc.Flush()
-			if !pause(r, c.perTokenDelay()) {
+		stop()
+	}
+	for i := range a.calls {
+		k := &a.calls[i]
+		block := append([]byte(`{"type":"tool_use","id":"`), k.id...)
+		block = append(block, `","name":`...)
+		block = appendString(block, k.name)
+		block = append(block, `,"input":{}}`...)
+		if !s.step(c, start(block), CountTokens(k.name)) {
+			return
+		}
+		s.write(delta("input_json_delta", "partial_json", ""))
+		for _, f := range frags[i] {
+			if !s.step(c, delta("input_json_delta", "partial_json", f), CountTokens(f)) {
 				return
 			}
 		}
+		stop()
 	}
-	buf = append(buf[:0], "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"...)
-	buf = append(buf, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""...)
-	buf = append(buf, stop...)
-	buf = append(buf, `","stop_sequence":null},"usage":{"output_tokens":`...)
-	buf = appendInt(buf, int64(n))
-	buf = append(buf, "}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
-	_, _ = w.Write(buf)
-	_ = rc.Flush()
-	c.e.stats.serve(&c.m.ctr, c.m, int64(c.req.prompt), 0, int64(n))
+	buf = append(buf[:0], "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""...)
+	buf = append(buf, anthropicStop[a.finish]...)
+	buf = append(buf, `","stop_sequence":null},"usage":`...)
+	buf = c.appendAnthropicUsage(buf, out, a.thinkingN, usageDelta)
+	buf = append(buf, "}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
+	s.finish(c, buf, out, a.thinkingN)
 }
+
+// anthropicFragment is how many tokens of a call's input each input_json_delta carries.
+const anthropicFragment = 4
 
 // anthropicError writes an Anthropic error body and counts the refusal.
 func (c *call) anthropicError(w http.ResponseWriter, e *apiError) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -14,7 +15,8 @@ import (
 
 // Config configures an Emulator. Its zero value is a usable emulator: the built-in model
 // table, any non-empty API key accepted, no rate limits, no faults, zero latency, answers of
-// 20 to 200 tokens, seed 0 and the wall clock.
+// 20 to 200 tokens, both prompt caches on, the latest 10000 bills kept, seed 0 and the wall
+// clock.
 type Config struct {
 	// Seed drives every random choice (faults, jitter, answer length and words, ids). For a
 	// given seed, the n-th request the emulator receives always meets the same choices.
@@ -49,6 +51,41 @@ type Config struct {
 
 	// Output sets the length of generated answers.
 	Output Output `yaml:"output" json:"output"`
+
+	// PromptCache configures the providers' prompt caches.
+	PromptCache PromptCache `yaml:"prompt_cache" json:"prompt_cache"`
+
+	// BillSize bounds the per-request bills kept in memory for Bills and GET
+	// /emulator/bill: the most recent BillSize are kept (about 300 bytes each). 0 means
+	// 10000; -1 keeps none. Stats counts every bill whatever the bound.
+	BillSize int `yaml:"bill_size" json:"bill_size"`
+}
+
+// DefaultBillSize is the number of bills kept when Config.BillSize is 0.
+const DefaultBillSize = 10000
+
+// PromptCache configures the prompt caches, which the emulator keeps per API key (the real
+// caches are per organization) and model, as the providers document them:
+//
+//   - OpenAI caches every prompt of 1024 tokens or more, automatically; a later prompt
+//     with the same prefix reads the longest cached prefix, in increments of 128 tokens
+//     (1024, 1152, 1280, ...), reported in prompt_tokens_details.cached_tokens. A
+//     prompt_cache_key is part of the key. Entries live TTL after their last use
+//     (https://platform.openai.com/docs/guides/prompt-caching: "5 to 10 minutes of
+//     inactivity, up to one hour").
+//   - Anthropic caches the prefix up to each cache_control breakpoint (at most 4; tools,
+//     then system, then messages) that reaches the model's minimum (Model.MinCacheTokens),
+//     for 5 minutes or, with "ttl":"1h", an hour, refreshed by each read; a request reads
+//     the longest cached prefix ending at a breakpoint or at one of the 20 blocks before it
+//     (https://docs.claude.com/en/docs/build-with-claude/prompt-caching).
+type PromptCache struct {
+	// Disabled turns both caches off: nothing is ever read or written.
+	Disabled bool `yaml:"disabled" json:"disabled"`
+	// OpenAITTL is how long an OpenAI prefix stays cached after its last use; 0 means 5m.
+	OpenAITTL time.Duration `yaml:"openai_ttl" json:"openai_ttl"`
+	// MaxEntries bounds the cached prefixes of both caches together; when it is reached
+	// the entries closest to expiry go first. 0 means 100000 (about 4 MB).
+	MaxEntries int `yaml:"max_entries" json:"max_entries"`
 }
 
 // Model describes one model the emulator serves.
@@ -60,10 +97,35 @@ type Model struct {
 	ContextWindow int `yaml:"context_window" json:"context_window"`
 	// MaxOutput is the largest max_tokens accepted; 0 means 16384.
 	MaxOutput int `yaml:"max_output" json:"max_output"`
-	// Prices in USD per million tokens, for Stats' list-price cost.
-	InputPerMTok       float64 `yaml:"input_per_mtok" json:"input_per_mtok"`
-	CachedInputPerMTok float64 `yaml:"cached_input_per_mtok" json:"cached_input_per_mtok"`
-	OutputPerMTok      float64 `yaml:"output_per_mtok" json:"output_per_mtok"`
+	// Prices in USD per million tokens, for the list-price cost of bills and Stats.
+	// CachedInputPerMTok (a prompt-cache read) 0 means InputPerMTok. The cache-write
+	// prices apply to Anthropic's cache_creation tokens: 0 means the documented 1.25x
+	// (5-minute TTL) and 2x (1-hour TTL) of InputPerMTok
+	// (https://docs.claude.com/en/docs/build-with-claude/prompt-caching#pricing).
+	InputPerMTok        float64 `yaml:"input_per_mtok" json:"input_per_mtok"`
+	CachedInputPerMTok  float64 `yaml:"cached_input_per_mtok" json:"cached_input_per_mtok"`
+	CacheWritePerMTok   float64 `yaml:"cache_write_per_mtok" json:"cache_write_per_mtok"`
+	CacheWrite1hPerMTok float64 `yaml:"cache_write_1h_per_mtok" json:"cache_write_1h_per_mtok"`
+	OutputPerMTok       float64 `yaml:"output_per_mtok" json:"output_per_mtok"`
+
+	// Dialect is the server behind an OpenAI-format model, whose status codes and error
+	// bodies the emulator sends for a context overflow, a rate limit and an overload:
+	// "openai" (the default), "azure", "vllm" (vLLM 0.11 and later), "vllm-legacy" (vLLM
+	// up to 0.10), "sglang", "ollama", "llamacpp", "lmstudio", "groq" or "deepseek". The
+	// bodies are in testdata/dialects. Servers that refuse only a prompt longer than the
+	// window (llamacpp, ollama, lmstudio) cut the answer at the window instead of refusing
+	// prompt plus max_tokens.
+	Dialect string `yaml:"dialect" json:"dialect"`
+	// Reasoning says the model thinks before it answers, as OpenAI's o-series and gpt-5
+	// family do: hidden reasoning tokens, reported in
+	// completion_tokens_details.reasoning_tokens, counted in completion_tokens and against
+	// max_completion_tokens, and billed as output. nil means true for ids starting with
+	// o1, o3, o4 or gpt-5 (but not gpt-5-chat).
+	Reasoning *bool `yaml:"reasoning" json:"reasoning"`
+	// MinCacheTokens is the shortest prompt prefix the provider's prompt cache keeps. 0
+	// means the documented minimum: 1024 for OpenAI; for Anthropic 4096 (Claude Haiku 4.5,
+	// Opus 4.5 and 4.6), 2048 (Haiku 3.5, Haiku 3, Sonnet 4.6) or 1024 (the others).
+	MinCacheTokens int `yaml:"min_cache_tokens" json:"min_cache_tokens"`
 
 	// Limits, Faults and Latency override the Config-wide values for this model when set.
 	Limits  *Limits  `yaml:"limits" json:"limits"`
@@ -75,9 +137,10 @@ type Model struct {
 // refill continuously (limit/60 per second) up to the per-minute limit, as the real APIs do.
 // A zero field is unlimited.
 //
-// The token cost of an OpenAI request is its estimated prompt tokens plus max_tokens (when
-// set; otherwise the generated tokens are charged after the answer). Anthropic counts input
-// tokens against ITPM and max_tokens against OTPM, then refunds the unused output tokens.
+// The token cost of an OpenAI request is its estimated prompt tokens plus n times
+// max_tokens (when set; otherwise the generated tokens are charged after the answer), as
+// OpenAI counts a request with n choices. Anthropic counts input tokens against ITPM and
+// max_tokens against OTPM, then refunds the unused output tokens.
 type Limits struct {
 	RPM  int `yaml:"rpm" json:"rpm"`   // requests per minute (both APIs)
 	TPM  int `yaml:"tpm" json:"tpm"`   // tokens per minute (OpenAI)
@@ -93,7 +156,13 @@ type Limits struct {
 func (l Limits) zero() bool { return l.RPM == 0 && l.TPM == 0 && l.ITPM == 0 && l.OTPM == 0 }
 
 // Faults are probabilities in [0, 1] that a request admitted past the rate limits fails in
-// a given way instead of being served. Their sum must not exceed 1.
+// a given way instead of being served. Their sum must not exceed 1. A request forces one
+// with the X-Emulator-Fault header naming it (see FaultNames).
+//
+// A fault after the 200 (Cut, ErrorEvent, StartErrorEvent, Silent, Stall) is billed as
+// the providers bill an early end: the input, plus the output generated before the end.
+// The 5xx answers carry the rate-limit headers of the request, as the real APIs attach
+// them to every answer.
 type Faults struct {
 	ServerError float64 `yaml:"server_error" json:"server_error"` // 500 api_error / server_error
 	BadGateway  float64 `yaml:"bad_gateway" json:"bad_gateway"`   // 502
@@ -112,16 +181,29 @@ type Faults struct {
 	// Hang holds the request without answering until the client goes away or HangMax
 	// passes, then drops the connection.
 	Hang float64 `yaml:"hang" json:"hang"`
-	// HangMax bounds a hang; 0 means until the client goes away.
+	// HangMax bounds a hang or a silent answer; 0 means until the client goes away.
 	HangMax time.Duration `yaml:"hang_max" json:"hang_max"`
 	// Quota is the final 429 that never passes: OpenAI insufficient_quota, Anthropic's
 	// workspace spend limit.
 	Quota float64 `yaml:"quota" json:"quota"`
+	// StartErrorEvent sends HTTP 200 and the stream's preamble, then an error event before
+	// any content: Anthropic message_start, content_block_start and ping, then an
+	// overloaded_error event; OpenAI the role chunk, then an in-stream error object.
+	// Non-streaming requests drawing it are served normally.
+	StartErrorEvent float64 `yaml:"start_error_event" json:"start_error_event"`
+	// Silent sends the 200 headers, then nothing (no first token) until the client goes
+	// away or HangMax passes, when the connection is dropped.
+	Silent float64 `yaml:"silent" json:"silent"`
+	// Stall goes silent for StallFor half-way through a stream (between two events), then
+	// goes on; a non-streamed answer arrives StallFor late.
+	Stall float64 `yaml:"stall" json:"stall"`
+	// StallFor is the length of a stall; 0 means 30s.
+	StallFor time.Duration `yaml:"stall_for" json:"stall_for"`
 }
 
 func (f Faults) sum() float64 {
 	return f.ServerError + f.BadGateway + f.Unavailable + f.Overloaded + f.Drop + f.Cut +
-		f.ErrorEvent + f.Hang + f.Quota
+		f.ErrorEvent + f.Hang + f.Quota + f.StartErrorEvent + f.Silent + f.Stall
 }
 
 // Latency models a provider's speed: the time to the first token, then TokensPerSecond.
@@ -164,6 +246,12 @@ func (c Config) Validate() error {
 	if o.MinTokens != 0 && o.MaxTokens != 0 && o.MinTokens > o.MaxTokens {
 		return fmt.Errorf("emulator: Output.MinTokens %d exceeds Output.MaxTokens %d", o.MinTokens, o.MaxTokens)
 	}
+	if c.BillSize < -1 {
+		return fmt.Errorf("emulator: BillSize %d: must be -1, 0 or positive", c.BillSize)
+	}
+	if c.PromptCache.OpenAITTL < 0 || c.PromptCache.MaxEntries < 0 {
+		return errors.New("emulator: PromptCache: negative OpenAITTL or MaxEntries")
+	}
 	for id, m := range c.Models {
 		p := fmt.Sprintf("Models[%q]", id)
 		if id == "" {
@@ -177,8 +265,17 @@ func (c Config) Validate() error {
 		if m.ContextWindow < 0 || m.MaxOutput < 0 {
 			return fmt.Errorf("emulator: %s: negative ContextWindow or MaxOutput", p)
 		}
-		if m.InputPerMTok < 0 || m.CachedInputPerMTok < 0 || m.OutputPerMTok < 0 {
+		if m.InputPerMTok < 0 || m.CachedInputPerMTok < 0 || m.OutputPerMTok < 0 || m.CacheWritePerMTok < 0 || m.CacheWrite1hPerMTok < 0 {
 			return fmt.Errorf("emulator: %s: negative price", p)
+		}
+		if m.MinCacheTokens < 0 {
+			return fmt.Errorf("emulator: %s.MinCacheTokens %d: negative", p, m.MinCacheTokens)
+		}
+		if _, ok := dialectNames[m.Dialect]; !ok {
+			return fmt.Errorf("emulator: %s.Dialect %q: want one of %s", p, m.Dialect, dialectList())
+		}
+		if m.Dialect != "" && m.Dialect != "openai" && (m.Provider == "anthropic" || m.Provider == "" && strings.HasPrefix(id, "claude")) {
+			return fmt.Errorf("emulator: %s.Dialect %q: dialects are for OpenAI-format models", p, m.Dialect)
 		}
 		if m.Limits != nil {
 			if err := m.Limits.validate(p + ".Limits"); err != nil {
@@ -212,7 +309,8 @@ func (f Faults) validate(name string) error {
 		v float64
 	}{{"ServerError", f.ServerError}, {"BadGateway", f.BadGateway}, {"Unavailable", f.Unavailable},
 		{"Overloaded", f.Overloaded}, {"Drop", f.Drop}, {"Cut", f.Cut}, {"ErrorEvent", f.ErrorEvent},
-		{"Hang", f.Hang}, {"Quota", f.Quota}} {
+		{"Hang", f.Hang}, {"Quota", f.Quota}, {"StartErrorEvent", f.StartErrorEvent}, {"Silent", f.Silent},
+		{"Stall", f.Stall}} {
 		if !(p.v >= 0 && p.v <= 1) {
 			return fmt.Errorf("emulator: %s.%s %v: must be in [0, 1]", name, p.n, p.v)
 		}
@@ -222,6 +320,9 @@ func (f Faults) validate(name string) error {
 	}
 	if f.HangMax < 0 {
 		return fmt.Errorf("emulator: %s.HangMax %v: negative", name, f.HangMax)
+	}
+	if f.StallFor < 0 {
+		return fmt.Errorf("emulator: %s.StallFor %v: negative", name, f.StallFor)
 	}
 	return nil
 }

@@ -60,7 +60,8 @@ func TestExampleConfigFile(t *testing.T) {
 	if _, err := New(c); err != nil {
 		t.Fatal(err)
 	}
-	if m := c.Models["gpt-4o-mini"]; m.Limits == nil || !m.Limits.Hidden || c.Limits.OTPM != 8000 {
+	if m := c.Models["gpt-4o-mini"]; m.Limits == nil || !m.Limits.Hidden || c.Limits.OTPM != 8000 || c.Models["Qwen/Qwen3-8B"].Dialect != "vllm" ||
+		c.Faults.StallFor != 20*time.Second || c.PromptCache.OpenAITTL != 10*time.Minute || c.BillSize != 50000 {
 		t.Errorf("LoadConfig(example.yaml) = %+v", c)
 	}
 }
@@ -79,6 +80,11 @@ func TestConfigErrors(t *testing.T) {
 		{"provider", "models: {m: {provider: google}}", `Models["m"].Provider "google"`},
 		{"model faults", "models: {m: {faults: {hang: -1}}}", `Models["m"].Faults.Hang -1`},
 		{"bad duration", "latency: {first_token: soon}", "parse config"},
+		{"bill size", "bill_size: -2", "BillSize -2"},
+		{"cache ttl", "prompt_cache: {openai_ttl: -1s}", "PromptCache"},
+		{"stall", "faults: {stall_for: -1s}", "Faults.StallFor"},
+		{"new fault rates", "faults: {silent: 0.6, stall: 0.6}", "rates sum to 1.2"},
+		{"min cache", "models: {m: {min_cache_tokens: -1}}", `Models["m"].MinCacheTokens -1`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,11 +106,11 @@ func TestStats(t *testing.T) {
 	serve(e, oai(`{"model":"gpt-4o-2024-08-06","messages":[{"role":"user","content":"x"}]}`)) // dated id: gpt-4o's limit
 	st := e.Stats()
 	want := Stats{
-		Total: Counts{Requests: 6, Served: 3, Refused: map[Reason]int64{RefusedRPM: 2, RefusedNotFound: 1},
+		Total: Counts{Requests: 6, Served: 3, Billed: 3, Refused: map[Reason]int64{RefusedRPM: 2, RefusedNotFound: 1},
 			InputTokens: 24, OutputTokens: 30, CostMicroUSD: 2*120 + 174}, // gpt-4o: 8 in x $2.50 + 10 out x $10 per 1M,
 		Models: map[string]Counts{
-			"gpt-4o":            {Requests: 4, Served: 2, Refused: map[Reason]int64{RefusedRPM: 2}, InputTokens: 16, OutputTokens: 20, CostMicroUSD: 2 * 120},
-			"claude-sonnet-4-5": {Requests: 1, Served: 1, Refused: map[Reason]int64{}, InputTokens: 8, OutputTokens: 10, CostMicroUSD: 174},
+			"gpt-4o":            {Requests: 4, Served: 2, Billed: 2, Refused: map[Reason]int64{RefusedRPM: 2}, InputTokens: 16, OutputTokens: 20, CostMicroUSD: 2 * 120},
+			"claude-sonnet-4-5": {Requests: 1, Served: 1, Billed: 1, Refused: map[Reason]int64{}, InputTokens: 8, OutputTokens: 10, CostMicroUSD: 174},
 		},
 	}
 	if diff := cmp.Diff(want, st); diff != "" {

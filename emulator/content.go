@@ -71,3 +71,56 @@ const (
 	tokensPerMessage = 3
 	tokensPerPrompt  = 3
 )
+
+// isWordByte reports whether c belongs to a run of letters or digits under CountTokens.
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// cutTokens returns the byte offset just after the first k tokens of s under CountTokens,
+// or len(s) when s has no more than k tokens (trailing spaces included), so that
+// CountTokens(s[:i]) + CountTokens(s[i:]) == CountTokens(s).
+func cutTokens(s string, k int) int {
+	i := 0
+	for n := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isSpace(c):
+			i++
+			continue
+		case n == k:
+			return i
+		case isWordByte(c):
+			for i < len(s) && isWordByte(s[i]) {
+				i++
+			}
+		default:
+			i++
+		}
+		n++
+	}
+	return len(s)
+}
+
+// forTokens calls f with each token of s under CountTokens, in order.
+func forTokens(s string, f func(tok string)) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isSpace(c):
+			i++
+		case isWordByte(c):
+			j := i
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			f(s[i:j])
+			i = j
+		default:
+			f(s[i : i+1])
+			i++
+		}
+	}
+}

@@ -8,7 +8,40 @@
 // and the order in which requests arrive, so a run is repeatable.
 //
 // A request may force one fault with the header X-Emulator-Fault naming it (for example
-// "overloaded", "quota", "cut", "error_event"; see Faults), whatever the configured rates.
+// "overloaded", "quota", "cut", "error_event"; see FaultNames), whatever the configured
+// rates.
+//
+// # What it generates
+//
+// Answers are words of a fixed vocabulary, one token each under CountTokens, the
+// emulator's tokenizer, which it applies alike to prompts and answers; their lengths are
+// drawn from Config.Output and capped by max_tokens. Beyond text it generates what the
+// real APIs do, each counted in output tokens:
+//
+//   - OpenAI n: n choices, each its own answer capped by max_tokens or
+//     max_completion_tokens; usage sums them; streams interleave the choices' chunks.
+//   - OpenAI reasoning models (Model.Reasoning): hidden reasoning tokens, before the
+//     answer, reported in completion_tokens_details.reasoning_tokens and counted in
+//     completion_tokens and against max_completion_tokens.
+//   - Anthropic extended thinking ("thinking"): a thinking block with its signature
+//     (thinking_delta, signature_delta when streamed), counted in output_tokens.
+//   - Tool calls when a request has tools, by tool_choice: auto draws between text and
+//     calls, required (Anthropic "any") and a named tool always call, none never does;
+//     arguments are JSON generated from the tool's JSON schema. Anthropic adds its
+//     documented tool-use system prompt to the input.
+//   - Prompt caching (Config.PromptCache): OpenAI's automatic prefix cache, Anthropic's
+//     cache_control breakpoints, reported as the providers report them.
+//
+// # What it bills
+//
+// Every request accepted for generation gets a Bill, the emulator's own record of what
+// the provider would charge, exposed by Bills, BillsFor, Stats and the HTTP endpoints GET
+// /emulator/bill and GET /emulator/stats. A completed answer is billed the usage it
+// reports. A stream that ends early (the client left, the emulator cut it or sent an
+// error event) is billed its input and the output generated before the end: generation
+// stops when the client leaves. A non-streamed answer is generated whole once its first
+// token is out, so a client that leaves after that is billed in full, and one that leaves
+// before it only the input. Refusals cost nothing.
 package emulator
 
 import (
@@ -20,6 +53,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/tollgate/tollgate/llm"
 )
 
 // Emulator is the fake provider. It is safe for concurrent use; its Handler serves any
@@ -38,6 +73,8 @@ type Emulator struct {
 	seq       atomic.Uint64
 	limits    limiter
 	stats     stats
+	bills     billBook
+	cache     promptCache
 	mux       *http.ServeMux
 }
 
@@ -78,16 +115,29 @@ func New(cfg Config) (*Emulator, error) {
 	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
 	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
 	e.mux.HandleFunc("GET /v1/models", e.listModels)
+	e.mux.HandleFunc("GET /emulator/stats", e.serveStats)
+	e.mux.HandleFunc("GET /emulator/bill", e.serveBill)
+	e.bills.size = cfg.BillSize
+	if e.bills.size == 0 {
+		e.bills.size = DefaultBillSize
+	}
+	e.cache.max = cfg.PromptCache.MaxEntries
+	if e.cache.max == 0 {
+		e.cache.max = defaultCacheEntries
+	}
 	return e, nil
 }
 
-// Handler returns the HTTP handler serving the provider endpoints.
+// Handler returns the HTTP handler serving the provider endpoints and the emulator's own:
+// GET /emulator/stats (Stats as JSON) and GET /emulator/bill (the bills kept, see Bill),
+// outside /v1 so that no provider path collides with them.
 func (e *Emulator) Handler() http.Handler { return e.mux }
 
 // ServeHTTP serves one request; an Emulator is itself an http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
 
-// Stats returns a snapshot of the counters. It is cheap and safe to call at any time.
+// Stats returns a snapshot of the counters, the bill's totals among them. It is cheap and
+// safe to call at any time.
 func (e *Emulator) Stats() Stats { return e.stats.snapshot(e.models) }
 
 // apiError is a refusal, rendered in the wire format of the API called.
@@ -100,27 +150,30 @@ type apiError struct {
 	reason  Reason
 }
 
-// request is one parsed call, in either format.
-type request struct {
-	model        string
-	prompt       int // estimated prompt tokens
-	maxTokens    int // 0 when unset
-	hasMax       bool
-	stream       bool
-	includeUsage bool
-}
-
 // call is the state of one request as it goes through the emulator.
 type call struct {
-	e      *Emulator
-	rng    rng
-	reqID  []byte
-	key    string
-	m      *model
-	req    request
-	now    time.Time
-	limits *limitState
-	dec    decision
+	e           *Emulator
+	rng         rng
+	seq         uint64
+	reqID       []byte
+	reqIDString string
+	clientID    string // X-Client-Request-Id
+	key         string
+	m           *model
+	req         request
+	body        []byte
+	now         time.Time
+	limits      *limitState
+	dec         decision
+	fault       fault
+
+	// windowCap caps the output at the rest of the context window, for servers that size
+	// answers to it (dialect.promptOnly); 0 for none.
+	windowCap int
+	// usage is the input side of the bill, set when the request is accepted.
+	usage         llm.Usage
+	reasoningDone int // hidden reasoning generated so far, over all choices
+	billed        bool
 }
 
 var errTooLarge = errors.New("request body too large")
@@ -155,11 +208,15 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // begin numbers a request and seeds its generator.
-func (e *Emulator) begin(prefix string, n int) call {
+func (e *Emulator) begin(r *http.Request, prefix string, n int) call {
 	seq := e.seq.Add(1)
-	c := call{e: e, rng: newRNG(e.cfg.Seed, seq), now: e.now()}
+	c := call{e: e, rng: newRNG(e.cfg.Seed, seq), seq: seq, now: e.now()}
 	c.reqID = append(make([]byte, 0, len(prefix)+n), prefix...)
 	c.reqID = c.rng.appendID(c.reqID, n)
+	c.reqIDString = string(c.reqID)
+	if v := r.Header["X-Client-Request-Id"]; len(v) > 0 {
+		c.clientID = v[0]
+	}
 	e.stats.total.requests.Add(1)
 	return c
 }
@@ -191,16 +248,6 @@ func (c *call) admit(k cost) {
 	}
 	c.limits = c.e.limits.state(c.key, c.m, c.now)
 	c.dec = c.limits.admit(c.now, k)
-}
-
-// answerLength draws the number of tokens to generate and whether max_tokens cut it.
-func (c *call) answerLength() (n int, capped bool) {
-	o := c.e.cfg.Output
-	n = o.MinTokens + c.rng.intn(o.MaxTokens-o.MinTokens+1)
-	if c.req.hasMax && n >= c.req.maxTokens {
-		return c.req.maxTokens, true
-	}
-	return n, false
 }
 
 // text returns n words of the corpus at a random offset.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 
 	"github.com/tollgate/tollgate/emulator"
@@ -38,4 +39,23 @@ func Example() {
 	// 200 0
 	// 429 0
 	// served 2 refused 1
+}
+
+// A request's bill, found by the id its caller sent in X-Client-Request-Id: two choices of
+// 12 tokens each, billed with the 7 prompt tokens at gpt-4o's list price.
+func ExampleEmulator_BillsFor() {
+	e, err := emulator.New(emulator.Config{Output: emulator.Output{MinTokens: 12, MaxTokens: 12}})
+	if err != nil {
+		panic(err)
+	}
+	req := httptest.NewRequest("POST", "/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o","n":2,"messages":[{"role":"user","content":"Hello"}]}`))
+	req.Header.Set("Authorization", "Bearer sk-anything")
+	req.Header.Set("X-Client-Request-Id", "tollgate-42")
+	e.ServeHTTP(httptest.NewRecorder(), req)
+
+	b := e.BillsFor("tollgate-42")[0]
+	fmt.Println(b.End, b.Model, b.Usage.InputTokens, b.Usage.OutputTokens, b.CostMicroUSD)
+	// Output:
+	// complete gpt-4o 7 24 258
 }

@@ -1,6 +1,10 @@
 package emulator
 
-import "testing"
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+)
 
 // The parsers must never panic, and whatever they accept must be usable: a model, a
 // non-negative prompt count and a positive cap when one is set.
@@ -14,7 +18,7 @@ func FuzzParseOpenAI(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.model == "" || r.prompt < tokensPerPrompt || (r.hasMax && r.maxTokens < 1) || (r.includeUsage && !r.stream) {
+		if r.model == "" || r.prompt < tokensPerPrompt || (r.hasMax && r.maxTokens < 1) || (r.includeUsage && !r.stream) || r.n < 1 || r.n > maxChoices {
 			t.Errorf("parseOpenAI(%q) = %+v", body, r)
 		}
 	})
@@ -42,11 +46,43 @@ func FuzzHandler(f *testing.F) {
 	f.Add(false, []byte(oaiBody))
 	f.Add(true, []byte(antBody))
 	f.Add(false, []byte(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}],"max_tokens":1}`))
+	f.Add(false, []byte(`{"model":"o3","n":3,"stream":true,"tools":[`+weatherTool+`],"tool_choice":"required","messages":[{"role":"user","content":"x"}],"max_completion_tokens":9}`))
+	f.Add(false, []byte(`{"model":"gpt-4o","messages":[{"role":"assistant","content":null,"tool_calls":[{"function":{"name":"f","arguments":"{}"}}]},{"role":"tool","content":"ok"}]}`))
+	f.Add(true, []byte(`{"model":"claude-sonnet-4-5","max_tokens":3000,"stream":true,"thinking":{"type":"enabled","budget_tokens":1024},"tools":[`+antWeatherTool+`],"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral","ttl":"1h"}}]}]}`))
+	f.Add(true, []byte(`{"model":"claude-sonnet-4-5","max_tokens":5,"cache_control":{"type":"ephemeral"},"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}}],"messages":[]}`))
 	e := mustNew(f, Config{Limits: Limits{RPM: 1000000, TPM: 100000000, ITPM: 1000000, OTPM: 1000000}})
 	f.Fuzz(func(t *testing.T, anthropic bool, body []byte) {
 		c := tcall{anthropic: anthropic, body: string(body)}
 		if r := serve(e, c); r.status == 0 || r.body == "" {
 			t.Errorf("empty response to %q", body)
+		}
+	})
+}
+
+// The arguments generated from a client's JSON schema are always a JSON object whose
+// streamed fragments add up to its tokens, whatever the schema.
+func FuzzToolArgs(f *testing.F) {
+	for _, s := range []string{`{"type":"object","properties":{"a":{"type":"string"},"b":{"enum":[1,"x",null]}},"required":["a"]}`,
+		`{"type":["null","array"],"items":{"anyOf":[{"type":"integer","minimum":5,"maximum":3},{"const":{"k":[1,2]}}]},"minItems":2,"maxItems":1}`,
+		`{"properties":{"d":{"type":"string","format":"date-time"},"n":{"type":"object","properties":{"x":{"$ref":"#/x"}}}}}`,
+		`[]`, `true`, `{"type":"number","minimum":1e300}`} {
+		f.Add([]byte(s))
+	}
+	e := mustNew(f, Config{})
+	f.Fuzz(func(t *testing.T, schema []byte) {
+		c := e.begin(httptest.NewRequest("POST", "/", nil), "req_", 4)
+		c.req.tools = []tool{{name: "f", schema: schema}}
+		k := c.makeCall("call_", 24, "f", schema)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(k.args), &v); err != nil {
+			t.Fatalf("arguments %q for schema %q: %v", k.args, schema, err)
+		}
+		sum := CountTokens("f")
+		for _, frag := range fragments(k.args, 3) {
+			sum += CountTokens(frag)
+		}
+		if sum != k.tokens {
+			t.Errorf("fragments of %q count %d tokens, the call %d", k.args, sum, k.tokens)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -101,7 +102,10 @@ func (c tcall) request() *http.Request {
 }
 
 // serve runs one request through the handler in process.
-func serve(e *Emulator, c tcall) (resp tresponse) {
+func serve(e *Emulator, c tcall) tresponse { return serveCtx(context.Background(), e, c) }
+
+// serveCtx runs one request whose client goes away when ctx is done.
+func serveCtx(ctx context.Context, e *Emulator, c tcall) (resp tresponse) {
 	w := httptest.NewRecorder()
 	defer func() {
 		if p := recover(); p != nil {
@@ -111,8 +115,20 @@ func serve(e *Emulator, c tcall) (resp tresponse) {
 			resp = tresponse{status: w.Code, header: w.Header(), body: w.Body.String(), aborted: true}
 		}
 	}()
-	e.ServeHTTP(w, c.request())
+	e.ServeHTTP(w, c.request().WithContext(ctx))
 	return tresponse{status: w.Code, header: w.Result().Header, body: w.Body.String()}
+}
+
+// oaiChunks decodes the chunks of a recorded OpenAI stream, [DONE] left out.
+func oaiChunks(t testing.TB, body string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, ev := range sseEvents(body) {
+		if ev.data != "[DONE]" {
+			out = append(out, decode(t, ev.data))
+		}
+	}
+	return out
 }
 
 func decode(t testing.TB, s string) map[string]any {
@@ -128,3 +144,51 @@ const (
 	oaiBody = `{"model":"gpt-4o","messages":[{"role":"user","content":"hello there"}],"max_tokens":50}`
 	antBody = `{"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":"hello there"}]}`
 )
+
+// sseEvent is one server-sent event of a recorded stream.
+type sseEvent struct {
+	event string // "" for OpenAI's unnamed events
+	data  string
+}
+
+// sseEvents splits a recorded stream into its events.
+func sseEvents(body string) []sseEvent {
+	var out []sseEvent
+	for _, block := range strings.Split(body, "\n\n") {
+		var ev sseEvent
+		for _, line := range strings.Split(block, "\n") {
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				ev.event = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				ev.data = v
+			}
+		}
+		if ev.data != "" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// dig walks a decoded JSON value by object keys and array indexes.
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+func num(v any) int {
+	f, _ := v.(float64)
+	return int(f)
+}

@@ -3,6 +3,7 @@ package emulator
 import (
 	"maps"
 	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/tollgate/tollgate/llm"
@@ -27,11 +28,15 @@ type model struct {
 	id       string
 	provider string
 	Model
-	limits  Limits
-	faults  Faults
-	latency Latency
-	price   pricing.Model
-	ctr     counters
+	limits    Limits
+	faults    Faults
+	latency   Latency
+	dialect   dialect
+	reasoning bool
+	minCache  int
+	// prices in micro-USD per million tokens
+	in, cached, write5m, write1h, out int64
+	ctr                               counters
 }
 
 func resolveModels(c *Config) map[string]*model {
@@ -53,8 +58,27 @@ func resolveModels(c *Config) map[string]*model {
 		if r.MaxOutput == 0 {
 			r.MaxOutput = 16384
 		}
-		r.price = pricing.Model{Name: id, Provider: r.provider, ContextWindow: r.ContextWindow, MaxOutput: r.MaxOutput,
-			Input: micros(m.InputPerMTok), CachedInput: micros(m.CachedInputPerMTok), Output: micros(m.OutputPerMTok)}
+		r.dialect = dialectNames[m.Dialect]
+		r.reasoning = r.provider == "openai" && isReasoningID(id)
+		if m.Reasoning != nil {
+			r.reasoning = *m.Reasoning
+		}
+		r.minCache = m.MinCacheTokens
+		if r.minCache == 0 {
+			r.minCache = defaultMinCache(r.provider, id)
+		}
+		r.in, r.out = micros(m.InputPerMTok), micros(m.OutputPerMTok)
+		r.cached = micros(m.CachedInputPerMTok)
+		if m.CachedInputPerMTok == 0 {
+			r.cached = r.in
+		}
+		r.write5m, r.write1h = micros(m.CacheWritePerMTok), micros(m.CacheWrite1hPerMTok)
+		if m.CacheWritePerMTok == 0 {
+			r.write5m = micros(m.InputPerMTok * 1.25)
+		}
+		if m.CacheWrite1hPerMTok == 0 {
+			r.write1h = micros(m.InputPerMTok * 2)
+		}
 		if m.Limits != nil {
 			r.limits = *m.Limits
 		}
@@ -69,9 +93,84 @@ func resolveModels(c *Config) map[string]*model {
 	return out
 }
 
-// cost returns the list price of a usage in micro-USD.
-func (m *model) cost(in, cached, out int64) int64 {
-	return m.price.Cost(llm.Usage{InputTokens: in, CachedInputTokens: cached, OutputTokens: out})
+// isReasoningID reports whether an OpenAI model id is a reasoning model: the o-series and
+// the gpt-5 family, whose chat variant does not reason
+// (https://platform.openai.com/docs/guides/reasoning).
+func isReasoningID(id string) bool {
+	for _, p := range [...]string{"o1", "o3", "o4"} {
+		if id == p || strings.HasPrefix(id, p+"-") {
+			return true
+		}
+	}
+	return strings.HasPrefix(id, "gpt-5") && !strings.Contains(id, "chat")
+}
+
+// defaultMinCache is the documented shortest cacheable prefix: OpenAI's 1024 tokens
+// (https://platform.openai.com/docs/guides/prompt-caching), Anthropic's per model
+// (https://docs.claude.com/en/docs/build-with-claude/prompt-caching#cache-limitations).
+func defaultMinCache(provider, id string) int {
+	if provider != "anthropic" {
+		return 1024
+	}
+	switch {
+	case strings.Contains(id, "haiku-4-5"), strings.Contains(id, "opus-4-5"), strings.Contains(id, "opus-4-6"):
+		return 4096
+	case strings.Contains(id, "3-5-haiku"), strings.Contains(id, "3-haiku"), strings.Contains(id, "sonnet-4-6"):
+		return 2048
+	}
+	return 1024
+}
+
+// toolPromptTokens is the system prompt Anthropic adds when a request has tools, by model
+// and tool choice ("Tool use system prompt token count",
+// https://docs.claude.com/en/docs/agents-and-tools/tool-use/overview#pricing): auto and
+// none, then any and tool.
+func toolPromptTokens(id string, forced bool) int {
+	pick := func(auto, any int) int {
+		if forced {
+			return any
+		}
+		return auto
+	}
+	switch {
+	case strings.Contains(id, "3-5-haiku"), strings.Contains(id, "3-haiku"):
+		return pick(264, 340)
+	case strings.Contains(id, "3-opus"):
+		return pick(530, 281)
+	case strings.Contains(id, "3-sonnet"):
+		return pick(159, 235)
+	}
+	return pick(346, 313)
+}
+
+// cost returns the list price of a usage in micro-USD, rounded up once over the sum: the
+// uncached input at the input price, cache reads at the cached price, cache writes at the
+// write price of their TTL, and output (reasoning included) at the output price. Without
+// cache writes it is pricing.Model.Cost.
+func (m *model) cost(u *llm.Usage) int64 {
+	w1h := max(u.CacheWrite1hTokens, 0)
+	w5 := max(u.CacheWriteTokens-w1h, 0)
+	uncached := max(u.InputTokens-u.CachedInputTokens-w5-w1h, 0)
+	var hi, lo uint64
+	add := func(n, price int64) {
+		h, l := bits.Mul64(uint64(max(n, 0)), uint64(max(price, 0)))
+		var c uint64
+		lo, c = bits.Add64(lo, l, 0)
+		hi += h + c
+	}
+	add(uncached, m.in)
+	add(u.CachedInputTokens, m.cached)
+	add(w5, m.write5m)
+	add(w1h, m.write1h)
+	add(u.OutputTokens, m.out)
+	if hi >= 1e6 {
+		return math.MaxInt64
+	}
+	q, r := bits.Div64(hi, lo, 1e6)
+	if r != 0 {
+		q++
+	}
+	return int64(min(q, math.MaxInt64))
 }
 
 func micros(usd float64) int64 { return int64(math.Round(usd * 1e6)) }

@@ -6,14 +6,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/tollgate/tollgate/llm"
 )
 
 // openAIChat serves POST /v1/chat/completions.
 func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
-	c := e.begin("req_", 32)
+	c := e.begin(r, "req_", 32)
 	h := w.Header()
-	setHeader(h, "X-Request-Id", string(c.reqID))
+	setHeader(h, "X-Request-Id", c.reqIDString)
 	h["Openai-Organization"] = e.orgHeader
 	h["Openai-Version"] = openAIVersion
 
@@ -35,11 +36,12 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "We could not read the body of your request: " + err.Error()})
 		return
 	}
+	c.body = body
 	c.req, err = parseOpenAI(body)
 	if err != nil {
 		var pe *parseError
 		errors.As(err, &pe)
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, reason: RefusedBadRequest, message: pe.msg})
+		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
 		return
 	}
 	if !c.resolve("openai") {
@@ -52,24 +54,26 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 			message: fmt.Sprintf("max_tokens is too large: %d. This model supports at most %d completion tokens, whereas you provided %d.", c.req.maxTokens, c.m.MaxOutput, c.req.maxTokens)})
 		return
 	}
-	if total := c.req.prompt + c.req.maxTokens; total > c.m.ContextWindow {
-		msg := fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", c.m.ContextWindow, c.req.prompt)
-		if c.req.hasMax {
-			msg = fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.", c.m.ContextWindow, total, c.req.prompt, c.req.maxTokens)
-		}
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: "messages", code: "context_length_exceeded", reason: RefusedContextLength, message: msg})
+	d := c.m.dialect
+	if d.overflows(c.m.ContextWindow, c.req.prompt, c.req.maxTokens) {
+		status, b := d.contextError(c.m.ContextWindow, c.req.prompt, c.req.maxTokens)
+		c.rawError(w, status, b, "application/json", RefusedContextLength)
 		return
 	}
+	if d.promptOnly() {
+		c.windowCap = c.m.ContextWindow - c.req.prompt
+	}
 
-	c.admit(cost{tokens: float64(c.req.prompt + c.req.maxTokens)})
+	// OpenAI counts n times the output cap against the token limit.
+	c.admit(cost{tokens: float64(c.req.prompt + c.req.n*c.req.maxTokens)})
 	if c.dec.refused != limitNone {
 		c.openAIRateLimited(w)
 		return
 	}
 	c.openAIRateHeaders(h)
 
-	f := c.pickFault(r)
-	switch f {
+	c.fault = c.pickFault(r)
+	switch c.fault {
 	case fault500:
 		c.openAIError(w, &apiError{status: 500, typ: "server_error", reason: FaultServerError,
 			message: "The server had an error while processing your request. Sorry about that!"})
@@ -82,6 +86,13 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 			message: "The server is overloaded or not ready yet."})
 		return
 	case faultOverloaded:
+		if status, b, retry, ok := d.overloadedError(); ok {
+			if retry != "" {
+				setHeader(h, "Retry-After", retry)
+			}
+			c.rawError(w, status, b, "application/json", FaultOverloaded)
+			return
+		}
 		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultOverloaded,
 			message: "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists."})
 		return
@@ -97,67 +108,149 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 		c.hang(w, r)
 	}
 
-	n, capped := c.answerLength()
-	text := c.text(n)
-	if c.limits != nil && !c.req.hasMax {
-		c.limits.settle(c.e.now(), float64(n), 0) // charge the output that max_tokens did not reserve
+	// Accepted: the prompt is processed, and billed from here on.
+	cached := 0
+	if c.req.prompt >= c.m.minCache {
+		cached, _ = c.openAICache() // the body parsed once already
 	}
-	finish := "stop"
-	if capped {
-		finish = "length"
+	c.usage = llm.Usage{InputTokens: int64(c.req.prompt), CachedInputTokens: int64(cached)}
+	if c.fault == faultSilent {
+		c.silent(w, r, "application/json")
+		return
+	}
+	var one [1]answer
+	answers := one[:]
+	if c.req.n > 1 {
+		answers = make([]answer, c.req.n)
+	}
+	out, reasoning, longest := 0, 0, 0
+	for i := range answers {
+		answers[i] = c.plan(false)
+		out += answers[i].tokens()
+		reasoning += answers[i].reasoning
+		longest = max(longest, answers[i].tokens())
+	}
+	if c.limits != nil && !c.req.hasMax {
+		c.limits.settle(c.e.now(), float64(out), 0) // charge the output that max_tokens did not reserve
 	}
 	if c.req.stream {
-		c.openAIStream(w, r, text, n, finish, f)
+		c.openAIStream(w, r, answers, out, reasoning)
 		return
 	}
-	if !pause(r, c.firstTokenDelay()+c.perTokenDelay()*time.Duration(n)) {
+	if !c.waitWhole(r, longest, out, reasoning) {
 		return
 	}
-	b := make([]byte, 0, 640+len(text)+len(c.req.model))
+	size := 640 + len(c.req.model)
+	for i := range answers {
+		size += 120 + len(answers[i].text)
+		for j := range answers[i].calls {
+			size += 100 + len(answers[i].calls[j].args)*5/4 // quotes escaped in the string
+		}
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":"chatcmpl-`...)
 	b = c.rng.appendID(b, 29)
 	b = append(b, `","object":"chat.completion","created":`...)
 	b = appendInt(b, c.now.Unix())
 	b = append(b, `,"model":`...)
 	b = appendString(b, c.req.model)
-	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
-	b = append(b, text...)
-	b = append(b, `","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
-	b = append(b, finish...)
-	b = append(b, `"}],"usage":`...)
-	b = c.appendOpenAIUsage(b, n)
+	b = append(b, `,"choices":[`...)
+	for i := range answers {
+		a := &answers[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"index":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"message":{"role":"assistant","content":`...)
+		if len(a.calls) > 0 && a.textN == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '"')
+			b = append(b, a.text...)
+			b = append(b, '"')
+		}
+		if len(a.calls) > 0 {
+			b = append(b, `,"tool_calls":[`...)
+			for j := range a.calls {
+				k := &a.calls[j]
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"id":"`...)
+				b = append(b, k.id...)
+				b = append(b, `","type":"function","function":{"name":`...)
+				b = appendString(b, k.name)
+				b = append(b, `,"arguments":`...)
+				b = appendString(b, k.args)
+				b = append(b, "}}"...)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
+		b = append(b, openAIFinish[a.finish]...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"usage":`...)
+	b = c.appendOpenAIUsage(b, out, reasoning)
 	b = append(b, `,"service_tier":"default","system_fingerprint":"fp_emulator"}`...)
 	h["Content-Type"] = contentJSON
 	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if f == faultCut {
+	if c.fault == faultCut {
 		c.refuse(FaultCut)
 		_, _ = w.Write(b[:len(b)/2])
+		// The answer was generated whole; the client got half of it.
+		c.bill(EndCut, out, reasoning)
 		abort(w)
 	}
 	_, _ = w.Write(b)
-	c.e.stats.serve(&c.m.ctr, c.m, int64(c.req.prompt), 0, int64(n))
+	c.bill(EndComplete, out, reasoning)
 }
 
-func (c *call) appendOpenAIUsage(b []byte, n int) []byte {
+var openAIFinish = [...]string{finishStop: "stop", finishLength: "length", finishTools: "tool_calls"}
+
+func (c *call) appendOpenAIUsage(b []byte, out, reasoning int) []byte {
 	b = append(b, `{"prompt_tokens":`...)
-	b = appendInt(b, int64(c.req.prompt))
+	b = appendInt(b, c.usage.InputTokens)
 	b = append(b, `,"completion_tokens":`...)
-	b = appendInt(b, int64(n))
+	b = appendInt(b, int64(out))
 	b = append(b, `,"total_tokens":`...)
-	b = appendInt(b, int64(c.req.prompt+n))
-	b = append(b, `,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
+	b = appendInt(b, c.usage.InputTokens+int64(out))
+	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+	b = appendInt(b, c.usage.CachedInputTokens)
+	b = append(b, `,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":`...)
+	b = appendInt(b, int64(reasoning))
+	b = append(b, `,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
 	return b
 }
 
-// openAIStream writes the chunks of a streamed answer, one word per chunk.
-func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, text string, n int, finish string, f fault) {
+// openAIStreamError is the error object OpenAI sends inside a stream that fails after the
+// 200.
+const openAIStreamError = "data: {\"error\":{\"message\":\"The server had an error while processing your request. Sorry about that!\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"
+
+// openAIStream writes the chunks of a streamed answer: one word, or one token of a call's
+// arguments, per chunk; the chunks of several choices interleave.
+func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, answers []answer, out, reasoning int) {
 	h := w.Header()
 	setHeader(h, "Content-Type", "text/event-stream; charset=utf-8")
 	setHeader(h, "Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	flush := c.m.latency != (Latency{})
 	if !pause(r, c.firstTokenDelay()) {
+		c.bill(EndClientGone, 0, 0)
+		return
+	}
+	var oneCS [1]openAIChoiceStream
+	cs := oneCS[:]
+	if len(answers) > 1 {
+		cs = make([]openAIChoiceStream, len(answers))
+	}
+	steps := 0
+	for i := range answers {
+		cs[i].init(&answers[i])
+		steps += cs[i].steps
+	}
+	s := c.newStreamer(w, r, steps, openAIStreamError)
+	if !s.think(c, answers) {
 		return
 	}
 	id := c.rng.appendID(append(make([]byte, 0, 40), "chatcmpl-"...), 29)
@@ -169,76 +262,162 @@ func (c *call) openAIStream(w http.ResponseWriter, r *http.Request, text string,
 	head = append(head, `,"model":`...)
 	head = appendString(head, c.req.model)
 	head = append(head, `,"service_tier":"default","system_fingerprint":"fp_emulator","choices":[`...)
-	var tail string
+	tail := "}\n\n"
 	if c.req.includeUsage {
 		tail = `,"usage":null}` + "\n\n"
-	} else {
-		tail = "}\n\n"
 	}
-	buf := make([]byte, 0, 512)
-	chunk := func(choice string, word string) {
-		buf = append(buf[:0], head...)
-		buf = append(buf, `{"index":0,"delta":`...)
-		buf = append(buf, choice...)
-		buf = append(buf, word...)
-		buf = append(buf, `"},"logprobs":null,"finish_reason":null}]`...)
-		buf = append(buf, tail...)
-		_, _ = w.Write(buf)
-	}
-	chunk(`{"role":"assistant","content":"`, "")
-	cutAt := -1
-	if f == faultCut || f == faultErrorEvent {
-		cutAt = n / 2
-	}
-	words := text
-	for i := 0; i < n; i++ {
-		if i == cutAt {
-			if flush {
-				_ = rc.Flush()
-			}
-			if f == faultCut {
-				c.refuse(FaultCut)
-				abort(w)
-			}
-			c.refuse(FaultErrorEvent)
-			_, _ = w.Write([]byte("data: {\"error\":{\"message\":\"The server had an error while processing your request. Sorry about that!\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"))
-			_ = rc.Flush()
-			return
+	// chunk renders one chunk of choice i whose delta is delta followed by lit.
+	chunk := func(i int, delta []byte, lit, finish string) []byte {
+		b := append(s.buf[:0], head...)
+		b = append(b, `{"index":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"delta":`...)
+		b = append(b, delta...)
+		b = append(b, lit...)
+		b = append(b, `,"logprobs":null,"finish_reason":`...)
+		if finish == "" {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '"')
+			b = append(b, finish...)
+			b = append(b, '"')
 		}
-		word, rest, _ := strings.Cut(words, " ")
-		words = rest
-		if i > 0 {
-			word = " " + word // the leading space belongs to the token, as in real streams
+		b = append(b, "}]"...)
+		s.buf = append(b, tail...)
+		return s.buf
+	}
+	active := 0
+	for i := range cs {
+		if !cs[i].mergedRole { // else its first call's chunk carries the role
+			s.write(chunk(i, nil, `{"role":"assistant","content":""}`, ""))
 		}
-		chunk(`{"content":"`, word)
-		if flush {
-			_ = rc.Flush()
-			if !pause(r, c.perTokenDelay()) {
+		if cs[i].done {
+			s.write(chunk(i, nil, "{}", openAIFinish[answers[i].finish]))
+		} else {
+			active++
+		}
+	}
+	var deltaBuf [128]byte // most deltas fit: one word, or a token of a call's arguments
+	delta := deltaBuf[:0]
+	for active > 0 {
+		for i := range cs {
+			x := &cs[i]
+			if x.done {
+				continue
+			}
+			var k int
+			delta, k = x.next(delta[:0])
+			if !s.step(c, chunk(i, delta, "", ""), k) {
 				return
 			}
+			if x.ended() {
+				x.done = true
+				active--
+				s.write(chunk(i, nil, "{}", openAIFinish[x.a.finish]))
+			}
 		}
 	}
-	buf = append(buf[:0], head...)
-	buf = append(buf, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
-	buf = append(buf, finish...)
-	buf = append(buf, `"}]`...)
-	buf = append(buf, tail...)
+	b := s.buf[:0]
 	if c.req.includeUsage {
-		buf = append(buf, head...)
-		buf = append(buf, `],"usage":`...)
-		buf = c.appendOpenAIUsage(buf, n)
-		buf = append(buf, "}\n\n"...)
+		b = append(b, head...)
+		b = append(b, `],"usage":`...)
+		b = c.appendOpenAIUsage(b, out, reasoning)
+		b = append(b, "}\n\n"...)
 	}
-	buf = append(buf, "data: [DONE]\n\n"...)
-	_, _ = w.Write(buf)
-	_ = rc.Flush()
-	c.e.stats.serve(&c.m.ctr, c.m, int64(c.req.prompt), 0, int64(n))
+	b = append(b, "data: [DONE]\n\n"...)
+	s.finish(c, b, out, reasoning)
+}
+
+// openAIChoiceStream walks the deltas of one choice: its words, then each call's first
+// delta (id and name) and its arguments, a token at a time.
+type openAIChoiceStream struct {
+	a          answer
+	words      string
+	word       int // words sent
+	call, frag int // the call being sent, and its fragments sent (-1: its first delta)
+	frags      [][]string
+	steps      int
+	mergedRole bool // the choice starts with a call: the role rides on its first delta
+	done       bool
+}
+
+func (x *openAIChoiceStream) init(a *answer) {
+	x.a, x.words, x.frag = *a, a.text, -1
+	x.steps = a.textN
+	x.mergedRole = a.textN == 0 && len(a.calls) > 0
+	x.frags = make([][]string, len(a.calls))
+	for j := range a.calls {
+		x.frags[j] = fragments(a.calls[j].args, 1)
+		x.steps += 1 + len(x.frags[j])
+	}
+	if x.steps == 0 {
+		x.done = true // nothing visible: only the role and the finish chunks
+	}
+}
+
+func (x *openAIChoiceStream) ended() bool {
+	return x.word == x.a.textN && x.call == len(x.a.calls)
+}
+
+// next appends the next delta to b and returns it with its output tokens.
+func (x *openAIChoiceStream) next(b []byte) ([]byte, int) {
+	if x.word < x.a.textN {
+		word, rest, _ := strings.Cut(x.words, " ")
+		x.words = rest
+		b = append(b, `{"content":"`...)
+		if x.word > 0 {
+			b = append(b, ' ') // the leading space belongs to the token, as in real streams
+		}
+		x.word++
+		b = append(b, word...)
+		return append(b, `"}`...), 1
+	}
+	k := &x.a.calls[x.call]
+	if x.frag < 0 {
+		x.frag = 0
+		if x.mergedRole && x.call == 0 {
+			b = append(b, `{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"`...)
+		} else {
+			b = append(b, `{"tool_calls":[{"index":`...)
+			b = strconv.AppendInt(b, int64(x.call), 10)
+			b = append(b, `,"id":"`...)
+		}
+		b = append(b, k.id...)
+		b = append(b, `","type":"function","function":{"name":`...)
+		b = appendString(b, k.name)
+		b = append(b, `,"arguments":""}}]`...)
+		if x.mergedRole && x.call == 0 {
+			b = append(b, `,"refusal":null`...)
+		}
+		b = append(b, '}')
+		n := CountTokens(k.name)
+		x.advance()
+		return b, n
+	}
+	f := x.frags[x.call][x.frag]
+	b = append(b, `{"tool_calls":[{"index":`...)
+	b = strconv.AppendInt(b, int64(x.call), 10)
+	b = append(b, `,"function":{"arguments":`...)
+	b = appendString(b, f)
+	b = append(b, "}}]}"...)
+	x.frag++
+	x.advance()
+	return b, CountTokens(f)
+}
+
+// advance moves to the next call once the current one's fragments are all sent.
+func (x *openAIChoiceStream) advance() {
+	if x.frag == len(x.frags[x.call]) {
+		x.call, x.frag = x.call+1, -1
+	}
 }
 
 // openAIError writes an OpenAI error body and counts the refusal.
 func (c *call) openAIError(w http.ResponseWriter, e *apiError) {
-	c.refuse(e.reason)
-	b := make([]byte, 0, 256+len(e.message))
+	c.rawError(w, e.status, appendOpenAIError(make([]byte, 0, 256+len(e.message)), e), "application/json; charset=utf-8", e.reason)
+}
+
+func appendOpenAIError(b []byte, e *apiError) []byte {
 	b = append(b, `{"error":{"message":`...)
 	b = appendString(b, e.message)
 	b = append(b, `,"type":`...)
@@ -247,11 +426,16 @@ func (c *call) openAIError(w http.ResponseWriter, e *apiError) {
 	b = appendNullable(b, e.param)
 	b = append(b, `,"code":`...)
 	b = appendNullable(b, e.code)
-	b = append(b, "}}\n"...)
+	return append(b, "}}\n"...)
+}
+
+// rawError writes an error body and counts the refusal.
+func (c *call) rawError(w http.ResponseWriter, status int, b []byte, contentType string, reason Reason) {
+	c.refuse(reason)
 	h := w.Header()
-	setHeader(h, "Content-Type", "application/json; charset=utf-8")
+	setHeader(h, "Content-Type", contentType)
 	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(e.status)
+	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
@@ -289,12 +473,20 @@ func (c *call) openAIRateLimited(w http.ResponseWriter) {
 		what, typ, reason, limit = "requests per min (RPM)", "requests", RefusedRPM, d.req.limit
 	}
 	if d.tooLarge {
-		c.openAIError(w, &apiError{status: 429, typ: typ, code: "rate_limit_exceeded", reason: RefusedTooLarge,
+		reason = RefusedTooLarge
+	} else {
+		setHeader(h, "Retry-After", strconv.FormatInt(seconds(d.retryAfter), 10))
+		setHeader(h, "Retry-After-Ms", strconv.FormatInt(int64((d.retryAfter+999_999)/1_000_000), 10))
+	}
+	if status, b, ok := c.m.dialect.rateLimitError(c, limit); ok {
+		c.rawError(w, status, b, "application/json", reason)
+		return
+	}
+	if d.tooLarge {
+		c.openAIError(w, &apiError{status: 429, typ: typ, code: "rate_limit_exceeded", reason: reason,
 			message: fmt.Sprintf("Request too large for %s in organization %s on %s: Limit %d, Requested %d. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.", c.m.id, c.e.org, what, limit, d.requested)})
 		return
 	}
-	setHeader(h, "Retry-After", strconv.FormatInt(seconds(d.retryAfter), 10))
-	setHeader(h, "Retry-After-Ms", strconv.FormatInt(int64((d.retryAfter+999_999)/1_000_000), 10))
 	c.openAIError(w, &apiError{status: 429, typ: typ, code: "rate_limit_exceeded", reason: reason,
 		message: fmt.Sprintf("Rate limit reached for %s in organization %s on %s: Limit %d, Used %d, Requested %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.", c.m.id, c.e.org, what, limit, d.used, d.requested, formatWait(d.retryAfter))})
 }

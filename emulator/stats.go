@@ -1,6 +1,10 @@
 package emulator
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/tollgate/tollgate/llm"
+)
 
 // Reason says why a request was not served.
 type Reason string
@@ -26,12 +30,17 @@ const (
 	FaultErrorEvent      Reason = "fault_error_evt" // injected error event after 200
 	FaultHang            Reason = "fault_hang"      // injected hang
 	FaultQuota           Reason = "fault_quota"     // injected final quota 429
+	FaultStartErrorEvent Reason = "fault_start_evt" // injected error event before any content
+	FaultSilent          Reason = "fault_silent"    // injected 200 then silence
+	// FaultStall counts injected stalls whose client left during the silence; a stalled
+	// answer that completes is served (its Bill names the fault).
+	FaultStall Reason = "fault_stall"
 )
 
 var reasons = [...]Reason{RefusedRPM, RefusedTPM, RefusedITPM, RefusedOTPM, RefusedTooLarge,
 	RefusedAuth, RefusedBadRequest, RefusedNotFound, RefusedContextLength, RefusedMaxTokens,
 	FaultServerError, FaultBadGateway, FaultUnavailable, FaultOverloaded, FaultDrop, FaultCut,
-	FaultErrorEvent, FaultHang, FaultQuota}
+	FaultErrorEvent, FaultHang, FaultQuota, FaultStartErrorEvent, FaultSilent, FaultStall}
 
 type reasonIndex int
 
@@ -45,33 +54,45 @@ func indexOf(r Reason) reasonIndex {
 }
 
 // Counts are the counters of one model or of all.
+//
+// The token counts and the cost are the bill: the sum of every Bill (see Bill), that is of
+// the requests served in full and of those that were accepted and ended early. Their
+// units follow llm.Usage: InputTokens is every prompt token, including CachedInputTokens
+// (read from the prompt cache) and CacheWriteTokens (written to it, of which
+// CacheWrite1hTokens with the 1-hour TTL); OutputTokens includes ReasoningTokens.
 type Counts struct {
-	Requests          int64            // every request that reached a chat or messages endpoint
-	Served            int64            // answered in full
-	Refused           map[Reason]int64 // not served, by reason; absent reasons are zero
-	InputTokens       int64            // of served requests
-	CachedInputTokens int64
-	OutputTokens      int64
-	CostMicroUSD      int64 // at the model's list price
+	Requests           int64            `json:"requests"` // every request that reached a chat or messages endpoint
+	Served             int64            `json:"served"`   // answered in full
+	Refused            map[Reason]int64 `json:"refused"`  // not served, by reason; absent reasons are zero
+	Billed             int64            `json:"billed"`   // requests with a bill: served, or accepted and ended early
+	InputTokens        int64            `json:"input_tokens"`
+	CachedInputTokens  int64            `json:"cached_input_tokens"`
+	CacheWriteTokens   int64            `json:"cache_write_tokens"`
+	CacheWrite1hTokens int64            `json:"cache_write_1h_tokens"`
+	OutputTokens       int64            `json:"output_tokens"`
+	ReasoningTokens    int64            `json:"reasoning_tokens"`
+	CostMicroUSD       int64            `json:"cost_micro_usd"` // at the model's list price
 }
 
 // Stats is a snapshot of an Emulator's counters. Requests naming no known model count in
 // Total only.
 type Stats struct {
-	Total  Counts
-	Models map[string]Counts
+	Total  Counts            `json:"total"`
+	Models map[string]Counts `json:"models"`
 }
 
 type counters struct {
-	requests, served         atomic.Int64
-	in, cached, out, costMic atomic.Int64
+	requests, served, billed atomic.Int64
+	in, cached, w, w1h       atomic.Int64
+	out, reasoning, costMic  atomic.Int64
 	refused                  [len(reasons)]atomic.Int64
 }
 
 func (c *counters) snapshot() Counts {
-	s := Counts{Requests: c.requests.Load(), Served: c.served.Load(), InputTokens: c.in.Load(),
-		CachedInputTokens: c.cached.Load(), OutputTokens: c.out.Load(), CostMicroUSD: c.costMic.Load(),
-		Refused: map[Reason]int64{}}
+	s := Counts{Requests: c.requests.Load(), Served: c.served.Load(), Billed: c.billed.Load(),
+		InputTokens: c.in.Load(), CachedInputTokens: c.cached.Load(), CacheWriteTokens: c.w.Load(),
+		CacheWrite1hTokens: c.w1h.Load(), OutputTokens: c.out.Load(), ReasoningTokens: c.reasoning.Load(),
+		CostMicroUSD: c.costMic.Load(), Refused: map[Reason]int64{}}
 	for i := range c.refused {
 		if n := c.refused[i].Load(); n != 0 {
 			s.Refused[reasons[i]] = n
@@ -101,14 +122,26 @@ func (s *stats) refuse(mc *counters, r Reason) {
 	}
 }
 
-func (s *stats) serve(mc *counters, m *model, in, cached, out int64) {
-	c := m.cost(in, cached, out)
+// bill adds a bill to the counters; served says the request was answered in full.
+func (s *stats) bill(mc *counters, u *llm.Usage, cost int64, served bool) {
 	for _, x := range [...]*counters{&s.total, mc} {
-		x.served.Add(1)
-		x.in.Add(in)
-		x.cached.Add(cached)
-		x.out.Add(out)
-		x.costMic.Add(c)
+		if served {
+			x.served.Add(1)
+		}
+		x.billed.Add(1)
+		x.in.Add(u.InputTokens)
+		if u.CachedInputTokens != 0 {
+			x.cached.Add(u.CachedInputTokens)
+		}
+		if u.CacheWriteTokens != 0 {
+			x.w.Add(u.CacheWriteTokens)
+			x.w1h.Add(u.CacheWrite1hTokens)
+		}
+		x.out.Add(u.OutputTokens)
+		if u.ReasoningTokens != 0 {
+			x.reasoning.Add(u.ReasoningTokens)
+		}
+		x.costMic.Add(cost)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // runEmulate serves the emulator until ctx is done (SIGINT or SIGTERM), then shuts down
-// gracefully and prints the counters.
+// gracefully and prints the counters. While it runs, GET /emulator/bill lists the
+// per-request bills and GET /emulator/stats the counters, as JSON.
 func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("emulate", stderr)
 	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
@@ -43,7 +44,8 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "emulator listening on %s (OpenAI base URL %s/v1, Anthropic base URL %s)\n", srv.URL(), srv.URL(), srv.URL())
+	fmt.Fprintf(stdout, "emulator listening on %s (OpenAI base URL %s/v1, Anthropic base URL %s); bills at %s/emulator/bill, counters at %s/emulator/stats\n",
+		srv.URL(), srv.URL(), srv.URL(), srv.URL(), srv.URL())
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -52,7 +54,8 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	st := srv.Stats().Total
-	fmt.Fprintf(stdout, "emulator stopped: %d requests, %d served, refused %v, tokens in %d out %d, list cost %d micro-USD\n",
-		st.Requests, st.Served, st.Refused, st.InputTokens, st.OutputTokens, st.CostMicroUSD)
+	fmt.Fprintf(stdout, "emulator stopped: %d requests, %d served, %d billed, refused %v, tokens in %d (cache read %d, written %d) out %d (reasoning %d), list cost %d micro-USD\n",
+		st.Requests, st.Served, st.Billed, st.Refused, st.InputTokens, st.CachedInputTokens, st.CacheWriteTokens,
+		st.OutputTokens, st.ReasoningTokens, st.CostMicroUSD)
 	return nil
 }
