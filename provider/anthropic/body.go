@@ -7,22 +7,32 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/provider/translate"
 )
 
 // DefaultMaxTokens is the output cap written when a request translated from another format
 // carries none, since the Messages API requires one. The engine normally sets the cap.
-const DefaultMaxTokens = 4096
+const DefaultMaxTokens = translate.DefaultMaxTokens
 
 // EncodeRequest returns the Messages API body to send upstream for call.
 //
 // When the request came in this format with a Body, only "model" and "max_tokens" are
-// rewritten and every other member is forwarded untouched and in order. Otherwise the body
-// is translated from the neutral fields, and a request with an Opaque message fails with an
-// *llm.Error of KindBadRequest because it cannot be translated without loss.
+// rewritten and every other member is forwarded untouched and in order. An OpenAI Body is
+// translated in full by translate.ToAnthropic: a field that Anthropic cannot carry fails
+// with an *llm.Error of KindBadRequest that wraps an *llm.UntranslatableError naming it
+// (errors.Is(err, llm.ErrUntranslatable)). A Request without a Body is built from the
+// neutral fields, and an Opaque message fails the same way.
 func EncodeRequest(call llm.Call) ([]byte, error) {
+	body, _, err := encodeRequest(call)
+	return body, err
+}
+
+// encodeRequest also returns the name of the tool that carries an OpenAI response_format,
+// whose tool_use Do reads back as the answer's text.
+func encodeRequest(call llm.Call) (body []byte, responseTool string, err error) {
 	req := call.Request
 	if req == nil {
-		return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: "no request"}
+		return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: "no request"}
 	}
 	model := call.Model
 	if model == "" {
@@ -43,11 +53,22 @@ func EncodeRequest(call llm.Call) ([]byte, error) {
 		}
 		out, err := wire.Patch(req.Body, sets...)
 		if err != nil {
-			return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: fmt.Sprintf("request body: %v", err)}
+			return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: fmt.Sprintf("request body: %v", err)}
 		}
-		return out, nil
+		return out, "", nil
 	}
-	return translateRequest(call, model)
+	if req.Body != nil {
+		if req.Format != llm.OpenAI {
+			return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: fmt.Sprintf("unknown request format %q", req.Format)}
+		}
+		tr, err := translate.ToAnthropic(req.Body, translate.Target{Model: model, MaxTokens: call.MaxTokens, Stream: req.Stream})
+		if err != nil {
+			return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: err.Error(), Err: err}
+		}
+		return tr.Body, tr.ResponseTool, nil
+	}
+	body, err = translateRequest(call, model)
+	return body, "", err
 }
 
 type outMessage struct {
@@ -81,8 +102,9 @@ func translateRequest(call llm.Call, model string) ([]byte, error) {
 	out.Messages = make([]outMessage, 0, len(req.Messages))
 	for i, m := range req.Messages {
 		if m.Opaque || (m.Role != "user" && m.Role != "assistant") {
-			return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic",
-				Message: fmt.Sprintf("cannot translate the %s request to anthropic: message %d has parts without a neutral form (images, tool calls or tool results)", req.Format, i)}
+			ue := &llm.UntranslatableError{From: req.Format, To: llm.Anthropic, Field: fmt.Sprintf("messages[%d]", i),
+				Reason: "it has parts without a neutral form (images, tool calls or tool results) and the request has no body to translate them from"}
+			return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: ue.Error(), Err: ue}
 		}
 		out.Messages = append(out.Messages, outMessage{Role: m.Role, Content: m.Content})
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/llm"
@@ -62,11 +61,19 @@ func TestEncodeRequestTranslate(t *testing.T) {
 		{
 			name: "from openai",
 			call: llm.Call{Model: "claude-haiku-4-5", MaxTokens: 300, Request: &llm.Request{
-				Format: llm.OpenAI, Body: []byte(`{"openai":"body"}`), Model: "gpt-4o",
-				System: "be brief", Temperature: &hot, Stream: true,
-				Messages: []llm.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "bye"}},
+				Format: llm.OpenAI, Model: "gpt-4o", Stream: true,
+				Body: []byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},` +
+					`{"role":"assistant","content":"hello"},{"role":"user","content":"bye"}],"temperature":1.6,"stream":true}`),
 			}},
 			golden: "translate_from_openai.json",
+		},
+		{
+			name: "from neutral fields",
+			call: llm.Call{Model: "claude-haiku-4-5", MaxTokens: 300, Request: &llm.Request{
+				Format: llm.OpenAI, Model: "gpt-4o", System: "be brief", Temperature: &hot, Stream: true,
+				Messages: []llm.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "bye"}},
+			}},
+			golden: "translate_neutral.json",
 		},
 		{
 			name: "no cap anywhere gets the default",
@@ -96,8 +103,8 @@ func TestEncodeRequestOpaque(t *testing.T) {
 		req := &llm.Request{Format: llm.OpenAI, Model: "g", Messages: []llm.Message{m}}
 		_, err := EncodeRequest(llm.Call{Request: req, Model: "claude-haiku-4-5"})
 		var le *llm.Error
-		if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !strings.Contains(le.Message, "cannot translate") {
-			t.Errorf("EncodeRequest(%+v) error = %v, want KindBadRequest saying it cannot translate", m, err)
+		if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !errors.Is(err, llm.ErrUntranslatable) {
+			t.Errorf("EncodeRequest(%+v) error = %v, want KindBadRequest wrapping llm.ErrUntranslatable", m, err)
 		}
 	}
 }
