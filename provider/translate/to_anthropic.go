@@ -12,20 +12,30 @@ import (
 // Anthropic request shapes, as written.
 
 type anRequest struct {
-	Model         string        `json:"model"`
-	MaxTokens     int           `json:"max_tokens"`
-	System        []anBlock     `json:"system,omitempty"`
-	Messages      []anMessage   `json:"messages"`
-	Metadata      *anMetadata   `json:"metadata,omitempty"`
-	StopSequences []string      `json:"stop_sequences,omitempty"`
-	Stream        bool          `json:"stream,omitempty"`
-	Temperature   *float64      `json:"temperature,omitempty"`
-	TopP          *float64      `json:"top_p,omitempty"`
-	TopK          *int64        `json:"top_k,omitempty"`
-	Thinking      *anThinking   `json:"thinking,omitempty"`
-	Tools         []anTool      `json:"tools,omitempty"`
-	ToolChoice    *anToolChoice `json:"tool_choice,omitempty"`
-	ServiceTier   string        `json:"service_tier,omitempty"`
+	Model         string          `json:"model"`
+	MaxTokens     int             `json:"max_tokens"`
+	System        []anBlock       `json:"system,omitempty"`
+	Messages      []anMessage     `json:"messages"`
+	Metadata      *anMetadata     `json:"metadata,omitempty"`
+	StopSequences []string        `json:"stop_sequences,omitempty"`
+	Stream        bool            `json:"stream,omitempty"`
+	Temperature   *float64        `json:"temperature,omitempty"`
+	TopP          *float64        `json:"top_p,omitempty"`
+	TopK          *int64          `json:"top_k,omitempty"`
+	Thinking      *anThinking     `json:"thinking,omitempty"`
+	Tools         []anTool        `json:"tools,omitempty"`
+	ToolChoice    *anToolChoice   `json:"tool_choice,omitempty"`
+	ServiceTier   string          `json:"service_tier,omitempty"`
+	OutputConfig  *anOutputConfig `json:"output_config,omitempty"`
+}
+
+type anOutputConfig struct {
+	Format *anFormat `json:"format,omitempty"`
+}
+
+type anFormat struct {
+	Type   string          `json:"type"`
+	Schema json.RawMessage `json:"schema"`
 }
 
 type anMessage struct {
@@ -384,7 +394,12 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 		toolChoice = nil
 	}
 	res := &Request{}
-	if !isNull(responseFormat) {
+	if !isNull(responseFormat) && out.Thinking != nil {
+		// Thinking forbids forcing a tool: native structured output carries the schema.
+		if err := tr.nativeFormat(&out, responseFormat); err != nil {
+			return nil, err
+		}
+	} else if !isNull(responseFormat) {
 		name, err := tr.responseFormat(&out, responseFormat)
 		if err != nil {
 			return nil, err
@@ -611,6 +626,32 @@ func (tr translator) responseFormat(out *anRequest, raw json.RawMessage) (string
 	}
 	out.Tools = append(out.Tools, tool)
 	return tool.Name, nil
+}
+
+// nativeFormat carries a json_schema response format as Anthropic's structured output
+// (output_config.format), for a request that thinks and so cannot force a tool. Models
+// before Claude Sonnet 4.5 and Haiku 4.5 refuse it; the upstream says so.
+func (tr translator) nativeFormat(out *anRequest, raw json.RawMessage) error {
+	var rf struct {
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Schema json.RawMessage `json:"schema"`
+		} `json:"json_schema"`
+	}
+	if err := decode(raw, &rf, "response_format", "an object"); err != nil {
+		return err
+	}
+	switch rf.Type {
+	case "text":
+		return nil
+	case "json_schema":
+		if rf.JSONSchema == nil || isNull(rf.JSONSchema.Schema) {
+			return bad("response_format.json_schema.schema", "is required")
+		}
+		out.OutputConfig = &anOutputConfig{Format: &anFormat{Type: "json_schema", Schema: rf.JSONSchema.Schema}}
+		return nil
+	}
+	return tr.refuse("response_format", "a %q format is carried to Anthropic by forcing a tool call, which thinking (reasoning_effort) forbids", rf.Type)
 }
 
 // messages translates the conversation: system and developer messages into the system

@@ -92,6 +92,41 @@ type oaJSONSchema struct {
 
 func textPart(s string) oaOutPart { return oaOutPart{Type: "text", Text: &s} }
 
+// anHandled are the block types that some place of a request translates; another type is
+// refused by name before its shape is checked, since tollgate does not know its shape.
+var anHandled = map[string]bool{"text": true, "image": true, "document": true, "tool_use": true,
+	"tool_result": true, "thinking": true, "redacted_thinking": true}
+
+// anBlocks decodes an array of content blocks. A block of a type that nothing here
+// translates is refused by its type; a handled type of the wrong shape is the caller's bad
+// request.
+func (tr translator) anBlocks(raw json.RawMessage, field, want string) ([]anInBlock, error) {
+	var list []json.RawMessage
+	if err := decode(raw, &list, field, want); err != nil {
+		return nil, err
+	}
+	out := make([]anInBlock, len(list))
+	for j, r := range list {
+		bf := fmt.Sprintf("%s[%d]", field, j)
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := decode(r, &head, bf, "a content block object"); err != nil {
+			return nil, err
+		}
+		if head.Type == "" {
+			return nil, bad(bf+".type", "is required")
+		}
+		if !anHandled[head.Type] {
+			return nil, tr.refuse(bf+".type", "OpenAI has no content of type %q", head.Type)
+		}
+		if err := decode(r, &out[j], bf, "a "+head.Type+" block"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Anthropic request shapes, as read.
 
 type anInMessage struct {
@@ -329,8 +364,8 @@ func (tr translator) anSystem(raw json.RawMessage) (oaOutMessage, error) {
 	if json.Unmarshal(raw, &s) == nil {
 		return oaOutMessage{Role: "system", Content: s}, nil
 	}
-	var blocks []anInBlock
-	if err := decode(raw, &blocks, "system", "a string or an array of text blocks"); err != nil {
+	blocks, err := tr.anBlocks(raw, "system", "a string or an array of text blocks")
+	if err != nil {
 		return oaOutMessage{}, err
 	}
 	parts := make([]oaOutPart, 0, len(blocks))
@@ -508,8 +543,8 @@ func (tr translator) anUser(raw json.RawMessage, field string) ([]oaOutMessage, 
 	if json.Unmarshal(raw, &s) == nil {
 		return []oaOutMessage{{Role: "user", Content: s}}, nil
 	}
-	var blocks []anInBlock
-	if err := decode(raw, &blocks, field, "a string or an array of content blocks"); err != nil {
+	blocks, err := tr.anBlocks(raw, field, "a string or an array of content blocks")
+	if err != nil {
 		return nil, err
 	}
 	var out []oaOutMessage
@@ -549,7 +584,11 @@ func (tr translator) anUser(raw json.RawMessage, field string) ([]oaOutMessage, 
 			return nil, tr.refuse(bf+".type", "OpenAI has no user content of type %q", b.Type)
 		}
 	}
-	if len(parts) > 0 {
+	switch {
+	case len(parts) == 1 && parts[0].Type == "text":
+		// One text block says what a string says.
+		out = append(out, oaOutMessage{Role: "user", Content: *parts[0].Text})
+	case len(parts) > 0:
 		out = append(out, oaOutMessage{Role: "user", Content: parts})
 	}
 	return out, nil
@@ -606,8 +645,8 @@ func (tr translator) anDocument(b anInBlock, field string) ([]oaOutPart, error) 
 		}
 		return []oaOutPart{textPart(text)}, nil
 	case "content":
-		var inner []anInBlock
-		if err := decode(src.Content, &inner, field+".source.content", "an array of text blocks"); err != nil {
+		inner, err := tr.anBlocks(src.Content, field+".source.content", "an array of text blocks")
+		if err != nil {
 			return nil, err
 		}
 		var parts []oaOutPart
@@ -643,8 +682,8 @@ func (tr translator) anToolResult(b anInBlock, field string) (any, error) {
 		}
 		return s, nil
 	}
-	var inner []anInBlock
-	if err := decode(b.Content, &inner, field+".content", "a string or an array of content blocks"); err != nil {
+	inner, err := tr.anBlocks(b.Content, field+".content", "a string or an array of content blocks")
+	if err != nil {
 		return nil, err
 	}
 	parts := make([]oaOutPart, 0, len(inner)+1)
@@ -671,8 +710,8 @@ func (tr translator) anAssistant(raw json.RawMessage, field string) (oaOutMessag
 		msg.Content = s
 		return msg, true, nil
 	}
-	var blocks []anInBlock
-	if err := decode(raw, &blocks, field, "a string or an array of content blocks"); err != nil {
+	blocks, err := tr.anBlocks(raw, field, "a string or an array of content blocks")
+	if err != nil {
 		return msg, false, err
 	}
 	var parts []oaOutPart
