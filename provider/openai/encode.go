@@ -299,15 +299,15 @@ func (e *StreamEncoder) Chunk(c llm.Chunk) error {
 	if c.StopReason != "" {
 		e.stop = c.StopReason
 	}
-	if c.Text == "" && c.Reasoning == "" && len(c.ToolCalls) == 0 {
-		return nil
-	}
 	d := outDelta{ReasoningContent: c.Reasoning}
 	if c.Text != "" {
 		d.Content = &c.Text
 	}
 	for _, tc := range c.ToolCalls {
 		idx := tc.Index
+		if e.started[idx] && tc.Arguments == "" {
+			continue // an empty fragment (Anthropic sends one first) says nothing
+		}
 		out := outToolCall{Index: &idx, Function: outFunction{Arguments: tc.Arguments}}
 		if !e.started[idx] {
 			if e.started == nil {
@@ -320,6 +320,9 @@ func (e *StreamEncoder) Chunk(c llm.Chunk) error {
 			}
 		}
 		d.ToolCalls = append(d.ToolCalls, out)
+	}
+	if d.Content == nil && d.ReasoningContent == "" && len(d.ToolCalls) == 0 {
+		return nil
 	}
 	return e.chunk([]outChunkChoice{{Delta: d}}, nil)
 }
