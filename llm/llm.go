@@ -140,6 +140,17 @@ type Response struct {
 	Cached     bool // served from tollgate's response cache, not an upstream
 }
 
+// Chunk returns the whole answer as one stream chunk: its text, reasoning, tool calls
+// (each complete in one delta, at its position) and stop reason, for replaying an answer
+// that came whole (from the cache, a static step) as a stream. Raw is empty.
+func (r *Response) Chunk() Chunk {
+	c := Chunk{Text: r.Text, Reasoning: r.Reasoning, StopReason: r.StopReason}
+	for i, tc := range r.ToolCalls {
+		c.ToolCalls = append(c.ToolCalls, ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments})
+	}
+	return c
+}
+
 // ToolCall is one complete tool call of an answer.
 type ToolCall struct {
 	ID        string // the call's id, which the caller's tool result must name
