@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -43,6 +44,9 @@ func encodeRequest(call llm.Call) (body []byte, responseTool string, err error) 
 		sets := []wire.Set{{Key: "model", Value: modelJSON}}
 		if call.MaxTokens > 0 {
 			sets = append(sets, wire.Set{Key: "max_tokens", Value: []byte(strconv.Itoa(call.MaxTokens))})
+		}
+		if msgs, ok := dropUnsignedThinking(req.Body); ok {
+			sets = append(sets, wire.Set{Key: "messages", Value: msgs})
 		}
 		// "stream" must agree with Request.Stream, which decides how Do reads the answer:
 		// a library caller may set one without the other.
@@ -113,4 +117,66 @@ func translateRequest(call llm.Call, model string) ([]byte, error) {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: err.Error()}
 	}
 	return b, nil
+}
+
+// signatureKey is in every thinking block of a conversation's history.
+var signatureKey = []byte(`"signature"`)
+
+// dropUnsignedThinking returns the body's messages without the thinking blocks whose
+// signature is empty, and whether it had any. tollgate's encoders write such blocks for
+// the reasoning of another provider's model (only Anthropic can sign its own thinking); a
+// client keeps them in its history, and Anthropic refuses a thinking block whose signature
+// it cannot verify. Dropping them loses nothing Anthropic would read: it ignores earlier
+// turns' thinking. A body without a "signature" key costs one scan, and one that has only
+// signed blocks is forwarded untouched.
+func dropUnsignedThinking(body []byte) ([]byte, bool) {
+	if !bytes.Contains(body, signatureKey) {
+		return nil, false
+	}
+	raw, ok := wire.Get(body, "messages")
+	if !ok {
+		return nil, false
+	}
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(raw, &msgs) != nil {
+		return nil, false
+	}
+	changed := false
+	kept := msgs[:0]
+	for _, m := range msgs {
+		var blocks []json.RawMessage
+		if json.Unmarshal(m["content"], &blocks) != nil {
+			kept = append(kept, m)
+			continue
+		}
+		signed := blocks[:0]
+		for _, b := range blocks {
+			var h struct {
+				Type      string  `json:"type"`
+				Signature *string `json:"signature"`
+			}
+			if json.Unmarshal(b, &h) == nil && h.Type == "thinking" && h.Signature != nil && *h.Signature == "" {
+				continue
+			}
+			signed = append(signed, b)
+		}
+		if len(signed) == len(blocks) {
+			kept = append(kept, m)
+			continue
+		}
+		changed = true
+		if len(signed) == 0 {
+			continue // a turn that was only foreign reasoning
+		}
+		m["content"], _ = json.Marshal(signed)
+		kept = append(kept, m)
+	}
+	if !changed {
+		return nil, false
+	}
+	out, err := json.Marshal(kept)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
 )
 
 func TestEncodeRequestPassThrough(t *testing.T) {
@@ -106,5 +107,37 @@ func TestEncodeRequestOpaque(t *testing.T) {
 		if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !errors.Is(err, llm.ErrUntranslatable) {
 			t.Errorf("EncodeRequest(%+v) error = %v, want KindBadRequest wrapping llm.ErrUntranslatable", m, err)
 		}
+	}
+}
+
+// TestEncodeRequestUnsignedThinking checks that a thinking block tollgate wrote for
+// another provider's reasoning (no signature) is not sent back to Anthropic, which would
+// refuse it, while signed thinking and everything else is forwarded untouched.
+func TestEncodeRequestUnsignedThinking(t *testing.T) {
+	tests := []struct {
+		name, body, wantMessages string
+	}{
+		{"foreign reasoning dropped",
+			`{"model":"c","max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type": "thinking", "thinking": "from gpt", "signature": ""},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]}`,
+			`[{"content":"q","role":"user"},{"content":[{"type":"text","text":"a"}],"role":"assistant"},{"content":"more","role":"user"}]`},
+		{"signed kept byte for byte",
+			`{"model":"c","max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"EqQB"},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]}`,
+			`[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"EqQB"},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := ParseRequest([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := EncodeRequest(llm.Call{Request: req, Model: "c"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, _ := wire.Get(got, "messages")
+			if string(msgs) != tt.wantMessages {
+				t.Errorf("messages = %s, want %s", msgs, tt.wantMessages)
+			}
+		})
 	}
 }
