@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
@@ -19,7 +20,8 @@ type echo struct{}
 func (echo) Name() string { return "openai" }
 
 func (echo) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
-	return &llm.Response{Format: llm.OpenAI, Model: call.Model, Text: "Hello!", StopReason: "stop",
+	return &llm.Response{Format: llm.OpenAI, Model: call.Model, ID: "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+		Created: time.Unix(1741569952, 0), Text: "Hello!", StopReason: "stop",
 		Usage: llm.Usage{InputTokens: 9, OutputTokens: 2}}, nil
 }
 
@@ -53,5 +55,5 @@ func Example() {
 	fmt.Println(string(body))
 	// Output:
 	// 200 OK gpt-4o-mini
-	// {"id":"chatcmpl-tg73beb6dbe1127e17","object":"chat.completion","created":0,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0}}}
+	// {"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}
 }

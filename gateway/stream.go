@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -47,12 +45,12 @@ func failEvent(w io.Writer, f llm.Format, e *apiError) error {
 }
 
 // openAISink re-encodes another format's stream (or a cached or static answer) as Chat
-// Completions chunks.
+// Completions chunks: text, reasoning and tool calls, with the stop reason the chunks
+// carry.
 type openAISink struct {
 	enc     *openai.StreamEncoder
 	model   string
 	started bool
-	stop    string // the upstream's stop reason, once an event has carried it
 }
 
 func (s *openAISink) chunk(c llm.Chunk) error {
@@ -62,21 +60,13 @@ func (s *openAISink) chunk(c llm.Chunk) error {
 			return err
 		}
 	}
-	if c.Text == "" {
-		if r := stopReasonOf(c.Raw); r != "" {
-			s.stop = r
-		}
-		return nil
-	}
-	return s.enc.Delta(c.Text)
+	return s.enc.Chunk(c)
 }
 
+// end finishes with stop, or, when it is empty, the stop reason the chunks carried.
 func (s *openAISink) end(stop string, u llm.Usage) error {
 	if err := s.chunk(llm.Chunk{}); err != nil {
 		return err
-	}
-	if stop == "" {
-		stop = s.stop
 	}
 	return s.enc.End(stop, u)
 }
@@ -88,7 +78,6 @@ type anthropicSink struct {
 	enc     *anthropic.StreamEncoder
 	model   string
 	started bool
-	stop    string
 }
 
 func (s *anthropicSink) chunk(c llm.Chunk) error {
@@ -98,49 +87,14 @@ func (s *anthropicSink) chunk(c llm.Chunk) error {
 			return err
 		}
 	}
-	if c.Text == "" {
-		if r := stopReasonOf(c.Raw); r != "" {
-			s.stop = r
-		}
-		return nil
-	}
-	return s.enc.Delta(c.Text)
+	return s.enc.Chunk(c)
 }
 
 func (s *anthropicSink) end(stop string, u llm.Usage) error {
 	if err := s.chunk(llm.Chunk{}); err != nil {
 		return err
 	}
-	if stop == "" {
-		stop = s.stop
-	}
 	return s.enc.End(stop, u)
-}
-
-// stopReasonOf reads the stop reason that an upstream event without text may carry: an
-// OpenAI chunk's choices[0].finish_reason or an Anthropic message_delta's
-// delta.stop_reason. The encoders map either vocabulary to the caller's.
-func stopReasonOf(raw []byte) string {
-	_, data, ok := bytes.Cut(raw, []byte("data:"))
-	if !ok {
-		return ""
-	}
-	data, _, _ = bytes.Cut(data, []byte("\n"))
-	var v struct {
-		Choices []struct {
-			FinishReason string `json:"finish_reason"`
-		} `json:"choices"`
-		Delta struct {
-			StopReason string `json:"stop_reason"`
-		} `json:"delta"`
-	}
-	if json.Unmarshal(data, &v) != nil {
-		return ""
-	}
-	if len(v.Choices) > 0 && v.Choices[0].FinishReason != "" {
-		return v.Choices[0].FinishReason
-	}
-	return v.Delta.StopReason
 }
 
 func (s *anthropicSink) fail(e *apiError) error { return s.enc.Fail(e.anType, e.msg) }
@@ -153,21 +107,7 @@ func newSink(w io.Writer, to, from llm.Format, req *llm.Request, model string) s
 	case to == llm.Anthropic:
 		return &anthropicSink{enc: anthropic.NewStreamEncoder(w), model: model}
 	}
-	return &openAISink{enc: openai.NewStreamEncoder(w, includeUsage(req.Body)), model: model}
-}
-
-// includeUsage reports whether an OpenAI caller asked for the usage chunk
-// (stream_options.include_usage), which a re-encoded stream must then carry.
-func includeUsage(body []byte) bool {
-	var v struct {
-		StreamOptions *struct {
-			IncludeUsage bool `json:"include_usage"`
-		} `json:"stream_options"`
-	}
-	if json.Unmarshal(body, &v) != nil || v.StreamOptions == nil {
-		return false
-	}
-	return v.StreamOptions.IncludeUsage
+	return &openAISink{enc: openai.NewStreamEncoder(w, openai.IncludeUsage(req.Body)), model: model}
 }
 
 func startStream(w http.ResponseWriter) {
@@ -235,7 +175,7 @@ func streamErr(ctx context.Context, err error) error {
 func (g *Gateway) replay(w http.ResponseWriter, x *exchange, req *llm.Request, resp *llm.Response) {
 	startStream(w)
 	sk := newSink(w, x.wf.format, "", req, x.model)
-	err := sk.chunk(llm.Chunk{Text: resp.Text})
+	err := sk.chunk(resp.Chunk())
 	if err == nil {
 		err = sk.end(resp.StopReason, resp.Usage)
 	}

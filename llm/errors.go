@@ -82,3 +82,28 @@ func KindOf(err error) Kind {
 	}
 	return KindUnknown
 }
+
+// ErrUntranslatable is the sentinel that an *UntranslatableError unwraps to.
+var ErrUntranslatable = errors.New("request cannot be translated")
+
+// UntranslatableError says that a caller's request uses a field that has no equivalent in
+// the wire format of the upstream it was to be sent to (From's "n": 3 to an Anthropic
+// model, "logprobs", an Anthropic server tool to an OpenAI model). The request itself is
+// valid: an upstream of its own format, or one that can carry the field, may serve it. A
+// fallback chain skips such a step; when every step refuses, the caller's answer is a 400
+// naming Field.
+type UntranslatableError struct {
+	From, To Format
+	// Field is the JSON path of the field in the caller's body, such as "n" or
+	// "messages[3].content[0]".
+	Field string
+	// Reason says why it cannot be carried.
+	Reason string
+}
+
+func (e *UntranslatableError) Error() string {
+	return fmt.Sprintf("%s: cannot be sent to an %s upstream: %s", e.Field, e.To, e.Reason)
+}
+
+// Unwrap returns ErrUntranslatable.
+func (e *UntranslatableError) Unwrap() error { return ErrUntranslatable }

@@ -119,14 +119,43 @@ type Call struct {
 // call Stream is non-nil and must be read to io.EOF or closed; Usage is then final only
 // when the stream has ended.
 type Response struct {
-	Format     Format
-	Model      string // the model the upstream reports having used
-	Body       []byte
-	Text       string // the answer text, for caching and translation
+	Format Format
+	Model  string // the model the upstream reports having used
+	// ID is the upstream's id of the answer ("chatcmpl-…", "msg_…"); empty when unknown.
+	ID string
+	// Created is when the upstream made the answer: OpenAI's "created", or when tollgate
+	// received an answer that does not say (Anthropic's). Zero when unknown.
+	Created time.Time
+	Body    []byte
+	Text    string // the answer text of the first choice, for caching and translation
+	// Reasoning is the visible reasoning of the first choice (Anthropic thinking blocks,
+	// an OpenAI-compatible server's reasoning_content), joined.
+	Reasoning string
+	// ToolCalls are the tool calls of the first choice, in order.
+	ToolCalls []ToolCall
+	// StopReason is the upstream's stop or finish reason, in its own vocabulary.
 	StopReason string
 	Usage      Usage
 	Stream     Stream
 	Cached     bool // served from tollgate's response cache, not an upstream
+}
+
+// Chunk returns the whole answer as one stream chunk: its text, reasoning, tool calls
+// (each complete in one delta, at its position) and stop reason, for replaying an answer
+// that came whole (from the cache, a static step) as a stream. Raw is empty.
+func (r *Response) Chunk() Chunk {
+	c := Chunk{Text: r.Text, Reasoning: r.Reasoning, StopReason: r.StopReason}
+	for i, tc := range r.ToolCalls {
+		c.ToolCalls = append(c.ToolCalls, ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments})
+	}
+	return c
+}
+
+// ToolCall is one complete tool call of an answer.
+type ToolCall struct {
+	ID        string // the call's id, which the caller's tool result must name
+	Name      string // the function's name
+	Arguments string // the arguments as a JSON text (an object)
 }
 
 // Chunk is one streamed event: its raw bytes in the upstream's format (a whole SSE event,
@@ -148,6 +177,10 @@ type Chunk struct {
 	// Other is the generated text of other choices (n > 1) in this event: text, reasoning,
 	// tool names and arguments, concatenated. It is counted, never relayed by itself.
 	Other string
+	// StopReason is the first choice's stop or finish reason when this event carries it
+	// (OpenAI's finish_reason chunk, Anthropic's message_delta), in the upstream's own
+	// vocabulary; empty otherwise.
+	StopReason string
 }
 
 // ToolCallDelta is a fragment of one tool call in a stream: the call's first delta carries

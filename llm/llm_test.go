@@ -49,3 +49,13 @@ func ExampleError() {
 	// openai: rate_limited (429 rate_limit_exceeded): Rate limit reached for gpt-4o
 	// true
 }
+
+func TestResponseChunk(t *testing.T) {
+	r := &llm.Response{Text: "t", Reasoning: "r", StopReason: "tool_use",
+		ToolCalls: []llm.ToolCall{{ID: "a", Name: "f", Arguments: "{}"}, {ID: "b", Name: "g", Arguments: `{"x":1}`}}}
+	c := r.Chunk()
+	if c.Text != "t" || c.Reasoning != "r" || c.StopReason != "tool_use" || len(c.ToolCalls) != 2 ||
+		c.ToolCalls[1] != (llm.ToolCallDelta{Index: 1, ID: "b", Name: "g", Arguments: `{"x":1}`}) || !c.IsContent() {
+		t.Errorf("Chunk() = %+v", c)
+	}
+}

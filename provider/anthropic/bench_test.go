@@ -42,7 +42,7 @@ func BenchmarkStream(b *testing.B) {
 	r := bytes.NewReader(data)
 	for b.Loop() {
 		r.Reset(data)
-		s := newStream(io.NopCloser(r), "anthropic", "")
+		s := newStream(io.NopCloser(r), "anthropic", "", "")
 		for {
 			if _, err := s.Recv(); err == io.EOF {
 				break

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/internal/wire"
 )
 
 func TestEncodeRequestPassThrough(t *testing.T) {
@@ -62,11 +62,19 @@ func TestEncodeRequestTranslate(t *testing.T) {
 		{
 			name: "from openai",
 			call: llm.Call{Model: "claude-haiku-4-5", MaxTokens: 300, Request: &llm.Request{
-				Format: llm.OpenAI, Body: []byte(`{"openai":"body"}`), Model: "gpt-4o",
-				System: "be brief", Temperature: &hot, Stream: true,
-				Messages: []llm.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "bye"}},
+				Format: llm.OpenAI, Model: "gpt-4o", Stream: true,
+				Body: []byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},` +
+					`{"role":"assistant","content":"hello"},{"role":"user","content":"bye"}],"temperature":1.6,"stream":true}`),
 			}},
 			golden: "translate_from_openai.json",
+		},
+		{
+			name: "from neutral fields",
+			call: llm.Call{Model: "claude-haiku-4-5", MaxTokens: 300, Request: &llm.Request{
+				Format: llm.OpenAI, Model: "gpt-4o", System: "be brief", Temperature: &hot, Stream: true,
+				Messages: []llm.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "bye"}},
+			}},
+			golden: "translate_neutral.json",
 		},
 		{
 			name: "no cap anywhere gets the default",
@@ -96,8 +104,40 @@ func TestEncodeRequestOpaque(t *testing.T) {
 		req := &llm.Request{Format: llm.OpenAI, Model: "g", Messages: []llm.Message{m}}
 		_, err := EncodeRequest(llm.Call{Request: req, Model: "claude-haiku-4-5"})
 		var le *llm.Error
-		if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !strings.Contains(le.Message, "cannot translate") {
-			t.Errorf("EncodeRequest(%+v) error = %v, want KindBadRequest saying it cannot translate", m, err)
+		if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !errors.Is(err, llm.ErrUntranslatable) {
+			t.Errorf("EncodeRequest(%+v) error = %v, want KindBadRequest wrapping llm.ErrUntranslatable", m, err)
 		}
+	}
+}
+
+// TestEncodeRequestUnsignedThinking checks that a thinking block tollgate wrote for
+// another provider's reasoning (no signature) is not sent back to Anthropic, which would
+// refuse it, while signed thinking and everything else is forwarded untouched.
+func TestEncodeRequestUnsignedThinking(t *testing.T) {
+	tests := []struct {
+		name, body, wantMessages string
+	}{
+		{"foreign reasoning dropped",
+			`{"model":"c","max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type": "thinking", "thinking": "from gpt", "signature": ""},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]}`,
+			`[{"content":"q","role":"user"},{"content":[{"type":"text","text":"a"}],"role":"assistant"},{"content":"more","role":"user"}]`},
+		{"signed kept byte for byte",
+			`{"model":"c","max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"EqQB"},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]}`,
+			`[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"EqQB"},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := ParseRequest([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := EncodeRequest(llm.Call{Request: req, Model: "c"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, _ := wire.Get(got, "messages")
+			if string(msgs) != tt.wantMessages {
+				t.Errorf("messages = %s, want %s", msgs, tt.wantMessages)
+			}
+		})
 	}
 }

@@ -2,10 +2,13 @@
 //
 // It parses a caller's request into an llm.Request (ParseRequest, which also records the
 // longest prompt-cache TTL its cache_control breakpoints ask for), builds the upstream body
-// (EncodeRequest: the caller's own body with only the model and max_tokens rewritten, or a
-// translation from the neutral fields), calls the API (Provider.Do), and encodes neutral
-// answers, streams and errors in Anthropic's format for callers whose answer came from
-// elsewhere (EncodeResponse, StreamEncoder, EncodeError).
+// (EncodeRequest: the caller's own body with only the model and max_tokens rewritten, an
+// OpenAI caller's body translated in full by package translate, or a body built from the
+// neutral fields), calls the API (Provider.Do), and encodes neutral answers, streams and
+// errors in Anthropic's format for callers whose answer came from elsewhere
+// (EncodeResponse, StreamEncoder, EncodeError), tool calls and reasoning included. When a
+// translated OpenAI response_format rides on a forced tool, Do reads that tool's input
+// back as the answer's text, whole or streamed.
 //
 // Do classifies every failure as an *llm.Error, with every field taken from an error body
 // redacted of the API key, and meters usage: input_tokens (the uncached rest) plus the

@@ -13,7 +13,8 @@ import (
 )
 
 func TestEncodeResponse(t *testing.T) {
-	resp := &llm.Response{Text: "Hello.", StopReason: "length", Usage: llm.Usage{InputTokens: 30, CachedInputTokens: 10, OutputTokens: 4}}
+	resp := &llm.Response{ID: "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", Text: "Hello.", StopReason: "length",
+		Usage: llm.Usage{InputTokens: 30, CachedInputTokens: 10, CacheWriteTokens: 5, OutputTokens: 4}}
 	got := EncodeResponse(resp, "gpt-4o-mini")
 	golden(t, "encode_response.json", append(got, '\n'))
 
@@ -21,7 +22,8 @@ func TestEncodeResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &llm.Response{Format: llm.Anthropic, Model: "gpt-4o-mini", Body: got, Text: "Hello.", StopReason: "max_tokens", Usage: resp.Usage}
+	want := &llm.Response{Format: llm.Anthropic, Model: "gpt-4o-mini", ID: "msg_chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+		Body: got, Text: "Hello.", StopReason: "max_tokens", Usage: resp.Usage}
 	if diff := cmp.Diff(want, back); diff != "" {
 		t.Errorf("ParseResponse(EncodeResponse()) mismatch (-want +got):\n%s", diff)
 	}
@@ -30,6 +32,7 @@ func TestEncodeResponse(t *testing.T) {
 func TestStreamEncoder(t *testing.T) {
 	var buf bytes.Buffer
 	e := NewStreamEncoder(&buf)
+	e.ID = "msg_tg20c2bc4ea8e15404"
 	usage := llm.Usage{InputTokens: 12, CachedInputTokens: 2, OutputTokens: 3}
 	for _, err := range []error{e.Start("gpt-4o"), e.Delta("Hi"), e.Delta(" there\n"), e.End("stop", usage)} {
 		if err != nil {
@@ -38,7 +41,7 @@ func TestStreamEncoder(t *testing.T) {
 	}
 	golden(t, "encode_stream.sse", buf.Bytes())
 
-	s := newStream(io.NopCloser(bytes.NewReader(buf.Bytes())), "anthropic", "")
+	s := newStream(io.NopCloser(bytes.NewReader(buf.Bytes())), "anthropic", "", "")
 	var text strings.Builder
 	for {
 		c, err := s.Recv()
@@ -60,7 +63,7 @@ func TestStreamEncoderFail(t *testing.T) {
 	e := NewStreamEncoder(&buf)
 	e.Start("m")
 	e.Fail(ErrorType(llm.KindOverloaded), "upstream overloaded")
-	s := newStream(io.NopCloser(&buf), "anthropic", "")
+	s := newStream(io.NopCloser(&buf), "anthropic", "", "")
 	var err error
 	for err == nil {
 		_, err = s.Recv()

@@ -23,7 +23,7 @@ func FuzzStream(f *testing.F) {
 	}
 	f.Add([]byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		s := newStream(io.NopCloser(bytes.NewReader(in)), "anthropic", "")
+		s := newStream(io.NopCloser(bytes.NewReader(in)), "anthropic", "", "")
 		for {
 			_, err := s.Recv()
 			if err == io.EOF {

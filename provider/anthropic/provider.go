@@ -87,7 +87,7 @@ func (p *Provider) Name() string { return p.name }
 // reads Response.Stream and must close it. Every failure is an *llm.Error except the
 // caller's own cancellation, which is returned wrapped (errors.Is(err, context.Canceled)).
 func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
-	body, err := EncodeRequest(call)
+	body, responseTool, err := encodeRequest(call)
 	if err != nil {
 		var le *llm.Error
 		if errors.As(err, &le) {
@@ -126,18 +126,21 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 		model = call.Request.Model
 	}
 	if stream {
-		return &llm.Response{Format: llm.Anthropic, Model: model, Stream: newStream(resp.Body, p.name, p.key)}, nil
+		return &llm.Response{Format: llm.Anthropic, Model: model, Created: time.Now(),
+			Stream: newStream(resp.Body, p.name, p.key, responseTool)}, nil
 	}
 	defer resp.Body.Close()
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil {
 		return nil, wire.TransportError(ctx, p.name, p.key, err)
 	}
-	out, err := ParseResponse(raw)
+	out, err := parseResponse(raw, responseTool)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
 			Message: "unreadable response body", Err: err}
 	}
+	// A message says not when it was made: when it arrived is the closest.
+	out.Created = time.Now()
 	if out.Model == "" {
 		out.Model = model
 	}
@@ -216,31 +219,72 @@ func (t tally) usage() llm.Usage {
 }
 
 type wireResponse struct {
+	ID      string `json:"id"`
 	Model   string `json:"model"`
 	Content []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
+		Type     string          `json:"type"`
+		Text     string          `json:"text"`
+		Thinking string          `json:"thinking"`
+		ID       string          `json:"id"`
+		Name     string          `json:"name"`
+		Input    json.RawMessage `json:"input"`
 	} `json:"content"`
 	StopReason string     `json:"stop_reason"`
 	Usage      *wireUsage `json:"usage"`
 }
 
-// ParseResponse reads a non-streaming Messages API response body: its text blocks joined,
-// the stop reason and the usage. Body is raw, not copied.
+// ParseResponse reads a non-streaming Messages API response body: its id, its text blocks
+// joined, its thinking blocks joined (as Reasoning), its tool_use blocks (the input as
+// compact JSON text), the stop reason and the usage. Body is raw, not copied; Created is
+// left zero (a message does not say when it was made: Do sets the time it arrived).
 func ParseResponse(raw []byte) (*llm.Response, error) {
+	return parseResponse(raw, "")
+}
+
+// parseResponse reads the tool_use of responseTool, when set, as the answer's text (see
+// translate.Request.ResponseTool): the caller asked for a JSON answer, not a tool call.
+func parseResponse(raw []byte, responseTool string) (*llm.Response, error) {
 	var w wireResponse
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, fmt.Errorf("anthropic: response body: %w", err)
 	}
 	var t tally
 	t.merge(w.Usage, true)
-	out := &llm.Response{Format: llm.Anthropic, Model: w.Model, Body: raw, StopReason: w.StopReason, Usage: t.usage()}
-	var sb strings.Builder
+	out := &llm.Response{Format: llm.Anthropic, Model: w.Model, ID: w.ID, Body: raw, StopReason: w.StopReason, Usage: t.usage()}
+	var text, reasoning strings.Builder
+	answered := false
 	for _, c := range w.Content {
-		if c.Type == "text" {
-			sb.WriteString(c.Text)
+		switch c.Type {
+		case "text":
+			text.WriteString(c.Text)
+		case "thinking":
+			reasoning.WriteString(c.Thinking)
+		case "tool_use":
+			args := compactInput(c.Input)
+			if responseTool != "" && c.Name == responseTool {
+				text.WriteString(args)
+				answered = true
+				continue
+			}
+			out.ToolCalls = append(out.ToolCalls, llm.ToolCall{ID: c.ID, Name: c.Name, Arguments: args})
 		}
 	}
-	out.Text = sb.String()
+	out.Text, out.Reasoning = text.String(), reasoning.String()
+	if answered && len(out.ToolCalls) == 0 && out.StopReason == "tool_use" {
+		out.StopReason = "end_turn"
+	}
 	return out, nil
+}
+
+// compactInput returns a tool input as compact JSON text; a missing input is no
+// arguments.
+func compactInput(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "{}"
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
 }

@@ -76,8 +76,12 @@ func TestDo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Do() error %v", err)
 	}
-	want := &llm.Response{Format: llm.Anthropic, Model: "claude-sonnet-4-5-20250929", Body: []byte(message),
-		Text: "Hi! How can I help?", StopReason: "end_turn", Usage: llm.Usage{InputTokens: 330, CachedInputTokens: 300, CacheWriteTokens: 20, OutputTokens: 12}}
+	want := &llm.Response{Format: llm.Anthropic, Model: "claude-sonnet-4-5-20250929", ID: "msg_013Zva2CMHLNnXjNJJKqJ2EF", Body: []byte(message),
+		Text: "Hi! How can I help?", Reasoning: "short", StopReason: "end_turn", Usage: llm.Usage{InputTokens: 330, CachedInputTokens: 300, CacheWriteTokens: 20, OutputTokens: 12}}
+	if got.Created.IsZero() {
+		t.Errorf("Do().Created is zero, want the time the answer arrived")
+	}
+	got.Created = time.Time{}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Do() mismatch (-want +got):\n%s", diff)
 	}

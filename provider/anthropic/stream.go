@@ -23,15 +23,20 @@ type stream struct {
 	err       error
 	// toolAt maps a content block's index to its position among the answer's tool calls;
 	// tools counts the tool calls started so far.
-	toolAt    map[int]int
-	tools     int
-	closeOnce sync.Once
-	mu        sync.Mutex
-	tally     tally
+	toolAt map[int]int
+	tools  int
+	// responseTool names the tool that carries a translated response_format: its input
+	// is the answer's text (block answerAt, once it has started), and its tool_use stop
+	// a natural end.
+	responseTool string
+	answerAt     int
+	closeOnce    sync.Once
+	mu           sync.Mutex
+	tally        tally
 }
 
-func newStream(body io.ReadCloser, name, key string) *stream {
-	return &stream{body: body, r: sse.NewReader(body, 0), name: name, key: key}
+func newStream(body io.ReadCloser, name, key, responseTool string) *stream {
+	return &stream{body: body, r: sse.NewReader(body, 0), name: name, key: key, responseTool: responseTool, answerAt: -1}
 }
 
 type wireEvent struct {
@@ -52,6 +57,7 @@ type wireEvent struct {
 		Text        *string `json:"text"`
 		Thinking    *string `json:"thinking"`
 		PartialJSON *string `json:"partial_json"`
+		StopReason  *string `json:"stop_reason"`
 	} `json:"delta"`
 	Usage *wireUsage `json:"usage"`
 }
@@ -95,6 +101,12 @@ func (s *stream) Recv() (llm.Chunk, error) {
 		s.blockDelta(&e, &chunk)
 	case "message_delta":
 		s.merge(e.Usage, true)
+		if e.Delta != nil && e.Delta.StopReason != nil {
+			chunk.StopReason = *e.Delta.StopReason
+			if chunk.StopReason == "tool_use" && s.answerAt >= 0 && s.tools == 0 {
+				chunk.StopReason = "end_turn"
+			}
+		}
 	case "message_stop":
 		s.done = true
 	case "error":
@@ -118,6 +130,10 @@ func (s *stream) blockStart(e *wireEvent, chunk *llm.Chunk) {
 	case "thinking":
 		chunk.Reasoning = b.Thinking
 	case "tool_use", "server_tool_use":
+		if s.responseTool != "" && b.Name == s.responseTool {
+			s.answerAt = e.Index
+			return
+		}
 		if s.toolAt == nil {
 			s.toolAt = map[int]int{}
 		}
@@ -145,6 +161,10 @@ func (s *stream) blockDelta(e *wireEvent, chunk *llm.Chunk) {
 			chunk.Reasoning = *d.Thinking
 		}
 	case "input_json_delta":
+		if e.Index == s.answerAt && d.PartialJSON != nil {
+			chunk.Text = *d.PartialJSON
+			return
+		}
 		pos, ok := s.toolAt[e.Index]
 		if d.PartialJSON == nil || !ok {
 			return

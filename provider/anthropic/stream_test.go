@@ -52,6 +52,9 @@ func drain(s llm.Stream) string {
 		if c.Other != "" {
 			fmt.Fprintf(&b, " other=%q", c.Other)
 		}
+		if c.StopReason != "" {
+			fmt.Fprintf(&b, " stop=%q", c.StopReason)
+		}
 		fmt.Fprintf(&b, "\n  raw=%q\n", c.Raw)
 	}
 	fmt.Fprintf(&b, "usage: %+v\n", s.Usage())
@@ -100,7 +103,7 @@ func TestStreamKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind.String(), func(t *testing.T) {
-			s := newStream(io.NopCloser(strings.NewReader("event: error\ndata: "+tt.event+"\n\n")), "anthropic", "")
+			s := newStream(io.NopCloser(strings.NewReader("event: error\ndata: "+tt.event+"\n\n")), "anthropic", "", "")
 			_, err := s.Recv()
 			if llm.KindOf(err) != tt.kind {
 				t.Errorf("Recv() = %v, want kind %v", err, tt.kind)

@@ -7,15 +7,18 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/provider/translate"
 )
 
 // EncodeRequest returns the Chat Completions body to send upstream for call.
 //
 // When the request came in this format with a Body, only "model" and the token cap are
 // rewritten and every other member is forwarded untouched and in order; a streaming request
-// also gets stream_options.include_usage so that the stream can be metered. Otherwise the
-// body is translated from the neutral fields, and a request with an Opaque message fails
-// with an *llm.Error of KindBadRequest because it cannot be translated without loss.
+// also gets stream_options.include_usage so that the stream can be metered. An Anthropic
+// Body is translated in full by translate.ToOpenAI: a field that OpenAI cannot carry fails
+// with an *llm.Error of KindBadRequest that wraps an *llm.UntranslatableError naming it
+// (errors.Is(err, llm.ErrUntranslatable)). A Request without a Body is built from the
+// neutral fields, and an Opaque message fails the same way.
 func EncodeRequest(call llm.Call) ([]byte, error) {
 	b, _, err := encodeRequest(call)
 	return b, err
@@ -30,6 +33,21 @@ func encodeRequest(call llm.Call) (body []byte, addedUsage bool, err error) {
 	}
 	if req.Format == llm.OpenAI && req.Body != nil {
 		return patchRequest(call)
+	}
+	if req.Body != nil {
+		if req.Format != llm.Anthropic {
+			return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai", Message: fmt.Sprintf("unknown request format %q", req.Format)}
+		}
+		model := call.Model
+		if model == "" {
+			model = req.Model
+		}
+		tr, err := translate.ToOpenAI(req.Body, translate.Target{Model: model, MaxTokens: call.MaxTokens, Stream: req.Stream})
+		if err != nil {
+			return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai", Message: err.Error(), Err: err}
+		}
+		// The caller speaks Anthropic: the usage chunk is tollgate's, never relayed as such.
+		return tr.Body, req.Stream, nil
 	}
 	return translateRequest(call)
 }
@@ -128,8 +146,9 @@ func translateRequest(call llm.Call) ([]byte, bool, error) {
 	}
 	for i, m := range req.Messages {
 		if m.Opaque {
-			return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai",
-				Message: fmt.Sprintf("cannot translate the %s request to openai: message %d has parts without a neutral form (images, tool calls or tool results)", req.Format, i)}
+			ue := &llm.UntranslatableError{From: req.Format, To: llm.OpenAI, Field: fmt.Sprintf("messages[%d]", i),
+				Reason: "it has parts without a neutral form (images, tool calls or tool results) and the request has no body to translate them from"}
+			return nil, false, &llm.Error{Kind: llm.KindBadRequest, Provider: "openai", Message: ue.Error(), Err: ue}
 		}
 		out.Messages = append(out.Messages, outMessage{Role: m.Role, Content: m.Content})
 	}

@@ -90,7 +90,6 @@ func TestEncodeRequestPassThrough(t *testing.T) {
 }
 
 func TestEncodeRequestTranslate(t *testing.T) {
-	temp := 0.2
 	tests := []struct {
 		name   string
 		call   llm.Call
@@ -99,9 +98,9 @@ func TestEncodeRequestTranslate(t *testing.T) {
 		{
 			name: "from anthropic",
 			call: llm.Call{Model: "gpt-4o", MaxTokens: 256, Request: &llm.Request{
-				Format: llm.Anthropic, Body: []byte(`{"anthropic":"body"}`), Model: "claude-sonnet-4-5",
-				System: "be brief", Temperature: &temp,
-				Messages: []llm.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "bye"}},
+				Format: llm.Anthropic, Model: "claude-sonnet-4-5", Stream: true,
+				Body: []byte(`{"model":"claude-sonnet-4-5","max_tokens":1024,"system":"be brief","temperature":0.2,"stream":true,` +
+					`"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"bye"}]}`),
 			}},
 			golden: "translate_from_anthropic.json",
 		},
@@ -132,7 +131,7 @@ func TestEncodeRequestOpaque(t *testing.T) {
 	req := &llm.Request{Format: llm.Anthropic, Model: "c", Messages: []llm.Message{{Role: "user", Content: "see", Opaque: true}}}
 	_, err := EncodeRequest(llm.Call{Request: req, Model: "gpt-4o"})
 	var le *llm.Error
-	if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !strings.Contains(le.Message, "cannot translate") {
-		t.Errorf("EncodeRequest(opaque) error = %v, want KindBadRequest saying it cannot translate", err)
+	if !errors.As(err, &le) || le.Kind != llm.KindBadRequest || !errors.Is(err, llm.ErrUntranslatable) {
+		t.Errorf("EncodeRequest(opaque) error = %v, want KindBadRequest wrapping llm.ErrUntranslatable", err)
 	}
 }

@@ -4,9 +4,11 @@
 //
 // It parses a caller's request into an llm.Request (ParseRequest: model, token cap, "n"
 // choices), builds the upstream body (EncodeRequest: the caller's own body with only the
-// model and the token cap rewritten, or a translation from the neutral fields), calls the
-// API (Provider.Do), and encodes neutral answers, streams and errors in OpenAI's format for
-// callers whose answer came from elsewhere (EncodeResponse, StreamEncoder, EncodeError).
+// model and the token cap rewritten, an Anthropic caller's body translated in full by
+// package translate, or a body built from the neutral fields), calls the API
+// (Provider.Do), and encodes neutral answers, streams and errors in OpenAI's format for
+// callers whose answer came from elsewhere (EncodeResponse, StreamEncoder, EncodeError),
+// tool calls and reasoning included.
 //
 // Do classifies every failure as an *llm.Error (context-length errors by code and by
 // message, whatever server sent them; every field taken from an error body redacted of the

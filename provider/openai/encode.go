@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/sse"
 	"github.com/tollgate/tollgate/llm"
@@ -34,18 +37,42 @@ type outUsage struct {
 	PromptTokensDetails struct {
 		CachedTokens int64 `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
 }
 
+// toUsage reports every prompt token as prompt_tokens, the cache reads and writes
+// included (OpenAI's prompt_tokens counts cached tokens too), with the reads as
+// cached_tokens.
 func toUsage(u llm.Usage) *outUsage {
 	o := &outUsage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.Total()}
 	o.PromptTokensDetails.CachedTokens = u.CachedInputTokens
+	o.CompletionTokensDetails.ReasoningTokens = u.ReasoningTokens
 	return o
+}
+
+type outToolCall struct {
+	// Index is set in stream deltas only.
+	Index    *int        `json:"index,omitempty"`
+	ID       string      `json:"id,omitempty"`
+	Type     string      `json:"type,omitempty"`
+	Function outFunction `json:"function"`
+}
+
+type outFunction struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
 }
 
 type outChoiceMessage struct {
 	Role    string  `json:"role"`
-	Content string  `json:"content"`
+	Content *string `json:"content"`
 	Refusal *string `json:"refusal"`
+	// ReasoningContent carries visible reasoning (Anthropic thinking) under the name that
+	// OpenAI-compatible servers and their clients use; OpenAI's own clients ignore it.
+	ReasoningContent string        `json:"reasoning_content,omitempty"`
+	ToolCalls        []outToolCall `json:"tool_calls,omitempty"`
 }
 
 type outChoice struct {
@@ -64,34 +91,86 @@ type outCompletion struct {
 	Usage   *outUsage   `json:"usage"`
 }
 
-// responseID derives a stable id from the answer, so that encoding is deterministic (a
-// replayed cached answer keeps its id) without a clock or a random source.
-func responseID(prefix, model, text string) string {
+// responseID derives a stable id from what identifies an answer, so that encoding is
+// deterministic (a replayed cached answer keeps its id) without a random source.
+func responseID(prefix string, parts ...string) string {
 	h := fnv.New64a()
-	io.WriteString(h, model)
-	io.WriteString(h, "\x00")
-	io.WriteString(h, text)
+	for i, p := range parts {
+		if i > 0 {
+			io.WriteString(h, "\x00")
+		}
+		io.WriteString(h, p)
+	}
 	return fmt.Sprintf("%s%016x", prefix, h.Sum64())
 }
 
+// completionID is the id of an answer in OpenAI's shape: the upstream's own id, prefixed
+// with "chatcmpl-" unless it already is (so the answer can be traced to the upstream's
+// logs), or one derived from the answer when the upstream gave none.
+func completionID(resp *llm.Response, model string, created time.Time) string {
+	if resp.ID != "" {
+		if strings.HasPrefix(resp.ID, "chatcmpl-") {
+			return resp.ID
+		}
+		return "chatcmpl-" + resp.ID
+	}
+	return responseID("chatcmpl-tg", model, resp.Text, strconv.FormatInt(created.Unix(), 10))
+}
+
+// callID is the id given to a tool call that came without one (OpenAI's legacy
+// function_call, some OpenAI-compatible servers): derived from the answer's id and the
+// call's position, so that the caller's tool result can name it.
+func callID(answerID string, i int) string {
+	return responseID("call_tg", answerID, strconv.Itoa(i))
+}
+
+// finishReason maps a stop reason to OpenAI's, defaulting an empty one by whether the
+// answer made tool calls.
+func finishReason(stop string, tools bool) string {
+	reason := FinishReason(stop)
+	switch {
+	case reason != "":
+		return reason
+	case tools:
+		return "tool_calls"
+	}
+	return "stop"
+}
+
 // EncodeResponse returns a complete non-streaming Chat Completions body carrying resp's
-// text, stop reason and usage, reported as served by model. It is used to answer in OpenAI
-// format what another format's upstream, the cache or a static answer produced. The id is
-// derived from the content and "created" is 0, so the output is deterministic.
+// text, visible reasoning (as reasoning_content), tool calls (arguments as JSON text), stop
+// reason and usage, reported as served by model. It is used to answer in OpenAI format
+// what another format's upstream, the cache or a static answer produced.
+//
+// The id is the upstream's (resp.ID, with OpenAI's "chatcmpl-" prefix), or, for an answer
+// without one, derived from its content and time, so it is stable for a cached answer.
+// "created" is resp.Created, or the current time when that is zero.
 func EncodeResponse(resp *llm.Response, model string) []byte {
-	reason := FinishReason(resp.StopReason)
-	if reason == "" {
-		reason = "stop"
+	created := resp.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	id := completionID(resp, model, created)
+	msg := outChoiceMessage{Role: "assistant", ReasoningContent: resp.Reasoning}
+	if resp.Text != "" || len(resp.ToolCalls) == 0 {
+		text := resp.Text
+		msg.Content = &text
+	}
+	for i, tc := range resp.ToolCalls {
+		cid := tc.ID
+		if cid == "" {
+			cid = callID(id, i)
+		}
+		msg.ToolCalls = append(msg.ToolCalls, outToolCall{ID: cid, Type: "function",
+			Function: outFunction{Name: tc.Name, Arguments: tc.Arguments}})
 	}
 	out := outCompletion{
-		ID:     responseID("chatcmpl-tg", model, resp.Text),
-		Object: "chat.completion",
-		Model:  model,
-		Choices: []outChoice{{
-			Message:      outChoiceMessage{Role: "assistant", Content: resp.Text},
-			FinishReason: reason,
-		}},
-		Usage: toUsage(resp.Usage),
+		ID:      id,
+		Object:  "chat.completion",
+		Created: created.Unix(),
+		Model:   model,
+		Choices: []outChoice{{Message: msg, FinishReason: finishReason(resp.StopReason, len(resp.ToolCalls) > 0)}},
+		Usage:   toUsage(resp.Usage),
 	}
 	b, _ := json.Marshal(out) // plain strings and numbers always marshal
 	return b
@@ -140,16 +219,26 @@ func ErrorType(k llm.Kind) (errType, code string) {
 	return "server_error", ""
 }
 
-// StreamEncoder writes neutral text deltas as Chat Completions chunks. Call Start once,
-// Delta any number of times, then End (or Fail). It is not safe for concurrent use.
+// StreamEncoder writes a neutral stream as Chat Completions chunks: text as
+// delta.content, visible reasoning as delta.reasoning_content, tool calls as
+// delta.tool_calls (a call's first delta with its index, id, type and name, later ones
+// with arguments only), then the finish reason, the usage chunk when the caller asked for
+// it, and [DONE]. Call Start once, Chunk (or Delta) any number of times, then End (or
+// Fail). It is not safe for concurrent use.
 type StreamEncoder struct {
 	// ID, when set before Start, is the completion id of every chunk; by default it is
-	// derived from the model, so that output is deterministic.
+	// derived from the model and Created.
 	ID string
+	// Created, when set before Start, is the "created" time of every chunk; by default
+	// the time Start is called.
+	Created time.Time
 
 	w            *sse.Writer
 	includeUsage bool
 	id, model    string
+	created      int64
+	started      map[int]bool // tool calls whose first delta has been written
+	stop         string       // the latest stop reason a chunk carried
 }
 
 // NewStreamEncoder returns an encoder writing to w (flushed after every event when w can
@@ -160,8 +249,10 @@ func NewStreamEncoder(w io.Writer, includeUsage bool) *StreamEncoder {
 }
 
 type outDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role             string        `json:"role,omitempty"`
+	Content          *string       `json:"content,omitempty"`
+	ReasoningContent string        `json:"reasoning_content,omitempty"`
+	ToolCalls        []outToolCall `json:"tool_calls,omitempty"`
 }
 
 type outChunkChoice struct {
@@ -182,10 +273,14 @@ type outChunk struct {
 
 // Start writes the first chunk, which carries the assistant role, for model.
 func (e *StreamEncoder) Start(model string) error {
-	e.model = model
+	created := e.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	e.model, e.created = model, created.Unix()
 	e.id = e.ID
 	if e.id == "" {
-		e.id = responseID("chatcmpl-tg", model, "")
+		e.id = responseID("chatcmpl-tg", model, strconv.FormatInt(created.UnixNano(), 10))
 	}
 	empty := ""
 	return e.chunk([]outChunkChoice{{Delta: outDelta{Role: "assistant", Content: &empty}}}, nil)
@@ -196,13 +291,50 @@ func (e *StreamEncoder) Delta(text string) error {
 	return e.chunk([]outChunkChoice{{Delta: outDelta{Content: &text}}}, nil)
 }
 
-// End writes the chunk with the finish reason (in either vocabulary; see FinishReason),
-// the usage chunk when the caller asked for it, and the terminal [DONE].
-func (e *StreamEncoder) End(stopReason string, usage llm.Usage) error {
-	reason := FinishReason(stopReason)
-	if reason == "" {
-		reason = "stop"
+// Chunk writes what c generated (text, reasoning and tool-call deltas of the first
+// choice) as one chunk, and remembers its stop reason for End. A chunk that generated
+// nothing writes nothing; Other (other choices' output) has no place in a one-choice
+// answer and is not written.
+func (e *StreamEncoder) Chunk(c llm.Chunk) error {
+	if c.StopReason != "" {
+		e.stop = c.StopReason
 	}
+	d := outDelta{ReasoningContent: c.Reasoning}
+	if c.Text != "" {
+		d.Content = &c.Text
+	}
+	for _, tc := range c.ToolCalls {
+		idx := tc.Index
+		if e.started[idx] && tc.Arguments == "" {
+			continue // an empty fragment (Anthropic sends one first) says nothing
+		}
+		out := outToolCall{Index: &idx, Function: outFunction{Arguments: tc.Arguments}}
+		if !e.started[idx] {
+			if e.started == nil {
+				e.started = map[int]bool{}
+			}
+			e.started[idx] = true
+			out.ID, out.Type, out.Function.Name = tc.ID, "function", tc.Name
+			if out.ID == "" {
+				out.ID = callID(e.id, idx)
+			}
+		}
+		d.ToolCalls = append(d.ToolCalls, out)
+	}
+	if d.Content == nil && d.ReasoningContent == "" && len(d.ToolCalls) == 0 {
+		return nil
+	}
+	return e.chunk([]outChunkChoice{{Delta: d}}, nil)
+}
+
+// End writes the chunk with the finish reason (in either vocabulary; see FinishReason;
+// empty means the one the chunks carried, else "tool_calls" after tool calls and "stop"
+// otherwise), the usage chunk when the caller asked for it, and the terminal [DONE].
+func (e *StreamEncoder) End(stopReason string, usage llm.Usage) error {
+	if stopReason == "" {
+		stopReason = e.stop
+	}
+	reason := finishReason(stopReason, len(e.started) > 0)
 	if err := e.chunk([]outChunkChoice{{FinishReason: &reason}}, nil); err != nil {
 		return err
 	}
@@ -221,7 +353,7 @@ func (e *StreamEncoder) Fail(errType, code, message string) error {
 }
 
 func (e *StreamEncoder) chunk(choices []outChunkChoice, usage *outUsage) error {
-	c := outChunk{ID: e.id, Object: "chat.completion.chunk", Model: e.model, Choices: choices, Usage: usage}
+	c := outChunk{ID: e.id, Object: "chat.completion.chunk", Created: e.created, Model: e.model, Choices: choices, Usage: usage}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err

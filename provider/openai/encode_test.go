@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tollgate/tollgate/llm"
@@ -13,7 +14,9 @@ import (
 )
 
 func TestEncodeResponse(t *testing.T) {
-	resp := &llm.Response{Text: "Bonjour.", StopReason: "max_tokens", Usage: llm.Usage{InputTokens: 30, CachedInputTokens: 10, OutputTokens: 4}}
+	created := time.Unix(1767225600, 0).UTC()
+	resp := &llm.Response{ID: "msg_01XFDUDYJgAACzvnptvVoYEL", Created: created, Text: "Bonjour.", StopReason: "max_tokens",
+		Usage: llm.Usage{InputTokens: 30, CachedInputTokens: 10, OutputTokens: 4}}
 	got := EncodeResponse(resp, "claude-haiku-4-5")
 	golden(t, "encode_response.json", append(got, '\n'))
 
@@ -21,7 +24,8 @@ func TestEncodeResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &llm.Response{Format: llm.OpenAI, Model: "claude-haiku-4-5", Body: got, Text: "Bonjour.", StopReason: "length", Usage: resp.Usage}
+	want := &llm.Response{Format: llm.OpenAI, Model: "claude-haiku-4-5", ID: "chatcmpl-msg_01XFDUDYJgAACzvnptvVoYEL", Created: created,
+		Body: got, Text: "Bonjour.", StopReason: "length", Usage: resp.Usage}
 	if diff := cmp.Diff(want, back); diff != "" {
 		t.Errorf("ParseResponse(EncodeResponse()) mismatch (-want +got):\n%s", diff)
 	}
@@ -36,6 +40,7 @@ func TestStreamEncoder(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			e := NewStreamEncoder(&buf, includeUsage)
+			e.ID, e.Created = "chatcmpl-tg5ecdd5de423b1d8e", time.Unix(1767225600, 0)
 			usage := llm.Usage{InputTokens: 12, OutputTokens: 3}
 			for _, err := range []error{e.Start("claude-sonnet-4-5"), e.Delta("Hi"), e.Delta(" there\n"), e.End("end_turn", usage)} {
 				if err != nil {

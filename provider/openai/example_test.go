@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/openai"
@@ -60,18 +61,19 @@ func ExampleStreamEncoder() {
 	var buf bytes.Buffer
 	e := openai.NewStreamEncoder(&buf, openai.IncludeUsage(body))
 	e.ID = "chatcmpl-1"
+	e.Created = time.Unix(1767225600, 0)
 	e.Start("claude-haiku-4-5")
 	e.Delta("Hi")
 	e.End("end_turn", llm.Usage{InputTokens: 9, OutputTokens: 1})
 	fmt.Print(buf.String())
 	// Output:
-	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1767225600,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}
 	//
-	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1767225600,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}
 	//
-	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1767225600,"model":"claude-haiku-4-5","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}
 	//
-	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"claude-haiku-4-5","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":0}}}
+	// data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1767225600,"model":"claude-haiku-4-5","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}
 	//
 	// data: [DONE]
 }

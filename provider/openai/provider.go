@@ -155,11 +155,28 @@ func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
 }
 
 type wireResponse struct {
+	ID      string `json:"id"`
+	Created int64  `json:"created"`
 	Model   string `json:"model"`
 	Choices []struct {
 		Message struct {
 			Content *string `json:"content"`
 			Refusal *string `json:"refusal"`
+			// ReasoningContent and Reasoning are the visible reasoning of OpenAI-compatible
+			// servers (DeepSeek, vLLM, SGLang, Ollama, OpenRouter); OpenAI sends none.
+			ReasoningContent *string         `json:"reasoning_content"`
+			Reasoning        json.RawMessage `json:"reasoning"`
+			ToolCalls        []struct {
+				ID       string `json:"id"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+			FunctionCall *struct {
+				Name      string `json:"name"`
+				Arguments string `json:"arguments"`
+			} `json:"function_call"`
 		} `json:"message"`
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
@@ -209,22 +226,42 @@ func errorBody(raw []byte) bool {
 	return !hasChoices
 }
 
-// ParseResponse reads a non-streaming Chat Completions response body: the first choice's
-// text and finish reason, and the usage. Body is raw, not copied.
+// ParseResponse reads a non-streaming Chat Completions response body: its id and creation
+// time, the first choice's text (or refusal), visible reasoning (reasoning_content or
+// reasoning, from OpenAI-compatible servers), tool calls (the legacy function_call as one
+// call without an id) and finish reason, and the usage. Body is raw, not copied.
 func ParseResponse(raw []byte) (*llm.Response, error) {
 	var w wireResponse
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, fmt.Errorf("openai: response body: %w", err)
 	}
-	out := &llm.Response{Format: llm.OpenAI, Model: w.Model, Body: raw, Usage: w.Usage.usage()}
+	out := &llm.Response{Format: llm.OpenAI, Model: w.Model, ID: w.ID, Body: raw, Usage: w.Usage.usage()}
+	if w.Created > 0 {
+		out.Created = time.Unix(w.Created, 0).UTC()
+	}
 	if len(w.Choices) > 0 {
 		c := w.Choices[0]
+		m := &c.Message
 		out.StopReason = c.FinishReason
 		switch {
-		case c.Message.Content != nil:
-			out.Text = *c.Message.Content
-		case c.Message.Refusal != nil:
-			out.Text = *c.Message.Refusal
+		case m.Content != nil && *m.Content != "":
+			out.Text = *m.Content
+		case m.Refusal != nil:
+			out.Text = *m.Refusal
+		case m.Content != nil:
+			out.Text = *m.Content
+		}
+		switch {
+		case m.ReasoningContent != nil:
+			out.Reasoning = *m.ReasoningContent
+		case len(m.Reasoning) > 0 && m.Reasoning[0] == '"':
+			_ = json.Unmarshal(m.Reasoning, &out.Reasoning)
+		}
+		for _, tc := range m.ToolCalls {
+			out.ToolCalls = append(out.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
+		if fc := m.FunctionCall; fc != nil {
+			out.ToolCalls = append(out.ToolCalls, llm.ToolCall{Name: fc.Name, Arguments: fc.Arguments})
 		}
 	}
 	return out, nil

@@ -77,8 +77,8 @@ func TestDo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Do() error %v", err)
 	}
-	want := &llm.Response{Format: llm.OpenAI, Model: "gpt-4o-mini-2024-07-18", Body: []byte(completion),
-		Text: "Hello there.", StopReason: "stop", Usage: llm.Usage{InputTokens: 19, CachedInputTokens: 8, OutputTokens: 3}}
+	want := &llm.Response{Format: llm.OpenAI, Model: "gpt-4o-mini-2024-07-18", ID: "chatcmpl-abc123",
+		Created: time.Unix(1741569952, 0).UTC(), Body: []byte(completion), Text: "Hello there.", StopReason: "stop", Usage: llm.Usage{InputTokens: 19, CachedInputTokens: 8, OutputTokens: 3}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Do() mismatch (-want +got):\n%s", diff)
 	}

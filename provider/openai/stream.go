@@ -39,8 +39,9 @@ type wireChunk struct {
 }
 
 type wireChoice struct {
-	Index int `json:"index"`
-	Delta struct {
+	Index        int     `json:"index"`
+	FinishReason *string `json:"finish_reason"`
+	Delta        struct {
 		Content *string `json:"content"`
 		Refusal *string `json:"refusal"`
 		// ReasoningContent is DeepSeek's, llama.cpp's and older vLLM's name for the visible
@@ -102,6 +103,9 @@ func (c *wireChunk) fill(chunk *llm.Chunk) {
 				other.WriteString(fc.Arguments)
 			}
 			continue
+		}
+		if ch.FinishReason != nil {
+			chunk.StopReason = *ch.FinishReason
 		}
 		switch {
 		case d.Content != nil:

@@ -54,6 +54,9 @@ func drain(s llm.Stream) string {
 		if c.Other != "" {
 			fmt.Fprintf(&b, " other=%q", c.Other)
 		}
+		if c.StopReason != "" {
+			fmt.Fprintf(&b, " stop=%q", c.StopReason)
+		}
 		fmt.Fprintf(&b, "\n  raw=%q\n", c.Raw)
 	}
 	fmt.Fprintf(&b, "usage: %+v\n", s.Usage())
