@@ -88,7 +88,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		c.anthropicRateLimited(w)
 		return
 	}
-	c.anthropicRateHeaders(h)
+	c.anthropicRateHeaders(h, false)
 
 	c.fault = c.pickFault(r)
 	switch c.fault {
@@ -121,15 +121,16 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	use := c.anthropicCache(blocks, marks)
 	c.usage = llm.Usage{InputTokens: int64(c.req.prompt), CachedInputTokens: int64(use.read),
 		CacheWriteTokens: int64(use.write5m + use.write1h), CacheWrite1hTokens: int64(use.write1h)}
+	if use.read > 0 {
+		c.settle(cost{input: -float64(use.read)}) // cache reads do not count against ITPM
+	}
 	if c.fault == faultSilent {
 		c.silent(w, r, "text/event-stream; charset=utf-8")
 		return
 	}
 	a := c.plan(true)
 	out := a.tokens()
-	if c.limits != nil {
-		c.limits.settle(c.e.now(), 0, float64(out-c.req.maxTokens)) // refund unused output
-	}
+	c.settle(cost{output: float64(out - c.req.maxTokens)}) // refund unused output
 	if c.req.stream {
 		c.anthropicStream(w, r, &a)
 		return
@@ -379,35 +380,37 @@ func (c *call) anthropicError(w http.ResponseWriter, e *apiError) {
 	_, _ = w.Write(b)
 }
 
-// anthropicRateHeaders sets the anthropic-ratelimit-* headers unless the limits are hidden.
-// Resets are RFC 3339 instants when the bucket is full again.
-func (c *call) anthropicRateHeaders(h http.Header) {
-	if c.limits == nil || c.m.limits.Hidden {
+// anthropicRateHeaders sets the anthropic-ratelimit-* headers of an answer, a 429 or not,
+// unless the limits hide them. Resets are RFC 3339 instants when the bucket is full again;
+// token counts remaining are rounded to the nearest thousand, and the -tokens- headers
+// are the sum of the input and output limits, as Anthropic reports them when no workspace
+// limit applies (https://docs.claude.com/en/api/rate-limits#response-headers).
+func (c *call) anthropicRateHeaders(h http.Header, refused bool) {
+	if c.limits == nil || c.lim.hideHeaders(refused) {
 		return
 	}
-	set := func(prefix string, m meter) {
-		setHeader(h, prefix+"-Limit", strconv.FormatInt(m.limit, 10))
-		setHeader(h, prefix+"-Remaining", strconv.FormatInt(m.remaining, 10))
-		setHeader(h, prefix+"-Reset", ceilSecond(c.now.Add(m.reset)).Format(time.RFC3339))
+	set := func(prefix string, limit, remaining int64, reset time.Duration) {
+		setHeader(h, prefix+"-Limit", strconv.FormatInt(limit, 10))
+		setHeader(h, prefix+"-Remaining", strconv.FormatInt(remaining, 10))
+		setHeader(h, prefix+"-Reset", ceilSecond(c.now.Add(reset)).Format(time.RFC3339))
 	}
-	d := c.dec
+	d := &c.dec
 	if d.req.on {
-		set("Anthropic-Ratelimit-Requests", d.req)
+		set("Anthropic-Ratelimit-Requests", d.req.limit, d.req.remaining, d.req.reset)
 	}
 	if d.in.on {
-		set("Anthropic-Ratelimit-Input-Tokens", d.in)
+		set("Anthropic-Ratelimit-Input-Tokens", d.in.limit, roundThousand(d.in.remaining), d.in.reset)
 	}
 	if d.out.on {
-		set("Anthropic-Ratelimit-Output-Tokens", d.out)
+		set("Anthropic-Ratelimit-Output-Tokens", d.out.limit, roundThousand(d.out.remaining), d.out.reset)
 	}
-	// The combined tokens headers report the most restrictive of the two token limits.
-	switch {
-	case d.in.on && (!d.out.on || d.in.remaining <= d.out.remaining):
-		set("Anthropic-Ratelimit-Tokens", d.in)
-	case d.out.on:
-		set("Anthropic-Ratelimit-Tokens", d.out)
+	if d.in.on || d.out.on {
+		set("Anthropic-Ratelimit-Tokens", d.in.limit+d.out.limit, roundThousand(d.in.remaining+d.out.remaining), max(d.in.reset, d.out.reset))
 	}
 }
+
+// roundThousand rounds a token count to the nearest thousand, as Anthropic's headers do.
+func roundThousand(n int64) int64 { return (n + 500) / 1000 * 1000 }
 
 // ceilSecond rounds t up to the second in UTC, so that a reset is never reported early.
 func ceilSecond(t time.Time) time.Time {
@@ -421,7 +424,7 @@ func ceilSecond(t time.Time) time.Time {
 // anthropicRateLimited writes the 429 of a refused request.
 func (c *call) anthropicRateLimited(w http.ResponseWriter) {
 	h := w.Header()
-	c.anthropicRateHeaders(h)
+	c.anthropicRateHeaders(h, true)
 	d := c.dec
 	var what string
 	var reason Reason
@@ -436,7 +439,7 @@ func (c *call) anthropicRateLimited(w http.ResponseWriter) {
 	}
 	if d.tooLarge {
 		reason = RefusedTooLarge
-	} else {
+	} else if !c.lim.HideRetryAfter {
 		setHeader(h, "Retry-After", strconv.FormatInt(seconds(d.retryAfter), 10))
 	}
 	c.anthropicError(w, &apiError{status: 429, typ: "rate_limit_error", reason: reason,

@@ -135,25 +135,56 @@ type Model struct {
 
 // Limits are per-minute rate limits, enforced per API key and model with token buckets that
 // refill continuously (limit/60 per second) up to the per-minute limit, as the real APIs do.
-// A zero field is unlimited.
+// A zero field is unlimited. Emulator.SetLimits changes them while the emulator runs.
 //
-// The token cost of an OpenAI request is its estimated prompt tokens plus n times
-// max_tokens (when set; otherwise the generated tokens are charged after the answer), as
-// OpenAI counts a request with n choices. Anthropic counts input tokens against ITPM and
-// max_tokens against OTPM, then refunds the unused output tokens.
+// OpenAI counts a request against RPM and TPM: its estimated prompt tokens plus n times
+// max_tokens (max_output_tokens in the Responses API; when unset, the generated tokens are
+// charged after the answer); an embeddings request its input tokens. Cached prompt tokens
+// count, as OpenAI counts them. Anthropic counts a request against RPM, ITPM and OTPM: its
+// input tokens against ITPM, except those read from the prompt cache, which are refunded
+// once the cache is read ("cached tokens don't count towards ITPM limits for most
+// models"), and max_tokens against OTPM, of which the unused part is refunded after the
+// answer. Anthropic's POST /v1/messages/count_tokens has a request limit of its own,
+// CountTokensRPM (https://docs.claude.com/en/docs/build-with-claude/token-counting).
+//
+// The headers report them as the providers do: OpenAI's x-ratelimit-limit-, -remaining-
+// and -reset-requests and -tokens (resets as durations such as "6m0s"); Anthropic's
+// anthropic-ratelimit-requests-, -input-tokens-, -output-tokens- and -tokens-limit,
+// -remaining and -reset (RFC 3339 instants when the bucket is full again; token counts
+// remaining rounded to the nearest thousand; -tokens- the sum of input and output), with
+// retry-after on a 429 (https://docs.claude.com/en/api/rate-limits#response-headers,
+// https://platform.openai.com/docs/guides/rate-limits#rate-limits-in-headers).
 type Limits struct {
 	RPM  int `yaml:"rpm" json:"rpm"`   // requests per minute (both APIs)
 	TPM  int `yaml:"tpm" json:"tpm"`   // tokens per minute (OpenAI)
 	ITPM int `yaml:"itpm" json:"itpm"` // input tokens per minute (Anthropic)
 	OTPM int `yaml:"otpm" json:"otpm"` // output tokens per minute (Anthropic)
+	// CountTokensRPM limits Anthropic's POST /v1/messages/count_tokens, apart from RPM.
+	CountTokensRPM int `yaml:"count_tokens_rpm" json:"count_tokens_rpm"`
 
-	// Hidden enforces the limits without telling the client: no rate-limit headers on any
-	// response and a 429 without them (the body and retry-after remain). It is for testing
-	// clients that learn limits from refusals alone.
+	// Hidden enforces the limits without telling the client: HideOnSuccess and HideOn429
+	// together (the body and retry-after of a 429 remain). It is for testing clients that
+	// learn limits from refusals alone.
 	Hidden bool `yaml:"hidden" json:"hidden"`
+	// HideOnSuccess leaves the rate-limit headers out of every answer but the 429s, as
+	// some providers and proxies do.
+	HideOnSuccess bool `yaml:"hide_on_success" json:"hide_on_success"`
+	// HideOn429 leaves the rate-limit headers out of the 429s.
+	HideOn429 bool `yaml:"hide_on_429" json:"hide_on_429"`
+	// HideRetryAfter leaves retry-after (and OpenAI's retry-after-ms) out of the 429s, as
+	// a proxy that strips them does.
+	HideRetryAfter bool `yaml:"hide_retry_after" json:"hide_retry_after"`
 }
 
-func (l Limits) zero() bool { return l.RPM == 0 && l.TPM == 0 && l.ITPM == 0 && l.OTPM == 0 }
+func (l *Limits) zero() bool { return l.RPM == 0 && l.TPM == 0 && l.ITPM == 0 && l.OTPM == 0 }
+
+// hideHeaders reports whether an answer, a 429 or not, goes out without rate-limit headers.
+func (l *Limits) hideHeaders(refused bool) bool {
+	if refused {
+		return l.Hidden || l.HideOn429
+	}
+	return l.Hidden || l.HideOnSuccess
+}
 
 // Faults are probabilities in [0, 1] that a request admitted past the rate limits fails in
 // a given way instead of being served. Their sum must not exceed 1. A request forces one
@@ -297,7 +328,7 @@ func (c Config) Validate() error {
 }
 
 func (l Limits) validate(name string) error {
-	if l.RPM < 0 || l.TPM < 0 || l.ITPM < 0 || l.OTPM < 0 {
+	if l.RPM < 0 || l.TPM < 0 || l.ITPM < 0 || l.OTPM < 0 || l.CountTokensRPM < 0 {
 		return fmt.Errorf("emulator: %s: negative limit", name)
 	}
 	return nil

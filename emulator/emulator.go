@@ -117,6 +117,8 @@ func New(cfg Config) (*Emulator, error) {
 	e.mux.HandleFunc("GET /v1/models", e.listModels)
 	e.mux.HandleFunc("GET /emulator/stats", e.serveStats)
 	e.mux.HandleFunc("GET /emulator/bill", e.serveBill)
+	e.mux.HandleFunc("GET /emulator/limits/{model...}", e.serveLimits)
+	e.mux.HandleFunc("PUT /emulator/limits/{model...}", e.putLimits)
 	e.bills.size = cfg.BillSize
 	if e.bills.size == 0 {
 		e.bills.size = DefaultBillSize
@@ -138,7 +140,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.Ser
 
 // Stats returns a snapshot of the counters, the bill's totals among them. It is cheap and
 // safe to call at any time.
-func (e *Emulator) Stats() Stats { return e.stats.snapshot(e.models) }
+func (e *Emulator) Stats() Stats {
+	return e.stats.snapshot(e.models, e.limits.capacity(e.now()))
+}
 
 // apiError is a refusal, rendered in the wire format of the API called.
 type apiError struct {
@@ -163,7 +167,8 @@ type call struct {
 	req         request
 	body        []byte
 	now         time.Time
-	limits      *limitState
+	lim         *Limits     // the model's limits when the request arrived
+	limits      *limitState // nil when the model has no limits
 	dec         decision
 	fault       fault
 
@@ -243,11 +248,19 @@ func (c *call) refuse(r Reason) {
 
 // admit applies the rate limits.
 func (c *call) admit(k cost) {
-	if c.m.limits.zero() {
+	c.lim = c.m.limits.Load()
+	if c.lim.zero() {
 		return
 	}
-	c.limits = c.e.limits.state(c.key, c.m, c.now)
+	c.limits = c.e.limits.state(c.key, c.m, false, c.now)
 	c.dec = c.limits.admit(c.now, k)
+}
+
+// settle charges (positive) or refunds (negative) tokens once they are known.
+func (c *call) settle(k cost) {
+	if c.limits != nil {
+		c.limits.settle(c.e.now(), k)
+	}
 }
 
 // text returns n words of the corpus at a random offset.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
@@ -28,7 +29,8 @@ type model struct {
 	id       string
 	provider string
 	Model
-	limits    Limits
+	// limits are read by every request and replaced by SetLimits.
+	limits    atomic.Pointer[Limits]
 	faults    Faults
 	latency   Latency
 	dialect   dialect
@@ -44,7 +46,8 @@ func resolveModels(c *Config) map[string]*model {
 	maps.Copy(all, c.Models)
 	out := make(map[string]*model, len(all))
 	for id, m := range all {
-		r := &model{id: id, Model: m, limits: c.Limits, faults: c.Faults, latency: c.Latency}
+		r := &model{id: id, Model: m, faults: c.Faults, latency: c.Latency}
+		lim := c.Limits
 		r.provider = m.Provider
 		if r.provider == "" {
 			r.provider = "openai"
@@ -80,8 +83,9 @@ func resolveModels(c *Config) map[string]*model {
 			r.write1h = micros(m.InputPerMTok * 2)
 		}
 		if m.Limits != nil {
-			r.limits = *m.Limits
+			lim = *m.Limits
 		}
+		r.limits.Store(&lim)
 		if m.Faults != nil {
 			r.faults = *m.Faults
 		}

@@ -70,7 +70,7 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 		c.openAIRateLimited(w)
 		return
 	}
-	c.openAIRateHeaders(h)
+	c.openAIRateHeaders(h, false)
 
 	c.fault = c.pickFault(r)
 	switch c.fault {
@@ -130,8 +130,8 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 		reasoning += answers[i].reasoning
 		longest = max(longest, answers[i].tokens())
 	}
-	if c.limits != nil && !c.req.hasMax {
-		c.limits.settle(c.e.now(), float64(out), 0) // charge the output that max_tokens did not reserve
+	if !c.req.hasMax {
+		c.settle(cost{tokens: float64(out)}) // charge the output that max_tokens did not reserve
 	}
 	if c.req.stream {
 		c.openAIStream(w, r, answers, out, reasoning)
@@ -446,9 +446,10 @@ func appendNullable(b []byte, s string) []byte {
 	return appendString(b, s)
 }
 
-// openAIRateHeaders sets the x-ratelimit-* headers unless the limits are hidden.
-func (c *call) openAIRateHeaders(h http.Header) {
-	if c.limits == nil || c.m.limits.Hidden {
+// openAIRateHeaders sets the x-ratelimit-* headers of an answer, a 429 or not, unless the
+// limits hide them.
+func (c *call) openAIRateHeaders(h http.Header, refused bool) {
+	if c.limits == nil || c.lim.hideHeaders(refused) {
 		return
 	}
 	if m := c.dec.req; m.on {
@@ -466,7 +467,7 @@ func (c *call) openAIRateHeaders(h http.Header) {
 // openAIRateLimited writes the 429 of a refused request.
 func (c *call) openAIRateLimited(w http.ResponseWriter) {
 	h := w.Header()
-	c.openAIRateHeaders(h)
+	c.openAIRateHeaders(h, true)
 	d := c.dec
 	what, typ, reason, limit := "tokens per min (TPM)", "tokens", RefusedTPM, d.tok.limit
 	if d.refused == limitRequests {
@@ -474,7 +475,7 @@ func (c *call) openAIRateLimited(w http.ResponseWriter) {
 	}
 	if d.tooLarge {
 		reason = RefusedTooLarge
-	} else {
+	} else if !c.lim.HideRetryAfter {
 		setHeader(h, "Retry-After", strconv.FormatInt(seconds(d.retryAfter), 10))
 		setHeader(h, "Retry-After-Ms", strconv.FormatInt(int64((d.retryAfter+999_999)/1_000_000), 10))
 	}
