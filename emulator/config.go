@@ -93,7 +93,16 @@ type Model struct {
 	// Provider is "openai" or "anthropic": the API that serves the model. "" means
 	// "anthropic" for ids that start with "claude", "openai" otherwise.
 	Provider string `yaml:"provider" json:"provider"`
-	// ContextWindow is the maximum of prompt plus output tokens; 0 means 128000.
+	// Kind is "chat" (the default: chat completions, responses, messages) or "embedding"
+	// (OpenAI's /v1/embeddings only, which the generation endpoints refuse as OpenAI
+	// does).
+	Kind string `yaml:"kind" json:"kind"`
+	// Dimensions is the length of an embedding model's vectors, and the largest
+	// "dimensions" a request may ask for; 0 means 3072 for ids containing "large", else
+	// 1536.
+	Dimensions int `yaml:"dimensions" json:"dimensions"`
+	// ContextWindow is the maximum of prompt plus output tokens (of an embedding model,
+	// of each input); 0 means 128000 (8192 for an embedding model).
 	ContextWindow int `yaml:"context_window" json:"context_window"`
 	// MaxOutput is the largest max_tokens accepted; 0 means 16384.
 	MaxOutput int `yaml:"max_output" json:"max_output"`
@@ -292,6 +301,18 @@ func (c Config) Validate() error {
 		case "", "openai", "anthropic":
 		default:
 			return fmt.Errorf("emulator: %s.Provider %q: want \"openai\" or \"anthropic\"", p, m.Provider)
+		}
+		switch m.Kind {
+		case "", "chat":
+		case "embedding":
+			if m.Provider == "anthropic" || m.Provider == "" && strings.HasPrefix(id, "claude") {
+				return fmt.Errorf("emulator: %s.Kind %q: embedding models are OpenAI's", p, m.Kind)
+			}
+		default:
+			return fmt.Errorf("emulator: %s.Kind %q: want \"chat\" or \"embedding\"", p, m.Kind)
+		}
+		if m.Dimensions < 0 {
+			return fmt.Errorf("emulator: %s.Dimensions %d: negative", p, m.Dimensions)
 		}
 		if m.ContextWindow < 0 || m.MaxOutput < 0 {
 			return fmt.Errorf("emulator: %s: negative ContextWindow or MaxOutput", p)

@@ -115,6 +115,7 @@ func New(cfg Config) (*Emulator, error) {
 	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
 	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
 	e.mux.HandleFunc("GET /v1/models", e.listModels)
+	e.mux.HandleFunc("GET /v1/models/{id...}", e.getModel)
 	e.mux.HandleFunc("GET /emulator/stats", e.serveStats)
 	e.mux.HandleFunc("GET /emulator/bill", e.serveBill)
 	e.mux.HandleFunc("GET /emulator/limits/{model...}", e.serveLimits)
@@ -339,56 +340,99 @@ var (
 // setHeader sets a header already in canonical form, skipping canonicalization.
 func setHeader(h http.Header, k, v string) { h[k] = []string{v} }
 
+// anthropicAPI reports whether a request without a body to tell is made to Anthropic's
+// API: its SDKs send anthropic-version, and x-api-key rather than a bearer token.
+func anthropicAPI(r *http.Request) bool {
+	return r.Header.Get("anthropic-version") != "" || r.Header.Get("x-api-key") != ""
+}
+
+// listModels serves GET /v1/models: the models of the API the headers name.
 func (e *Emulator) listModels(w http.ResponseWriter, r *http.Request) {
-	anth := r.Header.Get("anthropic-version") != "" || r.Header.Get("x-api-key") != ""
+	anth := anthropicAPI(r)
 	b := make([]byte, 0, 64*len(e.ids))
 	created := e.now().Unix()
 	if anth {
 		b = append(b, `{"data":[`...)
-		first := true
-		var firstID, lastID string
-		for _, id := range e.ids {
-			if e.models[id].provider != "anthropic" {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			} else {
-				firstID = id
-			}
-			first, lastID = false, id
-			b = append(b, `{"type":"model","id":`...)
-			b = appendString(b, id)
-			b = append(b, `,"display_name":`...)
-			b = appendString(b, id)
-			b = append(b, `,"created_at":"`...)
-			b = time.Unix(created, 0).UTC().AppendFormat(b, time.RFC3339)
-			b = append(b, `"}`...)
+	} else {
+		b = append(b, `{"object":"list","data":[`...)
+	}
+	first := true
+	var firstID, lastID string
+	for _, id := range e.ids {
+		m := e.models[id]
+		if m.provider == "anthropic" != anth {
+			continue
 		}
+		if first {
+			firstID = id
+		} else {
+			b = append(b, ',')
+		}
+		first, lastID = false, id
+		b = appendModel(b, m, id, created)
+	}
+	if anth {
 		b = append(b, `],"has_more":false,"first_id":`...)
 		b = appendString(b, firstID)
 		b = append(b, `,"last_id":`...)
 		b = appendString(b, lastID)
 		b = append(b, '}')
 	} else {
-		b = append(b, `{"object":"list","data":[`...)
-		first := true
-		for _, id := range e.ids {
-			if e.models[id].provider != "openai" {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, `{"id":`...)
-			b = appendString(b, id)
-			b = append(b, `,"object":"model","created":`...)
-			b = appendInt(b, created)
-			b = append(b, `,"owned_by":"system"}`...)
-		}
 		b = append(b, `]}`...)
 	}
 	setHeader(w.Header(), "Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+// getModel serves GET /v1/models/{id}: one model in the shape of the API the headers name,
+// or that API's 404. A dated id resolves to its family, as for generation, and is echoed.
+func (e *Emulator) getModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	anth := anthropicAPI(r)
+	m := e.lookup(id)
+	h := w.Header()
+	if m == nil || m.provider == "anthropic" != anth {
+		var b []byte
+		if anth {
+			g := newRNG(e.cfg.Seed, e.seq.Add(1))
+			reqID := g.appendID([]byte("req_011C"), 20)
+			b = append(b, `{"type":"error","error":{"type":"not_found_error","message":`...)
+			b = appendString(b, "model: "+id)
+			b = append(b, `},"request_id":`...)
+			b = appendString(b, string(reqID))
+			b = append(b, '}')
+			setHeader(h, "Request-Id", string(reqID))
+		} else {
+			b = appendOpenAIError(b, &apiError{typ: "invalid_request_error", param: "model", code: "model_not_found",
+				message: "The model '" + id + "' does not exist"})
+		}
+		setHeader(h, "Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write(b)
+		return
+	}
+	setHeader(h, "Content-Type", "application/json")
+	_, _ = w.Write(appendModel(nil, m, id, e.now().Unix()))
+}
+
+// appendModel renders one model object: Anthropic's ModelInfo or OpenAI's Model.
+func appendModel(b []byte, m *model, id string, created int64) []byte {
+	if m.provider == "anthropic" {
+		b = append(b, `{"type":"model","id":`...)
+		b = appendString(b, id)
+		b = append(b, `,"display_name":`...)
+		b = appendString(b, id)
+		b = append(b, `,"created_at":"`...)
+		b = time.Unix(created, 0).UTC().AppendFormat(b, time.RFC3339)
+		b = append(b, `","max_input_tokens":`...)
+		b = appendInt(b, int64(m.ContextWindow))
+		b = append(b, `,"max_tokens":`...)
+		b = appendInt(b, int64(m.MaxOutput))
+		return append(b, '}')
+	}
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	b = append(b, `,"object":"model","created":`...)
+	b = appendInt(b, created)
+	return append(b, `,"owned_by":"system"}`...)
 }

@@ -17,7 +17,7 @@ import (
 func DefaultModels() map[string]Model {
 	out := map[string]Model{}
 	for _, m := range pricing.Default().Models() {
-		out[m.Name] = Model{Provider: m.Provider, ContextWindow: m.ContextWindow, MaxOutput: m.MaxOutput,
+		out[m.Name] = Model{Provider: m.Provider, Kind: string(m.Kind), ContextWindow: m.ContextWindow, MaxOutput: m.MaxOutput,
 			InputPerMTok: float64(m.Input) / 1e6, CachedInputPerMTok: float64(m.CachedInput) / 1e6,
 			OutputPerMTok: float64(m.Output) / 1e6}
 	}
@@ -34,6 +34,8 @@ type model struct {
 	faults    Faults
 	latency   Latency
 	dialect   dialect
+	embedding bool // an embedding model: /v1/embeddings only
+	dims      int  // its vectors' length
 	reasoning bool
 	minCache  int
 	// prices in micro-USD per million tokens
@@ -58,7 +60,17 @@ func resolveModels(c *Config) map[string]*model {
 		if r.ContextWindow == 0 {
 			r.ContextWindow = 128000
 		}
-		if r.MaxOutput == 0 {
+		r.embedding = m.Kind == "embedding"
+		if r.embedding {
+			r.dims = m.Dimensions
+			if r.dims == 0 {
+				r.dims = defaultDimensions(id)
+			}
+			if m.ContextWindow == 0 {
+				r.ContextWindow = 8192
+			}
+		}
+		if r.MaxOutput == 0 && !r.embedding {
 			r.MaxOutput = 16384
 		}
 		r.dialect = dialectNames[m.Dialect]
@@ -107,6 +119,16 @@ func isReasoningID(id string) bool {
 		}
 	}
 	return strings.HasPrefix(id, "gpt-5") && !strings.Contains(id, "chat")
+}
+
+// defaultDimensions is the length of an embedding model's vectors: 3072 for
+// text-embedding-3-large, 1536 for text-embedding-3-small and text-embedding-ada-002
+// (https://platform.openai.com/docs/guides/embeddings#embedding-models).
+func defaultDimensions(id string) int {
+	if strings.Contains(id, "large") {
+		return 3072
+	}
+	return 1536
 }
 
 // defaultMinCache is the documented shortest cacheable prefix: OpenAI's 1024 tokens

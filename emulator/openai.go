@@ -49,6 +49,10 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 			message: "The model `" + c.req.model + "` does not exist or you do not have access to it."})
 		return
 	}
+	if c.m.embedding {
+		c.openAIError(w, notChatModel("v1/chat/completions"))
+		return
+	}
 	if c.req.hasMax && c.req.maxTokens > c.m.MaxOutput {
 		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: "max_tokens", code: "invalid_value", reason: RefusedMaxTokens,
 			message: fmt.Sprintf("max_tokens is too large: %d. This model supports at most %d completion tokens, whereas you provided %d.", c.req.maxTokens, c.m.MaxOutput, c.req.maxTokens)})
@@ -490,6 +494,12 @@ func (c *call) openAIRateLimited(w http.ResponseWriter) {
 	}
 	c.openAIError(w, &apiError{status: 429, typ: typ, code: "rate_limit_exceeded", reason: reason,
 		message: fmt.Sprintf("Rate limit reached for %s in organization %s on %s: Limit %d, Used %d, Requested %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.", c.m.id, c.e.org, what, limit, d.used, d.requested, formatWait(d.retryAfter))})
+}
+
+// notChatModel is OpenAI's refusal of an embedding model on a generation endpoint.
+func notChatModel(endpoint string) *apiError {
+	return &apiError{status: 404, typ: "invalid_request_error", param: "model", reason: RefusedNotFound,
+		message: "This is not a chat model and thus not supported in the " + endpoint + " endpoint. Did you mean to use v1/completions?"}
 }
 
 // redact shows a key the way OpenAI's 401 does: its first and last few characters.
