@@ -14,37 +14,10 @@ import (
 // anthropicMessages serves POST /v1/messages.
 func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	c := e.begin(r, "req_011C", 20)
+	if !c.anthropicRequest(w, r, false) {
+		return
+	}
 	h := w.Header()
-	setHeader(h, "Request-Id", c.reqIDString)
-	h["Anthropic-Organization-Id"] = e.orgHeader
-
-	key := r.Header.Get("X-Api-Key")
-	if key == "" {
-		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "x-api-key header is required"})
-		return
-	}
-	if e.keys != nil && !e.keys[key] {
-		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "invalid x-api-key"})
-		return
-	}
-	if r.Header.Get("Anthropic-Version") == "" {
-		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "anthropic-version: header is required"})
-		return
-	}
-	c.key = key
-	body, err := readBody(r)
-	if err != nil {
-		c.anthropicError(w, &apiError{status: 413, typ: "request_too_large", reason: RefusedBadRequest, message: "Request exceeds the maximum allowed number of bytes."})
-		return
-	}
-	c.body = body
-	c.req, err = parseAnthropic(body)
-	if err != nil {
-		var pe *parseError
-		errors.As(err, &pe)
-		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: pe.msg})
-		return
-	}
 	if !c.resolve("anthropic") {
 		c.anthropicError(w, &apiError{status: 404, typ: "not_found_error", reason: RefusedNotFound, message: "model: " + c.req.model})
 		return
@@ -63,6 +36,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	var blocks []anthropicBlock
 	var marks []int
 	if c.req.marked {
+		var err error
 		if blocks, marks, err = c.anthropicBreakpoints(toolPrompt); err != nil {
 			var pe *parseError
 			if !errors.As(err, &pe) {
@@ -195,6 +169,43 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = w.Write(b)
 	c.bill(EndComplete, out, a.thinkingN)
+}
+
+// anthropicRequest checks the headers of an Anthropic request, then reads and parses its
+// body; it reports whether the request goes on, and otherwise has answered the error.
+func (c *call) anthropicRequest(w http.ResponseWriter, r *http.Request, count bool) bool {
+	h := w.Header()
+	setHeader(h, "Request-Id", c.reqIDString)
+	h["Anthropic-Organization-Id"] = c.e.orgHeader
+
+	key := r.Header.Get("X-Api-Key")
+	if key == "" {
+		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "x-api-key header is required"})
+		return false
+	}
+	if c.e.keys != nil && !c.e.keys[key] {
+		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "invalid x-api-key"})
+		return false
+	}
+	if r.Header.Get("Anthropic-Version") == "" {
+		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "anthropic-version: header is required"})
+		return false
+	}
+	c.key = key
+	body, err := readBody(r)
+	if err != nil {
+		c.anthropicError(w, &apiError{status: 413, typ: "request_too_large", reason: RefusedBadRequest, message: "Request exceeds the maximum allowed number of bytes."})
+		return false
+	}
+	c.body = body
+	c.req, err = parseAnthropicRequest(body, count)
+	if err != nil {
+		var pe *parseError
+		errors.As(err, &pe)
+		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: pe.msg})
+		return false
+	}
+	return true
 }
 
 var anthropicStop = [...]string{finishStop: "end_turn", finishLength: "max_tokens", finishTools: "tool_use"}
@@ -436,6 +447,9 @@ func (c *call) anthropicRateLimited(w http.ResponseWriter) {
 		what, reason, limit = "input tokens per minute", RefusedITPM, d.in.limit
 	default:
 		what, reason, limit = "output tokens per minute", RefusedOTPM, d.out.limit
+	}
+	if c.countTokens {
+		reason = RefusedCountTokens
 	}
 	if d.tooLarge {
 		reason = RefusedTooLarge

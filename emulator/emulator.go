@@ -114,6 +114,7 @@ func New(cfg Config) (*Emulator, error) {
 	e.mux = http.NewServeMux()
 	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
 	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
+	e.mux.HandleFunc("POST /v1/messages/count_tokens", e.anthropicCountTokens)
 	e.mux.HandleFunc("GET /v1/models", e.listModels)
 	e.mux.HandleFunc("GET /v1/models/{id...}", e.getModel)
 	e.mux.HandleFunc("GET /emulator/stats", e.serveStats)
@@ -180,6 +181,7 @@ type call struct {
 	usage         llm.Usage
 	reasoningDone int // hidden reasoning generated so far, over all choices
 	billed        bool
+	countTokens   bool // a request to Anthropic's count_tokens endpoint
 }
 
 var errTooLarge = errors.New("request body too large")
@@ -213,8 +215,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 }
 
-// begin numbers a request and seeds its generator.
+// begin numbers a request to a generation endpoint, counts it and seeds its generator.
 func (e *Emulator) begin(r *http.Request, prefix string, n int) call {
+	c := e.start(r, prefix, n)
+	e.stats.total.requests.Add(1)
+	return c
+}
+
+// start numbers a request and seeds its generator.
+func (e *Emulator) start(r *http.Request, prefix string, n int) call {
 	seq := e.seq.Add(1)
 	c := call{e: e, rng: newRNG(e.cfg.Seed, seq), seq: seq, now: e.now()}
 	c.reqID = append(make([]byte, 0, len(prefix)+n), prefix...)
@@ -223,7 +232,6 @@ func (e *Emulator) begin(r *http.Request, prefix string, n int) call {
 	if v := r.Header["X-Client-Request-Id"]; len(v) > 0 {
 		c.clientID = v[0]
 	}
-	e.stats.total.requests.Add(1)
 	return c
 }
 
@@ -239,6 +247,9 @@ func (c *call) resolve(provider string) bool {
 }
 
 func (c *call) refuse(r Reason) {
+	if c.countTokens && r != RefusedCountTokens {
+		return // count_tokens requests are not Requests: only their 429s are counted
+	}
 	var mc *counters
 	if c.m != nil {
 		mc = &c.m.ctr
