@@ -113,6 +113,7 @@ func New(cfg Config) (*Emulator, error) {
 	e.corpus = newCorpus(cfg.Seed, maxAnswer+1)
 	e.mux = http.NewServeMux()
 	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
+	e.mux.HandleFunc("POST /v1/embeddings", e.openAIEmbeddings)
 	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
 	e.mux.HandleFunc("POST /v1/messages/count_tokens", e.anthropicCountTokens)
 	e.mux.HandleFunc("GET /v1/models", e.listModels)

@@ -13,31 +13,12 @@ import (
 // openAIChat serves POST /v1/chat/completions.
 func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	c := e.begin(r, "req_", 32)
+	if !c.openAIRequest(w, r) {
+		return
+	}
 	h := w.Header()
-	setHeader(h, "X-Request-Id", c.reqIDString)
-	h["Openai-Organization"] = e.orgHeader
-	h["Openai-Version"] = openAIVersion
-
-	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || key == "" {
-		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", reason: RefusedAuth,
-			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys."})
-		return
-	}
-	if e.keys != nil && !e.keys[key] {
-		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", code: "invalid_api_key", reason: RefusedAuth,
-			message: "Incorrect API key provided: " + redact(key) + ". You can find your API key at https://platform.openai.com/account/api-keys."})
-		return
-	}
-	c.key = key
-	body, err := readBody(r)
-	if err != nil {
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "We could not read the body of your request: " + err.Error()})
-		return
-	}
-	c.body = body
-	c.req, err = parseOpenAI(body)
+	var err error
+	c.req, err = parseOpenAI(c.body)
 	if err != nil {
 		var pe *parseError
 		errors.As(err, &pe)
@@ -76,40 +57,8 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	}
 	c.openAIRateHeaders(h, false)
 
-	c.fault = c.pickFault(r)
-	switch c.fault {
-	case fault500:
-		c.openAIError(w, &apiError{status: 500, typ: "server_error", reason: FaultServerError,
-			message: "The server had an error while processing your request. Sorry about that!"})
+	if !c.openAIFault(w, r) {
 		return
-	case fault502:
-		c.openAIError(w, &apiError{status: 502, typ: "server_error", reason: FaultBadGateway, message: "Bad gateway."})
-		return
-	case fault503:
-		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultUnavailable,
-			message: "The server is overloaded or not ready yet."})
-		return
-	case faultOverloaded:
-		if status, b, retry, ok := d.overloadedError(); ok {
-			if retry != "" {
-				setHeader(h, "Retry-After", retry)
-			}
-			c.rawError(w, status, b, "application/json", FaultOverloaded)
-			return
-		}
-		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultOverloaded,
-			message: "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists."})
-		return
-	case faultQuota:
-		c.openAIError(w, &apiError{status: 429, typ: "insufficient_quota", code: "insufficient_quota", reason: FaultQuota,
-			message: "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."})
-		return
-	case faultDrop:
-		c.refuse(FaultDrop)
-		drop()
-	case faultHang:
-		c.refuse(FaultHang)
-		c.hang(w, r)
 	}
 
 	// Accepted: the prompt is processed, and billed from here on.
@@ -209,6 +158,77 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = w.Write(b)
 	c.bill(EndComplete, out, reasoning)
+}
+
+// openAIRequest sets the headers of every OpenAI answer, checks the API key and reads the
+// body into c.body; it reports whether the request goes on, and otherwise has answered.
+func (c *call) openAIRequest(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	setHeader(h, "X-Request-Id", c.reqIDString)
+	h["Openai-Organization"] = c.e.orgHeader
+	h["Openai-Version"] = openAIVersion
+
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || key == "" {
+		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", reason: RefusedAuth,
+			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys."})
+		return false
+	}
+	if c.e.keys != nil && !c.e.keys[key] {
+		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", code: "invalid_api_key", reason: RefusedAuth,
+			message: "Incorrect API key provided: " + redact(key) + ". You can find your API key at https://platform.openai.com/account/api-keys."})
+		return false
+	}
+	c.key = key
+	body, err := readBody(r)
+	if err != nil {
+		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "We could not read the body of your request: " + err.Error()})
+		return false
+	}
+	c.body = body
+	return true
+}
+
+// openAIFault draws the request's fault and answers those that come before the 200; it
+// reports whether the request goes on (with c.fault set for the faults that come later).
+func (c *call) openAIFault(w http.ResponseWriter, r *http.Request) bool {
+	c.fault = c.pickFault(r)
+	switch c.fault {
+	case fault500:
+		c.openAIError(w, &apiError{status: 500, typ: "server_error", reason: FaultServerError,
+			message: "The server had an error while processing your request. Sorry about that!"})
+		return false
+	case fault502:
+		c.openAIError(w, &apiError{status: 502, typ: "server_error", reason: FaultBadGateway, message: "Bad gateway."})
+		return false
+	case fault503:
+		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultUnavailable,
+			message: "The server is overloaded or not ready yet."})
+		return false
+	case faultOverloaded:
+		if status, b, retry, ok := c.m.dialect.overloadedError(); ok {
+			if retry != "" {
+				setHeader(w.Header(), "Retry-After", retry)
+			}
+			c.rawError(w, status, b, "application/json", FaultOverloaded)
+			return false
+		}
+		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultOverloaded,
+			message: "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists."})
+		return false
+	case faultQuota:
+		c.openAIError(w, &apiError{status: 429, typ: "insufficient_quota", code: "insufficient_quota", reason: FaultQuota,
+			message: "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."})
+		return false
+	case faultDrop:
+		c.refuse(FaultDrop)
+		drop()
+	case faultHang:
+		c.refuse(FaultHang)
+		c.hang(w, r)
+	}
+	return true
 }
 
 var openAIFinish = [...]string{finishStop: "stop", finishLength: "length", finishTools: "tool_calls"}
