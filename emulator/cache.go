@@ -259,6 +259,16 @@ func (c *call) openAICache() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return c.openAICacheMarks(marks), nil
+}
+
+// openAICacheMarks reads and writes the OpenAI cache for a prompt whose 128-token prefixes
+// hash to marks, and returns the cached tokens.
+func (c *call) openAICacheMarks(marks []uint64) int {
+	e := c.e
+	if e.cfg.PromptCache.Disabled || c.req.prompt < c.m.minCache {
+		return 0
+	}
 	scope := scopeHash(c.key, c.m.id, c.req.cacheKey)
 	minBlocks := (c.m.minCache + openAIBlock - 1) / openAIBlock
 	cached := 0
@@ -272,7 +282,7 @@ func (c *call) openAICache() (int, error) {
 	for k := minBlocks; k <= len(marks); k++ {
 		e.cache.write(c.now, entryKey(scope, marks[k-1]), ttl)
 	}
-	return cached, nil
+	return cached
 }
 
 func (e *Emulator) openAITTL() time.Duration {

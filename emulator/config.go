@@ -59,6 +59,12 @@ type Config struct {
 	// /emulator/bill: the most recent BillSize are kept (about 300 bytes each). 0 means
 	// 10000; -1 keeps none. Stats counts every bill whatever the bound.
 	BillSize int `yaml:"bill_size" json:"bill_size"`
+
+	// StoredResponses bounds the Responses API's responses kept for previous_response_id
+	// (those made with store, the default): the most recent are kept, each readable only
+	// with the API key that made it. 0 means 1000; -1 keeps none, so that every
+	// previous_response_id is not found.
+	StoredResponses int `yaml:"stored_responses" json:"stored_responses"`
 }
 
 // DefaultBillSize is the number of bills kept when Config.BillSize is 0.
@@ -288,6 +294,9 @@ func (c Config) Validate() error {
 	}
 	if c.BillSize < -1 {
 		return fmt.Errorf("emulator: BillSize %d: must be -1, 0 or positive", c.BillSize)
+	}
+	if c.StoredResponses < -1 {
+		return fmt.Errorf("emulator: StoredResponses %d: must be -1, 0 or positive", c.StoredResponses)
 	}
 	if c.PromptCache.OpenAITTL < 0 || c.PromptCache.MaxEntries < 0 {
 		return errors.New("emulator: PromptCache: negative OpenAITTL or MaxEntries")

@@ -75,6 +75,7 @@ type Emulator struct {
 	stats     stats
 	bills     billBook
 	cache     promptCache
+	responses responseStore
 	mux       *http.ServeMux
 }
 
@@ -113,6 +114,7 @@ func New(cfg Config) (*Emulator, error) {
 	e.corpus = newCorpus(cfg.Seed, maxAnswer+1)
 	e.mux = http.NewServeMux()
 	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
+	e.mux.HandleFunc("POST /v1/responses", e.openAIResponses)
 	e.mux.HandleFunc("POST /v1/embeddings", e.openAIEmbeddings)
 	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
 	e.mux.HandleFunc("POST /v1/messages/count_tokens", e.anthropicCountTokens)
@@ -125,6 +127,10 @@ func New(cfg Config) (*Emulator, error) {
 	e.bills.size = cfg.BillSize
 	if e.bills.size == 0 {
 		e.bills.size = DefaultBillSize
+	}
+	e.responses.size = cfg.StoredResponses
+	if e.responses.size == 0 {
+		e.responses.size = DefaultStoredResponses
 	}
 	e.cache.max = cfg.PromptCache.MaxEntries
 	if e.cache.max == 0 {

@@ -30,7 +30,13 @@ type request struct {
 	// marked says that some block carries cache_control (Anthropic), or that the request
 	// asks for automatic caching with a top-level cache_control.
 	marked bool
+	// format is the JSON schema that a structured answer follows (Responses API
+	// text.format); nil for free text.
+	format json.RawMessage
 }
+
+// jsonObjectSchema is the schema of a json_object answer: an object with one string.
+var jsonObjectSchema = json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"]}`)
 
 const thinkingAdaptive = -1
 
