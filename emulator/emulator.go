@@ -2,10 +2,17 @@
 // real endpoints, response shapes, streaming transcripts, rate-limit headers and error
 // bodies, with rate limits, latency and faults that a Config sets, and no network or keys.
 //
-// It serves POST /v1/chat/completions and GET /v1/models as OpenAI does, and
-// POST /v1/messages (and GET /v1/models with Anthropic's headers) as Anthropic does. The
-// official Go SDKs parse everything it sends. Every random choice derives from Config.Seed
-// and the order in which requests arrive, so a run is repeatable.
+// It serves POST /v1/chat/completions, POST /v1/responses (the Responses API, with stored
+// conversations for previous_response_id), POST /v1/embeddings and GET /v1/models[/{id}]
+// as OpenAI does, and POST /v1/messages, POST /v1/messages/count_tokens and GET
+// /v1/models[/{id}] (with Anthropic's headers) as Anthropic does. The official Go SDKs
+// parse everything it sends. Every random choice derives from Config.Seed and the order in
+// which requests arrive, so a run is repeatable.
+//
+// Its rate limits (Limits) can move while it runs (SetLimits, PUT
+// /emulator/limits/{model}), hide their headers from successes, 429s or both, and report
+// in Stats how much of their capacity requests used and how many were refused: what a
+// client that learns a provider's limits is measured against.
 //
 // A request may force one fault with the header X-Emulator-Fault naming it (for example
 // "overloaded", "quota", "cut", "error_event"; see FaultNames), whatever the configured
@@ -31,6 +38,9 @@
 //     documented tool-use system prompt to the input.
 //   - Prompt caching (Config.PromptCache): OpenAI's automatic prefix cache, Anthropic's
 //     cache_control breakpoints, reported as the providers report them.
+//   - Structured output (Responses API text.format): JSON that the schema accepts.
+//   - Embeddings: unit vectors that depend on the seed, the model and the input alone.
+//   - Images count in prompts by their size, as each provider counts them.
 //
 // # What it bills
 //
