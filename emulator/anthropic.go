@@ -159,16 +159,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `","stop_sequence":null,"usage":`...)
 	b = c.appendAnthropicUsage(b, out, a.thinkingN, usageMessage)
 	b = append(b, '}')
-	h["Content-Type"] = contentJSON
-	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if c.fault == faultCut {
-		c.refuse(FaultCut)
-		_, _ = w.Write(b[:len(b)/2])
-		c.bill(EndCut, out, a.thinkingN)
-		abort(w)
-	}
-	_, _ = w.Write(b)
-	c.bill(EndComplete, out, a.thinkingN)
+	c.sendWhole(w, b, out, a.thinkingN)
 }
 
 // anthropicRequest checks the headers of an Anthropic request, then reads and parses its

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -134,9 +133,7 @@ func (e *Emulator) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 	er, err := parseEmbedding(c.body)
 	c.req.model = er.model
 	if err != nil {
-		var pe *parseError
-		errors.As(err, &pe)
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
+		c.openAIBadRequest(w, err)
 		return
 	}
 	if !c.resolve("openai") {
@@ -179,14 +176,7 @@ func (e *Emulator) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.req.prompt = er.tokens
-	c.admit(cost{tokens: float64(er.tokens)})
-	if c.dec.refused != limitNone {
-		c.openAIRateLimited(w)
-		return
-	}
-	h := w.Header()
-	c.openAIRateHeaders(h, false)
-	if !c.openAIFault(w, r) {
+	if !c.openAIAdmit(w, r, cost{tokens: float64(er.tokens)}) {
 		return
 	}
 	c.usage = llm.Usage{InputTokens: int64(er.tokens)}
@@ -239,16 +229,7 @@ func (e *Emulator) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(er.tokens), 10)
 	b = append(b, "}}"...)
-	h["Content-Type"] = contentJSON
-	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if c.fault == faultCut {
-		c.refuse(FaultCut)
-		_, _ = w.Write(b[:len(b)/2])
-		c.bill(EndCut, 0, 0)
-		abort(w)
-	}
-	_, _ = w.Write(b)
-	c.bill(EndComplete, 0, 0)
+	c.sendWhole(w, b, 0, 0)
 }
 
 // isShortenable reports whether an embedding model takes "dimensions": the

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -338,6 +339,22 @@ func (c *call) waitWhole(r *http.Request, n, out, reasoning int) bool {
 		c.refuse(FaultStall)
 	}
 	return false
+}
+
+// sendWhole sends a whole JSON answer and bills it; the cut fault sends half of it and
+// drops the connection, and bills it all the same: the answer was generated whole.
+func (c *call) sendWhole(w http.ResponseWriter, b []byte, out, reasoning int) {
+	h := w.Header()
+	h["Content-Type"] = contentJSON
+	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
+	if c.fault == faultCut {
+		c.refuse(FaultCut)
+		_, _ = w.Write(b[:len(b)/2])
+		c.bill(EndCut, out, reasoning)
+		abort(w)
+	}
+	_, _ = w.Write(b)
+	c.bill(EndComplete, out, reasoning)
 }
 
 // silent sends the 200 headers and nothing more, until the client leaves or HangMax

@@ -16,13 +16,10 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	if !c.openAIRequest(w, r) {
 		return
 	}
-	h := w.Header()
 	var err error
 	c.req, err = parseOpenAI(c.body)
 	if err != nil {
-		var pe *parseError
-		errors.As(err, &pe)
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
+		c.openAIBadRequest(w, err)
 		return
 	}
 	if !c.resolve("openai") {
@@ -50,14 +47,7 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// OpenAI counts n times the output cap against the token limit.
-	c.admit(cost{tokens: float64(c.req.prompt + c.req.n*c.req.maxTokens)})
-	if c.dec.refused != limitNone {
-		c.openAIRateLimited(w)
-		return
-	}
-	c.openAIRateHeaders(h, false)
-
-	if !c.openAIFault(w, r) {
+	if !c.openAIAdmit(w, r, cost{tokens: float64(c.req.prompt + c.req.n*c.req.maxTokens)}) {
 		return
 	}
 
@@ -147,17 +137,7 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `],"usage":`...)
 	b = c.appendOpenAIUsage(b, out, reasoning)
 	b = append(b, `,"service_tier":"default","system_fingerprint":"fp_emulator"}`...)
-	h["Content-Type"] = contentJSON
-	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if c.fault == faultCut {
-		c.refuse(FaultCut)
-		_, _ = w.Write(b[:len(b)/2])
-		// The answer was generated whole; the client got half of it.
-		c.bill(EndCut, out, reasoning)
-		abort(w)
-	}
-	_, _ = w.Write(b)
-	c.bill(EndComplete, out, reasoning)
+	c.sendWhole(w, b, out, reasoning)
 }
 
 // openAIRequest sets the headers of every OpenAI answer, checks the API key and reads the
@@ -188,6 +168,25 @@ func (c *call) openAIRequest(w http.ResponseWriter, r *http.Request) bool {
 	}
 	c.body = body
 	return true
+}
+
+// openAIBadRequest answers a request that the parser refused with OpenAI's 400.
+func (c *call) openAIBadRequest(w http.ResponseWriter, err error) {
+	var pe *parseError
+	errors.As(err, &pe)
+	c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
+}
+
+// openAIAdmit applies the rate limits and draws the fault; it reports whether the request
+// goes on, and otherwise has answered its 429 or its fault.
+func (c *call) openAIAdmit(w http.ResponseWriter, r *http.Request, k cost) bool {
+	c.admit(k)
+	if c.dec.refused != limitNone {
+		c.openAIRateLimited(w)
+		return false
+	}
+	c.openAIRateHeaders(w.Header(), false)
+	return c.openAIFault(w, r)
 }
 
 // openAIFault draws the request's fault and answers those that come before the 200; it

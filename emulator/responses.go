@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -22,9 +21,7 @@ func (e *Emulator) openAIResponses(w http.ResponseWriter, r *http.Request) {
 	req, x, err := parseResponses(c.body)
 	c.req = req
 	if err != nil {
-		var pe *parseError
-		errors.As(err, &pe)
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
+		c.openAIBadRequest(w, err)
 		return
 	}
 	if !c.resolve("openai") {
@@ -74,14 +71,7 @@ func (e *Emulator) openAIResponses(w http.ResponseWriter, r *http.Request) {
 		c.req.format = jsonObjectSchema
 	}
 
-	c.admit(cost{tokens: float64(c.req.prompt + c.req.maxTokens)})
-	if c.dec.refused != limitNone {
-		c.openAIRateLimited(w)
-		return
-	}
-	h := w.Header()
-	c.openAIRateHeaders(h, false)
-	if !c.openAIFault(w, r) {
+	if !c.openAIAdmit(w, r, cost{tokens: float64(c.req.prompt + c.req.maxTokens)}) {
 		return
 	}
 
@@ -113,16 +103,7 @@ func (e *Emulator) openAIResponses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := rw.object(make([]byte, 0, rw.size()), rw.finalStatus(), true)
-	h["Content-Type"] = contentJSON
-	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if c.fault == faultCut {
-		c.refuse(FaultCut)
-		_, _ = w.Write(b[:len(b)/2])
-		c.bill(EndCut, out, a.reasoning) // generated whole; the client got half of it
-		abort(w)
-	}
-	_, _ = w.Write(b)
-	c.bill(EndComplete, out, a.reasoning)
+	c.sendWhole(w, b, out, a.reasoning)
 }
 
 // checkCalls checks the function calls and their outputs as OpenAI does: every call of

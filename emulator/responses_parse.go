@@ -239,18 +239,7 @@ func (t wireRespTool) MarshalJSON() ([]byte, error) {
 // other objects (hosted tools, allowed_tools) leave the choice to the model.
 func parseRespToolChoice(raw json.RawMessage) (toolChoice, error) {
 	if raw[0] == '"' {
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		switch s {
-		case "auto":
-			return toolChoice{kind: choiceAuto}, nil
-		case "none":
-			return toolChoice{kind: choiceNone}, nil
-		case "required":
-			return toolChoice{kind: choiceRequired}, nil
-		}
-		return toolChoice{}, &parseError{param: "tool_choice", code: "invalid_value",
-			msg: "Invalid value: '" + s + "'. Supported values are: 'none', 'auto', and 'required'."}
+		return openAIChoiceMode(raw)
 	}
 	var c struct {
 		Type string `json:"type"`
