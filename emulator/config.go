@@ -15,8 +15,8 @@ import (
 
 // Config configures an Emulator. Its zero value is a usable emulator: the built-in model
 // table, any non-empty API key accepted, no rate limits, no faults, zero latency, answers of
-// 20 to 200 tokens, both prompt caches on, the latest 10000 bills kept, seed 0 and the wall
-// clock.
+// 20 to 200 tokens, both prompt caches on, the latest 10000 bills and 1000 stored responses
+// kept, seed 0 and the wall clock.
 type Config struct {
 	// Seed drives every random choice (faults, jitter, answer length and words, ids). For a
 	// given seed, the n-th request the emulator receives always meets the same choices.
