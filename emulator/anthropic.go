@@ -14,37 +14,10 @@ import (
 // anthropicMessages serves POST /v1/messages.
 func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	c := e.begin(r, "req_011C", 20)
+	if !c.anthropicRequest(w, r, false) {
+		return
+	}
 	h := w.Header()
-	setHeader(h, "Request-Id", c.reqIDString)
-	h["Anthropic-Organization-Id"] = e.orgHeader
-
-	key := r.Header.Get("X-Api-Key")
-	if key == "" {
-		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "x-api-key header is required"})
-		return
-	}
-	if e.keys != nil && !e.keys[key] {
-		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "invalid x-api-key"})
-		return
-	}
-	if r.Header.Get("Anthropic-Version") == "" {
-		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "anthropic-version: header is required"})
-		return
-	}
-	c.key = key
-	body, err := readBody(r)
-	if err != nil {
-		c.anthropicError(w, &apiError{status: 413, typ: "request_too_large", reason: RefusedBadRequest, message: "Request exceeds the maximum allowed number of bytes."})
-		return
-	}
-	c.body = body
-	c.req, err = parseAnthropic(body)
-	if err != nil {
-		var pe *parseError
-		errors.As(err, &pe)
-		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: pe.msg})
-		return
-	}
 	if !c.resolve("anthropic") {
 		c.anthropicError(w, &apiError{status: 404, typ: "not_found_error", reason: RefusedNotFound, message: "model: " + c.req.model})
 		return
@@ -63,6 +36,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	var blocks []anthropicBlock
 	var marks []int
 	if c.req.marked {
+		var err error
 		if blocks, marks, err = c.anthropicBreakpoints(toolPrompt); err != nil {
 			var pe *parseError
 			if !errors.As(err, &pe) {
@@ -88,7 +62,7 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		c.anthropicRateLimited(w)
 		return
 	}
-	c.anthropicRateHeaders(h)
+	c.anthropicRateHeaders(h, false)
 
 	c.fault = c.pickFault(r)
 	switch c.fault {
@@ -121,15 +95,16 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	use := c.anthropicCache(blocks, marks)
 	c.usage = llm.Usage{InputTokens: int64(c.req.prompt), CachedInputTokens: int64(use.read),
 		CacheWriteTokens: int64(use.write5m + use.write1h), CacheWrite1hTokens: int64(use.write1h)}
+	if use.read > 0 {
+		c.settle(cost{input: -float64(use.read)}) // cache reads do not count against ITPM
+	}
 	if c.fault == faultSilent {
 		c.silent(w, r, "text/event-stream; charset=utf-8")
 		return
 	}
 	a := c.plan(true)
 	out := a.tokens()
-	if c.limits != nil {
-		c.limits.settle(c.e.now(), 0, float64(out-c.req.maxTokens)) // refund unused output
-	}
+	c.settle(cost{output: float64(out - c.req.maxTokens)}) // refund unused output
 	if c.req.stream {
 		c.anthropicStream(w, r, &a)
 		return
@@ -184,16 +159,44 @@ func (e *Emulator) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `","stop_sequence":null,"usage":`...)
 	b = c.appendAnthropicUsage(b, out, a.thinkingN, usageMessage)
 	b = append(b, '}')
-	h["Content-Type"] = contentJSON
-	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if c.fault == faultCut {
-		c.refuse(FaultCut)
-		_, _ = w.Write(b[:len(b)/2])
-		c.bill(EndCut, out, a.thinkingN)
-		abort(w)
+	c.sendWhole(w, b, out, a.thinkingN)
+}
+
+// anthropicRequest checks the headers of an Anthropic request, then reads and parses its
+// body; it reports whether the request goes on, and otherwise has answered the error.
+func (c *call) anthropicRequest(w http.ResponseWriter, r *http.Request, count bool) bool {
+	h := w.Header()
+	setHeader(h, "Request-Id", c.reqIDString)
+	h["Anthropic-Organization-Id"] = c.e.orgHeader
+
+	key := r.Header.Get("X-Api-Key")
+	if key == "" {
+		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "x-api-key header is required"})
+		return false
 	}
-	_, _ = w.Write(b)
-	c.bill(EndComplete, out, a.thinkingN)
+	if c.e.keys != nil && !c.e.keys[key] {
+		c.anthropicError(w, &apiError{status: 401, typ: "authentication_error", reason: RefusedAuth, message: "invalid x-api-key"})
+		return false
+	}
+	if r.Header.Get("Anthropic-Version") == "" {
+		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "anthropic-version: header is required"})
+		return false
+	}
+	c.key = key
+	body, err := readBody(r)
+	if err != nil {
+		c.anthropicError(w, &apiError{status: 413, typ: "request_too_large", reason: RefusedBadRequest, message: "Request exceeds the maximum allowed number of bytes."})
+		return false
+	}
+	c.body = body
+	c.req, err = parseAnthropicRequest(body, count)
+	if err != nil {
+		var pe *parseError
+		errors.As(err, &pe)
+		c.anthropicError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: pe.msg})
+		return false
+	}
+	return true
 }
 
 var anthropicStop = [...]string{finishStop: "end_turn", finishLength: "max_tokens", finishTools: "tool_use"}
@@ -379,35 +382,37 @@ func (c *call) anthropicError(w http.ResponseWriter, e *apiError) {
 	_, _ = w.Write(b)
 }
 
-// anthropicRateHeaders sets the anthropic-ratelimit-* headers unless the limits are hidden.
-// Resets are RFC 3339 instants when the bucket is full again.
-func (c *call) anthropicRateHeaders(h http.Header) {
-	if c.limits == nil || c.m.limits.Hidden {
+// anthropicRateHeaders sets the anthropic-ratelimit-* headers of an answer, a 429 or not,
+// unless the limits hide them. Resets are RFC 3339 instants when the bucket is full again;
+// token counts remaining are rounded to the nearest thousand, and the -tokens- headers
+// are the sum of the input and output limits, as Anthropic reports them when no workspace
+// limit applies (https://docs.claude.com/en/api/rate-limits#response-headers).
+func (c *call) anthropicRateHeaders(h http.Header, refused bool) {
+	if c.limits == nil || c.lim.hideHeaders(refused) {
 		return
 	}
-	set := func(prefix string, m meter) {
-		setHeader(h, prefix+"-Limit", strconv.FormatInt(m.limit, 10))
-		setHeader(h, prefix+"-Remaining", strconv.FormatInt(m.remaining, 10))
-		setHeader(h, prefix+"-Reset", ceilSecond(c.now.Add(m.reset)).Format(time.RFC3339))
+	set := func(prefix string, limit, remaining int64, reset time.Duration) {
+		setHeader(h, prefix+"-Limit", strconv.FormatInt(limit, 10))
+		setHeader(h, prefix+"-Remaining", strconv.FormatInt(remaining, 10))
+		setHeader(h, prefix+"-Reset", ceilSecond(c.now.Add(reset)).Format(time.RFC3339))
 	}
-	d := c.dec
+	d := &c.dec
 	if d.req.on {
-		set("Anthropic-Ratelimit-Requests", d.req)
+		set("Anthropic-Ratelimit-Requests", d.req.limit, d.req.remaining, d.req.reset)
 	}
 	if d.in.on {
-		set("Anthropic-Ratelimit-Input-Tokens", d.in)
+		set("Anthropic-Ratelimit-Input-Tokens", d.in.limit, roundThousand(d.in.remaining), d.in.reset)
 	}
 	if d.out.on {
-		set("Anthropic-Ratelimit-Output-Tokens", d.out)
+		set("Anthropic-Ratelimit-Output-Tokens", d.out.limit, roundThousand(d.out.remaining), d.out.reset)
 	}
-	// The combined tokens headers report the most restrictive of the two token limits.
-	switch {
-	case d.in.on && (!d.out.on || d.in.remaining <= d.out.remaining):
-		set("Anthropic-Ratelimit-Tokens", d.in)
-	case d.out.on:
-		set("Anthropic-Ratelimit-Tokens", d.out)
+	if d.in.on || d.out.on {
+		set("Anthropic-Ratelimit-Tokens", d.in.limit+d.out.limit, roundThousand(d.in.remaining+d.out.remaining), max(d.in.reset, d.out.reset))
 	}
 }
+
+// roundThousand rounds a token count to the nearest thousand, as Anthropic's headers do.
+func roundThousand(n int64) int64 { return (n + 500) / 1000 * 1000 }
 
 // ceilSecond rounds t up to the second in UTC, so that a reset is never reported early.
 func ceilSecond(t time.Time) time.Time {
@@ -421,7 +426,7 @@ func ceilSecond(t time.Time) time.Time {
 // anthropicRateLimited writes the 429 of a refused request.
 func (c *call) anthropicRateLimited(w http.ResponseWriter) {
 	h := w.Header()
-	c.anthropicRateHeaders(h)
+	c.anthropicRateHeaders(h, true)
 	d := c.dec
 	var what string
 	var reason Reason
@@ -434,9 +439,12 @@ func (c *call) anthropicRateLimited(w http.ResponseWriter) {
 	default:
 		what, reason, limit = "output tokens per minute", RefusedOTPM, d.out.limit
 	}
+	if c.countTokens {
+		reason = RefusedCountTokens
+	}
 	if d.tooLarge {
 		reason = RefusedTooLarge
-	} else {
+	} else if !c.lim.HideRetryAfter {
 		setHeader(h, "Retry-After", strconv.FormatInt(seconds(d.retryAfter), 10))
 	}
 	c.anthropicError(w, &apiError{status: 429, typ: "rate_limit_error", reason: reason,

@@ -20,6 +20,10 @@ func BenchmarkHandler(b *testing.B) {
 		{"openai-stream", oai(`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello there"}],"max_tokens":50}`)},
 		{"anthropic", ant(antBody)},
 		{"openai-limited", oai(oaiBody)},
+		{"responses", respCall(`{"model":"gpt-4o","input":[{"role":"user","content":"hello there"}],"max_output_tokens":50}`)},
+		{"responses-stream", respCall(`{"model":"gpt-4o","stream":true,"input":[{"role":"user","content":"hello there"}],"max_output_tokens":50}`)},
+		{"embeddings", embedCall(`{"model":"text-embedding-3-small","input":"hello there"}`)},
+		{"count-tokens", countCall(`{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello there"}]}`)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := Config{}

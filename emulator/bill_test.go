@@ -223,7 +223,7 @@ func countContent(body string) int {
 	n := 0
 	for _, ev := range sseEvents(body) {
 		if strings.Contains(ev.data, `"text_delta"`) || strings.Contains(ev.data, `"thinking_delta"`) ||
-			strings.Contains(ev.data, `"delta":{"content":`) {
+			strings.Contains(ev.data, `"delta":{"content":`) || ev.event == "response.output_text.delta" {
 			n++
 		}
 	}
@@ -268,6 +268,16 @@ func TestEarlyEnds(t *testing.T) {
 		{"openai stall", oai(streamOAI), 0, Faults{Stall: 1, StallFor: 20 * time.Second}, EndComplete, 10, 0, 10, "stall", 21100 * time.Millisecond},
 		{"anthropic stall, client leaves", ant(streamAnt), 10 * time.Second, Faults{Stall: 1, StallFor: 20 * time.Second}, EndClientGone, 5, 0, 5, "stall", 10 * time.Second},
 		{"openai stall, not streamed", oai(oaiBody), 0, Faults{Stall: 1, StallFor: 20 * time.Second}, EndComplete, 10, 0, -1, "stall", 21100 * time.Millisecond},
+		{"responses stream, client leaves", respCall(streamResp), 450 * time.Millisecond, Faults{}, EndClientGone, 4, 0, 4, "", 0},
+		{"responses stream, gone before the first token", respCall(streamResp), 50 * time.Millisecond, Faults{}, EndClientGone, 0, 0, 0, "", 0},
+		{"responses, gone after the first token", respCall(`{"model":"gpt-4o","input":"hello there"}`), 300 * time.Millisecond, Faults{}, EndClientGone, 10, 0, -1, "", 0},
+		{"o3 responses stream, gone while reasoning", respCall(`{"model":"o3","stream":true,"input":"hello there"}`), 550 * time.Millisecond, Faults{}, EndClientGone, 4, 4, 0, "", 0},
+		{"o3 responses stream, gone while answering", respCall(`{"model":"o3","stream":true,"input":"hello there"}`), 1350 * time.Millisecond, Faults{}, EndClientGone, 13, 10, 3, "", 0},
+		{"responses stream cut", respCall(streamResp), 0, Faults{Cut: 1}, EndCut, 5, 0, 5, "cut", 0},
+		{"responses error event", respCall(streamResp), 0, Faults{ErrorEvent: 1}, EndErrorEvent, 5, 0, 5, "error_event", 0},
+		{"responses error event before content", respCall(streamResp), 0, Faults{StartErrorEvent: 1}, EndErrorEvent, 0, 0, 0, "start_error_event", 0},
+		{"responses stall", respCall(streamResp), 0, Faults{Stall: 1, StallFor: 20 * time.Second}, EndComplete, 10, 0, 10, "stall", 21100 * time.Millisecond},
+		{"responses silent, not streamed", respCall(`{"model":"gpt-4o","input":"hello there"}`), 3 * time.Second, Faults{Silent: 1}, EndClientGone, 0, 0, -1, "silent", 3 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,8 +319,9 @@ func TestEarlyEnds(t *testing.T) {
 }
 
 const (
-	streamOAI = `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello there"}]}`
-	streamAnt = `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hello there"}]}`
+	streamOAI  = `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello there"}]}`
+	streamAnt  = `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hello there"}]}`
+	streamResp = `{"model":"gpt-4o","stream":true,"input":"hello there"}`
 )
 
 // TestStartErrorEvent pins the preamble that comes before the error event: the shapes

@@ -228,11 +228,23 @@ func (p *prefixHasher) content(raw json.RawMessage) error {
 				return err
 			}
 		case "thinking", "redacted_thinking":
+		case "image_url", "input_image", "image":
+			n, _ := q.tokens()
+			p.image(q.imageIdentity(), n)
 		default:
 			p.text(q.Text)
 		}
 	}
 	return nil
+}
+
+// image hashes an image of n tokens: its identity, then n-1 tokens that stand for its
+// pixels, so that the token count matches the prompt's.
+func (p *prefixHasher) image(identity string, n int) {
+	p.tok(identity)
+	for range n - 1 {
+		p.tok("\x00px")
+	}
 }
 
 // openAICache reads and writes the OpenAI cache for a request whose prompt is at least
@@ -247,6 +259,16 @@ func (c *call) openAICache() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return c.openAICacheMarks(marks), nil
+}
+
+// openAICacheMarks reads and writes the OpenAI cache for a prompt whose 128-token prefixes
+// hash to marks, and returns the cached tokens.
+func (c *call) openAICacheMarks(marks []uint64) int {
+	e := c.e
+	if e.cfg.PromptCache.Disabled || c.req.prompt < c.m.minCache {
+		return 0
+	}
 	scope := scopeHash(c.key, c.m.id, c.req.cacheKey)
 	minBlocks := (c.m.minCache + openAIBlock - 1) / openAIBlock
 	cached := 0
@@ -260,7 +282,7 @@ func (c *call) openAICache() (int, error) {
 	for k := minBlocks; k <= len(marks); k++ {
 		e.cache.write(c.now, entryKey(scope, marks[k-1]), ttl)
 	}
-	return cached, nil
+	return cached
 }
 
 func (e *Emulator) openAITTL() time.Duration {
@@ -366,7 +388,7 @@ func blocksOf(raw json.RawMessage, role string, framing int, path string,
 		if err != nil {
 			return err
 		}
-		hh := fnvOffset.token(q.Type).token(q.Text).token(q.Name).token(string(q.Input)).token(string(q.Content))
+		hh := fnvOffset.token(q.Type).token(q.Text).token(q.Name).token(string(q.Input)).token(string(q.Content)).token(q.imageIdentity())
 		if i == 0 {
 			n += framing
 			hh = hh.token(role)

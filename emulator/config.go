@@ -15,8 +15,8 @@ import (
 
 // Config configures an Emulator. Its zero value is a usable emulator: the built-in model
 // table, any non-empty API key accepted, no rate limits, no faults, zero latency, answers of
-// 20 to 200 tokens, both prompt caches on, the latest 10000 bills kept, seed 0 and the wall
-// clock.
+// 20 to 200 tokens, both prompt caches on, the latest 10000 bills and 1000 stored responses
+// kept, seed 0 and the wall clock.
 type Config struct {
 	// Seed drives every random choice (faults, jitter, answer length and words, ids). For a
 	// given seed, the n-th request the emulator receives always meets the same choices.
@@ -59,6 +59,12 @@ type Config struct {
 	// /emulator/bill: the most recent BillSize are kept (about 300 bytes each). 0 means
 	// 10000; -1 keeps none. Stats counts every bill whatever the bound.
 	BillSize int `yaml:"bill_size" json:"bill_size"`
+
+	// StoredResponses bounds the Responses API's responses kept for previous_response_id
+	// (those made with store, the default): the most recent are kept, each readable only
+	// with the API key that made it. 0 means 1000; -1 keeps none, so that every
+	// previous_response_id is not found.
+	StoredResponses int `yaml:"stored_responses" json:"stored_responses"`
 }
 
 // DefaultBillSize is the number of bills kept when Config.BillSize is 0.
@@ -93,7 +99,16 @@ type Model struct {
 	// Provider is "openai" or "anthropic": the API that serves the model. "" means
 	// "anthropic" for ids that start with "claude", "openai" otherwise.
 	Provider string `yaml:"provider" json:"provider"`
-	// ContextWindow is the maximum of prompt plus output tokens; 0 means 128000.
+	// Kind is "chat" (the default: chat completions, responses, messages) or "embedding"
+	// (OpenAI's /v1/embeddings only, which the generation endpoints refuse as OpenAI
+	// does).
+	Kind string `yaml:"kind" json:"kind"`
+	// Dimensions is the length of an embedding model's vectors, and the largest
+	// "dimensions" a request may ask for; 0 means 3072 for ids containing "large", else
+	// 1536.
+	Dimensions int `yaml:"dimensions" json:"dimensions"`
+	// ContextWindow is the maximum of prompt plus output tokens (of an embedding model,
+	// of each input); 0 means 128000 (8192 for an embedding model).
 	ContextWindow int `yaml:"context_window" json:"context_window"`
 	// MaxOutput is the largest max_tokens accepted; 0 means 16384.
 	MaxOutput int `yaml:"max_output" json:"max_output"`
@@ -135,25 +150,56 @@ type Model struct {
 
 // Limits are per-minute rate limits, enforced per API key and model with token buckets that
 // refill continuously (limit/60 per second) up to the per-minute limit, as the real APIs do.
-// A zero field is unlimited.
+// A zero field is unlimited. Emulator.SetLimits changes them while the emulator runs.
 //
-// The token cost of an OpenAI request is its estimated prompt tokens plus n times
-// max_tokens (when set; otherwise the generated tokens are charged after the answer), as
-// OpenAI counts a request with n choices. Anthropic counts input tokens against ITPM and
-// max_tokens against OTPM, then refunds the unused output tokens.
+// OpenAI counts a request against RPM and TPM: its estimated prompt tokens plus n times
+// max_tokens (max_output_tokens in the Responses API; when unset, the generated tokens are
+// charged after the answer); an embeddings request its input tokens. Cached prompt tokens
+// count, as OpenAI counts them. Anthropic counts a request against RPM, ITPM and OTPM: its
+// input tokens against ITPM, except those read from the prompt cache, which are refunded
+// once the cache is read ("cached tokens don't count towards ITPM limits for most
+// models"), and max_tokens against OTPM, of which the unused part is refunded after the
+// answer. Anthropic's POST /v1/messages/count_tokens has a request limit of its own,
+// CountTokensRPM (https://docs.claude.com/en/docs/build-with-claude/token-counting).
+//
+// The headers report them as the providers do: OpenAI's x-ratelimit-limit-, -remaining-
+// and -reset-requests and -tokens (resets as durations such as "6m0s"); Anthropic's
+// anthropic-ratelimit-requests-, -input-tokens-, -output-tokens- and -tokens-limit,
+// -remaining and -reset (RFC 3339 instants when the bucket is full again; token counts
+// remaining rounded to the nearest thousand; -tokens- the sum of input and output), with
+// retry-after on a 429 (https://docs.claude.com/en/api/rate-limits#response-headers,
+// https://platform.openai.com/docs/guides/rate-limits#rate-limits-in-headers).
 type Limits struct {
 	RPM  int `yaml:"rpm" json:"rpm"`   // requests per minute (both APIs)
 	TPM  int `yaml:"tpm" json:"tpm"`   // tokens per minute (OpenAI)
 	ITPM int `yaml:"itpm" json:"itpm"` // input tokens per minute (Anthropic)
 	OTPM int `yaml:"otpm" json:"otpm"` // output tokens per minute (Anthropic)
+	// CountTokensRPM limits Anthropic's POST /v1/messages/count_tokens, apart from RPM.
+	CountTokensRPM int `yaml:"count_tokens_rpm" json:"count_tokens_rpm"`
 
-	// Hidden enforces the limits without telling the client: no rate-limit headers on any
-	// response and a 429 without them (the body and retry-after remain). It is for testing
-	// clients that learn limits from refusals alone.
+	// Hidden enforces the limits without telling the client: HideOnSuccess and HideOn429
+	// together (the body and retry-after of a 429 remain). It is for testing clients that
+	// learn limits from refusals alone.
 	Hidden bool `yaml:"hidden" json:"hidden"`
+	// HideOnSuccess leaves the rate-limit headers out of every answer but the 429s, as
+	// some providers and proxies do.
+	HideOnSuccess bool `yaml:"hide_on_success" json:"hide_on_success"`
+	// HideOn429 leaves the rate-limit headers out of the 429s.
+	HideOn429 bool `yaml:"hide_on_429" json:"hide_on_429"`
+	// HideRetryAfter leaves retry-after (and OpenAI's retry-after-ms) out of the 429s, as
+	// a proxy that strips them does.
+	HideRetryAfter bool `yaml:"hide_retry_after" json:"hide_retry_after"`
 }
 
-func (l Limits) zero() bool { return l.RPM == 0 && l.TPM == 0 && l.ITPM == 0 && l.OTPM == 0 }
+func (l *Limits) zero() bool { return l.RPM == 0 && l.TPM == 0 && l.ITPM == 0 && l.OTPM == 0 }
+
+// hideHeaders reports whether an answer, a 429 or not, goes out without rate-limit headers.
+func (l *Limits) hideHeaders(refused bool) bool {
+	if refused {
+		return l.Hidden || l.HideOn429
+	}
+	return l.Hidden || l.HideOnSuccess
+}
 
 // Faults are probabilities in [0, 1] that a request admitted past the rate limits fails in
 // a given way instead of being served. Their sum must not exceed 1. A request forces one
@@ -249,6 +295,9 @@ func (c Config) Validate() error {
 	if c.BillSize < -1 {
 		return fmt.Errorf("emulator: BillSize %d: must be -1, 0 or positive", c.BillSize)
 	}
+	if c.StoredResponses < -1 {
+		return fmt.Errorf("emulator: StoredResponses %d: must be -1, 0 or positive", c.StoredResponses)
+	}
 	if c.PromptCache.OpenAITTL < 0 || c.PromptCache.MaxEntries < 0 {
 		return errors.New("emulator: PromptCache: negative OpenAITTL or MaxEntries")
 	}
@@ -261,6 +310,18 @@ func (c Config) Validate() error {
 		case "", "openai", "anthropic":
 		default:
 			return fmt.Errorf("emulator: %s.Provider %q: want \"openai\" or \"anthropic\"", p, m.Provider)
+		}
+		switch m.Kind {
+		case "", "chat":
+		case "embedding":
+			if m.Provider == "anthropic" || m.Provider == "" && strings.HasPrefix(id, "claude") {
+				return fmt.Errorf("emulator: %s.Kind %q: embedding models are OpenAI's", p, m.Kind)
+			}
+		default:
+			return fmt.Errorf("emulator: %s.Kind %q: want \"chat\" or \"embedding\"", p, m.Kind)
+		}
+		if m.Dimensions < 0 {
+			return fmt.Errorf("emulator: %s.Dimensions %d: negative", p, m.Dimensions)
 		}
 		if m.ContextWindow < 0 || m.MaxOutput < 0 {
 			return fmt.Errorf("emulator: %s: negative ContextWindow or MaxOutput", p)
@@ -297,7 +358,7 @@ func (c Config) Validate() error {
 }
 
 func (l Limits) validate(name string) error {
-	if l.RPM < 0 || l.TPM < 0 || l.ITPM < 0 || l.OTPM < 0 {
+	if l.RPM < 0 || l.TPM < 0 || l.ITPM < 0 || l.OTPM < 0 || l.CountTokensRPM < 0 {
 		return fmt.Errorf("emulator: %s: negative limit", name)
 	}
 	return nil

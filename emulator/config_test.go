@@ -106,11 +106,14 @@ func TestStats(t *testing.T) {
 	serve(e, oai(`{"model":"gpt-4o-2024-08-06","messages":[{"role":"user","content":"x"}]}`)) // dated id: gpt-4o's limit
 	st := e.Stats()
 	want := Stats{
-		Total: Counts{Requests: 6, Served: 3, Billed: 3, Refused: map[Reason]int64{RefusedRPM: 2, RefusedNotFound: 1},
+		Total: Counts{Requests: 6, Served: 3, Billed: 3, Refused: map[Reason]int64{RefusedRPM: 2, RefusedNotFound: 1}, RateLimited: 2,
 			InputTokens: 24, OutputTokens: 30, CostMicroUSD: 2*120 + 174}, // gpt-4o: 8 in x $2.50 + 10 out x $10 per 1M,
 		Models: map[string]Counts{
-			"gpt-4o":            {Requests: 4, Served: 2, Billed: 2, Refused: map[Reason]int64{RefusedRPM: 2}, InputTokens: 16, OutputTokens: 20, CostMicroUSD: 2 * 120},
-			"claude-sonnet-4-5": {Requests: 1, Served: 1, Billed: 1, Refused: map[Reason]int64{}, InputTokens: 8, OutputTokens: 10, CostMicroUSD: 174},
+			"gpt-4o": {Requests: 4, Served: 2, Billed: 2, Refused: map[Reason]int64{RefusedRPM: 2}, RateLimited: 2,
+				InputTokens: 16, OutputTokens: 20, CostMicroUSD: 2 * 120,
+				Capacity: &Capacity{Requests: Use{Limit: 2, Offered: 2, Used: 2}}},
+			"claude-sonnet-4-5": {Requests: 1, Served: 1, Billed: 1, Refused: map[Reason]int64{}, InputTokens: 8, OutputTokens: 10, CostMicroUSD: 174,
+				Capacity: &Capacity{Requests: Use{Limit: 2, Offered: 2, Used: 1}}},
 		},
 	}
 	if diff := cmp.Diff(want, st); diff != "" {

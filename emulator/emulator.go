@@ -2,10 +2,17 @@
 // real endpoints, response shapes, streaming transcripts, rate-limit headers and error
 // bodies, with rate limits, latency and faults that a Config sets, and no network or keys.
 //
-// It serves POST /v1/chat/completions and GET /v1/models as OpenAI does, and
-// POST /v1/messages (and GET /v1/models with Anthropic's headers) as Anthropic does. The
-// official Go SDKs parse everything it sends. Every random choice derives from Config.Seed
-// and the order in which requests arrive, so a run is repeatable.
+// It serves POST /v1/chat/completions, POST /v1/responses (the Responses API, with stored
+// conversations for previous_response_id), POST /v1/embeddings and GET /v1/models[/{id}]
+// as OpenAI does, and POST /v1/messages, POST /v1/messages/count_tokens and GET
+// /v1/models[/{id}] (with Anthropic's headers) as Anthropic does. The official Go SDKs
+// parse everything it sends. Every random choice derives from Config.Seed and the order in
+// which requests arrive, so a run is repeatable.
+//
+// Its rate limits (Limits) can move while it runs (SetLimits, PUT
+// /emulator/limits/{model}), hide their headers from successes, 429s or both, and report
+// in Stats how much of their capacity requests used and how many were refused: what a
+// client that learns a provider's limits is measured against.
 //
 // A request may force one fault with the header X-Emulator-Fault naming it (for example
 // "overloaded", "quota", "cut", "error_event"; see FaultNames), whatever the configured
@@ -31,6 +38,9 @@
 //     documented tool-use system prompt to the input.
 //   - Prompt caching (Config.PromptCache): OpenAI's automatic prefix cache, Anthropic's
 //     cache_control breakpoints, reported as the providers report them.
+//   - Structured output (Responses API text.format): JSON that the schema accepts.
+//   - Embeddings: unit vectors that depend on the seed, the model and the input alone.
+//   - Images count in prompts by their size, as each provider counts them.
 //
 // # What it bills
 //
@@ -75,6 +85,7 @@ type Emulator struct {
 	stats     stats
 	bills     billBook
 	cache     promptCache
+	responses responseStore
 	mux       *http.ServeMux
 }
 
@@ -113,13 +124,23 @@ func New(cfg Config) (*Emulator, error) {
 	e.corpus = newCorpus(cfg.Seed, maxAnswer+1)
 	e.mux = http.NewServeMux()
 	e.mux.HandleFunc("POST /v1/chat/completions", e.openAIChat)
+	e.mux.HandleFunc("POST /v1/responses", e.openAIResponses)
+	e.mux.HandleFunc("POST /v1/embeddings", e.openAIEmbeddings)
 	e.mux.HandleFunc("POST /v1/messages", e.anthropicMessages)
+	e.mux.HandleFunc("POST /v1/messages/count_tokens", e.anthropicCountTokens)
 	e.mux.HandleFunc("GET /v1/models", e.listModels)
+	e.mux.HandleFunc("GET /v1/models/{id...}", e.getModel)
 	e.mux.HandleFunc("GET /emulator/stats", e.serveStats)
 	e.mux.HandleFunc("GET /emulator/bill", e.serveBill)
+	e.mux.HandleFunc("GET /emulator/limits/{model...}", e.serveLimits)
+	e.mux.HandleFunc("PUT /emulator/limits/{model...}", e.putLimits)
 	e.bills.size = cfg.BillSize
 	if e.bills.size == 0 {
 		e.bills.size = DefaultBillSize
+	}
+	e.responses.size = cfg.StoredResponses
+	if e.responses.size == 0 {
+		e.responses.size = DefaultStoredResponses
 	}
 	e.cache.max = cfg.PromptCache.MaxEntries
 	if e.cache.max == 0 {
@@ -138,7 +159,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.Ser
 
 // Stats returns a snapshot of the counters, the bill's totals among them. It is cheap and
 // safe to call at any time.
-func (e *Emulator) Stats() Stats { return e.stats.snapshot(e.models) }
+func (e *Emulator) Stats() Stats {
+	return e.stats.snapshot(e.models, e.limits.capacity(e.now()))
+}
 
 // apiError is a refusal, rendered in the wire format of the API called.
 type apiError struct {
@@ -163,7 +186,8 @@ type call struct {
 	req         request
 	body        []byte
 	now         time.Time
-	limits      *limitState
+	lim         *Limits     // the model's limits when the request arrived
+	limits      *limitState // nil when the model has no limits
 	dec         decision
 	fault       fault
 
@@ -174,6 +198,7 @@ type call struct {
 	usage         llm.Usage
 	reasoningDone int // hidden reasoning generated so far, over all choices
 	billed        bool
+	countTokens   bool // a request to Anthropic's count_tokens endpoint
 }
 
 var errTooLarge = errors.New("request body too large")
@@ -207,8 +232,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 }
 
-// begin numbers a request and seeds its generator.
+// begin numbers a request to a generation endpoint, counts it and seeds its generator.
 func (e *Emulator) begin(r *http.Request, prefix string, n int) call {
+	c := e.start(r, prefix, n)
+	e.stats.total.requests.Add(1)
+	return c
+}
+
+// start numbers a request and seeds its generator.
+func (e *Emulator) start(r *http.Request, prefix string, n int) call {
 	seq := e.seq.Add(1)
 	c := call{e: e, rng: newRNG(e.cfg.Seed, seq), seq: seq, now: e.now()}
 	c.reqID = append(make([]byte, 0, len(prefix)+n), prefix...)
@@ -217,7 +249,6 @@ func (e *Emulator) begin(r *http.Request, prefix string, n int) call {
 	if v := r.Header["X-Client-Request-Id"]; len(v) > 0 {
 		c.clientID = v[0]
 	}
-	e.stats.total.requests.Add(1)
 	return c
 }
 
@@ -233,6 +264,9 @@ func (c *call) resolve(provider string) bool {
 }
 
 func (c *call) refuse(r Reason) {
+	if c.countTokens && r != RefusedCountTokens {
+		return // count_tokens requests are not Requests: only their 429s are counted
+	}
 	var mc *counters
 	if c.m != nil {
 		mc = &c.m.ctr
@@ -243,11 +277,19 @@ func (c *call) refuse(r Reason) {
 
 // admit applies the rate limits.
 func (c *call) admit(k cost) {
-	if c.m.limits.zero() {
+	c.lim = c.m.limits.Load()
+	if c.lim.zero() {
 		return
 	}
-	c.limits = c.e.limits.state(c.key, c.m, c.now)
+	c.limits = c.e.limits.state(c.key, c.m, false, c.now)
 	c.dec = c.limits.admit(c.now, k)
+}
+
+// settle charges (positive) or refunds (negative) tokens once they are known.
+func (c *call) settle(k cost) {
+	if c.limits != nil {
+		c.limits.settle(c.e.now(), k)
+	}
 }
 
 // text returns n words of the corpus at a random offset.
@@ -326,56 +368,99 @@ var (
 // setHeader sets a header already in canonical form, skipping canonicalization.
 func setHeader(h http.Header, k, v string) { h[k] = []string{v} }
 
+// anthropicAPI reports whether a request without a body to tell is made to Anthropic's
+// API: its SDKs send anthropic-version, and x-api-key rather than a bearer token.
+func anthropicAPI(r *http.Request) bool {
+	return r.Header.Get("anthropic-version") != "" || r.Header.Get("x-api-key") != ""
+}
+
+// listModels serves GET /v1/models: the models of the API the headers name.
 func (e *Emulator) listModels(w http.ResponseWriter, r *http.Request) {
-	anth := r.Header.Get("anthropic-version") != "" || r.Header.Get("x-api-key") != ""
+	anth := anthropicAPI(r)
 	b := make([]byte, 0, 64*len(e.ids))
 	created := e.now().Unix()
 	if anth {
 		b = append(b, `{"data":[`...)
-		first := true
-		var firstID, lastID string
-		for _, id := range e.ids {
-			if e.models[id].provider != "anthropic" {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			} else {
-				firstID = id
-			}
-			first, lastID = false, id
-			b = append(b, `{"type":"model","id":`...)
-			b = appendString(b, id)
-			b = append(b, `,"display_name":`...)
-			b = appendString(b, id)
-			b = append(b, `,"created_at":"`...)
-			b = time.Unix(created, 0).UTC().AppendFormat(b, time.RFC3339)
-			b = append(b, `"}`...)
+	} else {
+		b = append(b, `{"object":"list","data":[`...)
+	}
+	first := true
+	var firstID, lastID string
+	for _, id := range e.ids {
+		m := e.models[id]
+		if m.provider == "anthropic" != anth {
+			continue
 		}
+		if first {
+			firstID = id
+		} else {
+			b = append(b, ',')
+		}
+		first, lastID = false, id
+		b = appendModel(b, m, id, created)
+	}
+	if anth {
 		b = append(b, `],"has_more":false,"first_id":`...)
 		b = appendString(b, firstID)
 		b = append(b, `,"last_id":`...)
 		b = appendString(b, lastID)
 		b = append(b, '}')
 	} else {
-		b = append(b, `{"object":"list","data":[`...)
-		first := true
-		for _, id := range e.ids {
-			if e.models[id].provider != "openai" {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, `{"id":`...)
-			b = appendString(b, id)
-			b = append(b, `,"object":"model","created":`...)
-			b = appendInt(b, created)
-			b = append(b, `,"owned_by":"system"}`...)
-		}
 		b = append(b, `]}`...)
 	}
 	setHeader(w.Header(), "Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+// getModel serves GET /v1/models/{id}: one model in the shape of the API the headers name,
+// or that API's 404. A dated id resolves to its family, as for generation, and is echoed.
+func (e *Emulator) getModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	anth := anthropicAPI(r)
+	m := e.lookup(id)
+	h := w.Header()
+	if m == nil || m.provider == "anthropic" != anth {
+		var b []byte
+		if anth {
+			g := newRNG(e.cfg.Seed, e.seq.Add(1))
+			reqID := g.appendID([]byte("req_011C"), 20)
+			b = append(b, `{"type":"error","error":{"type":"not_found_error","message":`...)
+			b = appendString(b, "model: "+id)
+			b = append(b, `},"request_id":`...)
+			b = appendString(b, string(reqID))
+			b = append(b, '}')
+			setHeader(h, "Request-Id", string(reqID))
+		} else {
+			b = appendOpenAIError(b, &apiError{typ: "invalid_request_error", param: "model", code: "model_not_found",
+				message: "The model '" + id + "' does not exist"})
+		}
+		setHeader(h, "Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write(b)
+		return
+	}
+	setHeader(h, "Content-Type", "application/json")
+	_, _ = w.Write(appendModel(nil, m, id, e.now().Unix()))
+}
+
+// appendModel renders one model object: Anthropic's ModelInfo or OpenAI's Model.
+func appendModel(b []byte, m *model, id string, created int64) []byte {
+	if m.provider == "anthropic" {
+		b = append(b, `{"type":"model","id":`...)
+		b = appendString(b, id)
+		b = append(b, `,"display_name":`...)
+		b = appendString(b, id)
+		b = append(b, `,"created_at":"`...)
+		b = time.Unix(created, 0).UTC().AppendFormat(b, time.RFC3339)
+		b = append(b, `","max_input_tokens":`...)
+		b = appendInt(b, int64(m.ContextWindow))
+		b = append(b, `,"max_tokens":`...)
+		b = appendInt(b, int64(m.MaxOutput))
+		return append(b, '}')
+	}
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	b = append(b, `,"object":"model","created":`...)
+	b = appendInt(b, created)
+	return append(b, `,"owned_by":"system"}`...)
 }

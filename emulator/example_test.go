@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/emulator"
 )
@@ -58,4 +59,37 @@ func ExampleEmulator_BillsFor() {
 	fmt.Println(b.End, b.Model, b.Usage.InputTokens, b.Usage.OutputTokens, b.CostMicroUSD)
 	// Output:
 	// complete gpt-4o 7 24 258
+}
+
+// A hidden limit of 2 requests per minute, lowered to 1 while the emulator runs: the
+// client sees 429s without rate-limit headers, and the stats say how much of the capacity
+// it used and how many of its calls were refused.
+func ExampleEmulator_SetLimits() {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	e, err := emulator.New(emulator.Config{Now: func() time.Time { return now },
+		Limits: emulator.Limits{RPM: 2, Hidden: true}})
+	if err != nil {
+		panic(err)
+	}
+	call := func() int {
+		req := httptest.NewRequest("POST", "/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"Hello"}]}`))
+		req.Header.Set("Authorization", "Bearer sk-anything")
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		return w.Code
+	}
+	fmt.Println(call(), call(), call())
+	if err := e.SetLimits("gpt-4o", emulator.Limits{RPM: 1, Hidden: true}); err != nil {
+		panic(err)
+	}
+	now = now.Add(time.Minute)
+	fmt.Println(call(), call())
+	st := e.Stats().Models["gpt-4o"]
+	fmt.Printf("refused %d of %d; capacity used %.0f of %.0f requests\n",
+		st.RateLimited, st.Requests, st.Capacity.Requests.Used, st.Capacity.Requests.Offered)
+	// Output:
+	// 200 200 429
+	// 200 429
+	// refused 2 of 5; capacity used 3 of 3 requests
 }

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func (a *answer) visible() int { return a.tokens() - a.reasoning }
 
 // effortScale is how much an OpenAI reasoning model reasons for each reasoning_effort, as a
 // multiple of a draw of Config.Output; "" is the default, medium.
-var effortScale = map[string]float64{"none": 0, "minimal": 0.25, "low": 0.5, "": 1, "medium": 1, "high": 2}
+var effortScale = map[string]float64{"none": 0, "minimal": 0.25, "low": 0.5, "": 1, "medium": 1, "high": 2, "xhigh": 3}
 
 // draw returns an answer length drawn from Config.Output.
 func (c *call) draw() int {
@@ -100,7 +101,12 @@ func (c *call) plan(anthropic bool) answer {
 		calls = len(req.tools) > 0 && c.rng.intn(2) == 1
 	}
 	n := 0
+	structured := ""
 	switch {
+	case !calls && req.format != nil:
+		g := argGen{c: c}
+		structured = string(g.value(nil, req.format, 0))
+		n = CountTokens(structured)
 	case !calls:
 		n = c.draw()
 	case anthropic && req.choice.kind == choiceAuto:
@@ -111,7 +117,11 @@ func (c *call) plan(anthropic bool) answer {
 	if full(n) {
 		n, a.finish = limit-used, finishLength
 	}
-	a.text, a.textN = c.text(n), n
+	if structured != "" {
+		a.text, a.textN = structured[:cutTokens(structured, n)], n // a cap cuts the JSON short
+	} else {
+		a.text, a.textN = c.text(n), n
+	}
 	if used += n; !calls || a.finish == finishLength {
 		return a
 	}
@@ -184,6 +194,9 @@ type streamer struct {
 	strikeAt int  // the content event before which the fault strikes; -1 for none
 	errEvent string
 	buf      []byte
+	// respFail renders the error events of a Responses stream, which carry its sequence
+	// number; nil for the other streams, whose errEvent is fixed.
+	respFail *respWriter
 }
 
 // newStreamer returns a streamer for the call's stream.
@@ -240,7 +253,17 @@ func (s *streamer) strike(c *call) bool {
 		abort(s.w)
 	case faultErrorEvent, faultStartErrorEvent:
 		c.refuse(faultReasons[c.fault])
-		s.write([]byte(s.errEvent))
+		if s.respFail != nil {
+			s.respFail.seq-- // the event rendered for this place is not sent: this one takes its number
+		}
+		switch {
+		case s.respFail == nil:
+			s.write([]byte(s.errEvent))
+		case c.fault == faultStartErrorEvent:
+			s.write(s.respFail.errorEvent())
+		default:
+			s.write(s.respFail.failed())
+		}
 		_ = s.rc.Flush()
 		c.bill(EndErrorEvent, s.out+c.reasoningDone, c.reasoningDone)
 		return false
@@ -316,6 +339,22 @@ func (c *call) waitWhole(r *http.Request, n, out, reasoning int) bool {
 		c.refuse(FaultStall)
 	}
 	return false
+}
+
+// sendWhole sends a whole JSON answer and bills it; the cut fault sends half of it and
+// drops the connection, and bills it all the same: the answer was generated whole.
+func (c *call) sendWhole(w http.ResponseWriter, b []byte, out, reasoning int) {
+	h := w.Header()
+	h["Content-Type"] = contentJSON
+	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
+	if c.fault == faultCut {
+		c.refuse(FaultCut)
+		_, _ = w.Write(b[:len(b)/2])
+		c.bill(EndCut, out, reasoning)
+		abort(w)
+	}
+	_, _ = w.Write(b)
+	c.bill(EndComplete, out, reasoning)
 }
 
 // silent sends the 200 headers and nothing more, until the client leaves or HangMax

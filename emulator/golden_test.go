@@ -25,6 +25,13 @@ func TestGoldenTranscripts(t *testing.T) {
 		{"anthropic_max_tokens.json", ant(`{"model":"claude-sonnet-4-5","max_tokens":3,"messages":[{"role":"user","content":"Say hi"}]}`)},
 		{"anthropic_stream.txt", ant(`{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Say hi"}]}`)},
 		{"anthropic_stream_error_event.txt", ant(`{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Say hi"}]}`).with("X-Emulator-Fault", "error_event")},
+		{"responses.json", respCall(`{"model":"gpt-4o","instructions":"Be brief.","input":"Say hi"}`)},
+		{"responses_reasoning.json", respCall(`{"model":"o4-mini","input":"Say hi","max_output_tokens":16,"reasoning":{"effort":"high"}}`)},
+		{"responses_stream.txt", respCall(`{"model":"o4-mini","stream":true,"input":[{"role":"user","content":[{"type":"input_text","text":"Say hi"}]}]}`)},
+		{"responses_stream_tools.txt", respCall(`{"model":"gpt-4o","stream":true,"input":"Weather in Paris?","tools":[` + respTool + `],"tool_choice":"required"}`)},
+		{"responses_stream_failed.txt", respCall(`{"model":"gpt-4o","stream":true,"input":"Say hi"}`).with("X-Emulator-Fault", "error_event")},
+		{"embeddings.json", embedCall(`{"model":"text-embedding-3-small","input":["Say hi","Say bye"],"dimensions":4}`)},
+		{"count_tokens.json", countCall(`{"model":"claude-sonnet-4-5","system":"Be brief.","messages":[{"role":"user","content":"Say hi"}]}`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // clock is a settable clock for Config.Now.
@@ -44,6 +46,7 @@ func mustNew(t testing.TB, cfg Config) *Emulator {
 // call describes one test request.
 type tcall struct {
 	anthropic bool
+	path      string // "" for the chat or messages endpoint
 	body      string
 	key       string // "" sends the default key "sk-test"; "-" sends none
 	header    map[string]string
@@ -75,6 +78,9 @@ func (c tcall) request() *http.Request {
 	path := "/v1/chat/completions"
 	if c.anthropic {
 		path = "/v1/messages"
+	}
+	if c.path != "" {
+		path = c.path
 	}
 	r := httptest.NewRequest("POST", path, strings.NewReader(c.body))
 	key := c.key
@@ -187,6 +193,8 @@ func dig(v any, path ...any) any {
 	}
 	return v
 }
+
+func cmpEqual(a, b any) bool { return cmp.Equal(a, b) }
 
 func num(v any) int {
 	f, _ := v.(float64)

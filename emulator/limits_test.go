@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -129,13 +131,17 @@ func TestAnthropicLimits(t *testing.T) {
 		}
 	})
 	t.Run("otpm reserves max_tokens and refunds the rest", func(t *testing.T) {
-		e := mustNew(t, Config{Now: newClock().Now, Limits: Limits{OTPM: 100}, Output: Output{MinTokens: 10, MaxTokens: 10}})
-		if r := serve(e, ant(antBody)); r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining") != "50" {
-			t.Fatalf("first remaining = %q, want 50", r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining"))
+		e := mustNew(t, Config{Now: newClock().Now, Limits: Limits{OTPM: 10000}, Output: Output{MinTokens: 100, MaxTokens: 100}})
+		body := `{"model":"claude-sonnet-4-5","max_tokens":2000,"messages":[{"role":"user","content":"hello there"}]}`
+		if r := serve(e, ant(body)); r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining") != "8000" {
+			t.Fatalf("first remaining = %q, want 8000", r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining"))
 		}
-		// 40 of the 50 reserved came back.
-		if r := serve(e, ant(antBody)); r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining") != "40" {
-			t.Errorf("second remaining = %q, want 40", r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining"))
+		// 1900 of the 2000 reserved came back: 9900 - 2000 rounds to 8000, not 6000.
+		if r := serve(e, ant(body)); r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining") != "8000" {
+			t.Errorf("second remaining = %q, want 8000", r.header.Get("Anthropic-Ratelimit-Output-Tokens-Remaining"))
+		}
+		if got := e.Stats().Models["claude-sonnet-4-5"].Capacity.OutputTokens.Used; got != 200 {
+			t.Errorf("OTPM used = %v, want 200 (the tokens generated)", got)
 		}
 	})
 	t.Run("rpm", func(t *testing.T) {
@@ -169,5 +175,185 @@ func TestHiddenLimits(t *testing.T) {
 		if refused.header.Get("Retry-After") == "" {
 			t.Errorf("anthropic=%v: hidden 429 without retry-after", anth)
 		}
+	}
+}
+
+// TestSetLimits moves a hidden RPM limit while a client calls once a second: 120, then
+// 60, then 200 per minute. Each step says what the bucket holds, so the sequence of 200s
+// and 429s, and the capacity the stats report, follow from the limits alone.
+func TestSetLimits(t *testing.T) {
+	for _, anth := range []bool{false, true} {
+		t.Run(map[bool]string{false: "openai", true: "anthropic"}[anth], func(t *testing.T) {
+			clk := newClock()
+			e := mustNew(t, Config{Now: clk.Now, Limits: Limits{RPM: 120, Hidden: true}})
+			model, c := "gpt-4o", oai(oaiBody)
+			if anth {
+				model, c = "claude-sonnet-4-5", ant(antBody)
+			}
+			burst := func(n int) (ok, refused int) {
+				for range n {
+					if serve(e, c).status == 200 {
+						ok++
+					} else {
+						refused++
+					}
+				}
+				return ok, refused
+			}
+			steps := []struct {
+				name     string
+				set      int // new RPM before the burst; 0 keeps it
+				advance  time.Duration
+				burst    int
+				ok       int
+				offered  float64 // Capacity.Requests.Offered after the step
+				used     float64
+				refusals int64 // RateLimited after the step
+			}{
+				{"full bucket of 120", 0, 0, 130, 120, 120, 120, 10},
+				{"refills 60 in 30s", 0, 30 * time.Second, 70, 60, 180, 180, 20},
+				{"lowered to 60: 30s refill 30", 60, 30 * time.Second, 40, 30, 210, 210, 30},
+				{"60 a minute", 0, time.Minute, 70, 60, 270, 270, 40},
+				{"raised to 200: nothing held yet", 200, 0, 5, 0, 270, 270, 45},
+				{"a minute later, 200", 0, time.Minute, 250, 200, 470, 470, 95},
+				{"idle half a minute: offered, not used", 0, 30 * time.Second, 0, 0, 570, 470, 95},
+			}
+			for _, st := range steps {
+				if st.set != 0 {
+					if err := e.SetLimits(model, Limits{RPM: st.set, Hidden: true}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clk.Advance(st.advance)
+				ok, refused := burst(st.burst)
+				stats := e.Stats().Models[model]
+				got := stats.Capacity.Requests
+				if ok != st.ok || refused != st.burst-st.ok || got.Offered != st.offered || got.Used != st.used || stats.RateLimited != st.refusals {
+					t.Errorf("%s: %d served, %d refused, offered %v used %v, rate limited %d; want %d, %d, %v, %v, %d",
+						st.name, ok, refused, got.Offered, got.Used, stats.RateLimited, st.ok, st.burst-st.ok, st.offered, st.used, st.refusals)
+				}
+			}
+			if l, _ := e.Limits(model); l.RPM != 200 {
+				t.Errorf("Limits(%s).RPM = %d, want 200", model, l.RPM)
+			}
+		})
+	}
+}
+
+func TestSetLimitsErrors(t *testing.T) {
+	e := mustNew(t, Config{})
+	if err := e.SetLimits("no-such-model", Limits{RPM: 1}); !errors.Is(err, ErrUnknownModel) {
+		t.Errorf("SetLimits(unknown) = %v, want ErrUnknownModel", err)
+	}
+	if err := e.SetLimits("gpt-4o", Limits{RPM: -1}); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("SetLimits(negative) = %v, want a negative-limit error", err)
+	}
+	// A dated snapshot id sets its family's limits.
+	if err := e.SetLimits("gpt-4o-2024-08-06", Limits{RPM: 1}); err != nil {
+		t.Fatal(err)
+	}
+	serve(e, oai(oaiBody))
+	if r := serve(e, oai(oaiBody)); r.status != 429 {
+		t.Errorf("after SetLimits on a snapshot id: status %d, want 429", r.status)
+	}
+}
+
+// TestLimitsEndpoint drives PUT and GET /emulator/limits/{model}.
+func TestLimitsEndpoint(t *testing.T) {
+	e := mustNew(t, Config{Now: newClock().Now})
+	do := func(method, path, body string) (int, string) {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return w.Code, w.Body.String()
+	}
+	cases := []struct {
+		method, path, body string
+		status             int
+		contains           string
+	}{
+		{"GET", "/emulator/limits/gpt-4o", "", 200, `"rpm":0`},
+		{"PUT", "/emulator/limits/gpt-4o", `{"rpm":1,"tpm":5000,"hide_on_429":true}`, 200, `"rpm":1,"tpm":5000,`},
+		{"GET", "/emulator/limits/gpt-4o", "", 200, `"hide_on_429":true`},
+		{"PUT", "/emulator/limits/gpt-4o", `{"rpm":1,"rpn":2}`, 400, `unknown field "rpn"`},
+		{"PUT", "/emulator/limits/gpt-4o", `{"rpm":-5}`, 400, "negative"},
+		{"PUT", "/emulator/limits/gpt-9", `{"rpm":5}`, 404, "unknown model"},
+		{"GET", "/emulator/limits/gpt-9", "", 404, "unknown model"},
+		{"PUT", "/emulator/limits/Qwen/Qwen3-8B", `{"rpm":5}`, 404, "unknown model"}, // ids may hold a slash
+	}
+	for _, tc := range cases {
+		status, body := do(tc.method, tc.path, tc.body)
+		if status != tc.status || !strings.Contains(body, tc.contains) {
+			t.Errorf("%s %s %s = %d %s, want %d containing %q", tc.method, tc.path, tc.body, status, body, tc.status, tc.contains)
+		}
+	}
+	serve(e, oai(oaiBody))
+	if r := serve(e, oai(oaiBody)); r.status != 429 || r.header.Get("X-Ratelimit-Limit-Requests") != "" || r.header.Get("Retry-After") == "" {
+		t.Errorf("after PUT: %d, limit header %q, retry-after %q; want 429 without rate-limit headers, with retry-after",
+			r.status, r.header.Get("X-Ratelimit-Limit-Requests"), r.header.Get("Retry-After"))
+	}
+}
+
+// TestHideHeaders checks each way of hiding the rate-limit headers, on a success and on a
+// 429, for both providers: the limits are enforced all the same.
+func TestHideHeaders(t *testing.T) {
+	cases := []struct {
+		name                        string
+		lim                         Limits
+		okHeaders, limited, retries bool
+	}{
+		{"shown", Limits{}, true, true, true},
+		{"hidden", Limits{Hidden: true}, false, false, true},
+		{"hide on success", Limits{HideOnSuccess: true}, false, true, true},
+		{"hide on 429", Limits{HideOn429: true}, true, false, true},
+		{"hide retry-after", Limits{HideRetryAfter: true}, true, true, false},
+		{"hide all", Limits{Hidden: true, HideRetryAfter: true}, false, false, false},
+	}
+	for _, tc := range cases {
+		for _, anth := range []bool{false, true} {
+			lim := tc.lim
+			lim.RPM, lim.TPM, lim.ITPM, lim.OTPM = 1, 100000, 100000, 100000
+			e := mustNew(t, Config{Now: newClock().Now, Limits: lim})
+			c, prefix := oai(oaiBody), "X-Ratelimit-"
+			if anth {
+				c, prefix = ant(antBody), "Anthropic-Ratelimit-"
+			}
+			ok, refused := serve(e, c), serve(e, c)
+			if ok.status != 200 || refused.status != 429 {
+				t.Fatalf("%s anthropic=%v: statuses %d, %d, want 200, 429", tc.name, anth, ok.status, refused.status)
+			}
+			has := func(r tresponse) bool {
+				for k := range r.header {
+					if strings.HasPrefix(k, prefix) {
+						return true
+					}
+				}
+				return false
+			}
+			retry := refused.header.Get("Retry-After") != ""
+			if !anth && retry != (refused.header.Get("Retry-After-Ms") != "") {
+				t.Errorf("%s: retry-after and retry-after-ms disagree", tc.name)
+			}
+			if has(ok) != tc.okHeaders || has(refused) != tc.limited || retry != tc.retries {
+				t.Errorf("%s anthropic=%v: headers on 200 %v, on 429 %v, retry-after %v; want %v, %v, %v",
+					tc.name, anth, has(ok), has(refused), retry, tc.okHeaders, tc.limited, tc.retries)
+			}
+		}
+	}
+}
+
+// TestITPMCacheReads checks that Anthropic's cache reads do not count against ITPM.
+func TestITPMCacheReads(t *testing.T) {
+	e := mustNew(t, Config{Now: newClock().Now, Limits: Limits{ITPM: 100000}})
+	long := strings.Repeat("quota ledger ", 700) // 1400 tokens
+	body := `{"model":"claude-sonnet-4-5","max_tokens":50,"system":[{"type":"text","text":"` + long + `","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}`
+	serve(e, ant(body)) // writes the cache
+	serve(e, ant(body)) // reads it
+	bills := e.Bills()
+	if len(bills) != 2 || bills[1].Usage.CachedInputTokens == 0 {
+		t.Fatalf("bills %+v, want the second to read the cache", bills)
+	}
+	in := bills[0].Usage.InputTokens + bills[1].Usage.InputTokens - bills[1].Usage.CachedInputTokens
+	if got := e.Stats().Models["claude-sonnet-4-5"].Capacity.InputTokens.Used; got != float64(in) {
+		t.Errorf("ITPM used %v, want %d: the input of both requests but the cache read", got, in)
 	}
 }

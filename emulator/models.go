@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
@@ -16,7 +17,7 @@ import (
 func DefaultModels() map[string]Model {
 	out := map[string]Model{}
 	for _, m := range pricing.Default().Models() {
-		out[m.Name] = Model{Provider: m.Provider, ContextWindow: m.ContextWindow, MaxOutput: m.MaxOutput,
+		out[m.Name] = Model{Provider: m.Provider, Kind: string(m.Kind), ContextWindow: m.ContextWindow, MaxOutput: m.MaxOutput,
 			InputPerMTok: float64(m.Input) / 1e6, CachedInputPerMTok: float64(m.CachedInput) / 1e6,
 			OutputPerMTok: float64(m.Output) / 1e6}
 	}
@@ -28,10 +29,13 @@ type model struct {
 	id       string
 	provider string
 	Model
-	limits    Limits
+	// limits are read by every request and replaced by SetLimits.
+	limits    atomic.Pointer[Limits]
 	faults    Faults
 	latency   Latency
 	dialect   dialect
+	embedding bool // an embedding model: /v1/embeddings only
+	dims      int  // its vectors' length
 	reasoning bool
 	minCache  int
 	// prices in micro-USD per million tokens
@@ -44,7 +48,8 @@ func resolveModels(c *Config) map[string]*model {
 	maps.Copy(all, c.Models)
 	out := make(map[string]*model, len(all))
 	for id, m := range all {
-		r := &model{id: id, Model: m, limits: c.Limits, faults: c.Faults, latency: c.Latency}
+		r := &model{id: id, Model: m, faults: c.Faults, latency: c.Latency}
+		lim := c.Limits
 		r.provider = m.Provider
 		if r.provider == "" {
 			r.provider = "openai"
@@ -55,7 +60,17 @@ func resolveModels(c *Config) map[string]*model {
 		if r.ContextWindow == 0 {
 			r.ContextWindow = 128000
 		}
-		if r.MaxOutput == 0 {
+		r.embedding = m.Kind == "embedding"
+		if r.embedding {
+			r.dims = m.Dimensions
+			if r.dims == 0 {
+				r.dims = defaultDimensions(id)
+			}
+			if m.ContextWindow == 0 {
+				r.ContextWindow = 8192
+			}
+		}
+		if r.MaxOutput == 0 && !r.embedding {
 			r.MaxOutput = 16384
 		}
 		r.dialect = dialectNames[m.Dialect]
@@ -80,8 +95,9 @@ func resolveModels(c *Config) map[string]*model {
 			r.write1h = micros(m.InputPerMTok * 2)
 		}
 		if m.Limits != nil {
-			r.limits = *m.Limits
+			lim = *m.Limits
 		}
+		r.limits.Store(&lim)
 		if m.Faults != nil {
 			r.faults = *m.Faults
 		}
@@ -103,6 +119,16 @@ func isReasoningID(id string) bool {
 		}
 	}
 	return strings.HasPrefix(id, "gpt-5") && !strings.Contains(id, "chat")
+}
+
+// defaultDimensions is the length of an embedding model's vectors: 3072 for
+// text-embedding-3-large, 1536 for text-embedding-3-small and text-embedding-ada-002
+// (https://platform.openai.com/docs/guides/embeddings#embedding-models).
+func defaultDimensions(id string) int {
+	if strings.Contains(id, "large") {
+		return 3072
+	}
+	return 1536
 }
 
 // defaultMinCache is the documented shortest cacheable prefix: OpenAI's 1024 tokens

@@ -13,40 +13,22 @@ import (
 // openAIChat serves POST /v1/chat/completions.
 func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	c := e.begin(r, "req_", 32)
-	h := w.Header()
-	setHeader(h, "X-Request-Id", c.reqIDString)
-	h["Openai-Organization"] = e.orgHeader
-	h["Openai-Version"] = openAIVersion
-
-	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || key == "" {
-		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", reason: RefusedAuth,
-			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys."})
+	if !c.openAIRequest(w, r) {
 		return
 	}
-	if e.keys != nil && !e.keys[key] {
-		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", code: "invalid_api_key", reason: RefusedAuth,
-			message: "Incorrect API key provided: " + redact(key) + ". You can find your API key at https://platform.openai.com/account/api-keys."})
-		return
-	}
-	c.key = key
-	body, err := readBody(r)
+	var err error
+	c.req, err = parseOpenAI(c.body)
 	if err != nil {
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "We could not read the body of your request: " + err.Error()})
-		return
-	}
-	c.body = body
-	c.req, err = parseOpenAI(body)
-	if err != nil {
-		var pe *parseError
-		errors.As(err, &pe)
-		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
+		c.openAIBadRequest(w, err)
 		return
 	}
 	if !c.resolve("openai") {
 		c.openAIError(w, &apiError{status: 404, typ: "invalid_request_error", code: "model_not_found", reason: RefusedNotFound,
 			message: "The model `" + c.req.model + "` does not exist or you do not have access to it."})
+		return
+	}
+	if c.m.embedding {
+		c.openAIError(w, notChatModel("v1/chat/completions"))
 		return
 	}
 	if c.req.hasMax && c.req.maxTokens > c.m.MaxOutput {
@@ -65,47 +47,8 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// OpenAI counts n times the output cap against the token limit.
-	c.admit(cost{tokens: float64(c.req.prompt + c.req.n*c.req.maxTokens)})
-	if c.dec.refused != limitNone {
-		c.openAIRateLimited(w)
+	if !c.openAIAdmit(w, r, cost{tokens: float64(c.req.prompt + c.req.n*c.req.maxTokens)}) {
 		return
-	}
-	c.openAIRateHeaders(h)
-
-	c.fault = c.pickFault(r)
-	switch c.fault {
-	case fault500:
-		c.openAIError(w, &apiError{status: 500, typ: "server_error", reason: FaultServerError,
-			message: "The server had an error while processing your request. Sorry about that!"})
-		return
-	case fault502:
-		c.openAIError(w, &apiError{status: 502, typ: "server_error", reason: FaultBadGateway, message: "Bad gateway."})
-		return
-	case fault503:
-		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultUnavailable,
-			message: "The server is overloaded or not ready yet."})
-		return
-	case faultOverloaded:
-		if status, b, retry, ok := d.overloadedError(); ok {
-			if retry != "" {
-				setHeader(h, "Retry-After", retry)
-			}
-			c.rawError(w, status, b, "application/json", FaultOverloaded)
-			return
-		}
-		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultOverloaded,
-			message: "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists."})
-		return
-	case faultQuota:
-		c.openAIError(w, &apiError{status: 429, typ: "insufficient_quota", code: "insufficient_quota", reason: FaultQuota,
-			message: "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."})
-		return
-	case faultDrop:
-		c.refuse(FaultDrop)
-		drop()
-	case faultHang:
-		c.refuse(FaultHang)
-		c.hang(w, r)
 	}
 
 	// Accepted: the prompt is processed, and billed from here on.
@@ -130,8 +73,8 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 		reasoning += answers[i].reasoning
 		longest = max(longest, answers[i].tokens())
 	}
-	if c.limits != nil && !c.req.hasMax {
-		c.limits.settle(c.e.now(), float64(out), 0) // charge the output that max_tokens did not reserve
+	if !c.req.hasMax {
+		c.settle(cost{tokens: float64(out)}) // charge the output that max_tokens did not reserve
 	}
 	if c.req.stream {
 		c.openAIStream(w, r, answers, out, reasoning)
@@ -194,17 +137,97 @@ func (e *Emulator) openAIChat(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `],"usage":`...)
 	b = c.appendOpenAIUsage(b, out, reasoning)
 	b = append(b, `,"service_tier":"default","system_fingerprint":"fp_emulator"}`...)
-	h["Content-Type"] = contentJSON
-	setHeader(h, "Content-Length", strconv.Itoa(len(b)))
-	if c.fault == faultCut {
-		c.refuse(FaultCut)
-		_, _ = w.Write(b[:len(b)/2])
-		// The answer was generated whole; the client got half of it.
-		c.bill(EndCut, out, reasoning)
-		abort(w)
+	c.sendWhole(w, b, out, reasoning)
+}
+
+// openAIRequest sets the headers of every OpenAI answer, checks the API key and reads the
+// body into c.body; it reports whether the request goes on, and otherwise has answered.
+func (c *call) openAIRequest(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	setHeader(h, "X-Request-Id", c.reqIDString)
+	h["Openai-Organization"] = c.e.orgHeader
+	h["Openai-Version"] = openAIVersion
+
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || key == "" {
+		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", reason: RefusedAuth,
+			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys."})
+		return false
 	}
-	_, _ = w.Write(b)
-	c.bill(EndComplete, out, reasoning)
+	if c.e.keys != nil && !c.e.keys[key] {
+		c.openAIError(w, &apiError{status: 401, typ: "invalid_request_error", code: "invalid_api_key", reason: RefusedAuth,
+			message: "Incorrect API key provided: " + redact(key) + ". You can find your API key at https://platform.openai.com/account/api-keys."})
+		return false
+	}
+	c.key = key
+	body, err := readBody(r)
+	if err != nil {
+		c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", reason: RefusedBadRequest, message: "We could not read the body of your request: " + err.Error()})
+		return false
+	}
+	c.body = body
+	return true
+}
+
+// openAIBadRequest answers a request that the parser refused with OpenAI's 400.
+func (c *call) openAIBadRequest(w http.ResponseWriter, err error) {
+	var pe *parseError
+	errors.As(err, &pe)
+	c.openAIError(w, &apiError{status: 400, typ: "invalid_request_error", param: pe.param, code: pe.code, reason: RefusedBadRequest, message: pe.msg})
+}
+
+// openAIAdmit applies the rate limits and draws the fault; it reports whether the request
+// goes on, and otherwise has answered its 429 or its fault.
+func (c *call) openAIAdmit(w http.ResponseWriter, r *http.Request, k cost) bool {
+	c.admit(k)
+	if c.dec.refused != limitNone {
+		c.openAIRateLimited(w)
+		return false
+	}
+	c.openAIRateHeaders(w.Header(), false)
+	return c.openAIFault(w, r)
+}
+
+// openAIFault draws the request's fault and answers those that come before the 200; it
+// reports whether the request goes on (with c.fault set for the faults that come later).
+func (c *call) openAIFault(w http.ResponseWriter, r *http.Request) bool {
+	c.fault = c.pickFault(r)
+	switch c.fault {
+	case fault500:
+		c.openAIError(w, &apiError{status: 500, typ: "server_error", reason: FaultServerError,
+			message: "The server had an error while processing your request. Sorry about that!"})
+		return false
+	case fault502:
+		c.openAIError(w, &apiError{status: 502, typ: "server_error", reason: FaultBadGateway, message: "Bad gateway."})
+		return false
+	case fault503:
+		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultUnavailable,
+			message: "The server is overloaded or not ready yet."})
+		return false
+	case faultOverloaded:
+		if status, b, retry, ok := c.m.dialect.overloadedError(); ok {
+			if retry != "" {
+				setHeader(w.Header(), "Retry-After", retry)
+			}
+			c.rawError(w, status, b, "application/json", FaultOverloaded)
+			return false
+		}
+		c.openAIError(w, &apiError{status: 503, typ: "server_error", reason: FaultOverloaded,
+			message: "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists."})
+		return false
+	case faultQuota:
+		c.openAIError(w, &apiError{status: 429, typ: "insufficient_quota", code: "insufficient_quota", reason: FaultQuota,
+			message: "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."})
+		return false
+	case faultDrop:
+		c.refuse(FaultDrop)
+		drop()
+	case faultHang:
+		c.refuse(FaultHang)
+		c.hang(w, r)
+	}
+	return true
 }
 
 var openAIFinish = [...]string{finishStop: "stop", finishLength: "length", finishTools: "tool_calls"}
@@ -446,9 +469,10 @@ func appendNullable(b []byte, s string) []byte {
 	return appendString(b, s)
 }
 
-// openAIRateHeaders sets the x-ratelimit-* headers unless the limits are hidden.
-func (c *call) openAIRateHeaders(h http.Header) {
-	if c.limits == nil || c.m.limits.Hidden {
+// openAIRateHeaders sets the x-ratelimit-* headers of an answer, a 429 or not, unless the
+// limits hide them.
+func (c *call) openAIRateHeaders(h http.Header, refused bool) {
+	if c.limits == nil || c.lim.hideHeaders(refused) {
 		return
 	}
 	if m := c.dec.req; m.on {
@@ -466,7 +490,7 @@ func (c *call) openAIRateHeaders(h http.Header) {
 // openAIRateLimited writes the 429 of a refused request.
 func (c *call) openAIRateLimited(w http.ResponseWriter) {
 	h := w.Header()
-	c.openAIRateHeaders(h)
+	c.openAIRateHeaders(h, true)
 	d := c.dec
 	what, typ, reason, limit := "tokens per min (TPM)", "tokens", RefusedTPM, d.tok.limit
 	if d.refused == limitRequests {
@@ -474,7 +498,7 @@ func (c *call) openAIRateLimited(w http.ResponseWriter) {
 	}
 	if d.tooLarge {
 		reason = RefusedTooLarge
-	} else {
+	} else if !c.lim.HideRetryAfter {
 		setHeader(h, "Retry-After", strconv.FormatInt(seconds(d.retryAfter), 10))
 		setHeader(h, "Retry-After-Ms", strconv.FormatInt(int64((d.retryAfter+999_999)/1_000_000), 10))
 	}
@@ -489,6 +513,12 @@ func (c *call) openAIRateLimited(w http.ResponseWriter) {
 	}
 	c.openAIError(w, &apiError{status: 429, typ: typ, code: "rate_limit_exceeded", reason: reason,
 		message: fmt.Sprintf("Rate limit reached for %s in organization %s on %s: Limit %d, Used %d, Requested %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.", c.m.id, c.e.org, what, limit, d.used, d.requested, formatWait(d.retryAfter))})
+}
+
+// notChatModel is OpenAI's refusal of an embedding model on a generation endpoint.
+func notChatModel(endpoint string) *apiError {
+	return &apiError{status: 404, typ: "invalid_request_error", param: "model", reason: RefusedNotFound,
+		message: "This is not a chat model and thus not supported in the " + endpoint + " endpoint. Did you mean to use v1/completions?"}
 }
 
 // redact shows a key the way OpenAI's 401 does: its first and last few characters.

@@ -30,7 +30,13 @@ type request struct {
 	// marked says that some block carries cache_control (Anthropic), or that the request
 	// asks for automatic caching with a top-level cache_control.
 	marked bool
+	// format is the JSON schema that a structured answer follows (Responses API
+	// text.format); nil for free text.
+	format json.RawMessage
 }
+
+// jsonObjectSchema is the schema of a json_object answer: an object with one string.
+var jsonObjectSchema = json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"]}`)
 
 const thinkingAdaptive = -1
 
@@ -141,8 +147,9 @@ func (t *toolCallsText) UnmarshalJSON(raw []byte) error {
 	return nil
 }
 
-// contentPart is one block of a content array in either format: text, an image (counted
-// as nothing), an Anthropic tool_use or tool_result, a thinking block.
+// contentPart is one block of a content array in any format: text (OpenAI text,
+// input_text, output_text; Anthropic text), an image (OpenAI image_url and input_image,
+// Anthropic image), an Anthropic tool_use or tool_result, a thinking block.
 type contentPart struct {
 	Type         string          `json:"type"`
 	Text         string          `json:"text"`
@@ -150,10 +157,14 @@ type contentPart struct {
 	Input        json.RawMessage `json:"input"`
 	Content      json.RawMessage `json:"content"`
 	CacheControl *cacheControl   `json:"cache_control"`
+	ImageURL     json.RawMessage `json:"image_url"` // OpenAI: an object in chat, a string in responses
+	Detail       string          `json:"detail"`    // responses input_image
+	Source       *imageSource    `json:"source"`    // Anthropic image
 }
 
 // tokens counts what a block puts in the prompt. Thinking blocks of earlier turns count
 // nothing: Anthropic strips them from the context ("Extended thinking", context window).
+// Images count by their size (see images.go).
 func (p *contentPart) tokens() (int, error) {
 	switch p.Type {
 	case "tool_use":
@@ -163,8 +174,33 @@ func (p *contentPart) tokens() (int, error) {
 		return n, err
 	case "thinking", "redacted_thinking":
 		return 0, nil
+	case "image_url", "input_image":
+		return openAIImageTokens(p.image()), nil
+	case "image":
+		return anthropicImageTokens(p.Source), nil
 	}
 	return CountTokens(p.Text), nil
+}
+
+// image returns an OpenAI image part's URL and detail.
+func (p *contentPart) image() (url, detail string) {
+	url, detail = imageURL(p.ImageURL)
+	if detail == "" {
+		detail = p.Detail
+	}
+	return url, detail
+}
+
+// imageIdentity is what identifies an image part for the prompt cache; "" for other parts.
+func (p *contentPart) imageIdentity() string {
+	switch p.Type {
+	case "image_url", "input_image":
+		url, detail := p.image()
+		return url + "\x00" + detail
+	case "image":
+		return p.Source.identity()
+	}
+	return ""
 }
 
 var errBadContent = errors.New("content must be a string or an array of content parts")
@@ -303,7 +339,11 @@ func (r *request) setTools(ws []wireTool) {
 }
 
 // parseAnthropic parses a messages request body.
-func parseAnthropic(body []byte) (request, error) {
+func parseAnthropic(body []byte) (request, error) { return parseAnthropicRequest(body, false) }
+
+// parseAnthropicRequest parses a messages request body, or with count a count_tokens
+// body, which has no max_tokens.
+func parseAnthropicRequest(body []byte, count bool) (request, error) {
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
 		if isContentError(err) {
@@ -314,17 +354,24 @@ func parseAnthropic(body []byte) (request, error) {
 	if w.Model == "" {
 		return request{}, &parseError{msg: "model: Field required"}
 	}
-	if w.MaxTokens == nil {
-		return request{}, &parseError{msg: "max_tokens: Field required"}
-	}
-	if *w.MaxTokens < 1 {
-		return request{}, &parseError{msg: "max_tokens: Input should be greater than or equal to 1"}
+	if count {
+		w.MaxTokens, w.Stream = nil, false
+	} else {
+		if w.MaxTokens == nil {
+			return request{}, &parseError{msg: "max_tokens: Field required"}
+		}
+		if *w.MaxTokens < 1 {
+			return request{}, &parseError{msg: "max_tokens: Input should be greater than or equal to 1"}
+		}
 	}
 	if w.Messages == nil {
 		return request{}, &parseError{msg: "messages: Field required"}
 	}
-	r := request{model: w.Model, stream: w.Stream, maxTokens: *w.MaxTokens, hasMax: true, n: 1,
+	r := request{model: w.Model, stream: w.Stream, n: 1,
 		prompt: w.System.n + tokensPerPrompt, parallel: true, marked: w.System.marked || w.CacheControl != nil}
+	if w.MaxTokens != nil {
+		r.maxTokens, r.hasMax = *w.MaxTokens, true
+	}
 	for _, m := range w.Messages {
 		r.prompt += m.Content.n + tokensPerMessage
 		r.marked = r.marked || m.Content.marked
@@ -349,7 +396,7 @@ func parseAnthropic(body []byte) (request, error) {
 			if *t.BudgetTokens < 1024 {
 				return request{}, &parseError{msg: "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"}
 			}
-			if r.maxTokens <= *t.BudgetTokens {
+			if !count && r.maxTokens <= *t.BudgetTokens {
 				return request{}, &parseError{msg: "`max_tokens` must be greater than `thinking.budget_tokens`."}
 			}
 			if r.choice.kind == choiceRequired || r.choice.kind == choiceNamed {

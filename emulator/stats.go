@@ -11,11 +11,13 @@ type Reason string
 
 // The reasons a request is refused or fails.
 const (
-	RefusedRPM           Reason = "rpm"             // 429, request limit
-	RefusedTPM           Reason = "tpm"             // 429, OpenAI token limit
-	RefusedITPM          Reason = "itpm"            // 429, Anthropic input-token limit
-	RefusedOTPM          Reason = "otpm"            // 429, Anthropic output-token limit
-	RefusedTooLarge      Reason = "too_large"       // 429, the request exceeds a limit outright
+	RefusedRPM      Reason = "rpm"       // 429, request limit
+	RefusedTPM      Reason = "tpm"       // 429, OpenAI token limit
+	RefusedITPM     Reason = "itpm"      // 429, Anthropic input-token limit
+	RefusedOTPM     Reason = "otpm"      // 429, Anthropic output-token limit
+	RefusedTooLarge Reason = "too_large" // 429, the request exceeds a limit outright
+	// RefusedCountTokens is a 429 of Anthropic's count_tokens endpoint (CountTokensRPM).
+	RefusedCountTokens   Reason = "count_tokens_rpm"
 	RefusedAuth          Reason = "auth"            // 401, missing or unknown key
 	RefusedBadRequest    Reason = "bad_request"     // 400, malformed or missing fields
 	RefusedNotFound      Reason = "not_found"       // 404, unknown model
@@ -37,12 +39,22 @@ const (
 	FaultStall Reason = "fault_stall"
 )
 
-var reasons = [...]Reason{RefusedRPM, RefusedTPM, RefusedITPM, RefusedOTPM, RefusedTooLarge,
+var reasons = [...]Reason{RefusedRPM, RefusedTPM, RefusedITPM, RefusedOTPM, RefusedTooLarge, RefusedCountTokens,
 	RefusedAuth, RefusedBadRequest, RefusedNotFound, RefusedContextLength, RefusedMaxTokens,
 	FaultServerError, FaultBadGateway, FaultUnavailable, FaultOverloaded, FaultDrop, FaultCut,
 	FaultErrorEvent, FaultHang, FaultQuota, FaultStartErrorEvent, FaultSilent, FaultStall}
 
 type reasonIndex int
+
+// rateLimited reports whether a reason is a refusal by the rate limits of the generation
+// endpoints.
+func rateLimited(r Reason) bool {
+	switch r {
+	case RefusedRPM, RefusedTPM, RefusedITPM, RefusedOTPM, RefusedTooLarge:
+		return true
+	}
+	return false
+}
 
 func indexOf(r Reason) reasonIndex {
 	for i, x := range reasons {
@@ -61,21 +73,33 @@ func indexOf(r Reason) reasonIndex {
 // (read from the prompt cache) and CacheWriteTokens (written to it, of which
 // CacheWrite1hTokens with the 1-hour TTL); OutputTokens includes ReasoningTokens.
 type Counts struct {
-	Requests           int64            `json:"requests"` // every request that reached a chat or messages endpoint
-	Served             int64            `json:"served"`   // answered in full
-	Refused            map[Reason]int64 `json:"refused"`  // not served, by reason; absent reasons are zero
-	Billed             int64            `json:"billed"`   // requests with a bill: served, or accepted and ended early
-	InputTokens        int64            `json:"input_tokens"`
-	CachedInputTokens  int64            `json:"cached_input_tokens"`
-	CacheWriteTokens   int64            `json:"cache_write_tokens"`
-	CacheWrite1hTokens int64            `json:"cache_write_1h_tokens"`
-	OutputTokens       int64            `json:"output_tokens"`
-	ReasoningTokens    int64            `json:"reasoning_tokens"`
-	CostMicroUSD       int64            `json:"cost_micro_usd"` // at the model's list price
+	// Requests counts every request that reached a generation endpoint: chat
+	// completions, responses, embeddings, messages.
+	Requests int64            `json:"requests"`
+	Served   int64            `json:"served"`  // answered in full
+	Refused  map[Reason]int64 `json:"refused"` // not served, by reason; absent reasons are zero
+	// RateLimited counts the refusals of Requests by the rate limits (429; Groq's 413 for
+	// a request larger than a limit): the sum of Refused for rpm, tpm, itpm, otpm and
+	// too_large. RateLimited/Requests is the share of calls refused.
+	RateLimited int64 `json:"rate_limited"`
+	// CountTokens counts the requests to Anthropic's count_tokens endpoint, which are
+	// neither billed nor in Requests; its 429s are Refused[count_tokens_rpm].
+	CountTokens int64 `json:"count_tokens"`
+	// Capacity is the model's rate limits and their use (see Use); nil in Total and for a
+	// model that never had limits.
+	Capacity           *Capacity `json:"capacity,omitempty"`
+	Billed             int64     `json:"billed"` // requests with a bill: served, or accepted and ended early
+	InputTokens        int64     `json:"input_tokens"`
+	CachedInputTokens  int64     `json:"cached_input_tokens"`
+	CacheWriteTokens   int64     `json:"cache_write_tokens"`
+	CacheWrite1hTokens int64     `json:"cache_write_1h_tokens"`
+	OutputTokens       int64     `json:"output_tokens"`
+	ReasoningTokens    int64     `json:"reasoning_tokens"`
+	CostMicroUSD       int64     `json:"cost_micro_usd"` // at the model's list price
 }
 
 // Stats is a snapshot of an Emulator's counters. Requests naming no known model count in
-// Total only.
+// Total only. Its JSON is the body of GET /emulator/stats.
 type Stats struct {
 	Total  Counts            `json:"total"`
 	Models map[string]Counts `json:"models"`
@@ -83,6 +107,7 @@ type Stats struct {
 
 type counters struct {
 	requests, served, billed atomic.Int64
+	rateLimited, countTokens atomic.Int64
 	in, cached, w, w1h       atomic.Int64
 	out, reasoning, costMic  atomic.Int64
 	refused                  [len(reasons)]atomic.Int64
@@ -92,7 +117,8 @@ func (c *counters) snapshot() Counts {
 	s := Counts{Requests: c.requests.Load(), Served: c.served.Load(), Billed: c.billed.Load(),
 		InputTokens: c.in.Load(), CachedInputTokens: c.cached.Load(), CacheWriteTokens: c.w.Load(),
 		CacheWrite1hTokens: c.w1h.Load(), OutputTokens: c.out.Load(), ReasoningTokens: c.reasoning.Load(),
-		CostMicroUSD: c.costMic.Load(), Refused: map[Reason]int64{}}
+		CostMicroUSD: c.costMic.Load(), Refused: map[Reason]int64{},
+		RateLimited: c.rateLimited.Load(), CountTokens: c.countTokens.Load()}
 	for i := range c.refused {
 		if n := c.refused[i].Load(); n != 0 {
 			s.Refused[reasons[i]] = n
@@ -116,9 +142,15 @@ func (s *stats) request(mc *counters) {
 
 func (s *stats) refuse(mc *counters, r Reason) {
 	i := indexOf(r)
-	s.total.refused[i].Add(1)
-	if mc != nil {
-		mc.refused[i].Add(1)
+	limited := rateLimited(r)
+	for _, x := range [...]*counters{&s.total, mc} {
+		if x == nil {
+			continue
+		}
+		x.refused[i].Add(1)
+		if limited {
+			x.rateLimited.Add(1)
+		}
 	}
 }
 
@@ -145,11 +177,13 @@ func (s *stats) bill(mc *counters, u *llm.Usage, cost int64, served bool) {
 	}
 }
 
-func (s *stats) snapshot(models map[string]*model) Stats {
+func (s *stats) snapshot(models map[string]*model, capacity map[string]*Capacity) Stats {
 	st := Stats{Total: s.total.snapshot(), Models: map[string]Counts{}}
 	for id, m := range models {
-		if m.ctr.requests.Load() != 0 {
-			st.Models[id] = m.ctr.snapshot()
+		if m.ctr.requests.Load() != 0 || m.ctr.countTokens.Load() != 0 {
+			c := m.ctr.snapshot()
+			c.Capacity = capacity[id]
+			st.Models[id] = c
 		}
 	}
 	return st

@@ -26,18 +26,7 @@ type toolChoice struct {
 // {"type":"function","function":{"name":...}}.
 func parseOpenAIToolChoice(raw json.RawMessage) (toolChoice, error) {
 	if raw[0] == '"' {
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		switch s {
-		case "auto":
-			return toolChoice{kind: choiceAuto}, nil
-		case "none":
-			return toolChoice{kind: choiceNone}, nil
-		case "required":
-			return toolChoice{kind: choiceRequired}, nil
-		}
-		return toolChoice{}, &parseError{param: "tool_choice", code: "invalid_value",
-			msg: "Invalid value: '" + s + "'. Supported values are: 'none', 'auto', and 'required'."}
+		return openAIChoiceMode(raw)
 	}
 	var c struct {
 		Type     string `json:"type"`
@@ -49,6 +38,22 @@ func parseOpenAIToolChoice(raw json.RawMessage) (toolChoice, error) {
 		return toolChoice{}, &parseError{param: "tool_choice", msg: "Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or an object naming a function."}
 	}
 	return toolChoice{kind: choiceNamed, name: c.Function.Name}, nil
+}
+
+// openAIChoiceMode reads a tool choice given as a string, in either OpenAI API.
+func openAIChoiceMode(raw json.RawMessage) (toolChoice, error) {
+	var s string
+	_ = json.Unmarshal(raw, &s)
+	switch s {
+	case "auto":
+		return toolChoice{kind: choiceAuto}, nil
+	case "none":
+		return toolChoice{kind: choiceNone}, nil
+	case "required":
+		return toolChoice{kind: choiceRequired}, nil
+	}
+	return toolChoice{}, &parseError{param: "tool_choice", code: "invalid_value",
+		msg: "Invalid value: '" + s + "'. Supported values are: 'none', 'auto', and 'required'."}
 }
 
 // parseAnthropicToolChoice reads {"type":"auto"|"any"|"tool"|"none", "name":...,

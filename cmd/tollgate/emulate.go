@@ -44,8 +44,8 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "emulator listening on %s (OpenAI base URL %s/v1, Anthropic base URL %s); bills at %s/emulator/bill, counters at %s/emulator/stats\n",
-		srv.URL(), srv.URL(), srv.URL(), srv.URL(), srv.URL())
+	fmt.Fprintf(stdout, "emulator listening on %s (OpenAI base URL %s/v1, Anthropic base URL %s); bills at %s/emulator/bill, counters at %s/emulator/stats, limits at %s/emulator/limits/{model} (GET, PUT)\n",
+		srv.URL(), srv.URL(), srv.URL(), srv.URL(), srv.URL(), srv.URL())
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
