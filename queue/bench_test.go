@@ -15,11 +15,11 @@ func BenchmarkStoreReserveSettle(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := store.Reserve(ctx, r)
+		res, _, err := store.Reserve(ctx, r, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = store.Settle(ctx, res.ID, r.Amount)
+		_, _ = store.Settle(ctx, res.ID, r.Amount, nil)
 	}
 }
 
@@ -34,7 +34,7 @@ func BenchmarkAcquireSettle(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = q.Settle(ctx, g.Reservation.ID, r.Amount)
+		_, _ = q.Settle(ctx, g.Reservation.ID, r.Amount, nil)
 	}
 }
 

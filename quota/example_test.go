@@ -24,7 +24,7 @@ func Example() {
 
 	for i := 1; ; i++ {
 		worst := quota.Amount{Requests: 1, InputTokens: 1000, OutputTokens: 1000, MicroUSD: 12_500}
-		r, err := store.Reserve(ctx, &quota.Request{Quotas: quotas, Amount: worst})
+		r, _, err := store.Reserve(ctx, &quota.Request{Quotas: quotas, Amount: worst}, nil)
 		if errors.Is(err, quota.ErrBudget) {
 			fmt.Println("call", i, "refused:", err)
 			return
@@ -34,7 +34,7 @@ func Example() {
 			return
 		}
 		// ... call the model; it answers with fewer tokens than the worst case ...
-		_ = store.Settle(ctx, r.ID, quota.Amount{Requests: 1, InputTokens: 1000, OutputTokens: 400, MicroUSD: 6_500})
+		_, _ = store.Settle(ctx, r.ID, quota.Amount{Requests: 1, InputTokens: 1000, OutputTokens: 400, MicroUSD: 6_500}, nil)
 		_ = time.Second
 	}
 	// Output:

@@ -46,11 +46,11 @@ func BenchmarkReserveSettle(b *testing.B) {
 	b.ReportAllocs()
 	before := rec.trips.Load()
 	for b.Loop() {
-		r, err := s.Reserve(ctx, req)
+		r, _, err := s.Reserve(ctx, req, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Settle(ctx, r.ID, actual); err != nil {
+		if _, err := s.Settle(ctx, r.ID, actual, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -95,13 +95,13 @@ func benchParallel(b *testing.B, s *Store, c *redis.Client) {
 		lat := make([]time.Duration, 0, 1024)
 		for pb.Next() {
 			t0 := time.Now()
-			r, err := s.Reserve(ctx, req)
+			r, _, err := s.Reserve(ctx, req, nil)
 			lat = append(lat, time.Since(t0))
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			if err := s.Settle(ctx, r.ID, actual); err != nil {
+			if _, err := s.Settle(ctx, r.ID, actual, nil); err != nil {
 				b.Error(err)
 				return
 			}
@@ -136,7 +136,7 @@ func BenchmarkReserveOnlyParallel(b *testing.B) {
 		lat := make([]time.Duration, 0, 1024)
 		for pb.Next() {
 			t0 := time.Now()
-			if _, err := s.Reserve(ctx, req); err != nil {
+			if _, _, err := s.Reserve(ctx, req, nil); err != nil {
 				b.Error(err)
 				return
 			}
@@ -189,16 +189,16 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 		k := strconv.Itoa(i)
 		req := &quota.Request{Quotas: []quota.Quota{budget("session-usd|session="+k, 1<<40),
 			{Name: "rpm", Key: "rpm|agent=" + k, Unit: quota.Requests, Limit: 600, Window: quota.PerMinute()}}, Amount: worst}
-		r, err := s.Reserve(ctx, req)
+		r, _, err := s.Reserve(ctx, req, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Settle(ctx, r.ID, actual); err != nil {
+		if _, err := s.Settle(ctx, r.ID, actual, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
 	withMarkers := usedMemory(b, c)
-	iter := c.Scan(ctx, 0, s.prefix+"r:*", 1000).Iterator()
+	iter := c.Scan(ctx, 0, s.names.prefix+"r*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())

@@ -52,18 +52,18 @@ func TestOneSlotPerScript(t *testing.T) {
 		{Name: "monthly", Key: "monthly", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Monthly(nil)},
 	}
 	req := &quota.Request{Quotas: quotas, Amount: quota.Amount{Requests: 1, InputTokens: 100, OutputTokens: 100, MicroUSD: 500}}
-	r1, err := s.Reserve(ctx, req)
+	r1, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.Reserve(ctx, req)
+	r2, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Renew(ctx, r1.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Settle(ctx, r1.ID, quota.Amount{Requests: 1, InputTokens: 50, MicroUSD: 100}); err != nil {
+	if _, err := s.Settle(ctx, r1.ID, quota.Amount{Requests: 1, InputTokens: 50, MicroUSD: 100}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Release(ctx, r2.ID); err != nil {

@@ -1,154 +1,154 @@
--- reserve: take ARGV's amounts from every quota, or from none.
+-- reserve: take the amounts from every quota of a request, or from none.
 --
--- KEYS[1]       the reservation (hold) key
--- KEYS[2i]      quota i's state: a string (a rate's TAT), a hash (budgets) or a sorted set
---               of leases
--- KEYS[2i+1]    quota i's open holds by expiry (budgets only; declared for every quota)
--- ARGV[1..6]    id, hold TTL (us), lease time (us), idle TTL of lifetime keys (ms),
---               clock offset (us, tests only), number of quotas
--- ARGV[7+10(i-1) ..] per quota: kind, unit, amount, limit (burst for a rate), warn
---               threshold (-1: none), then five kind-specific numbers:
---               rate: inc, tolerance, qP, rP, limit (see interval)
---               day/month: the boundaries w0 < w1 < w2 < w3 of the previous, current and
---               next calendar window by the client's clock (us); the server's TIME picks.
+-- KEYS[1]       the hold key, {g}:r<id>
+-- KEYS[2]       the group's expiry index, {g}:e
+-- KEYS[2+i]     quota i's state: {g}:t<h> a rate's TAT (string, unix ns); {g}:l<h> a sorted
+--               set of leases by lease expiry (µs); {g}:b<h> a budget's hash of u (settled),
+--               h (held) and, for a lifetime, x (when its TTL ends, unix ms); a day's or
+--               month's hash is {g}:b<h>:<window start, unix s>
+-- ARGV[1]       the hold id
+-- ARGV[2]       MessagePack array: clock offset (µs, tests only), hold TTL (µs), lease
+--               time (µs), number of quotas, then per quota its kind and:
+--                 rate (1):        amount, burst, interval(amount) ns, interval(burst) ns
+--                 day/month (2/3): amount, unit, limit, w0, w1, w2, w3 (µs; see pick)
+--                 lifetime (4):    amount, unit, limit, idle TTL (ms; -1: none)
+--                 lease (5):       limit
 --
--- Returns {1, expiry_us, warned} or {0, index, code, used_or_dt, wait_ns, reset_us} with
--- code 1 exceeded, 2 budget, 3 too large; for a rate used_or_dt is TAT - now in ns.
+-- Returns {code, now (µs), then three numbers per quota}: code 1 reserved, 0 refused
+-- (nothing changed), 2 already reserved by an earlier run of this call (a client retry).
+-- The numbers are each quota's state, after the reservation or as refused: a rate's TAT
+-- ('' when none), 0, 0; a lease's count of leases, 0, 0; a budget's settled use, held
+-- amount and window start (unix s; 0 for a lifetime). The client decides from them which
+-- quota refused and why, as the memory store does.
 
 local id = ARGV[1]
-local ttl_us = tonumber(ARGV[2])
-local lease_us = tonumber(ARGV[3])
-local idle_ms = tonumber(ARGV[4])
-local now_us, now_s, now_n = clock(tonumber(ARGV[5]))
-local n = tonumber(ARGV[6])
-local hk = KEYS[1]
+local a = cmsgpack.unpack(ARGV[2])
+local now_us, now_s, now_n = clock(a[1])
+local ttl_us, lease_us, n = a[2], a[3], a[4]
+local hk, idx = KEYS[1], KEYS[2]
 
 -- A retry of a reserve that already ran (the client timed out reading the reply) must not
 -- reserve twice: the id is the client's, so the hold is already there.
-local prev = redis.call('GET', hk)
-if prev then
-  if string.sub(prev, 1, 1) == 'd' then return {1, 0, 0} end
-  local h = cmsgpack.unpack(prev)
-  return {1, h[1], h[2]}
-end
+local code = 1
+if redis.call('GET', hk) then code = 2 else expire_due(idx, now_us, 8) end
 
-local expiry = now_us + ttl_us
-local lease_exp = math.min(now_us + lease_us, expiry)
-local rank = {0, 1, 2}
-local wi, wcode, wa, wwait, wreset = 0, 0, 0, 0, 0
-local warned = 0
-local plan, stops, helds = {}, {}, {}
-
+local out = {0, now_us}
+local fits = true
+local plan, args, keys = {}, {}, {}
+local p = 5
 for i = 1, n do
-  local b = 6 + (i - 1) * 10
-  local kind, amt, lim, warn = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
-  local main, aux = KEYS[2 * i], KEYS[2 * i + 1]
-  local code, a, wait, reset = 0, 0, 0, 0
+  local kind = a[p]
+  local key = KEYS[2 + i]
+  local o = 3 * i
   if kind == 1 then
-    local inc, tol = tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7])
-    local ts = redis.call('GET', main)
+    local amt, burst, inc, tol = a[p + 1], a[p + 2], a[p + 3], a[p + 4]
+    p = p + 5
+    local ts = redis.call('GET', key)
     local dt = 0
     if ts then
       local s, ns = split(ts)
       dt = (s - now_s) * 1000000000 + (ns - now_n)
     end
-    if amt > lim then
-      code, a = 3, dt
-    else
-      local rel = math.max(dt, 0) + inc
-      local over = rel - tol
-      if over > 0 then code, a, wait = 1, dt, over else plan[i] = rel end
-    end
+    out[o], out[o + 1], out[o + 2] = ts or '', 0, 0
+    local rel = math.max(dt, 0) + inc
+    if amt > burst or rel > tol then fits = false else plan[i] = rel end
   elseif kind == 5 then
-    redis.call('ZREMRANGEBYSCORE', main, '-inf', I(now_us))
-    local used = redis.call('ZCARD', main)
-    if amt > lim then code, a = 3, used
-    elseif used + amt > lim then code, a = 1, used
-    else plan[i] = 0 end
+    local lim = a[p + 1]
+    p = p + 2
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', I(now_us))
+    local c = redis.call('ZCARD', key)
+    out[o], out[o + 1], out[o + 2] = c, 0, 0
+    if c + 1 > lim then fits = false end
   else
-    local f = redis.call('HMGET', main, 'u', 'h', 's')
-    local u, h = tonumber(f[1]) or 0, tonumber(f[2]) or 0
-    local start, stop = 0, 0
-    if kind ~= 4 then
-      local w0, w1, w2, w3 = tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9])
-      if now_us >= w1 and now_us < w2 then start, stop = w1, w2
-      elseif now_us >= w2 and now_us < w3 then start, stop = w2, w3
-      elseif now_us >= w0 and now_us < w1 then start, stop = w0, w1
-      else
-        return redis.error_reply('ERR tollgate: server TIME is outside the calendar windows sent by the client (clocks differ by more than a day)')
-      end
-      if f[3] and tonumber(f[3]) ~= start then
-        -- A new window: the old one's use and holds are dropped with it.
-        u, h = 0, 0
-        redis.call('HSET', main, 'u', 0, 'h', 0, 's', I(start))
-      end
-    end
-    -- Holds past their expiry are charged at their worst case: the caller that vanished
-    -- may have spent it. Bounded per call; the rest stay held (a transient refusal at worst).
-    local due = redis.call('ZRANGEBYSCORE', aux, '-inf', I(now_us), 'LIMIT', 0, 256)
-    if #due > 0 then
-      local d = 0
-      for _, m in ipairs(due) do
-        local amt_s, st_s = string.match(m, '|(%d+)|(%d+)$')
-        if kind == 4 or tonumber(st_s) == start then d = d + tonumber(amt_s) end
-      end
-      redis.call('ZREM', aux, unpack(due))
-      if d > 0 then
-        u, h = u + d, h - d
-        redis.call('HSET', main, 'u', I(u), 'h', I(h))
-      end
-    end
-    local used = u + h
-    if amt > lim then code, a = 3, used
-    elseif used + amt <= lim then
-      plan[i], helds[i] = start, h
-      if warn >= 0 and i <= 52 and used < warn and used + amt >= warn then warned = warned + 2 ^ (i - 1) end
-    elseif u + amt <= lim then code, a = 1, used
-    else
-      code, a = 2, used
-      if stop > 0 then wait = (stop - now_us) * 1000 end
-    end
-    reset, stops[i] = stop, stop
-  end
-  if code ~= 0 then
-    if wi == 0 or rank[code] > rank[wcode] or (rank[code] == rank[wcode] and wait > wwait) then
-      wi, wcode, wa, wwait, wreset = i, code, a, wait, reset
-    end
-  end
-end
-
-if wi ~= 0 then return {0, wi, wcode, wa, wwait, wreset} end
-
-local entries = {}
-for i = 1, n do
-  local b = 6 + (i - 1) * 10
-  local kind, unit, amt = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-  local main, aux = KEYS[2 * i], KEYS[2 * i + 1]
-  if kind == 1 then
-    local rel = plan[i]
-    -- Kept for a hold's lifetime past the TAT so that a settle finds the TAT to refund.
-    redis.call('SET', main, join(now_s, now_n + rel), 'PX', I(math.ceil(rel / 1000000) + math.ceil(ttl_us / 1000)))
-    entries[i] = {kind, unit, amt, main, aux, 0, '', tonumber(ARGV[b + 6]), tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10])}
-  elseif kind == 5 then
-    redis.call('ZADD', main, I(lease_exp), id)
-    redis.call('PEXPIRE', main, I(math.ceil(lease_us / 1000) + 1000))
-    entries[i] = {kind, unit, amt, main, aux, 0, id}
-  else
-    local start = plan[i]
-    local member = id .. '|' .. I(amt) .. '|' .. I(start)
-    redis.call('ZADD', aux, I(expiry), member)
+    local amt, lim, start, stop = a[p + 1], a[p + 3], 0, 0
     if kind == 4 then
-      redis.call('HSET', main, 'h', I(helds[i] + amt))
-      redis.call('PEXPIRE', main, I(idle_ms))
-      redis.call('PEXPIRE', aux, I(idle_ms))
+      args[i] = a[p + 4]
+      p = p + 5
     else
-      redis.call('HSET', main, 'h', I(helds[i] + amt), 's', I(start))
-      local at = I(math.ceil(stops[i] / 1000) + 1000)
-      redis.call('PEXPIREAT', main, at)
-      redis.call('PEXPIREAT', aux, at)
+      start, stop = pick(a[p + 4], a[p + 5], a[p + 6], a[p + 7], now_us)
+      if not start then return clock_error() end
+      p = p + 8
+      key = window_key(key, start)
     end
-    entries[i] = {kind, unit, amt, main, aux, start, member}
+    keys[i] = key
+    local f = redis.call('HMGET', key, 'u', 'h', 'x')
+    local u, h = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+    out[o], out[o + 1], out[o + 2] = u, h, start
+    if amt > lim or u + h + amt > lim then fits = false end
+    plan[i] = {u, h, start, stop, f[1] == false and f[2] == false, tonumber(f[3])}
   end
 end
-redis.call('SET', hk, cmsgpack.pack({expiry, warned, entries}), 'PX', I(math.ceil(ttl_us / 1000)))
-return {1, expiry, warned}
+
+if code == 2 or not fits then
+  if fits then out[1] = 2 end
+  return out
+end
+
+local expiry = now_us + ttl_us
+local lease_exp = math.min(now_us + lease_us, expiry)
+local hold = {expiry, 0}
+p = 5
+for i = 1, n do
+  local kind = a[p]
+  local key = KEYS[2 + i]
+  local o = 3 * i
+  local e = #hold
+  if kind == 1 then
+    local amt, rel = a[p + 1], plan[i]
+    p = p + 5
+    local tat = join(now_s, now_n + rel)
+    -- Kept for a hold's lifetime past the TAT so that a settle finds the TAT to refund.
+    redis.call('SET', key, tat, 'PX', I(math.ceil(rel / 1000000) + math.ceil(ttl_us / 1000)))
+    out[o] = tat
+    hold[e + 1], hold[e + 2], hold[e + 3], hold[e + 4], hold[e + 5], hold[e + 6] = 1, key, amt, 0, 0, 0
+  elseif kind == 5 then
+    p = p + 2
+    redis.call('ZADD', key, I(lease_exp), id)
+    redis.call('PEXPIRE', key, I(math.ceil(lease_us / 1000) + 1000))
+    out[o] = out[o] + 1
+    hold[e + 1], hold[e + 2], hold[e + 3], hold[e + 4], hold[e + 5], hold[e + 6] = 5, key, 1, 0, 0, 0
+  else
+    local amt, unit = a[p + 1], a[p + 2]
+    local u, h, start, stop, fresh, x = plan[i][1], plan[i][2], plan[i][3], plan[i][4], plan[i][5], plan[i][6]
+    local k = keys[i]
+    if kind == 4 then
+      p = p + 5
+      local idle = args[i]
+      if idle < 0 then
+        if x ~= -1 then
+          redis.call('HSET', k, 'h', I(h + amt), 'x', -1)
+          redis.call('PERSIST', k)
+        else
+          redis.call('HSET', k, 'h', I(h + amt))
+        end
+      else
+        -- The TTL covers the idle time after this hold ends; it is pushed back only when
+        -- half of it has passed, to spare a call on most reserves.
+        local want = math.ceil((now_us + ttl_us) / 1000) + idle
+        if not x or x < 0 or want - x > idle / 2 then
+          redis.call('HSET', k, 'h', I(h + amt), 'x', I(want))
+          redis.call('PEXPIREAT', k, I(want))
+        else
+          redis.call('HSET', k, 'h', I(h + amt))
+        end
+      end
+    else
+      p = p + 8
+      redis.call('HSET', k, 'h', I(h + amt))
+      if fresh then redis.call('PEXPIREAT', k, I(math.ceil(stop / 1000) + 1000)) end
+    end
+    out[o + 1] = h + amt
+    hold[2] = 1
+    hold[e + 1], hold[e + 2], hold[e + 3], hold[e + 4], hold[e + 5], hold[e + 6] = kind, key, amt, unit, start, stop
+  end
+end
+-- A hold in the index lives until it is charged or settled (plus a day in case the index
+-- entry is lost); one without budgets only needs to outlive its TTL.
+local life = math.ceil(ttl_us / 1000)
+if hold[2] == 1 then
+  redis.call('ZADD', idx, I(expiry), id)
+  life = life + 86400000
+end
+redis.call('SET', hk, cmsgpack.pack(hold), 'PX', I(life))
+out[1] = 1
+return out
