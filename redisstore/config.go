@@ -61,10 +61,10 @@ type Config struct {
 	// gives its slots back after at most this long. Calls that run longer must call Renew
 	// more often than this. Zero means 1 minute; it is capped at TTL.
 	LeaseTTL time.Duration
-	// IdleTTL is how long a lifetime budget's key lives after its last reservation ends,
-	// for quotas whose Window.Idle is zero (quota.Window.Idle overrides it; negative keeps
-	// the key forever). Every key has a TTL so that abandoned sessions do not fill Redis.
-	// Zero means quota.DefaultIdle (30 days), as quota.MemoryStore.
+	// IdleTTL is how long a lifetime budget's state is kept after its last reservation
+	// ends, for quotas whose Window.Idle is zero (quota.Window.Idle overrides it; negative
+	// keeps it forever), so that abandoned sessions do not fill Redis. Zero means
+	// quota.DefaultIdle (30 days), as quota.MemoryStore.
 	IdleTTL time.Duration
 	// Policy is what to do when Redis is unreachable or slow. The zero value is FailClosed.
 	Policy Policy

@@ -186,15 +186,15 @@ func TestRateSettleExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := s.names.state(&q)
-			before, err := c.Get(ctx, key).Int64()
+			field := s.names.field(&q)
+			before, err := c.HGet(ctx, s.names.state(), field).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.Settle(ctx, r.ID, quota.Amount{InputTokens: tt.actual}, nil); err != nil {
 				t.Fatal(err)
 			}
-			after, err := c.Get(ctx, key).Int64()
+			after, err := c.HGet(ctx, s.names.state(), field).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -201,12 +201,13 @@ func TestRetriedSettleChargesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPack(16)
-	for _, n := range []int64{0, 0, 0, 0, 70, 0} { // offset, the actual amounts, no rate
+	for _, n := range []int64{0, 0, 0, 0, 70} { // offset, the actual amounts
 		p.int(n)
 	}
-	args := []any{"nonce-1", p.bytes(), "s"}
+	// As a Store that does not know the reservation sends it: no fields, no rate changes.
+	args := []any{holdID(r.ID), "nonce-1", "s", p.bytes()}
 	for i := range 2 {
-		got, err := settleScript.Run(ctx, c, []string{s.names.hold(r.ID), s.names.index()}, args...).Slice()
+		got, err := settleScript.Run(ctx, c, []string{s.names.state(), s.names.index()}, args...).Slice()
 		if err != nil || len(got) == 0 || got[0] != int64(1) {
 			t.Fatalf("run %d of the same settle = %v, %v; want 1 (settled)", i+1, got, err)
 		}

@@ -1,9 +1,9 @@
 package redisstore
 
-// pack is a MessagePack array of integers, the compact form in which the scripts take
-// their numbers: one argument that Lua's cmsgpack decodes in one call, instead of one
-// argument and one tonumber per number. Lua holds numbers as doubles, so callers keep
-// them below 2^53.
+// pack is a MessagePack array of integers and short strings, the compact form in which the
+// scripts take their numbers (one argument that Lua's cmsgpack decodes in one call, instead
+// of one argument and one tonumber per number) and in which a reservation stores its
+// entries. Lua holds numbers as doubles, so callers keep them below 2^53.
 type pack struct {
 	b []byte
 	n int
@@ -29,6 +29,19 @@ func (p *pack) int(v int64) {
 		p.b = append(p.b, 0xd3, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32),
 			byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 	}
+}
+
+func (p *pack) str(s string) {
+	p.n++
+	switch {
+	case len(s) < 32:
+		p.b = append(p.b, 0xa0|byte(len(s)))
+	case len(s) < 256:
+		p.b = append(p.b, 0xd9, byte(len(s)))
+	default:
+		p.b = append(p.b, 0xda, byte(len(s)>>8), byte(len(s)))
+	}
+	p.b = append(p.b, s...)
 }
 
 func (p *pack) bytes() []byte {

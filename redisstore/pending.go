@@ -23,7 +23,8 @@ type pendingShard struct {
 type openRes struct {
 	quotas  []quota.Quota
 	amount  quota.Amount
-	expires int64 // unix ns
+	starts  []int64 // the window start (unix s) of each day or month quota; nil if none
+	expires int64   // unix ns
 }
 
 func (p *pending) shard(id quota.ID) *pendingShard { return &p.shards[id[15]&15] }

@@ -40,8 +40,9 @@ type Store struct {
 	local                                       *quota.MemoryStore
 
 	// offset shifts the clock of every script and of the calendar windows; tests in this
-	// package set it to step past a TTL without sleeping. Always zero otherwise.
-	offset time.Duration
+	// package set it to step past a TTL without sleeping. skew shifts the client's clock
+	// alone, as a replica's clock that is off. Both are always zero otherwise.
+	offset, skew time.Duration
 
 	down      atomic.Bool
 	nextProbe atomic.Int64 // unix ns
@@ -129,43 +130,62 @@ const maxExact = 1 << 53
 func exact(n int64) int64 { return min(n, maxExact) }
 
 func (s *Store) reserveRedis(ctx context.Context, req *quota.Request, dst []quota.Status) (quota.Reservation, []quota.Status, error) {
+	now := s.now().Add(s.skew).UnixNano()
+	r, out, serverNow, err := s.reserveAt(ctx, req, dst, now)
+	if serverNow != 0 {
+		// The client's clock put a calendar quota in another window than the server's
+		// TIME: send again with the server's time, which decides.
+		r, out, serverNow, err = s.reserveAt(ctx, req, dst, serverNow)
+		if serverNow != 0 {
+			err = errors.New("redisstore: reserve: the calendar window moved while reserving")
+		}
+	}
+	return r, out, err
+}
+
+// reserveAt makes one reserve call with the calendar windows that contain now (unix ns).
+// When the server's clock is in another window it returns the server's time instead.
+func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.Status, now int64) (quota.Reservation, []quota.Status, int64, error) {
 	id := s.ids.Next()
-	hid := holdID(id)
-	now := s.now().UnixNano()
-	keys := make([]string, 2, 2+len(req.Quotas))
-	keys[0], keys[1] = s.names.prefix+"r"+hid, s.names.index()
+	keys := []string{s.names.state(), s.names.index()}
+	args := make([]any, 3, 3+3*len(req.Quotas))
 	p := newPack(16 + 16*len(req.Quotas))
 	p.int(s.offset.Microseconds())
 	p.int(s.ttl.Microseconds())
 	p.int(s.leaseTTL.Microseconds())
 	p.int(int64(len(req.Quotas)))
+	hold := newPack(32 * len(req.Quotas))
+	calendar := false
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
-		keys = append(keys, s.names.state(q))
+		f := s.names.fields(q)
 		n := req.Amount.Of(q.Unit)
 		k := q.Window.Kind
 		p.int(int64(k))
+		var start, stop int64
 		switch k {
 		case quota.Rate:
 			tol := q.Interval(q.Capacity())
 			if tol >= maxExact || int64(q.Window.Period) >= maxExact {
-				return quota.Reservation{}, dst, fmt.Errorf("redisstore: quota %q: rate period %v too long for exact script math (max about 100 days)", q.Name, q.Window.Period)
+				return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: quota %q: rate period %v too long for exact script math (max about 100 days)", q.Name, q.Window.Period)
 			}
 			p.int(exact(n))
 			p.int(exact(q.Capacity()))
 			p.int(exact(q.Interval(n)))
 			p.int(tol)
+			args = append(args, f.base)
 		case quota.Day, quota.Month:
+			calendar = true
 			w := s.cal.around(q.Window, now)
+			start, stop = w[1]/int64(time.Second), w[2]/1000
 			p.int(exact(n))
-			p.int(int64(q.Unit))
 			p.int(exact(q.Limit))
-			for _, b := range w {
-				p.int(b / 1000)
-			}
+			p.int(w[1] / 1000)
+			p.int(stop)
+			name := window(f.base, start)
+			args = append(args, name+"u", name+"h")
 		case quota.Lifetime:
 			p.int(exact(n))
-			p.int(int64(q.Unit))
 			p.int(exact(q.Limit))
 			idle := q.IdleTTL(s.idleTTL)
 			if idle < 0 {
@@ -173,24 +193,41 @@ func (s *Store) reserveRedis(ctx context.Context, req *quota.Request, dst []quot
 			} else {
 				p.int(max(idle.Milliseconds(), 1))
 			}
+			args = append(args, f.u, f.h, f.x)
 		case quota.Lease:
 			p.int(exact(q.Limit))
+			n = 1
+			args = append(args, f.base)
 		default:
-			return quota.Reservation{}, dst, fmt.Errorf("redisstore: quota %q: invalid window kind %d", q.Name, k)
+			return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: quota %q: invalid window kind %d", q.Name, k)
 		}
+		hold.int(int64(k))
+		hold.str(f.base)
+		hold.int(exact(n))
+		hold.int(int64(q.Unit))
+		hold.int(start)
+		hold.int(stop)
 	}
-	v, err := s.run(ctx, reserveScript, keys, []any{hid, p.bytes()})
+	args[0], args[1], args[2] = holdID(id), p.bytes(), hold.bytes()
+	v, err := s.run(ctx, reserveScript, keys, args)
 	if err != nil {
-		return quota.Reservation{}, dst, fmt.Errorf("redisstore: reserve: %w", err)
+		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: %w", err)
 	}
 	res, ok := v.([]any)
+	if ok && len(res) == 2 && toInt(res[0]) == 3 {
+		return quota.Reservation{}, dst, toInt(res[1]) * 1000, nil
+	}
 	if !ok || len(res) != 2+3*len(req.Quotas) {
-		return quota.Reservation{}, dst, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
+		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
 	}
 	code, nowUS := toInt(res[0]), toInt(res[1])
 	t := nowUS * 1000
 	var refused *quota.ExceededError
 	var warned uint64
+	var starts []int64
+	if calendar && code != 0 {
+		starts = make([]int64, len(req.Quotas))
+	}
 	n0 := len(dst)
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
@@ -201,17 +238,20 @@ func (s *Store) reserveRedis(ctx context.Context, req *quota.Request, dst []quot
 		} else if i < 64 && q.Warns(st.Used+st.Held-n, n) {
 			warned |= 1 << i
 		}
+		if starts != nil {
+			starts[i] = st.Start / int64(time.Second)
+		}
 		dst = st.AppendStatus(dst, q, t)
 	}
 	if code == 0 {
 		if refused == nil {
-			return quota.Reservation{}, dst[:n0], errors.New("redisstore: reserve: the script refused what the quotas' states allow")
+			return quota.Reservation{}, dst[:n0], 0, errors.New("redisstore: reserve: the script refused what the quotas' states allow")
 		}
-		return quota.Reservation{}, dst, refused
+		return quota.Reservation{}, dst, 0, refused
 	}
 	expires := time.UnixMicro(nowUS + s.ttl.Microseconds())
-	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, expires: expires.UnixNano()})
-	return quota.Reservation{ID: id, ExpiresAt: expires, Warned: warned}, dst, nil
+	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano()})
+	return quota.Reservation{ID: id, ExpiresAt: expires, Warned: warned}, dst, 0, nil
 }
 
 // state reads one quota's three numbers of a script's reply (see reserve.lua).
@@ -293,7 +333,9 @@ func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, d
 	if actual != nil {
 		a, mode = *actual, "s"
 	}
-	p := newPack(24 + 10*len(r.quotas))
+	keys := []string{s.names.state(), s.names.index()}
+	args := make([]any, 4, 4+2*len(r.quotas))
+	p := newPack(24 + 24*len(r.quotas))
 	p.int(s.offset.Microseconds())
 	p.int(exact(a.Requests))
 	p.int(exact(a.InputTokens))
@@ -301,14 +343,35 @@ func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, d
 	p.int(exact(a.MicroUSD))
 	for i := range r.quotas {
 		q := &r.quotas[i]
-		var d int64
-		if q.Window.Kind == quota.Rate {
+		f := s.names.fields(q)
+		k := q.Window.Kind
+		p.int(int64(k))
+		switch k {
+		case quota.Rate:
 			// The exact change of the TAT, computed here with 128-bit math.
-			d = q.Interval(a.Of(q.Unit)) - q.Interval(r.amount.Of(q.Unit))
+			p.int(q.Interval(a.Of(q.Unit)) - q.Interval(r.amount.Of(q.Unit)))
+			args = append(args, f.base)
+		case quota.Lease:
+			args = append(args, f.base)
+		case quota.Lifetime:
+			p.int(exact(r.amount.Of(q.Unit)))
+			p.int(exact(a.Of(q.Unit)))
+			p.int(0)
+			args = append(args, f.u, f.h)
+		default:
+			start := r.starts[i] * int64(time.Second)
+			p.int(exact(r.amount.Of(q.Unit)))
+			p.int(exact(a.Of(q.Unit)))
+			p.int(s.cal.end(q.Window, start) / 1000)
+			name := window(f.base, r.starts[i])
+			args = append(args, name+"u", name+"h")
 		}
-		p.int(d)
 	}
-	v, err := s.run(ctx, settleScript, []string{s.names.hold(id), s.names.index()}, []any{s.ids.Next().String(), p.bytes(), mode})
+	args[0], args[1], args[2], args[3] = holdID(id), s.ids.Next().String(), mode, p.bytes()
+	if !known {
+		args = args[:4]
+	}
+	v, err := s.run(ctx, settleScript, keys, args)
 	if err != nil {
 		if known {
 			s.open.put(id, r) // the call may not have run: a retry must still know it
@@ -330,7 +393,17 @@ func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, d
 	t := toInt(res[1]) * 1000
 	for i := range r.quotas {
 		q := &r.quotas[i]
-		st := s.state(q, res[2+3*i:5+3*i])
+		v := res[2+3*i : 5+3*i]
+		var st quota.State
+		switch {
+		case q.Window.Kind != quota.Day && q.Window.Kind != quota.Month:
+			st = s.state(q, v)
+		case toInt(v[2]) == 0:
+			// The hold's window, still current.
+			st = quota.State{Used: toInt(v[0]), Held: toInt(v[1]), Start: r.starts[i] * int64(time.Second)}
+			st.End = s.cal.end(q.Window, st.Start)
+		}
+		// Otherwise the hold's window has ended: the next one is reported unused.
 		dst = st.AppendStatus(dst, q, t)
 	}
 	return dst, nil
@@ -350,7 +423,7 @@ func (s *Store) Renew(ctx context.Context, id quota.ID) error {
 		s.unavailable.Add(1)
 		return fmt.Errorf("redisstore: renew %s: %w", id, &UnavailableError{Policy: s.policy, Err: s.lastCause()})
 	}
-	v, err := s.run(ctx, renewScript, []string{s.names.hold(id)}, []any{s.leaseTTL.Microseconds(), s.offset.Microseconds(), holdID(id)})
+	v, err := s.run(ctx, renewScript, []string{s.names.state(), s.names.index()}, []any{s.leaseTTL.Microseconds(), s.offset.Microseconds(), holdID(id)})
 	if err != nil {
 		if s.outage(ctx, err) {
 			s.markDown(err)
@@ -387,22 +460,24 @@ func (s *Store) Status(ctx context.Context, quotas []quota.Quota, dst []quota.St
 
 func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quota.Status) ([]quota.Status, error) {
 	now := s.now().UnixNano()
-	keys := make([]string, 1, 1+len(quotas))
-	keys[0] = s.names.index()
+	keys := []string{s.names.state(), s.names.index()}
+	args := make([]any, 1, 1+len(quotas))
 	p := newPack(8 + 8*len(quotas))
 	p.int(s.offset.Microseconds())
 	p.int(int64(len(quotas)))
 	for i := range quotas {
 		q := &quotas[i]
-		keys = append(keys, s.names.state(q))
+		name := s.names.field(q)
 		p.int(int64(q.Window.Kind))
 		if q.Window.Kind == quota.Day || q.Window.Kind == quota.Month {
 			for _, b := range s.cal.around(q.Window, now) {
 				p.int(b / 1000)
 			}
 		}
+		args = append(args, name)
 	}
-	v, err := s.run(ctx, statusScript, keys, []any{p.bytes()})
+	args[0] = p.bytes()
+	v, err := s.run(ctx, statusScript, keys, args)
 	if err != nil {
 		return dst, fmt.Errorf("redisstore: status: %w", err)
 	}
