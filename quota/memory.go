@@ -53,8 +53,6 @@ type MemoryStore struct {
 	// is expiry order: expiring is O(1) per hold, and settling unlinks in O(1).
 	oldest, newest *hold
 	free           []*hold
-	// epoch numbers reservations, to find a key repeated in one request in O(1).
-	epoch uint64
 	// peakBuckets and peakHolds are the maps' sizes at their largest: Go maps never shrink,
 	// so a map that has lost three quarters of them is rebuilt.
 	peakBuckets, peakHolds int
@@ -68,16 +66,20 @@ const grace = int64(time.Minute)
 type bucket struct {
 	State
 	key  string
-	last int64  // the last reservation or settle, unix ns
-	at   int64  // when the eviction heap looks at it next
-	mark uint64 // the epoch of the last reservation that took it
+	last int64 // the last reservation or settle, unix ns
+	at   int64 // when the eviction heap looks at it next
 	// linger is, with kind, what the quota last reserved on the key says about when its
 	// state equals a fresh key's: a Rate's period, a Lifetime's idle TTL (negative: never).
 	linger int64
 	idx    int32 // its index in the eviction heap
-	refs   int32 // open reservations that point here
-	kind   Kind
+	// refs counts the open reservations that point here; while a reservation is being
+	// decided it also carries seen, to find a key repeated in one request in O(1).
+	refs int32
+	kind Kind
 }
+
+// seen marks, in bucket.refs, a bucket that the request being decided already took.
+const seen = 1 << 30
 
 // entry is one quota's part of a hold.
 type entry struct {
@@ -144,18 +146,20 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 	// A reservation may create up to n keys; forgetting up to n+4 keeps the key count
 	// bounded by the keys in use, however the requests come.
 	s.evict(t, n+4)
-	s.epoch++
 
 	h := s.newHold(n)
 	var refused *ExceededError
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
 		b := s.bucket(q.Key, t)
-		if b.mark == s.epoch {
+		if b.refs >= seen {
+			for j := range i {
+				h.es[j].b.refs -= seen
+			}
 			s.recycle(h)
 			return Reservation{}, dst, fmt.Errorf("quota: reserve: duplicate quota key %q in one request", q.Key)
 		}
-		b.mark = s.epoch
+		b.refs += seen
 		b.Roll(q, t)
 		s.forgetIdle(b, q, t)
 		amount := req.Amount.Of(q.Unit)
@@ -164,6 +168,9 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 		if err != nil {
 			refused = Worst(refused, err)
 		}
+	}
+	for i := range h.es {
+		h.es[i].b.refs -= seen
 	}
 	if refused != nil {
 		for i := range h.es {

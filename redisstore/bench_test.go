@@ -100,6 +100,7 @@ func benchParallel(b *testing.B, s *Store, c *redis.Client, quotas func(session 
 	b.ReportAllocs()
 	c.ConfigResetStat(ctx)
 	cpu0 := redisCPU(b, c)
+	in0 := netIn(b, c)
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		req := &quota.Request{Quotas: quotas("s" + strconv.FormatInt(seq.Add(1), 10)), Amount: worst}
@@ -138,6 +139,22 @@ func benchParallel(b *testing.B, s *Store, c *redis.Client, quotas func(session 
 	b.ReportMetric(perCall, "redis-µs/script")
 	b.ReportMetric(total/float64(len(all)), "redis-µs/op")
 	b.ReportMetric(cpu/float64(len(all)), "redis-cpu-µs/op")
+	b.ReportMetric(float64(netIn(b, c)-in0)/float64(len(all)), "B-to-redis/op")
+}
+
+// netIn is what the server has received so far, in bytes (INFO stats).
+func netIn(b *testing.B, c *redis.Client) int64 {
+	info, err := c.Info(ctx, "stats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_net_input_bytes:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // redisCPU is the server process's CPU time so far, user and system, in µs (INFO cpu).
@@ -183,8 +200,8 @@ func scriptMicros(b *testing.B, c *redis.Client) (perCall, total float64) {
 }
 
 // BenchmarkMemoryPerKey is Redis memory per tracked quota: each op reserves and settles one
-// new session's lifetime budget (its state hash stays; its holds set empties and goes) and
-// one new rate key. Reported with and without the one-minute settled markers.
+// new session's lifetime budget and one new rate. Reported with and without the ten-second
+// settled markers.
 func BenchmarkMemoryPerKey(b *testing.B) {
 	s, _, c := benchStore(b)
 	before := usedMemory(b, c)
@@ -203,18 +220,22 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 		}
 	}
 	withMarkers := usedMemory(b, c)
-	iter := c.Scan(ctx, 0, s.names.prefix+"r*", 1000).Iterator()
-	var keys []string
+	// The settled markers are fields r<id> of the state hash, indexed in {g}:z until their
+	// ten seconds are up.
+	iter := c.HScan(ctx, s.names.state(), 0, "r*", 1000).Iterator()
+	var fields []string
 	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			c.Unlink(ctx, keys...)
-			keys = keys[:0]
+		if f := iter.Val(); strings.HasPrefix(f, "r") {
+			fields = append(fields, f)
 		}
+		_ = iter.Next(ctx) // the value
 	}
-	if len(keys) > 0 {
-		c.Unlink(ctx, keys...)
+	for len(fields) > 0 {
+		n := min(len(fields), 1000)
+		c.HDel(ctx, s.names.state(), fields[:n]...)
+		fields = fields[n:]
 	}
+	c.Unlink(ctx, s.names.index())
 	without := usedMemory(b, c)
 	b.ReportMetric(float64(withMarkers-before)/float64(2*b.N), "B/quota+marker")
 	b.ReportMetric(float64(without-before)/float64(2*b.N), "B/quota")
