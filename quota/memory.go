@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -148,6 +149,7 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 	s.evict(t, n+4)
 
 	h := s.newHold(n)
+	dst = slices.Grow(dst, n)
 	var refused *ExceededError
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
@@ -221,7 +223,7 @@ func (s *MemoryStore) SettleAt(now time.Time, id ID, actual Amount, dst []Status
 	if !ok {
 		return dst, fmt.Errorf("quota: settle %s: %w", id, ErrUnknownReservation)
 	}
-	return s.apply(h, actual, dst, t), nil
+	return s.apply(h, actual, slices.Grow(dst, len(h.es)), t), nil
 }
 
 // ReleaseAt is Release at an explicit instant. Releasing needs no clock (only Reserve
@@ -331,6 +333,7 @@ func (s *MemoryStore) recycle(h *hold) {
 // StatusAt is Status at an explicit instant.
 func (s *MemoryStore) StatusAt(now time.Time, quotas []Quota, dst []Status) []Status {
 	t := now.UnixNano()
+	dst = slices.Grow(dst, len(quotas))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range quotas {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -229,6 +230,7 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 		starts = make([]int64, len(req.Quotas))
 	}
 	n0 := len(dst)
+	dst = slices.Grow(dst, len(req.Quotas))
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
 		st := s.state(q, res[2+3*i:5+3*i])
@@ -391,6 +393,7 @@ func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, d
 		return dst, nil
 	}
 	t := toInt(res[1]) * 1000
+	dst = slices.Grow(dst, len(r.quotas))
 	for i := range r.quotas {
 		q := &r.quotas[i]
 		v := res[2+3*i : 5+3*i]
@@ -486,6 +489,7 @@ func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quo
 		return dst, fmt.Errorf("redisstore: status: unexpected reply %v", v)
 	}
 	t := toInt(res[0]) * 1000
+	dst = slices.Grow(dst, len(quotas))
 	for i := range quotas {
 		q := &quotas[i]
 		st := s.state(q, res[1+3*i:4+3*i])
