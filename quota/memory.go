@@ -161,9 +161,9 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 			s.recycle(h)
 			return Reservation{}, dst, fmt.Errorf("quota: reserve: duplicate quota key %q in one request", q.Key)
 		}
+		s.forgetIdle(b, q, t)
 		b.refs += seen
 		b.Roll(q, t)
-		s.forgetIdle(b, q, t)
 		amount := req.Amount.Of(q.Unit)
 		tat, err := b.check(q, amount, t)
 		h.es[i] = entry{b: b, amount: amount, start: b.Start, tat: tat}

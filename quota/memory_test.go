@@ -173,3 +173,38 @@ func TestForgetsIdleKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleLifetimeForgottenOnUse: an idle session's budget starts from zero at its next
+// reservation even when eviction has not come to it yet (other keys are due first).
+func TestIdleLifetimeForgottenOnUse(t *testing.T) {
+	t.Parallel()
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := quota.NewMemoryStore(quota.MemoryConfig{})
+	session := quota.Quota{Name: "run", Key: "run", Unit: quota.MicroUSD, Limit: 100,
+		Window: quota.Window{Kind: quota.Lifetime, Idle: time.Hour}}
+	spend := func(at time.Duration, n int64) error {
+		r, _, err := s.ReserveAt(epoch.Add(at), &quota.Request{Quotas: []quota.Quota{session}, Amount: quota.Amount{MicroUSD: n}}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = s.SettleAt(epoch.Add(at), r.ID, quota.Amount{MicroUSD: n}, nil)
+		return err
+	}
+	// Many keys fall due before the session's: eviction, a few keys per reservation, is
+	// still busy with them when the session comes back.
+	for i := range 1000 {
+		q := quota.Quota{Name: "r", Key: "rate" + strconv.Itoa(i), Unit: quota.Requests, Limit: 1, Window: quota.Rolling(time.Millisecond)}
+		if _, _, err := s.ReserveAt(epoch, &quota.Request{Quotas: []quota.Quota{q}, Amount: quota.Amount{Requests: 1}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := spend(time.Millisecond, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := spend(time.Hour+time.Minute, 100); err != nil {
+		t.Errorf("after an idle hour: %v, want the budget forgotten", err)
+	}
+	if s.Keys() < 900 {
+		t.Fatalf("%d keys: eviction caught up, so this test does not test what it says", s.Keys())
+	}
+}
