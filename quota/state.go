@@ -78,15 +78,6 @@ func (s *State) check(q *Quota, n, now int64) (int64, *ExceededError) {
 	return 0, refusal(q, ErrBudget, used, n, wait, end)
 }
 
-// Take records that n units of q were reserved at now; Check must have allowed them.
-func (s *State) Take(q *Quota, n, now int64) {
-	if q.Window.Kind == Rate {
-		s.TAT = satAdd(max(s.TAT, now), q.Interval(n))
-		return
-	}
-	s.Held += n
-}
-
 // AppendStatus appends q's status in s at now (unix ns) to dst. A Day or Month state whose
 // window does not contain now reports the window that does, unused. It fills the new
 // element in place: a Status carries a copy of its Quota, and copying it once instead of
