@@ -179,13 +179,6 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
 	r.quotas = e.quotas.get(labels)
 
-	maxOut, reason, ok := r.planBudget(ctx, model, maxOut, later)
-	if !ok {
-		skipped := &budgetSkip{reason: reason}
-		r.skipErr(step, provName, reason, true, skipped)
-		return nil, skipped, true
-	}
-
 	var last error
 	for attempt := 1; ; attempt++ {
 		if r.attempts >= r.chainCap() {
@@ -196,18 +189,20 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			}
 			return nil, last, true
 		}
-		worst := quota.Amount{Requests: 1, InputTokens: r.input, OutputTokens: maxOut,
-			MicroUSD: model.Cost(llm.Usage{InputTokens: r.input, OutputTokens: maxOut})}
-		grant, err := e.queue.Acquire(ctx, queue.Waiter{
-			Request:  &quota.Request{Quotas: r.quotas.all, Amount: worst},
-			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant})
+		grant, worst, n, err := r.admit(ctx, model, maxOut, later)
 		if err != nil {
+			var skipped *budgetSkip
+			if errors.As(err, &skipped) {
+				r.skipErr(step, provName, skipped.reason, true, skipped)
+				return nil, skipped, true
+			}
 			if errors.Is(err, quota.ErrBudget) || errors.Is(err, quota.ErrTooLarge) {
 				r.skipErr(step, provName, err.Error(), true, err)
 				return nil, err, true
 			}
 			return nil, err, false
 		}
+		maxOut = n
 		r.admitted(grant, model.Name, provName)
 
 		done, until, ok := e.cooldowns.Allow(deployment, time.Now())
@@ -368,7 +363,12 @@ func (r *run) finish(id quota.ID, actual quota.Amount, sent bool) {
 	ctx := context.Background()
 	var err error
 	if sent {
-		err = e.queue.Settle(ctx, id, actual)
+		// The settle's statuses are what the response headers report (QuotaStatus).
+		var sts []quota.Status
+		if sts, err = e.queue.Settle(ctx, id, actual, r.statuses[:0]); err == nil && len(sts) > 0 {
+			r.statuses = sts
+			r.quotas.remember(sts)
+		}
 	} else {
 		err = e.queue.Release(ctx, id)
 	}

@@ -12,11 +12,15 @@ import (
 // max_tokens against a model's MaxOutput and lists models with it.
 func (e *Engine) Pricing() *pricing.Table { return e.prices }
 
-// QuotaStatus appends to dst the current state of every quota that applies to a request of
-// id served by model (a model id as in a route; provider "" means the price table's
-// provider for it), without changing any. It is one Store.Status call, and none when no
-// rule applies. The gateway reports the result in its rate-limit and budget headers.
-func (e *Engine) QuotaStatus(ctx context.Context, id llm.Identity, provider, model string, dst []quota.Status) ([]quota.Status, error) {
+// QuotaStatus appends to dst the state of every quota that applies to a request of id
+// served by model (a model id as in a route; provider "" means the price table's provider
+// for it), as the store last reported it: in its answer to the latest reserve or settle of
+// those quotas, normally the settle of the request the caller just served (or, for a
+// stream still running, its reserve). It calls no store: the gateway reports the result
+// in its rate-limit and budget headers without a round trip. It appends nothing when no
+// rule applies or no request has used these quotas recently (the engine remembers the
+// last 8,192 label sets).
+func (e *Engine) QuotaStatus(_ context.Context, id llm.Identity, provider, model string, dst []quota.Status) ([]quota.Status, error) {
 	name := model
 	if m, err := e.prices.Lookup(model); err == nil {
 		name = m.Name
@@ -24,10 +28,7 @@ func (e *Engine) QuotaStatus(ctx context.Context, id llm.Identity, provider, mod
 			provider = m.Provider
 		}
 	}
-	qs := e.cfg.Rules.For(nil, quota.Labels{Provider: provider, Model: name, Tenant: id.Tenant,
+	set := e.quotas.get(quota.Labels{Provider: provider, Model: name, Tenant: id.Tenant,
 		Key: id.Key, Agent: id.Agent, Session: id.Session})
-	if len(qs) == 0 {
-		return dst, nil
-	}
-	return e.store.Status(ctx, qs, dst)
+	return set.recall(dst), nil
 }

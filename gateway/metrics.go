@@ -210,9 +210,9 @@ type timedStore struct {
 	h *prometheus.HistogramVec
 }
 
-func (t *timedStore) Reserve(ctx context.Context, req *quota.Request) (quota.Reservation, error) {
+func (t *timedStore) Reserve(ctx context.Context, req *quota.Request, dst []quota.Status) (quota.Reservation, []quota.Status, error) {
 	start := time.Now()
-	res, err := t.Store.Reserve(ctx, req)
+	res, dst, err := t.Store.Reserve(ctx, req, dst)
 	result := "ok"
 	var qe *quota.ExceededError
 	switch {
@@ -222,5 +222,5 @@ func (t *timedStore) Reserve(ctx context.Context, req *quota.Request) (quota.Res
 		result = "error"
 	}
 	t.h.WithLabelValues(result).Observe(time.Since(start).Seconds())
-	return res, err
+	return res, dst, err
 }

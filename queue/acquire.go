@@ -11,14 +11,21 @@ import (
 
 // waiter is one blocked Acquire.
 type waiter struct {
-	w        Waiter
-	level    Level
-	tenant   *tenant
-	seq      uint64
+	w      Waiter
+	level  Level
+	tenant *tenant
+	seq    uint64
+	// tag is its turn among its tenants' waiters: the tenant's virtual start time when it
+	// arrived (start-time fair queuing), fixed for its whole wait.
+	tag      float64
 	start    time.Time
 	deadline time.Time
-	key      *keyQueue // the list it waits in; nil once it has left the queue
-	idx      int       // its index in key.waiters
+	key      *keyQueue // the key it waits on; nil once it has left the queue
+	eff      Level     // its effective level in key's heaps
+	rise     int64     // when aging raises it a level, ns since the queue's epoch
+	turnIdx  int       // its index in key.turns[eff]
+	agingIdx int       // its index in key.rising[eff], -1 when in none
+	heldBack bool      // out of key's heaps while a pass looks behind it
 	bypassed int       // grants on its key to waiters behind it while it did not fit
 	lastErr  *quota.ExceededError
 	ready    chan outcome // buffered: the queue never blocks handing over a result
@@ -43,6 +50,10 @@ func quotaErr(e *quota.ExceededError) error {
 // ctx's and now+Config.MaxWait — comes first or the store's wait estimate already passes it;
 // and ctx's error, wrapped, when ctx is cancelled. On success the caller must settle or
 // release Grant.Reservation through q.
+//
+// Grant.Statuses is the store's answer to the reserve that decided: the quotas' state after
+// the reservation, or, alongside a permanent refusal, the state that refused it (the only
+// field of Grant then set), from which a caller can clamp or downgrade its request.
 func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	if w.Request == nil {
 		return Grant{}, errors.New("queue: acquire: nil request")
@@ -77,18 +88,18 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	}
 
 	frees := q.frees.Load()
-	res, err := q.store.Reserve(ctx, w.Request)
+	res, sts, err := q.store.Reserve(ctx, w.Request, w.Statuses)
 	if err == nil {
 		// The uncontended path reads no clock: on some machines a clock read costs as much as
 		// the rest of the queue's work.
 		q.mu.Lock()
 		q.record(nil, w, res, time.Time{})
 		q.mu.Unlock()
-		return Grant{Reservation: res, Level: level}, nil
+		return Grant{Reservation: res, Statuses: sts, Level: level}, nil
 	}
 	var ex *quota.ExceededError
 	if !errors.As(err, &ex) || ex.Permanent() {
-		return Grant{}, err
+		return Grant{Statuses: sts}, err
 	}
 	now := time.Now()
 	wt := newWaiter(ctx, q.cfg.MaxWait, w, level, now)
@@ -113,7 +124,7 @@ func newWaiter(ctx context.Context, maxWait time.Duration, w Waiter, level Level
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	return &waiter{w: w, level: level, start: now, deadline: deadline}
+	return &waiter{w: w, level: level, start: now, deadline: deadline, turnIdx: -1, agingIdx: -1}
 }
 
 // enqueue adds wt to key's list, or refuses it at once: ErrClosed, ErrTimeout when est (the
@@ -141,11 +152,16 @@ func (q *Queue) enqueue(wt *waiter, key string, est time.Duration, now time.Time
 			weight = w
 		}
 		// A tenant that was idle starts at the current virtual time: idleness earns no credit.
-		t = &tenant{name: wt.w.Tenant, weight: float64(weight), vtime: q.vclock}
+		t = &tenant{name: wt.w.Tenant, weight: float64(weight), next: q.vclock}
 		q.tenants[wt.w.Tenant] = t
 	}
 	wt.tenant = t
 	t.waiting++
+	// Start-time fair queuing: each waiter's turn is fixed when it arrives, its tenant's
+	// turns spaced 1/weight apart and never behind the virtual time, so turn order is the
+	// weighted interleaving of the tenants' queues and a heap can keep it.
+	wt.tag = max(t.next, q.vclock)
+	t.next = wt.tag + 1/t.weight
 	q.seq++
 	wt.seq = q.seq
 	wt.ready = make(chan outcome, 1)
@@ -241,24 +257,22 @@ func (q *Queue) record(wt *waiter, w Waiter, res quota.Reservation, now time.Tim
 			}
 		}
 	}
-	var t *tenant
 	if wt != nil {
-		t = wt.tenant
 		q.avgWait += (now.Sub(wt.start) - q.avgWait) / 8
-	} else {
-		t = q.tenants[w.Tenant]
-	}
-	if t != nil {
-		q.vclock = max(q.vclock, t.vtime)
-		t.vtime += 1 / t.weight
+		q.vclock = max(q.vclock, wt.tag)
+	} else if t := q.tenants[w.Tenant]; t != nil {
+		// A tenant admitted at once on one key while it waits on another has had a turn.
+		t.next = max(t.next, q.vclock) + 1/t.weight
 	}
 }
 
-// Settle settles a reservation in the store, then wakes the waiters on its keys.
-func (q *Queue) Settle(ctx context.Context, id quota.ID, actual quota.Amount) error {
-	err := q.store.Settle(ctx, id, actual)
+// Settle settles a reservation in the store, then wakes the waiters on its keys. It
+// appends to dst the store's statuses of the reservation's quotas after settling (see
+// quota.Store.Settle).
+func (q *Queue) Settle(ctx context.Context, id quota.ID, actual quota.Amount, dst []quota.Status) ([]quota.Status, error) {
+	dst, err := q.store.Settle(ctx, id, actual, dst)
 	q.freed(id)
-	return err
+	return dst, err
 }
 
 // Release releases a reservation in the store, then wakes the waiters on its keys.

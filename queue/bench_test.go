@@ -8,18 +8,20 @@ import (
 	"github.com/tollgate/tollgate/quota"
 )
 
-// BenchmarkStoreReserveSettle is the baseline: the bare memory store.
+// BenchmarkStoreReserveSettle is the baseline: the bare memory store, statuses into a
+// reused buffer.
 func BenchmarkStoreReserveSettle(b *testing.B) {
 	store := quota.NewMemoryStore(quota.MemoryConfig{})
 	r := req(pool("pool", 10), quota.Quota{Name: "rpm", Key: "rpm", Unit: quota.Requests, Limit: 1 << 40, Window: quota.PerMinute()})
 	ctx := b.Context()
+	var buf []quota.Status
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := store.Reserve(ctx, r)
+		res, sts, err := store.Reserve(ctx, r, buf[:0])
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = store.Settle(ctx, res.ID, r.Amount)
+		buf, _ = store.Settle(ctx, res.ID, r.Amount, sts[:0])
 	}
 }
 
@@ -28,13 +30,14 @@ func BenchmarkAcquireSettle(b *testing.B) {
 	q, _ := newQueue(b, Config{})
 	r := req(pool("pool", 10), quota.Quota{Name: "rpm", Key: "rpm", Unit: quota.Requests, Limit: 1 << 40, Window: quota.PerMinute()})
 	ctx := b.Context()
+	var buf []quota.Status
 	b.ReportAllocs()
 	for b.Loop() {
-		g, err := q.Acquire(ctx, Waiter{Request: r})
+		g, err := q.Acquire(ctx, Waiter{Request: r, Statuses: buf[:0]})
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = q.Settle(ctx, g.Reservation.ID, r.Amount)
+		buf, _ = q.Settle(ctx, g.Reservation.ID, r.Amount, g.Statuses[:0])
 	}
 }
 

@@ -39,7 +39,7 @@ func Example() {
 				return
 			}
 			// ... call the model ...
-			_ = q.Settle(ctx, g.Reservation.ID, quota.Amount{Requests: 1})
+			_, _ = q.Settle(ctx, g.Reservation.ID, quota.Amount{Requests: 1}, nil)
 		})
 	}
 	wg.Wait()

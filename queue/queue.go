@@ -154,6 +154,9 @@ type Waiter struct {
 	Priority int
 	// Tenant is who the request is for, for per-tenant limits and fairness.
 	Tenant string
+	// Statuses is where Acquire appends the store's statuses (Grant.Statuses); it may be
+	// nil. Reusing a buffer saves an allocation per request.
+	Statuses []quota.Status
 }
 
 // Grant is an admitted request.
@@ -161,6 +164,9 @@ type Grant struct {
 	// Reservation must be settled or released through the Queue (not the store directly),
 	// so that waiters on its keys are woken.
 	Reservation quota.Reservation
+	// Statuses is the store's answer to the reserve that admitted the request: one Status
+	// per quota of the Request, after the reservation (see Acquire for refusals).
+	Statuses []quota.Status
 	// Level is the request's level (before aging).
 	Level Level
 	// Waited is how long the request waited in the queue; 0 when admitted at once.
@@ -186,6 +192,8 @@ type Stats struct {
 type Queue struct {
 	store quota.Store
 	cfg   Config
+	// epoch is the origin of the waiters' rise times, on the monotonic clock.
+	epoch time.Time
 
 	// queued mirrors total for the fast path: with no waiter anywhere, Acquire goes straight
 	// to the store without the lock.
@@ -202,7 +210,7 @@ type Queue struct {
 	tenants map[string]*tenant
 	held    map[quota.ID]heldRes
 	seq     uint64
-	vclock  float64
+	vclock  float64 // the fairness tag of the last waiter admitted
 	grants  uint64
 	avgWait time.Duration
 	waiting [numLevels]int
@@ -222,9 +230,11 @@ type heldRes struct {
 
 // tenant is one tenant's fairness state; it exists while the tenant has waiters.
 type tenant struct {
-	name    string
-	weight  float64
-	vtime   float64
+	name   string
+	weight float64
+	// next is the virtual time of the tenant's next turn: the tag its next waiter gets,
+	// unless the queue's virtual time is already past it.
+	next    float64
 	waiting int
 }
 
@@ -239,6 +249,7 @@ func New(store quota.Store, cfg Config) (*Queue, error) {
 	return &Queue{
 		store:   store,
 		cfg:     cfg.withDefaults(),
+		epoch:   time.Now(),
 		keys:    make(map[string]*keyQueue),
 		tenants: make(map[string]*tenant),
 		held:    make(map[quota.ID]heldRes),
@@ -271,10 +282,12 @@ func (q *Queue) Close() error {
 	q.closing.Store(true)
 	now := time.Now()
 	for _, k := range q.keys {
-		for len(k.waiters) > 0 {
-			wt := k.waiters[len(k.waiters)-1]
-			q.remove(wt)
-			wt.ready <- outcome{err: &WaitError{Err: ErrClosed, Quota: quotaErr(wt.lastErr), Waited: now.Sub(wt.start)}}
+		for e := range k.turns {
+			for k.turns[e].len() > 0 {
+				wt := k.turns[e].top()
+				q.remove(wt)
+				wt.ready <- outcome{err: &WaitError{Err: ErrClosed, Quota: quotaErr(wt.lastErr), Waited: now.Sub(wt.start)}}
+			}
 		}
 	}
 	if q.recheck != nil {

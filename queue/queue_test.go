@@ -165,7 +165,7 @@ func TestAgingBound(t *testing.T) {
 			wg.Go(func() {
 				g, err := q.Acquire(ctx, Waiter{Request: req(rate), Priority: 3})
 				if err == nil {
-					_ = q.Settle(ctx, g.Reservation.ID, quota.Amount{Requests: 1})
+					_, _ = q.Settle(ctx, g.Reservation.ID, quota.Amount{Requests: 1}, nil)
 				}
 			})
 		}
@@ -267,40 +267,53 @@ func TestRefillTimer(t *testing.T) {
 	})
 }
 
-// TestWeightedFairness: two tenants of weights 3 and 1 flooding one key share it 3:1.
+// TestWeightedFairness: two tenants of weights 3 and 1 flooding one key share it 3:1, also
+// once every waiter has aged to Critical.
 func TestWeightedFairness(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		q, _ := newQueue(t, Config{Weights: map[string]int{"big": 3}, Aging: -1})
-		slot := pool("pool", 1)
-		holder := mustAcquire(t, q, Waiter{Request: req(slot)})
-		var rec recorder
-		var wg sync.WaitGroup
-		for i := range 80 {
-			tenant := "big"
-			if i%2 == 1 {
-				tenant = "small"
-			}
-			wg.Go(func() {
-				g, err := q.Acquire(t.Context(), Waiter{Request: req(slot), Tenant: tenant})
-				if err != nil {
-					t.Errorf("Acquire = %v", err)
-					return
+	for _, tc := range []struct {
+		name  string
+		aging time.Duration
+		wait  time.Duration // before the key frees
+	}{
+		{"one level", -1, 0},
+		{"all aged to critical", time.Second, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, _ := newQueue(t, Config{Weights: map[string]int{"big": 3}, Aging: tc.aging, MaxWait: time.Hour})
+				slot := pool("pool", 1)
+				holder := mustAcquire(t, q, Waiter{Request: req(slot)})
+				var rec recorder
+				var wg sync.WaitGroup
+				for i := range 80 {
+					tenant := "big"
+					if i%2 == 1 {
+						tenant = "small"
+					}
+					wg.Go(func() {
+						g, err := q.Acquire(t.Context(), Waiter{Request: req(slot), Tenant: tenant, Priority: -1})
+						if err != nil {
+							t.Errorf("Acquire = %v", err)
+							return
+						}
+						rec.add(tenant)
+						_ = q.Release(t.Context(), g.Reservation.ID)
+					})
 				}
-				rec.add(tenant)
-				_ = q.Release(t.Context(), g.Reservation.ID)
+				synctest.Wait()
+				time.Sleep(tc.wait) // fake time
+				_ = q.Release(t.Context(), holder.Reservation.ID)
+				wg.Wait()
+				got := map[string]int{}
+				for _, tenant := range rec.list()[:40] {
+					got[tenant]++
+				}
+				if want := map[string]int{"big": 30, "small": 10}; !cmp.Equal(got, want) {
+					t.Errorf("first 40 grants by tenant = %v, want %v", got, want)
+				}
 			})
-		}
-		synctest.Wait()
-		_ = q.Release(t.Context(), holder.Reservation.ID)
-		wg.Wait()
-		got := map[string]int{}
-		for _, tenant := range rec.list()[:40] {
-			got[tenant]++
-		}
-		if want := map[string]int{"big": 30, "small": 10}; !cmp.Equal(got, want) {
-			t.Errorf("first 40 grants by tenant = %v, want %v", got, want)
-		}
-	})
+		})
+	}
 }
 
 // TestMovesToRefusingKey: a waiter woken on one key that is then refused by another waits in
@@ -386,7 +399,7 @@ func TestNewcomersQueueBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, store := newQueue(t, Config{})
 		slot := pool("pool", 1)
-		res, err := store.Reserve(t.Context(), req(slot)) // held by another process
+		res, _, err := store.Reserve(t.Context(), req(slot), nil) // held by another process
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,11 +451,62 @@ func TestSettleRefundWakes(t *testing.T) {
 		}()
 		synctest.Wait()
 		time.Sleep(time.Second) // fake time: the first call runs for a second
-		if err := q.Settle(t.Context(), first.Reservation.ID, quota.Amount{OutputTokens: 10}); err != nil {
+		if _, err := q.Settle(t.Context(), first.Reservation.ID, quota.Amount{OutputTokens: 10}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if g := <-done; g.Waited != time.Second {
 			t.Errorf("waited %v, want 1s (admitted at the settle, not at the refill after 30s)", g.Waited)
+		}
+	})
+}
+
+// TestGrantCarriesStatuses: Acquire answers with the store's statuses, after waiting too,
+// and alongside a permanent refusal; Settle answers with the state after settling.
+func TestGrantCarriesStatuses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := newQueue(t, Config{})
+		usd := quota.Quota{Name: "usd", Key: "usd", Unit: quota.MicroUSD, Limit: 100, Window: quota.Forever()}
+		slot := pool("pool", 1)
+		spend := func(n int64) *quota.Request {
+			return &quota.Request{Quotas: []quota.Quota{slot, usd}, Amount: quota.Amount{MicroUSD: n}}
+		}
+		first, err := q.Acquire(t.Context(), Waiter{Request: spend(60)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := first.Statuses; len(got) != 2 || got[0].Used != 1 || got[1].Used != 60 || got[1].Held != 60 {
+			t.Errorf("first grant's statuses = %+v, want the slot taken and 60 held", got)
+		}
+		done := make(chan Grant)
+		go func() {
+			buf := make([]quota.Status, 0, 2)
+			g, err := q.Acquire(t.Context(), Waiter{Request: spend(30), Statuses: buf})
+			if err != nil {
+				t.Errorf("second Acquire = %v", err)
+			}
+			done <- g
+		}()
+		synctest.Wait()
+		sts, err := q.Settle(t.Context(), first.Reservation.ID, quota.Amount{MicroUSD: 50}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sts) != 2 || sts[0].Used != 0 || sts[1].Used != 50 || sts[1].Held != 0 {
+			t.Errorf("settle's statuses = %+v, want the slot back and 50 used", sts)
+		}
+		second := <-done
+		if got := second.Statuses; len(got) != 2 || got[1].Used != 80 || got[1].Held != 30 {
+			t.Errorf("second grant's statuses = %+v, want 80 used of which 30 held", got)
+		}
+		if _, err := q.Settle(t.Context(), second.Reservation.ID, quota.Amount{MicroUSD: 30}, nil); err != nil {
+			t.Fatal(err)
+		}
+		g, err := q.Acquire(t.Context(), Waiter{Request: spend(30)})
+		if !errors.Is(err, quota.ErrBudget) {
+			t.Fatalf("third Acquire = %v, want ErrBudget", err)
+		}
+		if len(g.Statuses) != 2 || g.Statuses[1].Used != 80 || g.Statuses[1].Remaining != 20 {
+			t.Errorf("refusal's statuses = %+v, want 80 used, 20 remaining", g.Statuses)
 		}
 	})
 }

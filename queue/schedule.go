@@ -15,14 +15,29 @@ import (
 // the small ones wait their turn behind it.
 const maxBypass = 4
 
-// keyQueue is the list of waiters refused by one quota key.
+// keyQueue is the waiters refused by one quota key. Finding the next one to admit is
+// O(log n): the waiters are kept in heaps, one per effective level, each in turn order (the
+// fairness tag, then arrival); aging moves a waiter up one heap when its time comes, which
+// a second set of heaps, by that time, finds without looking at the others.
 type keyQueue struct {
-	key     string
-	waiters []*waiter
+	key string
+	// turns[e] holds the waiters whose effective level is e, in turn order.
+	turns [numLevels]waiterHeap
+	// rising[e], for e below Critical, holds the waiters of turns[e] by when they rise.
+	rising [numLevels - 1]waiterHeap
+	n      int // waiters in the key, the one a pass holds back included
 	// timer fires at timerAt, the key's next refill for its rate-limited waiters; timerAt is
 	// zero when the timer is not armed. One timer per key, whatever the number of waiters.
 	timer   *time.Timer
 	timerAt time.Time
+}
+
+func newKeyQueue(key string) *keyQueue {
+	k := &keyQueue{key: key}
+	for i := range k.rising {
+		k.rising[i].aging = true
+	}
+	return k
 }
 
 // effLevel is wt's level raised by aging at now.
@@ -34,40 +49,67 @@ func (q *Queue) effLevel(wt *waiter, now time.Time) Level {
 	return min(l, Critical)
 }
 
-// before reports whether a goes before b: higher effective level, then the tenant with the
-// smaller virtual time (weighted fairness), then first come.
-func (q *Queue) before(a, b *waiter, now time.Time) bool {
-	if la, lb := q.effLevel(a, now), q.effLevel(b, now); la != lb {
-		return la > lb
+// place puts wt in k's heaps for its effective level at now, at least floor.
+func (q *Queue) place(k *keyQueue, wt *waiter, now time.Time, floor Level) {
+	e := max(q.effLevel(wt, now), floor)
+	wt.eff = e
+	k.turns[e].push(wt)
+	if q.cfg.Aging > 0 && e < Critical {
+		// On the monotonic clock, as effLevel: a wall-clock step must not make a waiter
+		// due to rise before effLevel agrees.
+		wt.rise = int64(wt.start.Sub(q.epoch) + time.Duration(e-wt.level+1)*q.cfg.Aging)
+		k.rising[e].push(wt)
 	}
-	if a.tenant != b.tenant && a.tenant.vtime != b.tenant.vtime {
-		return a.tenant.vtime < b.tenant.vtime
-	}
-	return a.seq < b.seq
 }
 
-// best returns k's first waiter other than skip, or nil. A linear scan: effective levels
-// change with time and virtual times with every grant, so a heap would need rebuilding at
-// every pick anyway.
-func (q *Queue) best(k *keyQueue, skip *waiter, now time.Time) *waiter {
-	var b *waiter
-	for _, wt := range k.waiters {
-		if wt != skip && (b == nil || q.before(wt, b, now)) {
-			b = wt
+// unplace takes wt out of k's heaps.
+func (q *Queue) unplace(k *keyQueue, wt *waiter) {
+	k.turns[wt.eff].remove(wt)
+	if wt.agingIdx >= 0 {
+		k.rising[wt.eff].remove(wt)
+	}
+}
+
+// promote moves the waiters of k that aging has raised by now to their new level's heap.
+// Each waiter moves at most three times in all, so the cost is amortized O(log n).
+func (q *Queue) promote(k *keyQueue, now time.Time) {
+	if q.cfg.Aging <= 0 {
+		return
+	}
+	t := int64(now.Sub(q.epoch))
+	for e := range k.rising {
+		h := &k.rising[e]
+		for h.len() > 0 && h.top().rise <= t {
+			wt := h.top()
+			q.unplace(k, wt)
+			q.place(k, wt, now, Level(e)+1)
 		}
 	}
-	return b
 }
 
-// busyKey returns the first key of req with a waiter of level at least l, or nil.
+// best returns k's next waiter in turn: the highest effective level, then the smallest
+// fairness tag (weighted fairness between tenants), then first come. It returns nil when
+// every waiter of k is held back by the pass that asks.
+func (q *Queue) best(k *keyQueue, now time.Time) *waiter {
+	q.promote(k, now)
+	for e := Critical; e >= Low; e-- {
+		if k.turns[e].len() > 0 {
+			return k.turns[e].top()
+		}
+	}
+	return nil
+}
+
+// busyKey returns the first key of req with a waiter of effective level at least l, or nil.
 func (q *Queue) busyKey(req *quota.Request, l Level, now time.Time) *keyQueue {
 	for i := range req.Quotas {
 		k := q.keys[req.Quotas[i].Key]
 		if k == nil {
 			continue
 		}
-		for _, wt := range k.waiters {
-			if q.effLevel(wt, now) >= l {
+		q.promote(k, now)
+		for e := l; e <= Critical; e++ {
+			if k.turns[e].len() > 0 {
 				return k
 			}
 		}
@@ -75,17 +117,17 @@ func (q *Queue) busyKey(req *quota.Request, l Level, now time.Time) *keyQueue {
 	return nil
 }
 
-// join appends wt to key's list and arms the key's refill timer for est, or the recheck timer
-// when the wait has no estimate (a lease or a held budget).
+// join adds wt to key's waiters and arms the key's refill timer for est, or the recheck
+// timer when the wait has no estimate (a lease or a held budget).
 func (q *Queue) join(wt *waiter, key string, est time.Duration, now time.Time) {
 	k := q.keys[key]
 	if k == nil {
-		k = &keyQueue{key: key}
+		k = newKeyQueue(key)
 		q.keys[key] = k
 	}
 	wt.key = k
-	wt.idx = len(k.waiters)
-	k.waiters = append(k.waiters, wt)
+	k.n++
+	q.place(k, wt, now, Low)
 	if est > 0 {
 		q.armKey(k, now.Add(est))
 	} else if k.timerAt.IsZero() {
@@ -93,16 +135,17 @@ func (q *Queue) join(wt *waiter, key string, est time.Duration, now time.Time) {
 	}
 }
 
-// unlink takes wt out of its key's list, dropping the list when it empties.
+// unlink takes wt out of its key, dropping the key when it empties.
 func (q *Queue) unlink(wt *waiter) {
 	k := wt.key
-	last := len(k.waiters) - 1
-	k.waiters[wt.idx] = k.waiters[last]
-	k.waiters[wt.idx].idx = wt.idx
-	k.waiters[last] = nil
-	k.waiters = k.waiters[:last]
+	if wt.heldBack {
+		wt.heldBack = false
+	} else {
+		q.unplace(k, wt)
+	}
+	k.n--
 	wt.key = nil
-	if len(k.waiters) == 0 {
+	if k.n == 0 {
 		if k.timer != nil {
 			k.timer.Stop()
 		}
@@ -123,22 +166,23 @@ func (q *Queue) remove(wt *waiter) {
 	}
 }
 
-// pass tries k's waiters in order after k may have gained room. It stops at the second waiter
+// pass tries k's waiters in turn after k may have gained room. It stops at the second waiter
 // refused by k itself (the room is gone), or at the first one that has been bypassed
-// maxBypass times. Waiters refused by another key move to that key's list.
+// maxBypass times. Waiters refused by another key move to that key. The first waiter
+// refused by k is held back from k's heaps while the pass looks behind it.
 func (q *Queue) pass(k *keyQueue, now time.Time) {
 	var blocked *waiter
 	var refill time.Time
-	for len(k.waiters) > 0 {
-		wt := q.best(k, blocked, now)
+	for k.n > 0 {
+		wt := q.best(k, now)
 		if wt == nil {
 			break
 		}
-		res, err := q.store.Reserve(context.Background(), wt.w.Request)
+		res, sts, err := q.store.Reserve(context.Background(), wt.w.Request, wt.w.Statuses)
 		if err == nil {
 			q.record(wt, wt.w, res, now)
 			q.remove(wt)
-			wt.ready <- outcome{grant: Grant{Reservation: res, Level: wt.level, Waited: now.Sub(wt.start)}}
+			wt.ready <- outcome{grant: Grant{Reservation: res, Statuses: sts, Level: wt.level, Waited: now.Sub(wt.start)}}
 			if blocked != nil {
 				blocked.bypassed++
 			}
@@ -148,7 +192,7 @@ func (q *Queue) pass(k *keyQueue, now time.Time) {
 		if !errors.As(err, &ex) || ex.Permanent() {
 			// A budget spent while it waited, or a store failure: waiting cannot help.
 			q.remove(wt)
-			wt.ready <- outcome{err: err}
+			wt.ready <- outcome{grant: Grant{Statuses: sts}, err: err}
 			continue
 		}
 		wt.lastErr = ex
@@ -173,6 +217,12 @@ func (q *Queue) pass(k *keyQueue, now time.Time) {
 			break
 		}
 		blocked = wt
+		q.unplace(k, wt)
+		wt.heldBack = true
+	}
+	if blocked != nil && blocked.heldBack {
+		blocked.heldBack = false
+		q.place(k, blocked, now, Low)
 	}
 	if q.keys[k.key] != k {
 		return

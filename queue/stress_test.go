@@ -57,7 +57,7 @@ func stress(t *testing.T, deadlines bool, maxWait time.Duration) {
 			}
 			time.Sleep(time.Duration(i%3) * 100 * time.Millisecond) // fake time: the call
 			if i%2 == 0 {
-				_ = q.Settle(t.Context(), g.Reservation.ID, r.Amount)
+				_, _ = q.Settle(t.Context(), g.Reservation.ID, r.Amount, nil)
 			} else {
 				_ = q.Release(t.Context(), g.Reservation.ID)
 			}

@@ -132,7 +132,7 @@ func TestPermanentRefusals(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				q, store := newQueue(t, Config{})
 				g := mustAcquire(t, q, Waiter{Request: req(budget)})
-				_ = q.Settle(t.Context(), g.Reservation.ID, quota.Amount{Requests: 1})
+				_, _ = q.Settle(t.Context(), g.Reservation.ID, quota.Amount{Requests: 1}, nil)
 				start := time.Now()
 				_, err := q.Acquire(t.Context(), Waiter{Request: tc.req})
 				var ex *quota.ExceededError
@@ -214,9 +214,9 @@ func TestNestedAgentDeadlock(t *testing.T) {
 						t.Errorf("inner gave up after %v, want %v", got, wantWait)
 					}
 				} else {
-					_ = q.Settle(t.Context(), inner.Reservation.ID, quota.Amount{})
+					_, _ = q.Settle(t.Context(), inner.Reservation.ID, quota.Amount{}, nil)
 				}
-				_ = q.Settle(t.Context(), outer.Reservation.ID, quota.Amount{})
+				_, _ = q.Settle(t.Context(), outer.Reservation.ID, quota.Amount{}, nil)
 				if n := store.Open(); n != 0 {
 					t.Errorf("store.Open() = %d, want 0", n)
 				}
@@ -231,7 +231,7 @@ func TestRecheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, store := newQueue(t, Config{Recheck: 500 * time.Millisecond})
 		slot := pool("pool", 1)
-		res, err := store.Reserve(t.Context(), req(slot))
+		res, _, err := store.Reserve(t.Context(), req(slot), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,12 +60,7 @@ func (e *ExceededError) Error() string {
 func refusal(q *Quota, kind error, used, requested int64, wait time.Duration, resetAt int64) *ExceededError {
 	e := &ExceededError{Quota: *q, Used: used, Requested: requested, RetryAfter: wait, kind: kind}
 	if resetAt > 0 {
-		e.ResetAt = time.Unix(0, resetAt)
-		if q.Window.Location != nil {
-			e.ResetAt = e.ResetAt.In(q.Window.Location)
-		} else {
-			e.ResetAt = e.ResetAt.UTC()
-		}
+		e.ResetAt = inZone(resetAt, q.Window.Location)
 	}
 	return e
 }

@@ -3,6 +3,8 @@ package quota
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -10,8 +12,12 @@ import (
 // MemoryConfig configures a MemoryStore. The zero value is ready to use.
 type MemoryConfig struct {
 	// TTL is how long a reservation may stay open before it is settled at its worst case.
-	// Zero means 10 minutes.
+	// Zero means DefaultTTL (10 minutes).
 	TTL time.Duration
+	// IdleTTL is how long a Lifetime quota's state is kept after its last reservation when
+	// its Window.Idle is zero. Zero means DefaultIdle (30 days), as in the Redis store; a
+	// negative value keeps it for the life of the store.
+	IdleTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -28,39 +34,60 @@ func (c *MemoryConfig) Validate() error {
 // makes every Reserve and Settle atomic over all of its quotas. On a small machine a single
 // uncontended mutex beats lock striping, which would need every request's shards locked in
 // order; BENCHMARKS.md has the figures.
+//
+// Its memory is bounded by the keys in use: a key's state is forgotten once it equals a
+// fresh key's and no reservation points at it: a rate one period after it refilled, a day
+// or month once the window has ended, a lease holding nothing, a lifetime budget after its
+// Window.Idle (MemoryConfig.IdleTTL) without a reservation. The work is spread over
+// reservations (each forgets at most a few more keys than it may create), so the store
+// starts no goroutine and needs no Close.
 type MemoryStore struct {
-	ttl time.Duration
-	now func() time.Time
-	ids *IDGen
+	ttl, idle time.Duration
+	now       func() time.Time
+	ids       *IDGen
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	idleq   bucketHeap // every bucket, by when to look at it for eviction
 	holds   map[ID]*hold
 	// oldest and newest end a list of open holds in reservation order, which with one TTL
 	// is expiry order: expiring is O(1) per hold, and settling unlinks in O(1).
 	oldest, newest *hold
 	free           []*hold
-	ops            int
+	// peakBuckets and peakHolds are the maps' sizes at their largest: Go maps never shrink,
+	// so a map that has lost three quarters of them is rebuilt.
+	peakBuckets, peakHolds int
 }
+
+// grace is how long a key whose state equals a fresh key's is kept anyway (a rate: one
+// period), so that a key in steady use is not dropped and rebuilt between two requests.
+const grace = int64(time.Minute)
 
 // bucket is the state of one quota key.
 type bucket struct {
-	tat        int64 // Rate: theoretical arrival time, unix ns
-	used       int64 // budgets: settled use in the current window
-	held       int64 // budgets and leases: held by open reservations
-	start, end int64 // Day, Month: the current window, unix ns
-	refs       int32 // open reservations that point here
+	State
+	key  string
+	last int64 // the last reservation or settle, unix ns
+	at   int64 // when the eviction heap looks at it next
+	// linger is, with kind, what the quota last reserved on the key says about when its
+	// state equals a fresh key's: a Rate's period, a Lifetime's idle TTL (negative: never).
+	linger int64
+	idx    int32 // its index in the eviction heap
+	// refs counts the open reservations that point here; while a reservation is being
+	// decided it also carries seen, to find a key repeated in one request in O(1).
+	refs int32
+	kind Kind
 }
+
+// seen marks, in bucket.refs, a bucket that the request being decided already took.
+const seen = 1 << 30
 
 // entry is one quota's part of a hold.
 type entry struct {
 	b      *bucket
-	unit   Unit
-	kind   Kind
-	limit  int64
-	period time.Duration
-	start  int64 // the calendar window charged
 	amount int64
+	start  int64 // Day, Month: the window charged
+	tat    int64 // Rate: the TAT once taken, between check and commit
 }
 
 type hold struct {
@@ -68,26 +95,21 @@ type hold struct {
 	prev, next *hold
 	expires    int64
 	amount     Amount
-	n          int
-	inline     [8]entry
-	extra      []entry
-}
-
-func (h *hold) entries() []entry {
-	if h.extra != nil {
-		return h.extra
-	}
-	return h.inline[:h.n]
+	quotas     []Quota // the Request's, for the settle's statuses
+	es         []entry // one per quota; its capacity is kept across recycling
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
-	s := &MemoryStore{ttl: cfg.TTL, now: cfg.Now, ids: NewIDGen(),
+	s := &MemoryStore{ttl: cfg.TTL, idle: cfg.IdleTTL, now: cfg.Now, ids: NewIDGen(),
 		buckets: make(map[string]*bucket), holds: make(map[ID]*hold)}
 	if s.ttl <= 0 {
-		s.ttl = 10 * time.Minute
+		s.ttl = DefaultTTL
+	}
+	if s.idle == 0 {
+		s.idle = DefaultIdle
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -96,18 +118,18 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 }
 
 // Reserve implements Store.
-func (s *MemoryStore) Reserve(_ context.Context, req *Request) (Reservation, error) {
-	return s.ReserveAt(s.now(), req)
+func (s *MemoryStore) Reserve(_ context.Context, req *Request, dst []Status) (Reservation, []Status, error) {
+	return s.ReserveAt(s.now(), req, dst)
 }
 
-// Settle implements Store.
-func (s *MemoryStore) Settle(_ context.Context, id ID, actual Amount) error {
-	return s.finish(id, &actual)
+// Settle implements Store. It reads the clock for the statuses it appends.
+func (s *MemoryStore) Settle(_ context.Context, id ID, actual Amount, dst []Status) ([]Status, error) {
+	return s.SettleAt(s.now(), id, actual, dst)
 }
 
 // Release implements Store.
 func (s *MemoryStore) Release(_ context.Context, id ID) error {
-	return s.finish(id, nil)
+	return s.ReleaseAt(s.now(), id)
 }
 
 // Status implements Store.
@@ -116,78 +138,72 @@ func (s *MemoryStore) Status(_ context.Context, quotas []Quota, dst []Status) ([
 }
 
 // ReserveAt is Reserve at an explicit instant.
-func (s *MemoryStore) ReserveAt(now time.Time, req *Request) (Reservation, error) {
+func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Reservation, []Status, error) {
 	t := now.UnixNano()
+	n := len(req.Quotas)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire(t)
+	// A reservation may create up to n keys; forgetting up to n+4 keeps the key count
+	// bounded by the keys in use, however the requests come.
+	s.evict(t, n+4)
 
-	h := s.newHold(len(req.Quotas))
-	es := h.entries()
+	h := s.newHold(n)
+	dst = slices.Grow(dst, n)
 	var refused *ExceededError
-	var warned uint64
-	var tats [8]int64
-	var tatx []int64
-	if len(req.Quotas) > len(tats) {
-		tatx = make([]int64, len(req.Quotas))
-	}
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
-		b := s.bucket(q.Key)
-		n := req.Amount.Of(q.Unit)
-		e := &es[i]
-		*e = entry{b: b, unit: q.Unit, kind: q.Window.Kind, limit: q.Limit, period: q.Window.Period, amount: n}
-		var newTAT int64
-		var err *ExceededError
-		newTAT, err = check(q, b, n, t)
-		if tatx != nil {
-			tatx[i] = newTAT
-		} else {
-			tats[i] = newTAT
+		b := s.bucket(q.Key, t)
+		if b.refs >= seen {
+			for j := range i {
+				h.es[j].b.refs -= seen
+			}
+			s.recycle(h)
+			return Reservation{}, dst, fmt.Errorf("quota: reserve: duplicate quota key %q in one request", q.Key)
 		}
+		s.forgetIdle(b, q, t)
+		b.refs += seen
+		b.Roll(q, t)
+		amount := req.Amount.Of(q.Unit)
+		tat, err := b.check(q, amount, t)
+		h.es[i] = entry{b: b, amount: amount, start: b.Start, tat: tat}
 		if err != nil {
-			if refused == nil || worse(err, refused) {
-				refused = err
-			}
-			continue
-		}
-		e.start = b.start
-		if q.Window.Kind.IsBudget() {
-			if w := q.warnAt(); w >= 0 && i < 64 {
-				before := b.used + b.held
-				if before < w && before+n >= w {
-					warned |= 1 << i
-				}
-			}
+			refused = Worst(refused, err)
 		}
 	}
-	if refused == nil && hasDuplicate(req.Quotas) {
-		refused = nil
-		s.recycle(h)
-		return Reservation{}, fmt.Errorf("quota: reserve: duplicate quota key in one request")
+	for i := range h.es {
+		h.es[i].b.refs -= seen
 	}
 	if refused != nil {
-		s.recycle(h)
-		return Reservation{}, refused
-	}
-	for i := range es {
-		e := &es[i]
-		switch e.kind {
-		case Rate:
-			if tatx != nil {
-				e.b.tat = tatx[i]
-			} else {
-				e.b.tat = tats[i]
-			}
-		default:
-			e.b.held += e.amount
+		for i := range h.es {
+			dst = h.es[i].b.AppendStatus(dst, &req.Quotas[i], t)
 		}
-		e.b.refs++
+		s.recycle(h)
+		return Reservation{}, dst, refused
+	}
+	var warned uint64
+	for i := range h.es {
+		q, e := &req.Quotas[i], &h.es[i]
+		b := e.b
+		if i < 64 && q.Warns(b.Used+b.Held, e.amount) {
+			warned |= 1 << i
+		}
+		if q.Window.Kind == Rate {
+			b.TAT = e.tat
+		} else {
+			b.Held += e.amount
+		}
+		b.refs++
+		b.last = t
+		b.setWindow(q, s.idle)
+		dst = b.AppendStatus(dst, q, t)
 	}
 	h.id = s.ids.Next()
 	h.amount = req.Amount
+	h.quotas = req.Quotas
 	h.expires = t + int64(s.ttl)
 	s.holds[h.id] = h
+	s.peakHolds = max(s.peakHolds, len(s.holds))
 	h.prev = s.newest
 	if s.newest != nil {
 		s.newest.next = h
@@ -195,130 +211,61 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request) (Reservation, error
 		s.oldest = h
 	}
 	s.newest = h
-	s.ops++
-	if s.ops&1023 == 0 {
-		s.sweep(t)
-	}
-	return Reservation{ID: h.id, ExpiresAt: time.Unix(0, h.expires), Warned: warned}, nil
+	return Reservation{ID: h.id, ExpiresAt: time.Unix(0, h.expires), Warned: warned}, dst, nil
 }
 
-// check decides whether n more units of q fit bucket b at t, refreshing a calendar window
-// that has ended. For a Rate it returns the new TAT.
-func check(q *Quota, b *bucket, n, t int64) (int64, *ExceededError) {
-	switch q.Window.Kind {
-	case Rate:
-		burst := q.burst()
-		if n > burst {
-			return 0, refusal(q, ErrTooLarge, rateUsed(b.tat, t, q.Limit, q.Window.Period), n, 0, 0)
-		}
-		tat, wait, ok := gcra(b.tat, t, n, q.Limit, burst, q.Window.Period)
-		if !ok {
-			return 0, refusal(q, ErrExceeded, rateUsed(b.tat, t, q.Limit, q.Window.Period), n, wait, 0)
-		}
-		return tat, nil
-	case Day, Month:
-		if t >= b.end || t < b.start {
-			b.start, b.end = calendarWindow(q.Window.Kind, q.Window.Location, t)
-			// Holds from the ended window are dropped with it; settling them is a no-op.
-			b.used, b.held = 0, 0
-		}
-		return 0, fitCounter(q, b, n, t, b.end)
-	default: // Lifetime, Lease
-		return 0, fitCounter(q, b, n, t, 0)
-	}
-}
-
-func fitCounter(q *Quota, b *bucket, n, t, end int64) *ExceededError {
-	used := b.used + b.held
-	switch {
-	case n > q.Limit:
-		return refusal(q, ErrTooLarge, used, n, 0, end)
-	case used+n <= q.Limit:
-		return nil
-	case q.Window.Kind == Lease || b.used+n <= q.Limit:
-		// Open reservations hold the room; it comes back when they settle.
-		return refusal(q, ErrExceeded, used, n, 0, end)
-	}
-	var wait time.Duration
-	if end > 0 {
-		wait = time.Duration(end - t)
-	}
-	return refusal(q, ErrBudget, used, n, wait, end)
-}
-
-// worse reports whether refusal a should be reported over b: the one that cannot be helped
-// by waiting, else the longer wait.
-func worse(a, b *ExceededError) bool {
-	rank := func(e *ExceededError) int {
-		switch e.kind {
-		case ErrTooLarge:
-			return 2
-		case ErrBudget:
-			return 1
-		}
-		return 0
-	}
-	if ra, rb := rank(a), rank(b); ra != rb {
-		return ra > rb
-	}
-	return a.RetryAfter > b.RetryAfter
-}
-
-func hasDuplicate(qs []Quota) bool {
-	for i := 1; i < len(qs); i++ {
-		for j := range i {
-			if qs[i].Key == qs[j].Key {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// SettleAt is Settle at an explicit instant. Settling needs no clock (only Reserve expires
-// reservations); the instant is accepted so tests read as step tables.
-func (s *MemoryStore) SettleAt(_ time.Time, id ID, actual Amount) error {
-	return s.finish(id, &actual)
-}
-
-// ReleaseAt is Release at an explicit instant; see SettleAt.
-func (s *MemoryStore) ReleaseAt(_ time.Time, id ID) error { return s.finish(id, nil) }
-
-func (s *MemoryStore) finish(id ID, actual *Amount) error {
+// SettleAt is Settle at an explicit instant, the instant of the statuses it appends.
+func (s *MemoryStore) SettleAt(now time.Time, id ID, actual Amount, dst []Status) ([]Status, error) {
+	t := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h, ok := s.holds[id]
 	if !ok {
-		return fmt.Errorf("quota: settle %s: %w", id, ErrUnknownReservation)
+		return dst, fmt.Errorf("quota: settle %s: %w", id, ErrUnknownReservation)
 	}
-	var a Amount
-	if actual != nil {
-		a = *actual
+	return s.apply(h, actual, slices.Grow(dst, len(h.es)), t), nil
+}
+
+// ReleaseAt is Release at an explicit instant. Releasing needs no clock (only Reserve
+// expires reservations); the instant is accepted so tests read as step tables.
+func (s *MemoryStore) ReleaseAt(_ time.Time, id ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.holds[id]
+	if !ok {
+		return fmt.Errorf("quota: release %s: %w", id, ErrUnknownReservation)
 	}
-	s.apply(h, a)
+	s.apply(h, Amount{}, nil, -1)
 	return nil
 }
 
-// apply settles h at actual (zero for a release) and frees it.
-func (s *MemoryStore) apply(h *hold, actual Amount) {
-	for _, e := range h.entries() {
+// apply settles h at actual (zero for a release) and frees it. For a settle at t (t >= 0)
+// it appends to dst the state of each quota after settling; -1 is for a release or an
+// expiry, which report nothing.
+func (s *MemoryStore) apply(h *hold, actual Amount, dst []Status, t int64) []Status {
+	for i := range h.es {
+		e := &h.es[i]
+		q := &h.quotas[i]
 		b := e.b
 		b.refs--
-		got := actual.Of(e.unit)
-		switch e.kind {
+		got := actual.Of(q.Unit)
+		switch q.Window.Kind {
 		case Rate:
-			b.tat += interval(got, e.limit, e.period) - interval(e.amount, e.limit, e.period)
+			b.TAT += q.Interval(got) - q.Interval(e.amount)
 		case Lease:
-			b.held -= e.amount
+			b.Held -= e.amount
 		case Day, Month:
-			if b.start != e.start {
-				continue // the window this was charged to has ended
+			if b.Start == e.start { // else the window this was charged to has ended
+				b.Held -= e.amount
+				b.Used += got
 			}
-			b.held -= e.amount
-			b.used += got
 		default:
-			b.held -= e.amount
-			b.used += got
+			b.Held -= e.amount
+			b.Used += got
+		}
+		if t >= 0 {
+			b.last = max(b.last, t)
+			dst = b.AppendStatus(dst, q, t)
 		}
 	}
 	delete(s.holds, h.id)
@@ -333,6 +280,11 @@ func (s *MemoryStore) apply(h *hold, actual Amount) {
 		s.newest = h.prev
 	}
 	s.recycle(h)
+	if s.peakHolds > 64 && len(s.holds) < s.peakHolds/4 {
+		s.holds = rebuilt(s.holds)
+		s.peakHolds = len(s.holds)
+	}
+	return dst
 }
 
 // expire settles, at their worst case, reservations whose TTL has passed. A caller that
@@ -340,32 +292,17 @@ func (s *MemoryStore) apply(h *hold, actual Amount) {
 // come back.
 func (s *MemoryStore) expire(t int64) {
 	for s.oldest != nil && s.oldest.expires <= t {
-		s.apply(s.oldest, s.oldest.amount)
+		s.apply(s.oldest, s.oldest.amount, nil, -1)
 	}
 }
 
-// sweep forgets a bounded number of buckets that hold nothing: rates fully refilled and
-// calendar windows that have ended. Lifetime budgets are kept: forgetting one would reset it.
-func (s *MemoryStore) sweep(t int64) {
-	n := 0
-	for k, b := range s.buckets {
-		if n++; n > 256 {
-			return
-		}
-		if b.refs != 0 || b.held != 0 {
-			continue
-		}
-		if (b.end != 0 && t >= b.end) || (b.end == 0 && b.used == 0 && b.tat <= t) {
-			delete(s.buckets, k)
-		}
-	}
-}
-
-func (s *MemoryStore) bucket(key string) *bucket {
+func (s *MemoryStore) bucket(key string, t int64) *bucket {
 	b, ok := s.buckets[key]
 	if !ok {
-		b = &bucket{}
+		b = &bucket{key: key, at: t + grace}
 		s.buckets[key] = b
+		s.peakBuckets = max(s.peakBuckets, len(s.buckets))
+		s.idleq.push(b)
 	}
 	return b
 }
@@ -378,15 +315,16 @@ func (s *MemoryStore) newHold(n int) *hold {
 	} else {
 		h = new(hold)
 	}
-	h.n = n
-	if n > len(h.inline) {
-		h.extra = make([]entry, n)
+	if cap(h.es) < n {
+		h.es = make([]entry, n)
 	}
+	h.es = h.es[:n]
 	return h
 }
 
 func (s *MemoryStore) recycle(h *hold) {
-	*h = hold{}
+	clear(h.es) // drop the bucket pointers: a forgotten key must not stay reachable
+	*h = hold{es: h.es[:0]}
 	if len(s.free) < 4096 {
 		s.free = append(s.free, h)
 	}
@@ -395,38 +333,19 @@ func (s *MemoryStore) recycle(h *hold) {
 // StatusAt is Status at an explicit instant.
 func (s *MemoryStore) StatusAt(now time.Time, quotas []Quota, dst []Status) []Status {
 	t := now.UnixNano()
+	dst = slices.Grow(dst, len(quotas))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range quotas {
 		q := &quotas[i]
-		st := Status{Quota: *q}
-		b := s.buckets[q.Key]
-		if b == nil {
-			b = &bucket{}
-		}
-		switch q.Window.Kind {
-		case Rate:
-			st.Used = rateUsed(b.tat, t, q.Limit, q.Window.Period)
-			st.Remaining = max(q.burst()-st.Used, 0)
-			if b.tat > t {
-				st.ResetAt = time.Unix(0, b.tat)
+		var st State
+		if b := s.buckets[q.Key]; b != nil {
+			st = b.State
+			if s.idleFor(b, q, t) {
+				st.Used = 0
 			}
-		case Day, Month:
-			start, end := b.start, b.end
-			if t < start || t >= end {
-				start, end = calendarWindow(q.Window.Kind, q.Window.Location, t)
-			}
-			if b.start == start {
-				st.Used, st.Held = b.used+b.held, b.held
-			}
-			st.ResetAt = time.Unix(0, end)
-		default:
-			st.Used, st.Held = b.used+b.held, b.held
 		}
-		if q.Window.Kind != Rate {
-			st.Remaining = max(q.Limit-st.Used, 0)
-		}
-		dst = append(dst, st)
+		dst = st.AppendStatus(dst, q, t)
 	}
 	return dst
 }
@@ -439,15 +358,111 @@ func (s *MemoryStore) Open() int {
 	return len(s.holds)
 }
 
+// Keys returns the number of quota keys whose state the store keeps.
+func (s *MemoryStore) Keys() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.buckets)
+}
+
 // Restore sets the settled use of a budget quota in its current window, as a ledger read
-// at start-up found it. It replaces what the store had.
+// at start-up found it. It replaces what the store had. A restored lifetime budget counts
+// as used at now for its idle expiry.
 func (s *MemoryStore) Restore(now time.Time, q Quota, used int64) {
 	t := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.bucket(q.Key)
+	b := s.bucket(q.Key, t)
 	if q.Window.Kind == Day || q.Window.Kind == Month {
-		b.start, b.end = calendarWindow(q.Window.Kind, q.Window.Location, t)
+		b.Start, b.End = q.Window.Span(t)
 	}
-	b.used = used
+	b.Used = used
+	b.last = t
+	b.setWindow(&q, s.idle)
+}
+
+func (b *bucket) setWindow(q *Quota, idle time.Duration) {
+	b.kind = q.Window.Kind
+	switch b.kind {
+	case Rate:
+		b.linger = int64(q.Window.Period)
+	case Lifetime:
+		b.linger = int64(q.IdleTTL(idle))
+	}
+}
+
+// idleFor reports whether b, holding lifetime budget q, has been idle (no reservation open,
+// none made or settled) past q's idle TTL at t: its spend is then forgotten, whether or not
+// eviction has come to it yet.
+func (s *MemoryStore) idleFor(b *bucket, q *Quota, t int64) bool {
+	if q.Window.Kind != Lifetime || b.refs != 0 || b.Held != 0 {
+		return false
+	}
+	idle := q.IdleTTL(s.idle)
+	return idle >= 0 && t-b.last >= int64(idle)
+}
+
+func (s *MemoryStore) forgetIdle(b *bucket, q *Quota, t int64) {
+	if s.idleFor(b, q, t) {
+		b.Used = 0
+	}
+}
+
+// freshAt returns when b's state will equal a fresh key's, grace included; math.MaxInt64
+// for a lifetime budget with spend that is kept forever. Holds are checked by the caller.
+func (b *bucket) freshAt() int64 {
+	switch b.kind {
+	case Rate:
+		return satAdd(max(b.TAT, b.last), b.linger)
+	case Day, Month:
+		if b.Used == 0 {
+			return b.last + grace
+		}
+		return b.End
+	case Lifetime:
+		switch {
+		case b.Used == 0:
+			return b.last + grace
+		case b.linger < 0:
+			return math.MaxInt64
+		}
+		return satAdd(b.last, b.linger)
+	}
+	return b.last + grace
+}
+
+// evict forgets at most limit keys whose state equals a fresh key's at t, and puts the ones
+// it looked at and kept back in the heap for later.
+func (s *MemoryStore) evict(t int64, limit int) {
+	for n := 0; n < limit && len(s.idleq) > 0 && s.idleq[0].at <= t; n++ {
+		b := s.idleq[0]
+		at := b.freshAt()
+		if b.refs == 0 && b.Held == 0 && at <= t {
+			s.idleq.remove(0)
+			delete(s.buckets, b.key)
+			continue
+		}
+		// Look again when it will be fresh (never, for a lifetime budget kept forever: it
+		// sinks to the bottom of the heap), or after a grace while reservations hold it.
+		b.at = at
+		if b.refs != 0 || b.Held != 0 {
+			b.at = max(at, t+grace)
+		}
+		s.idleq.fix(0)
+	}
+	if s.peakBuckets > 64 && len(s.buckets) < s.peakBuckets/4 {
+		s.buckets = rebuilt(s.buckets)
+		s.peakBuckets = len(s.buckets)
+		s.idleq.shrink()
+	}
+}
+
+// rebuilt returns a copy of m sized for its entries: a map that has shrunk a lot keeps the
+// memory of its largest size otherwise.
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -101,6 +101,15 @@ type Window struct {
 	Period time.Duration
 	// Location is the time zone whose midnight starts a Day or Month; nil means UTC.
 	Location *time.Location
+	// Idle is, for a Lifetime window, how long its state is kept once idle: no reservation
+	// open on it, none made or settled (the Redis store may keep it up to its reservation
+	// TTL longer). A session idle that long is taken to be over and its budget is
+	// forgotten: a later request under the same key starts from zero. Zero means the store's default
+	// (DefaultIdle, 30 days, in the memory and the Redis store alike); a negative value keeps
+	// the state as long as the store lives, for budgets that must never reset (a trial key's
+	// allowance). Other kinds ignore it: their state is forgotten once it equals a fresh
+	// key's (a rate refilled, a calendar window ended, no lease held).
+	Idle time.Duration
 }
 
 // PerMinute is a rolling per-minute rate window.
@@ -173,24 +182,43 @@ type Quota struct {
 	DowngradeAt float64
 }
 
-// burst returns the effective burst of a Rate quota.
-func (q *Quota) burst() int64 {
-	if q.Burst > 0 {
+// Capacity returns the most that one reservation can take from q: a Rate's Burst (its
+// Limit when Burst is 0), any other quota's Limit. A larger request is refused with
+// ErrTooLarge.
+func (q *Quota) Capacity() int64 {
+	if q.Window.Kind == Rate && q.Burst > 0 {
 		return q.Burst
 	}
 	return q.Limit
 }
 
-// warnAt returns the warn threshold in units of the quota, or -1 when disabled.
-func (q *Quota) warnAt() int64 {
+// Interval returns, for a Rate, the time in nanoseconds that n units take to refill at
+// Limit per Period, rounded up so that the rate is never exceeded; it saturates at
+// math.MaxInt64 instead of overflowing, and is 0 for n <= 0.
+func (q *Quota) Interval(n int64) int64 { return interval(n, q.Limit, q.Window.Period) }
+
+// Warns reports whether taking n more units of a budget whose use (settled and held) is
+// before crosses its WarnAt threshold: 0.8 of the Limit by default, never when WarnAt is
+// negative.
+func (q *Quota) Warns(before, n int64) bool {
 	f := q.WarnAt
-	if f < 0 {
-		return -1
+	if f < 0 || !q.Window.Kind.IsBudget() {
+		return false
 	}
 	if f == 0 {
 		f = 0.8
 	}
-	return int64(f * float64(q.Limit))
+	w := int64(f * float64(q.Limit))
+	return before < w && before+n >= w
+}
+
+// IdleTTL returns how long a Lifetime quota's state is kept unused: Window.Idle, or def
+// when that is zero. A negative result means forever.
+func (q *Quota) IdleTTL(def time.Duration) time.Duration {
+	if q.Window.Idle != 0 {
+		return q.Window.Idle
+	}
+	return def
 }
 
 // Validate reports the first problem with q's definition.

@@ -11,22 +11,42 @@ import (
 
 // Store holds quota state. Implementations are safe for concurrent use, and each method is
 // one atomic step (one round trip for a remote store).
+//
+// Reserve and Settle answer with the state of the quotas they touched, so that a caller
+// needs no Status call on its request path: the planner reads the budgets left from a
+// reserve's answer (also from a refusal's), and the response headers from the settle's.
 type Store interface {
-	// Reserve takes req.Amount from every quota in req.Quotas, or from none: on refusal it
-	// returns an *ExceededError for the quota that refused and changes nothing.
-	Reserve(ctx context.Context, req *Request) (Reservation, error)
+	// Reserve takes req.Amount from every quota in req.Quotas, or from none. It appends to
+	// dst one Status per quota of req.Quotas, in order, and returns the extended slice:
+	// the state after the reservation when it is granted, the state that refused it when it
+	// is not. A refusal is an *ExceededError for the quota reported (see Worst) and changes
+	// nothing. When the store could not decide (any other error), dst comes back as given.
+	Reserve(ctx context.Context, req *Request, dst []Status) (Reservation, []Status, error)
 	// Settle replaces a reservation's worst case with the actual amount, refunding or
-	// charging the difference, and returns its leases. It takes effect at most once per
-	// reservation; a second call returns ErrUnknownReservation.
-	Settle(ctx context.Context, id ID, actual Amount) error
+	// charging the difference, and returns its leases. It appends to dst the status of each
+	// of the reservation's quotas after settling, in the order of the Request that made it.
+	// It takes effect at most once per reservation; a second call returns
+	// ErrUnknownReservation. A store may leave dst as given when it does not know the
+	// reservation's quotas (the Redis store, for a reservation made by another process).
+	Settle(ctx context.Context, id ID, actual Amount, dst []Status) ([]Status, error)
 	// Release returns everything a reservation took, as if it had never been made.
 	Release(ctx context.Context, id ID) error
-	// Status appends to dst the current state of each quota, without changing it.
+	// Status appends to dst the current state of each quota. It is for inspection (admin
+	// pages, tests), not for a request's path: Reserve and Settle report the same states.
 	Status(ctx context.Context, quotas []Quota, dst []Status) ([]Status, error)
 }
 
+// DefaultTTL is how long a reservation may stay open before a store settles it at its
+// worst case, in the memory and the Redis store alike, unless configured otherwise.
+const DefaultTTL = 10 * time.Minute
+
+// DefaultIdle is how long a Lifetime quota's state outlives its last reservation when its
+// Window.Idle is zero, in the memory and the Redis store alike.
+const DefaultIdle = 30 * 24 * time.Hour
+
 // Request asks for one attempt's worst case across all the quotas that apply to it.
-// Quota keys must be distinct.
+// Quota keys must be distinct. A store may keep a reference to Quotas until the reservation
+// is settled, released or expired: do not modify them before then.
 type Request struct {
 	Quotas []Quota
 	Amount Amount

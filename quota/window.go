@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// The math below works on unix nanoseconds so that the memory store and the Redis script
-// compute the same results from the same inputs.
+// The math below works on unix nanoseconds so that the memory store and the Redis store
+// compute the same results from the same inputs. It is the one copy of it: the Redis store
+// reaches it through Quota.Interval, Window.Span and State.
 
 // interval returns the time n units of a rate of limit per period take to refill, rounded
 // up so that a rate is never exceeded. It saturates instead of overflowing.
@@ -66,17 +67,22 @@ func satAdd(a, b int64) int64 {
 	return a + b
 }
 
-// calendarWindow returns the start and end, in unix nanoseconds, of the day or month in
-// loc that contains now. time.Date normalises across DST changes, so a day is 23, 24 or 25
-// hours long and always starts at the local midnight.
-func calendarWindow(k Kind, loc *time.Location, now int64) (start, end int64) {
+// Span returns the start and end, in unix nanoseconds, of the day or month of w that
+// contains now (unix ns); zero for other kinds. time.Date normalises across DST changes, so
+// a day is 23, 24 or 25 hours long and always starts at the local midnight; consecutive
+// windows touch: one's end is the next one's start.
+func (w Window) Span(now int64) (start, end int64) {
+	if w.Kind != Day && w.Kind != Month {
+		return 0, 0
+	}
+	loc := w.Location
 	if loc == nil {
 		loc = time.UTC
 	}
 	t := time.Unix(0, now).In(loc)
 	y, m, d := t.Date()
 	var s, e time.Time
-	if k == Month {
+	if w.Kind == Month {
 		s = time.Date(y, m, 1, 0, 0, 0, 0, loc)
 		e = time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
 	} else {

@@ -28,7 +28,7 @@ func runSteps(t *testing.T, epoch time.Time, q Quota, steps []step) {
 		amt := Amount{Requests: st.n, InputTokens: st.n, MicroUSD: st.n}
 		switch st.op {
 		case "reserve":
-			r, err := s.ReserveAt(now, &Request{Quotas: []Quota{q}, Amount: amt})
+			r, _, err := s.ReserveAt(now, &Request{Quotas: []Quota{q}, Amount: amt}, nil)
 			if !errors.Is(err, st.wantErr) || (err == nil) != (st.wantErr == nil) {
 				t.Fatalf("step %d: Reserve(%d) at %v = %v, want %v", i, st.n, st.at, err, st.wantErr)
 			}
@@ -50,7 +50,7 @@ func runSteps(t *testing.T, epoch time.Time, q Quota, steps []step) {
 				t.Errorf("step %d: Warned = %v, want %v", i, got, st.warn)
 			}
 		case "settle":
-			if err := s.SettleAt(now, ids[st.ref], amt); err != nil {
+			if _, err := s.SettleAt(now, ids[st.ref], amt, nil); err != nil {
 				t.Fatalf("step %d: Settle: %v", i, err)
 			}
 		case "release":
@@ -188,11 +188,28 @@ func TestCalendarWindow(t *testing.T) {
 				{at: 2 * time.Minute, op: "settle", ref: 0, n: 100},
 				{at: 2 * time.Minute, op: "reserve", n: 1, wantErr: ErrExceeded},
 			}},
-		{"lifetime never resets", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-			Quota{Key: "l", Unit: Tokens, Limit: 50, Window: Forever()}, []step{
+		{"lifetime kept forever never resets", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			Quota{Key: "l", Unit: Tokens, Limit: 50, Window: Window{Kind: Lifetime, Idle: -1}}, []step{
 				{at: 0, op: "reserve", n: 50},
 				{at: 0, op: "settle", ref: 0, n: 50},
 				{at: 1000 * time.Hour, op: "reserve", n: 1, wantErr: ErrBudget},
+			}},
+		{"lifetime by default lasts 30 idle days", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			Quota{Key: "l", Unit: Tokens, Limit: 50, Window: Forever()}, []step{
+				{at: 0, op: "reserve", n: 30},
+				{at: 0, op: "settle", ref: 0, n: 30},
+				{at: 20 * 24 * time.Hour, op: "reserve", n: 20},
+				{at: 20 * 24 * time.Hour, op: "settle", ref: 2, n: 20},
+				{at: 49*24*time.Hour + 23*time.Hour, op: "reserve", n: 1, wantErr: ErrBudget},
+				{at: 50 * 24 * time.Hour, op: "reserve", n: 50},
+			}},
+		{"an idle session's budget is forgotten", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			Quota{Key: "l", Unit: Tokens, Limit: 50, Window: Window{Kind: Lifetime, Idle: time.Hour}}, []step{
+				{at: 0, op: "reserve", n: 50},
+				{at: 2 * time.Hour, op: "reserve", n: 1, wantErr: ErrExceeded}, // held: not idle
+				{at: 2 * time.Hour, op: "settle", ref: 0, n: 50},
+				{at: 2*time.Hour + 59*time.Minute, op: "reserve", n: 1, wantErr: ErrBudget},
+				{at: 3 * time.Hour, op: "reserve", n: 50},
 			}},
 	}
 	for _, tt := range tests {
@@ -234,9 +251,9 @@ func TestCalendarWindowBounds(t *testing.T) {
 		{Day, nil, time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 6, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
-		s, e := calendarWindow(tt.kind, tt.loc, tt.now.UnixNano())
+		s, e := Window{Kind: tt.kind, Location: tt.loc}.Span(tt.now.UnixNano())
 		if s != tt.start.UnixNano() || e != tt.end.UnixNano() {
-			t.Errorf("calendarWindow(%v, %v, %v) = %v, %v; want %v, %v", tt.kind, tt.loc, tt.now,
+			t.Errorf("Span(%v, %v, %v) = %v, %v; want %v, %v", tt.kind, tt.loc, tt.now,
 				time.Unix(0, s), time.Unix(0, e), tt.start, tt.end)
 		}
 	}

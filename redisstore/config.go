@@ -55,14 +55,16 @@ type Config struct {
 	// connection. Zero means 50ms (not go-redis's 3-5s: a quota check that slow is an outage).
 	Timeout time.Duration
 	// TTL is how long a reservation may stay open before it is settled at its worst case.
-	// Zero means 10 minutes, as quota.MemoryStore.
+	// Zero means quota.DefaultTTL (10 minutes), as quota.MemoryStore.
 	TTL time.Duration
 	// LeaseTTL is how long a concurrency lease lives without Renew: a replica that crashes
 	// gives its slots back after at most this long. Calls that run longer must call Renew
 	// more often than this. Zero means 1 minute; it is capped at TTL.
 	LeaseTTL time.Duration
-	// IdleTTL is how long a lifetime budget's keys live after their last reservation. Every
-	// key has a TTL so that abandoned sessions do not fill Redis. Zero means 30 days.
+	// IdleTTL is how long a lifetime budget's state is kept after its last reservation
+	// ends, for quotas whose Window.Idle is zero (quota.Window.Idle overrides it; negative
+	// keeps it forever), so that abandoned sessions do not fill Redis. Zero means
+	// quota.DefaultIdle (30 days), as quota.MemoryStore.
 	IdleTTL time.Duration
 	// Policy is what to do when Redis is unreachable or slow. The zero value is FailClosed.
 	Policy Policy
@@ -118,14 +120,14 @@ func (c Config) withDefaults() Config {
 		c.Timeout = 50 * time.Millisecond
 	}
 	if c.TTL == 0 {
-		c.TTL = 10 * time.Minute
+		c.TTL = quota.DefaultTTL
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = DefaultLeaseTTL
 	}
 	c.LeaseTTL = min(c.LeaseTTL, c.TTL)
 	if c.IdleTTL == 0 {
-		c.IdleTTL = 30 * 24 * time.Hour
+		c.IdleTTL = quota.DefaultIdle
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1

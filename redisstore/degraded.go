@@ -86,14 +86,14 @@ func (s *Store) up(ctx context.Context) bool {
 }
 
 // reserveLocal applies the policy to a reserve that Redis could not serve.
-func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, cause error) (quota.Reservation, error) {
+func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, dst []quota.Status, cause error) (quota.Reservation, []quota.Status, error) {
 	if s.policy != FailOpenLocal {
 		s.unavailable.Add(1)
-		return quota.Reservation{}, &UnavailableError{Policy: s.policy, Err: cause}
+		return quota.Reservation{}, dst, &UnavailableError{Policy: s.policy, Err: cause}
 	}
-	r, err := s.local.Reserve(ctx, s.share(req))
+	r, dst, err := s.local.Reserve(ctx, s.share(req), dst)
 	if err != nil {
-		return r, err
+		return r, dst, err
 	}
 	s.localReserves.Add(1)
 	s.localMu.Lock()
@@ -103,7 +103,7 @@ func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, cause erro
 	s.localIDs[r.ID] = r.ExpiresAt
 	s.nLocal.Store(int64(len(s.localIDs)))
 	s.localMu.Unlock()
-	return r, nil
+	return r, dst, nil
 }
 
 func (s *Store) statusLocal(ctx context.Context, quotas []quota.Quota, dst []quota.Status, cause error) ([]quota.Status, error) {

@@ -11,57 +11,77 @@
 // all of them or none. The clock is the server's TIME, read inside the script: replicas'
 // clocks cannot skew a limit.
 //
-// Calendar windows need a time zone, which Lua lacks. The client computes the boundaries of
-// the previous, current and next day (or month) around its own clock and passes them; the
-// script picks the one that contains the server's TIME. The client only proposes
-// boundaries, so a client clock that is off by less than a day cannot move a reset or charge
-// the wrong day; beyond a day the script refuses with an error rather than guess.
+// Reserve and Settle answer with every quota's state (quota.Store), so that a request
+// through the engine costs exactly two round trips: the reserve, whose answer the planner
+// clamps or downgrades by, and the settle, whose answer the response headers report. The
+// scripts return raw numbers (a TAT, a count, a budget's settled and held amounts); the
+// client turns them into statuses and, for a refusal, into the *quota.ExceededError of the
+// quota that refused, with quota.State: the memory store's own code, so both stores
+// classify refusals (budget, transient, too large) and report alike.
 //
-// Lua numbers are doubles, exact below 2^53. Timestamps are kept in microseconds (about
-// 2^51 today), a rate's theoretical arrival time as a decimal string of nanoseconds handled
-// as (seconds, nanoseconds), and the client computes the 128-bit GCRA intervals and passes
-// them in. Rate periods up to about 100 days are exact.
+// Each call does and sends little. A call from Lua costs Redis several times the work of a
+// small command, so a slot group's quotas are fields of one hash, read with one HMGET and
+// written with one HSET whatever their number: a reserve makes four calls (TIME, HMGET,
+// HSET, and ZADD to index the reservation) and a settle four or five, where the scripts
+// made one or two per quota before. Names are short and fixed-length (a hash of the
+// quota key), the numbers travel in one MessagePack argument that the script decodes in
+// one call, and the client packs the reservation's record itself. Lua's numbers are
+// doubles, exact below 2^53: timestamps are kept in microseconds, a rate's theoretical
+// arrival time (TAT) as a decimal string of nanoseconds handled as (seconds, nanoseconds),
+// and the client computes the 128-bit GCRA intervals (quota.Quota.Interval) and passes
+// them in: the interval of the amount and of the burst at reserve, the exact change of the
+// TAT at settle. Rate periods up to about 100 days are exact; limits above 2^53 act as
+// 2^53.
+//
+// Calendar windows need a time zone, which Lua lacks. The client computes the day (or
+// month) that contains its own time (quota.Window.Span) and sends its bounds; the script
+// checks them against the server's TIME, which decides. When they disagree (a replica's
+// clock on the other side of midnight) nothing is reserved and the client sends again with
+// the windows around the server's time: one more round trip, never the wrong day. Each
+// window of a day or month budget has its own fields, so a new day needs no reset.
 //
 // # Keys and Cluster slots
 //
-// Every key of a Store begins with the hash tag of its slot group, Config.SlotGroup
-// (default "tg"):
-//
-//	{tg}:q:<quota key>   a rate: its TAT (unix ns, decimal); a budget: hash of u (settled),
-//	                     h (held), s (window start, unix µs)
-//	{tg}:x:<quota key>   sorted set of a budget's open holds, "id|amount|window start" by expiry (µs)
-//	{tg}:l:<quota key>   sorted set of a concurrency quota's leases, id by lease expiry (µs)
-//	{tg}:r:<id>          one reservation: its entries (MessagePack), then a short-lived settled marker
-//
-// So every key lives in one Cluster slot, and any request's quotas (per key, per tenant,
-// global, per model) can be reserved in one script. This is the simplest correct answer
-// for quotas shared across tenants: a global or per-model limit is in the same slot as the
-// tenant's budget by construction. The alternative, one script per slot with compensation
-// when a later slot refuses, allows a window in which a refused request holds capacity in
-// another slot, and turns one round trip into several. The cost is that one slot group's
-// traffic lands on one Cluster node, one core: a five-quota reserve costs Redis a few dozen
-// microseconds (BENCHMARKS.md), so that is rarely the limit; fleets that outgrow it split by
-// slot group, e.g. one per region or tenant shard, with no quota shared between groups.
+// A slot group, Config.SlotGroup (default "tg"), is two keys with its hash tag: {tg}:s,
+// the hash of every quota's state and every open reservation (lua/holds.lua lists the
+// fields), and {tg}:z, the sorted set that says when to look at a reservation again (its
+// expiry, its leases' expiry, the end of a settled marker). So every key lives in one
+// Cluster slot, and any request's quotas (per key, per tenant, global, per model) can be
+// reserved in one script. This is the simplest correct answer for quotas shared across
+// tenants: a global or per-model limit is in the same slot as the tenant's budget by
+// construction. The alternative, one script per slot with compensation when a later slot
+// refuses, allows a window in which a refused request holds capacity in another slot, and
+// turns one round trip into several. The cost is that one slot group's traffic lands on
+// one Cluster node, one core (BENCHMARKS.md has its figures); fleets that outgrow it split
+// by slot group, e.g. one per region or tenant shard, with no quota shared between groups.
 // go-redis's AutoPipeliner satisfies Client too, and batches concurrent callers' scripts.
-// Settle, Release and Renew declare only the reservation's key; the quota keys it names
-// share its slot, which is what Cluster checks.
+//
+// The hash's fields have no TTL of their own (Redis 7.0 has none): the scripts forget a
+// quota once its state equals a fresh one's, looking at a few fields per reservation that
+// creates one (and every 64th), so its size follows the quotas in use: a rate one hold
+// TTL after it refilled, a day or month well after it ended, a concurrency quota with no
+// lease, a lifetime budget after its idle TTL (quota.Window.Idle, else Config.IdleTTL, 30
+// days, counted from its last reservation's end).
 //
 // # Expiry, exactly-once settle, leases
 //
 // A reservation lives Config.TTL (10 minutes). One that is never settled is charged at its
-// worst case, lazily: each budget keeps its open holds in a sorted set by expiry, and the
-// next Reserve or Status that touches the budget moves the expired ones from held to used.
-// Rates need nothing (the worst case is already in the TAT). Concurrency leases live in a
-// sorted set scored by lease expiry, Config.LeaseTTL (1 minute): a replica that crashes gets
-// its slots back after at most that long, and a call that runs longer calls Store.Renew.
-// Every key has a TTL: rate keys until their TAT plus the hold TTL, calendar keys until
-// their window ends, lifetime budgets Config.IdleTTL (30 days) after their last reserve.
+// worst case: every sixteenth Reserve, any Reserve that a held amount may be refusing, and
+// every Status take the reservations past their expiry out of {tg}:z and move their
+// amounts from held to used. Rates need nothing (the worst case is already in the TAT).
+// Concurrency leases lapse after Config.LeaseTTL (1 minute) the same way: a replica that
+// crashes gets its slots back after at most that long, and a call that runs longer calls
+// Store.Renew. Whoever takes a reservation (or its leases) out of {tg}:z, the expiry or
+// the settle, is the only one to apply it.
 //
-// Settle takes effect once. The script replaces the reservation with a one-minute marker
+// Settle takes effect once. The script replaces the reservation with a ten-second marker
 // holding the settle call's nonce: a retry of the same call (go-redis retries after network
 // errors) finds its own nonce and reports success without charging again; any other call
 // gets quota.ErrUnknownReservation. Reserve is idempotent too: the reservation id is
-// chosen by the client, and a retried script finds the reservation already made.
+// chosen by the client, and a retried script finds the reservation already made. A Store
+// remembers the quotas of the reservations it made until they are settled: a settle by
+// another Store (another process) still settles budgets and leases exactly, keeps rates at
+// their worst case, and reports no statuses.
 //
 // # When Redis is down or slow
 //

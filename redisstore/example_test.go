@@ -36,14 +36,14 @@ func Example() {
 		Scope: quota.Labels{Session: "run-42"}, Unit: quota.MicroUSD, Limit: 50_000, Window: quota.Forever()}
 	req := &quota.Request{Quotas: []quota.Quota{session}, Amount: quota.Amount{MicroUSD: 30_000}}
 
-	r, err := replicaA.Reserve(ctx, req)
+	r, _, err := replicaA.Reserve(ctx, req, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	_ = replicaA.Settle(ctx, r.ID, quota.Amount{MicroUSD: 25_000})
+	_, _ = replicaA.Settle(ctx, r.ID, quota.Amount{MicroUSD: 25_000}, nil)
 
-	_, err = replicaB.Reserve(ctx, req)
+	_, _, err = replicaB.Reserve(ctx, req, nil)
 	fmt.Println(errors.Is(err, quota.ErrBudget))
 	fmt.Println(err)
 	// Output:

@@ -2,11 +2,8 @@ package redisstore
 
 import (
 	"errors"
-	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/quota"
@@ -24,12 +21,12 @@ func TestReservationExpiry(t *testing.T) {
 	usd := budget("usd", 100)
 	conc := leaseQ("conc", 1)
 	req := &quota.Request{Quotas: []quota.Quota{usd, conc}, Amount: quota.Amount{MicroUSD: 40}}
-	r, err := s.Reserve(ctx, req)
+	r, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.offset = 59 * time.Second
-	if _, err := s.Reserve(ctx, req); !errors.Is(err, quota.ErrExceeded) {
+	if _, _, err := s.Reserve(ctx, req, nil); !errors.Is(err, quota.ErrExceeded) {
 		t.Fatalf("before expiry: Reserve = %v, want ErrExceeded (lease held)", err)
 	}
 	// Past the TTL: the abandoned reservation's lease is back, its worst case is charged.
@@ -37,14 +34,14 @@ func TestReservationExpiry(t *testing.T) {
 	if st := status(t, s, usd); st.Used != 40 || st.Held != 0 {
 		t.Errorf("Status after expiry = used %d held %d, want used 40 held 0 (charged, not held)", st.Used, st.Held)
 	}
-	r2, err := s.Reserve(ctx, req)
+	r2, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatalf("after expiry: Reserve = %v, want the lease back", err)
 	}
-	if err := s.Settle(ctx, r.ID, quota.Amount{}); !errors.Is(err, quota.ErrUnknownReservation) {
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{}, nil); !errors.Is(err, quota.ErrUnknownReservation) {
 		t.Errorf("settling an expired reservation = %v, want ErrUnknownReservation", err)
 	}
-	if err := s.Settle(ctx, r2.ID, quota.Amount{MicroUSD: 10}); err != nil {
+	if _, err := s.Settle(ctx, r2.ID, quota.Amount{MicroUSD: 10}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if st := status(t, s, usd); st.Used != 50 || st.Held != 0 {
@@ -69,7 +66,7 @@ func TestLeaseLapsesAndRenews(t *testing.T) {
 		{"still held at 18s", 18 * time.Second, false, quota.ErrExceeded},
 		{"lapsed at 20s: a crashed replica's slot is back", 20 * time.Second, false, nil},
 	}
-	r, err := s.Reserve(ctx, req)
+	r, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +79,7 @@ func TestLeaseLapsesAndRenews(t *testing.T) {
 			}
 			continue
 		}
-		r2, err := s.Reserve(ctx, req)
+		r2, _, err := s.Reserve(ctx, req, nil)
 		if !errors.Is(err, st.want) || (st.want == nil && err != nil) {
 			t.Fatalf("%s: Reserve = %v, want %v", st.name, err, st.want)
 		}
@@ -91,7 +88,7 @@ func TestLeaseLapsesAndRenews(t *testing.T) {
 	if err := s.Renew(ctx, r.ID); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Renew after the lease lapsed = %v, want ErrLeaseLost", err)
 	}
-	if err := s.Settle(ctx, second, quota.Amount{Requests: 1}); err != nil {
+	if _, err := s.Settle(ctx, second, quota.Amount{Requests: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Renew(ctx, second); !errors.Is(err, quota.ErrUnknownReservation) {
@@ -112,28 +109,28 @@ func TestCalendarWindowResets(t *testing.T) {
 	req := func(n int64) *quota.Request {
 		return &quota.Request{Quotas: []quota.Quota{daily}, Amount: quota.Amount{MicroUSD: n}}
 	}
-	r, err := s.Reserve(ctx, req(60))
+	r, _, err := s.Reserve(ctx, req(60), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Settle(ctx, r.ID, quota.Amount{MicroUSD: 60}); err != nil {
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{MicroUSD: 60}, nil); err != nil {
 		t.Fatal(err)
 	}
-	open, err := s.Reserve(ctx, req(30)) // held across midnight
+	open, _, err := s.Reserve(ctx, req(30), nil) // held across midnight
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 60 settled + 20 fits the limit: only the open hold is in the way, so it is transient.
-	if _, err := s.Reserve(ctx, req(20)); !errors.Is(err, quota.ErrExceeded) {
+	if _, _, err := s.Reserve(ctx, req(20), nil); !errors.Is(err, quota.ErrExceeded) {
 		t.Fatalf("Reserve(20) with 60 used and 30 held = %v, want ErrExceeded", err)
 	}
-	_, err = s.Reserve(ctx, req(50))
+	_, _, err = s.Reserve(ctx, req(50), nil)
 	var e *quota.ExceededError
 	if !errors.As(err, &e) || !errors.Is(err, quota.ErrBudget) {
 		t.Fatalf("Reserve(50) with 60 used and 30 held = %v, want ErrBudget", err)
 	}
-	_, _, end, _ := windows(quota.Day, tokyo, time.Now())
-	wantReset := time.UnixMicro(end).In(tokyo)
+	_, end := daily.Window.Span(time.Now().UnixNano())
+	wantReset := time.Unix(0, end).In(tokyo)
 	if !e.ResetAt.Equal(wantReset) || e.ResetAt.Location() != tokyo || e.ResetAt.Hour() != 0 {
 		t.Errorf("ResetAt = %v, want %v (Tokyo midnight)", e.ResetAt, wantReset)
 	}
@@ -146,15 +143,15 @@ func TestCalendarWindowResets(t *testing.T) {
 	if st := status(t, s, daily); st.Used != 0 || !st.ResetAt.Equal(wantReset.AddDate(0, 0, 1)) {
 		t.Errorf("next day: Status = used %d reset %v, want 0 and %v", st.Used, st.ResetAt, wantReset.AddDate(0, 0, 1))
 	}
-	r, err = s.Reserve(ctx, req(100))
+	r, _, err = s.Reserve(ctx, req(100), nil)
 	if err != nil {
 		t.Fatalf("next day: Reserve(100) = %v, want room", err)
 	}
 	// Settling yesterday's hold must not touch today's window.
-	if err := s.Settle(ctx, open.ID, quota.Amount{MicroUSD: 30}); err != nil {
+	if _, err := s.Settle(ctx, open.ID, quota.Amount{MicroUSD: 30}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Settle(ctx, r.ID, quota.Amount{MicroUSD: 70}); err != nil {
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{MicroUSD: 70}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if st := status(t, s, daily); st.Used != 70 || st.Held != 0 {
@@ -185,53 +182,26 @@ func TestRateSettleExact(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := quota.Quota{Name: "tpm", Key: "tpm-" + tt.name, Unit: quota.Tokens, Limit: tt.limit, Window: quota.Rolling(tt.period)}
-			r, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{q}, Amount: quota.Amount{InputTokens: tt.worst}})
+			r, _, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{q}, Amount: quota.Amount{InputTokens: tt.worst}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := s.stateKey(&q)
-			before, err := c.Get(ctx, key).Int64()
+			field := s.names.field(&q)
+			before, err := c.HGet(ctx, s.names.state(), field).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Settle(ctx, r.ID, quota.Amount{InputTokens: tt.actual}); err != nil {
+			if _, err := s.Settle(ctx, r.ID, quota.Amount{InputTokens: tt.actual}, nil); err != nil {
 				t.Fatal(err)
 			}
-			after, err := c.Get(ctx, key).Int64()
+			after, err := c.HGet(ctx, s.names.state(), field).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := interval(tt.actual, tt.limit, tt.period) - interval(tt.worst, tt.limit, tt.period)
+			want := q.Interval(tt.actual) - q.Interval(tt.worst)
 			if got := after - before; got != want {
 				t.Errorf("TAT moved by %d ns, want %d", got, want)
 			}
 		})
-	}
-}
-
-// TestLuaInterval compares the script's interval with the Go one on random inputs.
-func TestLuaInterval(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t)
-	c := redis.NewClient(srv.Options())
-	defer c.Close()
-	sc := redis.NewScript(commonLua + `return interval(tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))`)
-	rnd := rand.New(rand.NewPCG(1, 2))
-	periods := []time.Duration{time.Second, time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
-	for i := range 2000 {
-		p := periods[i%len(periods)] + time.Duration(rnd.Int64N(1000))
-		limit := 1 + rnd.Int64N(1<<uint(1+rnd.IntN(34)))
-		n := rnd.Int64N(1 << uint(1+rnd.IntN(34)))
-		want := interval(n, limit, p)
-		if want >= maxExact {
-			continue
-		}
-		got, err := sc.Run(ctx, c, nil, n, int64(p)/limit, int64(p)%limit, limit).Int64()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Fatalf("interval(%d, %d, %d) in Lua = %d, want %d", n, limit, int64(p), got, want)
-		}
 	}
 }

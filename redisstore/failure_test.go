@@ -22,13 +22,13 @@ func TestFailClosed(t *testing.T) {
 	srv := redistest.StartLocal(t)
 	s, _, _ := newStore(t, srv, Config{})
 	req := &quota.Request{Quotas: []quota.Quota{rpmQ("rpm", 100)}, Amount: quota.Amount{Requests: 1}}
-	r, err := s.Reserve(ctx, req)
+	r, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
 	start := time.Now()
-	_, err = s.Reserve(ctx, req)
+	_, _, err = s.Reserve(ctx, req, nil)
 	t.Logf("refused in %v", time.Since(start)) // figures only; tests assert no timings
 	var ue *UnavailableError
 	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.Policy != FailClosed {
@@ -41,10 +41,10 @@ func TestFailClosed(t *testing.T) {
 		t.Error("Degraded() = false after an outage")
 	}
 	// Degraded: further calls fail at once without a round trip (the probe is not due).
-	if _, err := s.Reserve(ctx, req); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := s.Reserve(ctx, req, nil); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("second Reserve = %v, want ErrUnavailable", err)
 	}
-	if err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}); !errors.Is(err, ErrUnavailable) {
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}, nil); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Settle with Redis stopped = %v, want ErrUnavailable", err)
 	}
 	if _, err := s.Status(ctx, req.Quotas, nil); !errors.Is(err, ErrUnavailable) {
@@ -65,7 +65,7 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	s, _, _ := newStore(t, srv, Config{Policy: FailOpenLocal, Replicas: 4, ProbeInterval: time.Nanosecond, Timeout: 5 * time.Second})
 	rpm := rpmQ("rpm", 8)
 	req := &quota.Request{Quotas: []quota.Quota{rpm}, Amount: quota.Amount{Requests: 1}}
-	redisRes, err := s.Reserve(ctx, req)
+	redisRes, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +74,13 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	// Each of 4 replicas gets 8/4 = 2 locally.
 	var local []quota.ID
 	for i := range 2 {
-		r, err := s.Reserve(ctx, req)
+		r, _, err := s.Reserve(ctx, req, nil)
 		if err != nil {
 			t.Fatalf("local reserve %d = %v, want granted", i, err)
 		}
 		local = append(local, r.ID)
 	}
-	_, err = s.Reserve(ctx, req)
+	_, _, err = s.Reserve(ctx, req, nil)
 	var e *quota.ExceededError
 	if !errors.As(err, &e) || !errors.Is(err, quota.ErrExceeded) || e.Quota.Limit != 2 {
 		t.Fatalf("third local reserve = %v, want ErrExceeded against the local share of 2", err)
@@ -91,12 +91,12 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	if st, err := s.Status(ctx, []quota.Quota{rpm}, nil); err != nil || st[0].Used != 2 || st[0].Quota.Limit != 2 {
 		t.Errorf("local Status = %+v, %v; want 2 used of 2", st, err)
 	}
-	if err := s.Settle(ctx, redisRes.ID, quota.Amount{Requests: 1}); !errors.Is(err, ErrUnavailable) {
+	if _, err := s.Settle(ctx, redisRes.ID, quota.Amount{Requests: 1}, nil); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("settling a Redis reservation during the outage = %v, want ErrUnavailable", err)
 	}
 
 	srv.Restart(t)
-	r, err := s.Reserve(ctx, req)
+	r, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatalf("Reserve after restart = %v", err)
 	}
@@ -106,15 +106,15 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	if st := status(t, s, rpm); st.Used != 1 || st.Quota.Limit != 8 {
 		t.Errorf("after rejoin Status = used %d of %d, want 1 of 8 (from Redis)", st.Used, st.Quota.Limit)
 	}
-	if err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}); err != nil {
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}, nil); err != nil {
 		t.Errorf("settling the Redis reservation = %v", err)
 	}
 	// Local reservations settle locally, even after the rejoin, exactly once.
 	for _, id := range local {
-		if err := s.Settle(ctx, id, quota.Amount{Requests: 1}); err != nil {
+		if _, err := s.Settle(ctx, id, quota.Amount{Requests: 1}, nil); err != nil {
 			t.Errorf("settling local %s after rejoin = %v", id, err)
 		}
-		if err := s.Settle(ctx, id, quota.Amount{Requests: 1}); !errors.Is(err, quota.ErrUnknownReservation) {
+		if _, err := s.Settle(ctx, id, quota.Amount{Requests: 1}, nil); !errors.Is(err, quota.ErrUnknownReservation) {
 			t.Errorf("settling local %s twice = %v, want ErrUnknownReservation", id, err)
 		}
 	}
@@ -139,7 +139,7 @@ func TestSlowRedis(t *testing.T) {
 				t.Fatal(err)
 			}
 			req := &quota.Request{Quotas: []quota.Quota{rpmQ("rpm", 10)}, Amount: quota.Amount{Requests: 1}}
-			_, err = s.Reserve(ctx, req)
+			_, _, err = s.Reserve(ctx, req, nil)
 			if !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("Reserve against a hung Redis = %v, want ErrUnavailable", err)
 			}
@@ -147,7 +147,7 @@ func TestSlowRedis(t *testing.T) {
 			s2, _ := New(c, Config{SlotGroup: "slow", Timeout: time.Hour, Logger: quietLogger()})
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 			defer cancel()
-			_, err = s2.Reserve(cctx, req)
+			_, _, err = s2.Reserve(cctx, req, nil)
 			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) || s2.Degraded() {
 				t.Fatalf("Reserve past the caller's deadline = %v (degraded %v), want the caller's DeadlineExceeded only", err, s2.Degraded())
 			}
@@ -167,9 +167,12 @@ func TestRoundTrips(t *testing.T) {
 		name string
 		op   func(id *quota.ID) error
 	}{
-		{"reserve", func(id *quota.ID) error { r, err := s.Reserve(ctx, req); *id = r.ID; return err }},
-		{"settle", func(id *quota.ID) error { return s.Settle(ctx, *id, quota.Amount{Requests: 1, MicroUSD: 50}) }},
-		{"reserve again", func(id *quota.ID) error { r, err := s.Reserve(ctx, req); *id = r.ID; return err }},
+		{"reserve", func(id *quota.ID) error { r, _, err := s.Reserve(ctx, req, nil); *id = r.ID; return err }},
+		{"settle", func(id *quota.ID) error {
+			_, err := s.Settle(ctx, *id, quota.Amount{Requests: 1, MicroUSD: 50}, nil)
+			return err
+		}},
+		{"reserve again", func(id *quota.ID) error { r, _, err := s.Reserve(ctx, req, nil); *id = r.ID; return err }},
 		{"renew", func(id *quota.ID) error { return s.Renew(ctx, *id) }},
 		{"release", func(id *quota.ID) error { return s.Release(ctx, *id) }},
 		{"status", func(*quota.ID) error { _, err := s.Status(ctx, quotas, nil); return err }},
@@ -193,18 +196,23 @@ func TestRetriedSettleChargesOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	s, _, c := newStore(t, srv, Config{})
 	q := budget("usd", 1000)
-	r, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{q}, Amount: quota.Amount{MicroUSD: 100}})
+	r, _, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{q}, Amount: quota.Amount{MicroUSD: 100}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []any{"nonce-1", int64(0), "s", int64(0), int64(0), int64(0), int64(70)}
+	p := newPack(16)
+	for _, n := range []int64{0, 0, 0, 0, 70} { // offset, the actual amounts
+		p.int(n)
+	}
+	// As a Store that does not know the reservation sends it: no fields, no rate changes.
+	args := []any{holdID(r.ID), "nonce-1", "s", p.bytes()}
 	for i := range 2 {
-		got, err := settleScript.Run(ctx, c, []string{s.holdKey(r.ID)}, args...).Int64()
-		if err != nil || got != 1 {
-			t.Fatalf("run %d of the same settle = %d, %v; want 1 (settled)", i+1, got, err)
+		got, err := settleScript.Run(ctx, c, []string{s.names.state(), s.names.index()}, args...).Slice()
+		if err != nil || len(got) == 0 || got[0] != int64(1) {
+			t.Fatalf("run %d of the same settle = %v, %v; want 1 (settled)", i+1, got, err)
 		}
 	}
-	if err := s.Settle(ctx, r.ID, quota.Amount{MicroUSD: 70}); !errors.Is(err, quota.ErrUnknownReservation) {
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{MicroUSD: 70}, nil); !errors.Is(err, quota.ErrUnknownReservation) {
 		t.Errorf("a different settle call = %v, want ErrUnknownReservation", err)
 	}
 	if st := status(t, s, q); st.Used != 70 {

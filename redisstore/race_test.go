@@ -34,7 +34,7 @@ func TestConcurrentBudget(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(uint64(g), 9))
 			for {
 				worst := 500 + rnd.Int64N(4500)
-				r, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{conc, q}, Amount: quota.Amount{Requests: 1, MicroUSD: worst}})
+				r, _, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{conc, q}, Amount: quota.Amount{Requests: 1, MicroUSD: worst}}, nil)
 				switch {
 				case errors.Is(err, quota.ErrBudget):
 					return
@@ -46,7 +46,7 @@ func TestConcurrentBudget(t *testing.T) {
 					return
 				}
 				actual := worst/2 + rnd.Int64N(worst/2+1)
-				if err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1, MicroUSD: actual}); err != nil {
+				if _, err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1, MicroUSD: actual}, nil); err != nil {
 					errs <- err
 					return
 				}

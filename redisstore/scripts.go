@@ -6,11 +6,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The scripts are Lua files so that they read as code and diff cleanly; common.lua is
-// prepended to each because Redis scripts cannot include one another.
+// The scripts are Lua files so that they read as code and diff cleanly; common.lua (and
+// holds.lua for the quota scripts) is prepended to each because Redis scripts cannot
+// include one another.
 var (
 	//go:embed lua/common.lua
 	commonLua string
+	//go:embed lua/holds.lua
+	holdsLua string
 	//go:embed lua/reserve.lua
 	reserveLua string
 	//go:embed lua/settle.lua
@@ -20,10 +23,10 @@ var (
 	//go:embed lua/status.lua
 	statusLua string
 
-	reserveScript = redis.NewScript(commonLua + reserveLua)
-	settleScript  = redis.NewScript(commonLua + settleLua)
-	renewScript   = redis.NewScript(commonLua + renewLua)
-	statusScript  = redis.NewScript(commonLua + statusLua)
+	reserveScript = redis.NewScript(commonLua + holdsLua + reserveLua)
+	settleScript  = redis.NewScript(commonLua + holdsLua + settleLua)
+	renewScript   = redis.NewScript(commonLua + holdsLua + renewLua)
+	statusScript  = redis.NewScript(commonLua + holdsLua + statusLua)
 
 	allScripts = []*redis.Script{reserveScript, settleScript, renewScript, statusScript}
 )

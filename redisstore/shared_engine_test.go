@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/quota"
 	"github.com/tollgate/tollgate/redisstore"
 	"github.com/tollgate/tollgate/retry"
 )
@@ -104,5 +106,114 @@ func TestEngineReplicas(t *testing.T) {
 	resp, out, err := engines[1].Do(ctx, req("cached", "what is 2+2?"))
 	if err != nil || out.Served != "cached" || !resp.Cached {
 		t.Errorf("replica B on the cache-first route: served %q (cached %v), %v; want A's answer from the shared cache", out.Served, resp != nil && resp.Cached, err)
+	}
+}
+
+// commands is a go-redis hook that counts the commands sent, by name.
+type commands struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *commands) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.n[cmd.Name()]++
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		c.n["pipeline"]++
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (c *commands) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+// TestEngineTwoRoundTrips counts what a request through the engine sends to Redis with five
+// quotas (RPM, TPM, a concurrency lease, a session's and a tenant's budget): exactly two
+// round trips, the reserve and the settle. The planner reads the budgets from the reserve's
+// answer, and the response headers (QuotaStatus) from the settle's.
+func TestEngineTwoRoundTrips(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := redis.NewClient(srv.Options())
+	t.Cleanup(func() { _ = client.Close() })
+	store, err := redisstore.New(client, redisstore.Config{SlotGroup: "trips", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &commands{n: map[string]int{}}
+	client.AddHook(rec) // after New: its one-off script loading is not a request's
+	rules := quota.Rules{
+		// Rates over a day: none refills measurably while the test runs.
+		{Name: "rpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Requests, Limit: 10_000, Window: quota.Rolling(24 * time.Hour)},
+		{Name: "tpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Tokens, Limit: 10_000_000, Window: quota.Rolling(24 * time.Hour)},
+		{Name: "conc", Unit: quota.Concurrent, Limit: 100, Window: quota.Leased()},
+		{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD, Limit: 10_000_000,
+			Window: quota.Forever(), DowngradeAt: 0.9},
+		{Name: "daily-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD, Limit: 100_000_000, Window: quota.Daily(nil)},
+	}
+	up := &upstream{calls: map[string]int{}, limited: true}
+	routes, err := fallback.NewRoutes(fallback.Route{Name: "main",
+		Steps: []fallback.Step{{Provider: "openai", Model: "gpt-4o"}, {Provider: "openai", Model: "gpt-4o-mini"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{Providers: map[string]llm.Provider{"openai": up}, Routes: routes,
+		Rules: rules, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	id := llm.Identity{Tenant: "acme", Session: "s1"}
+	const requests = 20
+	var sts []quota.Status
+	for i := range requests {
+		_, out, err := e.Do(context.Background(), &llm.Request{Format: llm.OpenAI, Model: "main", MaxTokens: 100,
+			InputTokens: 50, Identity: id, Messages: []llm.Message{{Role: "user", Content: "hi"}}})
+		if err != nil || out.Served != "gpt-4o" {
+			t.Fatalf("request %d: served %q, %v", i, out.Served, err)
+		}
+		if sts, err = e.QuotaStatus(context.Background(), id, "openai", out.Served, sts[:0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := rec.take(), map[string]int{"evalsha": 2 * requests}; !maps.Equal(got, want) {
+		t.Errorf("commands for %d requests and their headers = %v, want %v: one reserve and one settle each", requests, got, want)
+	}
+	// The headers' statuses are the last settle's: 20 requests of 10 input and 5 output
+	// tokens (the upstream's usage) at gpt-4o's prices.
+	if len(sts) != len(rules) {
+		t.Fatalf("QuotaStatus = %d statuses, want %d", len(sts), len(rules))
+	}
+	for _, st := range sts {
+		switch st.Quota.Name {
+		case "rpm":
+			if st.Used != requests {
+				t.Errorf("rpm used %d, want %d", st.Used, requests)
+			}
+		case "conc":
+			if st.Used != 0 {
+				t.Errorf("conc used %d after every request ended, want 0", st.Used)
+			}
+		case "session-usd", "daily-usd":
+			if st.Held != 0 || st.Used != requests*75 {
+				t.Errorf("%s used %d held %d, want %d µUSD settled, none held", st.Quota.Name, st.Used, st.Held, requests*75)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package redisstore
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,18 +54,18 @@ func TestOneSlotPerScript(t *testing.T) {
 		{Name: "monthly", Key: "monthly", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Monthly(nil)},
 	}
 	req := &quota.Request{Quotas: quotas, Amount: quota.Amount{Requests: 1, InputTokens: 100, OutputTokens: 100, MicroUSD: 500}}
-	r1, err := s.Reserve(ctx, req)
+	r1, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.Reserve(ctx, req)
+	r2, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Renew(ctx, r1.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Settle(ctx, r1.ID, quota.Amount{Requests: 1, InputTokens: 50, MicroUSD: 100}); err != nil {
+	if _, err := s.Settle(ctx, r1.ID, quota.Amount{Requests: 1, InputTokens: 50, MicroUSD: 100}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Release(ctx, r2.ID); err != nil {
@@ -91,15 +93,24 @@ func TestOneSlotPerScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) < len(quotas) {
-		t.Errorf("found %d keys, want at least %d", len(stored), len(quotas))
+	// The state hash and the reservation index: a group has no other key.
+	slices.Sort(stored)
+	if keys := []string{s.names.state(), s.names.index()}; !slices.Equal(stored, keys) {
+		t.Errorf("keys = %q, want %q", stored, keys)
 	}
 	for _, k := range stored {
 		if got := slot(k); got != want {
 			t.Errorf("stored key %q in slot %d, want %d", k, got, want)
 		}
-		if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 {
-			t.Errorf("key %q has no TTL (PTTL %v)", k, ttl)
+	}
+	fields, err := c.HKeys(ctx, s.names.state()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range quotas {
+		name := s.names.field(&quotas[i])
+		if !slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, name) }) {
+			t.Errorf("no field for quota %s (%s) in %q", quotas[i].Name, name, fields)
 		}
 	}
 }

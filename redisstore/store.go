@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +29,10 @@ type Client interface {
 // goroutines of its own, so it needs no Close.
 type Store struct {
 	bounded
-	ids    *quota.IDGen
-	prefix string // "{group}:"
+	ids   *quota.IDGen
+	names keyNames
+	cal   calendar
+	open  pending
 
 	timeout, ttl, leaseTTL, idleTTL, probeEvery time.Duration
 	policy                                      Policy
@@ -39,8 +41,9 @@ type Store struct {
 	local                                       *quota.MemoryStore
 
 	// offset shifts the clock of every script and of the calendar windows; tests in this
-	// package set it to step past a TTL without sleeping. Always zero otherwise.
-	offset time.Duration
+	// package set it to step past a TTL without sleeping. skew shifts the client's clock
+	// alone, as a replica's clock that is off. Both are always zero otherwise.
+	offset, skew time.Duration
 
 	down      atomic.Bool
 	nextProbe atomic.Int64 // unix ns
@@ -72,8 +75,9 @@ func New(client Client, cfg Config) (*Store, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Store{
-		bounded: newBounded(client, cfg.Timeout), ids: quota.NewIDGen(), prefix: "{" + cfg.SlotGroup + "}:",
-		ttl: cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
+		bounded: newBounded(client, cfg.Timeout), ids: quota.NewIDGen(),
+		names: keyNames{prefix: "{" + cfg.SlotGroup + "}:"},
+		ttl:   cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
 		probeEvery: cfg.ProbeInterval, policy: cfg.Policy, replicas: int64(cfg.Replicas),
 		log: cfg.Logger, local: cfg.Fallback, localIDs: make(map[quota.ID]time.Time),
 	}
@@ -99,138 +103,177 @@ type callError struct{ err error }
 func (e *callError) Error() string { return e.err.Error() }
 func (e *callError) Unwrap() error { return e.err }
 
-func (s *Store) holdKey(id quota.ID) string { return s.prefix + "r:" + id.String() }
-
-// stateKey and holdsKey name a quota's keys. Every key starts with the slot group's hash tag.
-func (s *Store) stateKey(q *quota.Quota) string {
-	if q.Window.Kind == quota.Lease {
-		return s.prefix + "l:" + q.Key
-	}
-	return s.prefix + "q:" + q.Key
-}
-
-func (s *Store) holdsKey(q *quota.Quota) string { return s.prefix + "x:" + q.Key }
-
 func (s *Store) now() time.Time { return time.Now().Add(s.offset) }
 
 // Reserve implements quota.Store in one round trip.
-func (s *Store) Reserve(ctx context.Context, req *quota.Request) (quota.Reservation, error) {
+func (s *Store) Reserve(ctx context.Context, req *quota.Request, dst []quota.Status) (quota.Reservation, []quota.Status, error) {
 	if err := ctx.Err(); err != nil {
-		return quota.Reservation{}, fmt.Errorf("redisstore: reserve: %w", err)
+		return quota.Reservation{}, dst, fmt.Errorf("redisstore: reserve: %w", err)
 	}
 	if hasDuplicate(req.Quotas) {
-		return quota.Reservation{}, errors.New("redisstore: reserve: duplicate quota key in one request")
+		return quota.Reservation{}, dst, errors.New("redisstore: reserve: duplicate quota key in one request")
 	}
 	if !s.up(ctx) {
-		return s.reserveLocal(ctx, req, s.lastCause())
+		return s.reserveLocal(ctx, req, dst, s.lastCause())
 	}
-	r, err := s.reserveRedis(ctx, req)
+	r, out, err := s.reserveRedis(ctx, req, dst)
 	if err != nil && s.outage(ctx, err) {
 		s.markDown(err)
-		return s.reserveLocal(ctx, req, err)
+		return s.reserveLocal(ctx, req, dst, err)
 	}
-	return r, err
+	return r, out, err
 }
 
-func (s *Store) reserveRedis(ctx context.Context, req *quota.Request) (quota.Reservation, error) {
-	id := s.ids.Next()
-	now := s.now()
-	keys := make([]string, 1, 1+2*len(req.Quotas))
-	keys[0] = s.holdKey(id)
-	args := make([]any, 0, 6+10*len(req.Quotas))
-	args = append(args, id.String(), s.ttl.Microseconds(), s.leaseTTL.Microseconds(),
-		s.idleTTL.Milliseconds(), s.offset.Microseconds(), len(req.Quotas))
-	for i := range req.Quotas {
-		q := &req.Quotas[i]
-		keys = append(keys, s.stateKey(q), s.holdsKey(q))
-		n := req.Amount.Of(q.Unit)
-		k := q.Window.Kind
-		switch k {
-		case quota.Rate:
-			p := q.Window.Period
-			burst := burstOf(q)
-			inc, tol := interval(n, q.Limit, p), interval(burst, q.Limit, p)
-			if tol >= maxExact || int64(p) >= maxExact {
-				return quota.Reservation{}, fmt.Errorf("redisstore: quota %q: rate period %v too long for exact script math (max about 100 days)", q.Name, p)
-			}
-			args = append(args, int64(k), int64(q.Unit), n, burst, int64(-1),
-				min(inc, maxExact), tol, int64(p)/q.Limit, int64(p)%q.Limit, q.Limit)
-		case quota.Day, quota.Month:
-			w0, w1, w2, w3 := windows(k, q.Window.Location, now)
-			args = append(args, int64(k), int64(q.Unit), n, q.Limit, warnAt(q), w0, w1, w2, w3, 0)
-		case quota.Lifetime:
-			args = append(args, int64(k), int64(q.Unit), n, q.Limit, warnAt(q), 0, 0, 0, 0, 0)
-		case quota.Lease:
-			args = append(args, int64(k), int64(q.Unit), n, q.Limit, int64(-1), 0, 0, 0, 0, 0)
-		default:
-			return quota.Reservation{}, fmt.Errorf("redisstore: quota %q: invalid window kind %d", q.Name, k)
+// maxExact is 2^53: the scripts' numbers are doubles, exact below it. Limits and amounts
+// above it are passed as 2^53, which no realistic use reaches.
+const maxExact = 1 << 53
+
+func exact(n int64) int64 { return min(n, maxExact) }
+
+func (s *Store) reserveRedis(ctx context.Context, req *quota.Request, dst []quota.Status) (quota.Reservation, []quota.Status, error) {
+	now := s.now().Add(s.skew).UnixNano()
+	r, out, serverNow, err := s.reserveAt(ctx, req, dst, now)
+	if serverNow != 0 {
+		// The client's clock put a calendar quota in another window than the server's
+		// TIME: send again with the server's time, which decides.
+		r, out, serverNow, err = s.reserveAt(ctx, req, dst, serverNow)
+		if serverNow != 0 {
+			err = errors.New("redisstore: reserve: the calendar window moved while reserving")
 		}
 	}
+	return r, out, err
+}
+
+// reserveAt makes one reserve call with the calendar windows that contain now (unix ns).
+// When the server's clock is in another window it returns the server's time instead.
+func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.Status, now int64) (quota.Reservation, []quota.Status, int64, error) {
+	id := s.ids.Next()
+	keys := []string{s.names.state(), s.names.index()}
+	args := make([]any, 3, 3+3*len(req.Quotas))
+	p := newPack(16 + 16*len(req.Quotas))
+	p.int(s.offset.Microseconds())
+	p.int(s.ttl.Microseconds())
+	p.int(s.leaseTTL.Microseconds())
+	p.int(int64(len(req.Quotas)))
+	hold := newPack(32 * len(req.Quotas))
+	calendar := false
+	for i := range req.Quotas {
+		q := &req.Quotas[i]
+		f := s.names.fields(q)
+		n := req.Amount.Of(q.Unit)
+		k := q.Window.Kind
+		p.int(int64(k))
+		var start, stop int64
+		switch k {
+		case quota.Rate:
+			tol := q.Interval(q.Capacity())
+			if tol >= maxExact || int64(q.Window.Period) >= maxExact {
+				return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: quota %q: rate period %v too long for exact script math (max about 100 days)", q.Name, q.Window.Period)
+			}
+			p.int(exact(n))
+			p.int(exact(q.Capacity()))
+			p.int(exact(q.Interval(n)))
+			p.int(tol)
+			args = append(args, f.base)
+		case quota.Day, quota.Month:
+			calendar = true
+			w := s.cal.around(q.Window, now)
+			start, stop = w[1]/int64(time.Second), w[2]/1000
+			p.int(exact(n))
+			p.int(exact(q.Limit))
+			p.int(w[1] / 1000)
+			p.int(stop)
+			name := window(f.base, start)
+			args = append(args, name+"u", name+"h")
+		case quota.Lifetime:
+			p.int(exact(n))
+			p.int(exact(q.Limit))
+			idle := q.IdleTTL(s.idleTTL)
+			if idle < 0 {
+				p.int(-1)
+			} else {
+				p.int(max(idle.Milliseconds(), 1))
+			}
+			args = append(args, f.u, f.h, f.x)
+		case quota.Lease:
+			p.int(exact(q.Limit))
+			n = 1
+			args = append(args, f.base)
+		default:
+			return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: quota %q: invalid window kind %d", q.Name, k)
+		}
+		hold.int(int64(k))
+		hold.str(f.base)
+		hold.int(exact(n))
+		hold.int(int64(q.Unit))
+		hold.int(start)
+		hold.int(stop)
+	}
+	args[0], args[1], args[2] = holdID(id), p.bytes(), hold.bytes()
 	v, err := s.run(ctx, reserveScript, keys, args)
 	if err != nil {
-		return quota.Reservation{}, fmt.Errorf("redisstore: reserve: %w", err)
+		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: %w", err)
 	}
 	res, ok := v.([]any)
-	if !ok || len(res) < 3 {
-		return quota.Reservation{}, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
+	if ok && len(res) == 2 && toInt(res[0]) == 3 {
+		return quota.Reservation{}, dst, toInt(res[1]) * 1000, nil
 	}
-	if toInt(res[0]) == 1 {
-		return quota.Reservation{ID: id, ExpiresAt: time.UnixMicro(toInt(res[1])), Warned: uint64(toInt(res[2]))}, nil
+	if !ok || len(res) != 2+3*len(req.Quotas) {
+		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
 	}
-	if len(res) < 6 {
-		return quota.Reservation{}, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
+	code, nowUS := toInt(res[0]), toInt(res[1])
+	t := nowUS * 1000
+	var refused *quota.ExceededError
+	var warned uint64
+	var starts []int64
+	if calendar && code != 0 {
+		starts = make([]int64, len(req.Quotas))
 	}
-	i := int(toInt(res[1])) - 1
-	if i < 0 || i >= len(req.Quotas) {
-		return quota.Reservation{}, fmt.Errorf("redisstore: reserve: refusal names quota %d of %d", i+1, len(req.Quotas))
+	n0 := len(dst)
+	dst = slices.Grow(dst, len(req.Quotas))
+	for i := range req.Quotas {
+		q := &req.Quotas[i]
+		st := s.state(q, res[2+3*i:5+3*i])
+		n := req.Amount.Of(q.Unit)
+		if code == 0 {
+			refused = quota.Worst(refused, st.Check(q, n, t))
+		} else if i < 64 && q.Warns(st.Used+st.Held-n, n) {
+			warned |= 1 << i
+		}
+		if starts != nil {
+			starts[i] = st.Start / int64(time.Second)
+		}
+		dst = st.AppendStatus(dst, q, t)
 	}
-	return quota.Reservation{}, refusal(&req.Quotas[i], req.Amount, toInt(res[2]), toInt(res[3]), toInt(res[4]), toInt(res[5]))
+	if code == 0 {
+		if refused == nil {
+			return quota.Reservation{}, dst[:n0], 0, errors.New("redisstore: reserve: the script refused what the quotas' states allow")
+		}
+		return quota.Reservation{}, dst, 0, refused
+	}
+	expires := time.UnixMicro(nowUS + s.ttl.Microseconds())
+	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano()})
+	return quota.Reservation{ID: id, ExpiresAt: expires, Warned: warned}, dst, 0, nil
 }
 
-// refusal turns the script's raw figures into the *quota.ExceededError the memory store
-// would have returned.
-func refusal(q *quota.Quota, a quota.Amount, code, used, waitNS, resetUS int64) error {
-	kind := quota.ErrExceeded
-	switch code {
-	case 2:
-		kind = quota.ErrBudget
-	case 3:
-		kind = quota.ErrTooLarge
+// state reads one quota's three numbers of a script's reply (see reserve.lua).
+func (s *Store) state(q *quota.Quota, v []any) quota.State {
+	var st quota.State
+	switch q.Window.Kind {
+	case quota.Rate:
+		if tat, ok := v[0].(string); ok && tat != "" {
+			st.TAT, _ = strconv.ParseInt(tat, 10, 64)
+		}
+	case quota.Lease:
+		st.Held = toInt(v[0])
+	default:
+		st.Used, st.Held = toInt(v[0]), toInt(v[1])
+		if start := toInt(v[2]); start != 0 {
+			st.Start = start * int64(time.Second)
+			st.End = s.cal.end(q.Window, st.Start)
+		}
 	}
-	if q.Window.Kind == quota.Rate {
-		used = rateUsed(used, q.Limit, q.Window.Period)
-	}
-	var reset time.Time
-	if resetUS > 0 {
-		reset = inZone(time.UnixMicro(resetUS), q.Window.Location)
-	}
-	return quota.NewRefusal(*q, kind, used, a.Of(q.Unit), time.Duration(waitNS), reset)
-}
-
-func inZone(t time.Time, loc *time.Location) time.Time {
-	if loc == nil {
-		return t.UTC()
-	}
-	return t.In(loc)
-}
-
-func burstOf(q *quota.Quota) int64 {
-	if q.Burst > 0 {
-		return q.Burst
-	}
-	return q.Limit
-}
-
-// warnAt mirrors quota's rule: the WarnAt fraction of the limit, 0.8 by default, -1 off.
-func warnAt(q *quota.Quota) int64 {
-	f := q.WarnAt
-	if f < 0 {
-		return -1
-	}
-	if f == 0 {
-		f = 0.8
-	}
-	return int64(f * float64(q.Limit))
+	return st
 }
 
 func hasDuplicate(qs []quota.Quota) bool {
@@ -257,55 +300,116 @@ func toInt(v any) int64 {
 
 // Settle implements quota.Store in one round trip. A retry of the same call by the client
 // library (after a read timeout) is recognised by a per-call nonce and charges nothing more.
-func (s *Store) Settle(ctx context.Context, id quota.ID, actual quota.Amount) error {
-	return s.finish(ctx, id, &actual)
+// The statuses are appended for reservations this Store made.
+func (s *Store) Settle(ctx context.Context, id quota.ID, actual quota.Amount, dst []quota.Status) ([]quota.Status, error) {
+	return s.finish(ctx, id, &actual, dst)
 }
 
 // Release implements quota.Store in one round trip.
 func (s *Store) Release(ctx context.Context, id quota.ID) error {
-	return s.finish(ctx, id, nil)
+	_, err := s.finish(ctx, id, nil, nil)
+	return err
 }
 
-func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount) error {
+func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, dst []quota.Status) ([]quota.Status, error) {
 	op := "settle"
 	if actual == nil {
 		op = "release"
 	}
 	if s.forgetLocal(id) {
 		if actual == nil {
-			return s.local.Release(ctx, id)
+			return dst, s.local.Release(ctx, id)
 		}
-		return s.local.Settle(ctx, id, *actual)
+		return s.local.Settle(ctx, id, *actual, dst)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: %s %s: %w", op, id, err)
+		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, err)
 	}
 	if !s.up(ctx) {
 		s.unavailable.Add(1)
-		return fmt.Errorf("redisstore: %s %s: %w", op, id, &UnavailableError{Policy: s.policy, Err: s.lastCause()})
+		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, &UnavailableError{Policy: s.policy, Err: s.lastCause()})
 	}
-	args := make([]any, 7)
-	args[0], args[1], args[2] = s.ids.Next().String(), s.offset.Microseconds(), "s"
+	r, known := s.open.take(id)
 	var a quota.Amount
-	if actual == nil {
-		args[2] = "r"
-	} else {
-		a = *actual
+	mode := "r"
+	if actual != nil {
+		a, mode = *actual, "s"
 	}
-	args[3], args[4], args[5], args[6] = a.Requests, a.InputTokens, a.OutputTokens, a.MicroUSD
-	v, err := s.run(ctx, settleScript, []string{s.holdKey(id)}, args)
+	keys := []string{s.names.state(), s.names.index()}
+	args := make([]any, 4, 4+2*len(r.quotas))
+	p := newPack(24 + 24*len(r.quotas))
+	p.int(s.offset.Microseconds())
+	p.int(exact(a.Requests))
+	p.int(exact(a.InputTokens))
+	p.int(exact(a.OutputTokens))
+	p.int(exact(a.MicroUSD))
+	for i := range r.quotas {
+		q := &r.quotas[i]
+		f := s.names.fields(q)
+		k := q.Window.Kind
+		p.int(int64(k))
+		switch k {
+		case quota.Rate:
+			// The exact change of the TAT, computed here with 128-bit math.
+			p.int(q.Interval(a.Of(q.Unit)) - q.Interval(r.amount.Of(q.Unit)))
+			args = append(args, f.base)
+		case quota.Lease:
+			args = append(args, f.base)
+		case quota.Lifetime:
+			p.int(exact(r.amount.Of(q.Unit)))
+			p.int(exact(a.Of(q.Unit)))
+			p.int(0)
+			args = append(args, f.u, f.h)
+		default:
+			start := r.starts[i] * int64(time.Second)
+			p.int(exact(r.amount.Of(q.Unit)))
+			p.int(exact(a.Of(q.Unit)))
+			p.int(s.cal.end(q.Window, start) / 1000)
+			name := window(f.base, r.starts[i])
+			args = append(args, name+"u", name+"h")
+		}
+	}
+	args[0], args[1], args[2], args[3] = holdID(id), s.ids.Next().String(), mode, p.bytes()
+	if !known {
+		args = args[:4]
+	}
+	v, err := s.run(ctx, settleScript, keys, args)
 	if err != nil {
+		if known {
+			s.open.put(id, r) // the call may not have run: a retry must still know it
+		}
 		if s.outage(ctx, err) {
 			s.markDown(err)
 			s.unavailable.Add(1)
 			err = &UnavailableError{Policy: s.policy, Err: err}
 		}
-		return fmt.Errorf("redisstore: %s %s: %w", op, id, err)
+		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, err)
 	}
-	if toInt(v) != 1 {
-		return fmt.Errorf("redisstore: %s %s: %w", op, id, quota.ErrUnknownReservation)
+	res, _ := v.([]any)
+	if len(res) == 0 || toInt(res[0]) != 1 {
+		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, quota.ErrUnknownReservation)
 	}
-	return nil
+	if !known || actual == nil || len(res) != 2+3*len(r.quotas) {
+		return dst, nil
+	}
+	t := toInt(res[1]) * 1000
+	dst = slices.Grow(dst, len(r.quotas))
+	for i := range r.quotas {
+		q := &r.quotas[i]
+		v := res[2+3*i : 5+3*i]
+		var st quota.State
+		switch {
+		case q.Window.Kind != quota.Day && q.Window.Kind != quota.Month:
+			st = s.state(q, v)
+		case toInt(v[2]) == 0:
+			// The hold's window, still current.
+			st = quota.State{Used: toInt(v[0]), Held: toInt(v[1]), Start: r.starts[i] * int64(time.Second)}
+			st.End = s.cal.end(q.Window, st.Start)
+		}
+		// Otherwise the hold's window has ended: the next one is reported unused.
+		dst = st.AppendStatus(dst, q, t)
+	}
+	return dst, nil
 }
 
 // Renew extends a reservation's concurrency leases to LeaseTTL from now (never past the
@@ -322,7 +426,7 @@ func (s *Store) Renew(ctx context.Context, id quota.ID) error {
 		s.unavailable.Add(1)
 		return fmt.Errorf("redisstore: renew %s: %w", id, &UnavailableError{Policy: s.policy, Err: s.lastCause()})
 	}
-	v, err := s.run(ctx, renewScript, []string{s.holdKey(id)}, []any{s.leaseTTL.Microseconds(), s.offset.Microseconds()})
+	v, err := s.run(ctx, renewScript, []string{s.names.state(), s.names.index()}, []any{s.leaseTTL.Microseconds(), s.offset.Microseconds(), holdID(id)})
 	if err != nil {
 		if s.outage(ctx, err) {
 			s.markDown(err)
@@ -340,8 +444,8 @@ func (s *Store) Renew(ctx context.Context, id quota.ID) error {
 	return fmt.Errorf("redisstore: renew %s: %w", id, quota.ErrUnknownReservation)
 }
 
-// Status implements quota.Store in one round trip. Holds past their expiry, not yet charged
-// by a reserve, are reported as used rather than held: that is what they will become.
+// Status implements quota.Store in one round trip. It first charges reservations past
+// their expiry (what the next Reserve would do), so they are reported as used, not held.
 func (s *Store) Status(ctx context.Context, quotas []quota.Quota, dst []quota.Status) ([]quota.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, fmt.Errorf("redisstore: status: %w", err)
@@ -358,59 +462,38 @@ func (s *Store) Status(ctx context.Context, quotas []quota.Quota, dst []quota.St
 }
 
 func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quota.Status) ([]quota.Status, error) {
-	now := s.now()
-	keys := make([]string, 0, 2*len(quotas))
-	args := make([]any, 0, 2+5*len(quotas))
-	args = append(args, s.offset.Microseconds(), len(quotas))
+	now := s.now().UnixNano()
+	keys := []string{s.names.state(), s.names.index()}
+	args := make([]any, 1, 1+len(quotas))
+	p := newPack(8 + 8*len(quotas))
+	p.int(s.offset.Microseconds())
+	p.int(int64(len(quotas)))
 	for i := range quotas {
 		q := &quotas[i]
-		keys = append(keys, s.stateKey(q), s.holdsKey(q))
-		var w0, w1, w2, w3 int64
+		name := s.names.field(q)
+		p.int(int64(q.Window.Kind))
 		if q.Window.Kind == quota.Day || q.Window.Kind == quota.Month {
-			w0, w1, w2, w3 = windows(q.Window.Kind, q.Window.Location, now)
+			for _, b := range s.cal.around(q.Window, now) {
+				p.int(b / 1000)
+			}
 		}
-		args = append(args, int64(q.Window.Kind), w0, w1, w2, w3)
+		args = append(args, name)
 	}
+	args[0] = p.bytes()
 	v, err := s.run(ctx, statusScript, keys, args)
 	if err != nil {
 		return dst, fmt.Errorf("redisstore: status: %w", err)
 	}
 	res, ok := v.([]any)
-	if !ok || len(res) != len(quotas)+1 {
+	if !ok || len(res) != 1+3*len(quotas) {
 		return dst, fmt.Errorf("redisstore: status: unexpected reply %v", v)
 	}
-	nowNS := toInt(res[0])
+	t := toInt(res[0]) * 1000
+	dst = slices.Grow(dst, len(quotas))
 	for i := range quotas {
 		q := &quotas[i]
-		st := quota.Status{Quota: *q}
-		f, _ := res[i+1].([]any)
-		switch q.Window.Kind {
-		case quota.Rate:
-			if len(f) > 0 {
-				if tat := toInt(f[0]); tat > nowNS {
-					st.Used = rateUsed(tat-nowNS, q.Limit, q.Window.Period)
-					st.ResetAt = time.Unix(0, tat)
-				}
-			}
-			st.Remaining = max(burstOf(q)-st.Used, 0)
-		case quota.Lease:
-			if len(f) > 0 {
-				st.Used = toInt(f[0])
-				st.Held = st.Used
-			}
-		default:
-			if len(f) >= 4 {
-				st.Used = toInt(f[0]) + toInt(f[1])
-				st.Held = toInt(f[1]) - toInt(f[2])
-				if end := toInt(f[3]); end > 0 {
-					st.ResetAt = inZone(time.UnixMicro(end), q.Window.Location)
-				}
-			}
-		}
-		if q.Window.Kind != quota.Rate {
-			st.Remaining = max(q.Limit-st.Used, 0)
-		}
-		dst = append(dst, st)
+		st := s.state(q, res[1+3*i:4+3*i])
+		dst = st.AppendStatus(dst, q, t)
 	}
 	return dst, nil
 }
@@ -418,19 +501,5 @@ func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quo
 // outage reports whether err means Redis is unreachable or unable to serve, as opposed to
 // the caller giving up (its ctx) or a reply that Redis did give (a script error).
 func (s *Store) outage(ctx context.Context, err error) bool {
-	var ce *callError
-	if callerDone(ctx) != nil || !errors.As(err, &ce) {
-		return false
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY"} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+	return callerDone(ctx) == nil && unreachable(err)
 }

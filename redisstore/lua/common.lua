@@ -32,36 +32,3 @@ local function join(s, ns)
   if ns < 0 then s, ns = s - 1, ns + 1000000000 elseif ns >= 1000000000 then s, ns = s + 1, ns - 1000000000 end
   return string.format('%d%09d', s, ns)
 end
-
--- fdiv is floor(x / d) for integers 0 <= x, 0 < d below 2^53, corrected for the rounding
--- of the double division.
-local function fdiv(x, d)
-  local q = math.floor(x / d)
-  while q > 0 and q * d > x do q = q - 1 end
-  while (q + 1) * d <= x do q = q + 1 end
-  return q
-end
-
--- interval is ceil(n * P / L) nanoseconds, the time n units of a rate of L per P take to
--- refill, given qP = floor(P / L) and rP = P mod L (computed exactly by the client). The
--- split keeps every product below 2^53 for any realistic n, P and L, so the result equals
--- the memory store's 128-bit integer math.
-local function interval(n, qP, rP, L)
-  if n <= 0 then return 0 end
-  local gq, gr = 0, n
-  if n * rP >= 9007199254740992 then
-    gq = fdiv(n, L)
-    gr = n - gq * L
-  end
-  local x = gr * rP
-  local q = fdiv(x, L)
-  if q * L < x then q = q + 1 end
-  return n * qP + gq * rP + q
-end
-
--- got picks from an actual amount the part that a quota counting unit takes.
-local function got(unit, req, tin, tout, usd)
-  if unit == 1 then return req elseif unit == 2 then return tin elseif unit == 3 then return tout
-  elseif unit == 4 then return tin + tout elseif unit == 5 then return usd end
-  return 1
-end

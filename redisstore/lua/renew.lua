@@ -1,26 +1,25 @@
--- renew: push a hold's leases to now + lease time (never past the hold's expiry).
+-- renew: push a reservation's leases to now + lease time (never past its expiry).
 --
--- KEYS[1]    the hold key (its lease keys share its hash slot)
--- ARGV       lease time (us), clock offset (us)
+-- KEYS[1]    the group's state hash {g}:s; KEYS[2] its reservation index {g}:z
+-- ARGV       lease time (µs), clock offset (µs), the reservation id
 --
--- Returns 1 renewed, 0 unknown or expired hold, -1 a lease had already lapsed.
+-- Returns 1 renewed (or nothing to renew), 0 unknown or expired reservation, -1 its leases
+-- had already lapsed.
 
-local v = redis.call('GET', KEYS[1])
+local S, Z, id = KEYS[1], KEYS[2], ARGV[3]
+local v = redis.call('HGET', S, 'r' .. id)
 if not v or string.sub(v, 1, 1) == 'd' then return 0 end
 local now_us = clock(tonumber(ARGV[2]))
-local h = cmsgpack.unpack(v)
-if h[1] <= now_us then return 0 end
-local exp = math.min(now_us + tonumber(ARGV[1]), h[1])
-local ttl = I(math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
-local res = 1
-for _, e in ipairs(h[3]) do
-  if e[1] == 5 then
-    if redis.call('ZSCORE', e[4], e[7]) and tonumber(redis.call('ZSCORE', e[4], e[7])) > now_us then
-      redis.call('ZADD', e[4], 'XX', I(exp), e[7])
-      redis.call('PEXPIRE', e[4], ttl)
-    else
-      res = -1
-    end
+local expiry = tonumber(string.sub(v, 1, 16))
+if expiry <= now_us then return 0 end
+local score = redis.call('ZSCORE', Z, 'L' .. id)
+if not score then
+  local h = cmsgpack.unpack(string.sub(v, 17))
+  for i = 1, #h, E do
+    if h[i] == 5 then return -1 end
   end
+  return 1
 end
-return res
+if tonumber(score) <= now_us then return -1 end
+redis.call('ZADD', Z, 'XX', math.min(now_us + tonumber(ARGV[1]), expiry), 'L' .. id)
+return 1

@@ -1,45 +1,38 @@
--- status: read quotas without changing them.
+-- status: read quotas, after charging reservations that have expired and returning leases
+-- that have lapsed (what the next reserve would do; it changes no quota's meaning).
 --
--- KEYS[2i-1], KEYS[2i]  quota i's state and holds keys
--- ARGV                  clock offset (us), number of quotas, then per quota: kind and the
---                       calendar boundaries w0..w3 (see reserve.lua)
+-- KEYS[1]       the group's state hash {g}:s; KEYS[2] its reservation index {g}:z
+-- ARGV[1]       MessagePack array: clock offset (µs), number of quotas, then per quota its
+--               kind and, for a day or month, the boundaries w0..w3 (µs; see pick)
+-- ARGV[1+i]     quota i's field base name
 --
--- Returns {now_ns, per quota: rate {tat_ns or ''}, lease {count}, budget {used, held,
--- held_past_expiry, window_end_us}}.
+-- Returns {now (µs), then three numbers per quota as reserve returns them}.
 
-local now_us, now_s, now_n = clock(tonumber(ARGV[1]))
-local n = tonumber(ARGV[2])
-local out = {join(now_s, now_n)}
+local S, Z = KEYS[1], KEYS[2]
+local a = cmsgpack.unpack(ARGV[1])
+local now_us = clock(a[1])
+local n = a[2]
+while expire_due(S, Z, now_us, 256) == 256 do end
+local out = {now_us}
+local p = 3
 for i = 1, n do
-  local b = 2 + (i - 1) * 5
-  local kind = tonumber(ARGV[b + 1])
-  local main, aux = KEYS[2 * i - 1], KEYS[2 * i]
+  local kind, name = a[p], ARGV[1 + i]
+  local o = 3 * i - 1
+  p = p + 1
   if kind == 1 then
-    out[i + 1] = {redis.call('GET', main) or ''}
+    out[o], out[o + 1], out[o + 2] = redis.call('HGET', S, name) or '', 0, 0
   elseif kind == 5 then
-    out[i + 1] = {redis.call('ZCOUNT', main, '(' .. I(now_us), '+inf')}
+    out[o], out[o + 1], out[o + 2] = tonumber(redis.call('HGET', S, name)) or 0, 0, 0
   else
-    local f = redis.call('HMGET', main, 'u', 'h', 's')
-    local u, h = tonumber(f[1]) or 0, tonumber(f[2]) or 0
-    local start, stop = 0, 0
+    local start = 0
     if kind ~= 4 then
-      local w0, w1, w2, w3 = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
-      if now_us >= w1 and now_us < w2 then start, stop = w1, w2
-      elseif now_us >= w2 and now_us < w3 then start, stop = w2, w3
-      elseif now_us >= w0 and now_us < w1 then start, stop = w0, w1
-      else
-        return redis.error_reply('ERR tollgate: server TIME is outside the calendar windows sent by the client (clocks differ by more than a day)')
-      end
-      if tonumber(f[3]) ~= start then u, h = 0, 0 end
+      start = pick(a[p], a[p + 1], a[p + 2], a[p + 3], now_us)
+      if not start then return clock_error() end
+      p = p + 4
     end
-    local d = 0
-    if h > 0 then
-      for _, m in ipairs(redis.call('ZRANGEBYSCORE', aux, '-inf', I(now_us), 'LIMIT', 0, 256)) do
-        local amt_s, st_s = string.match(m, '|(%d+)|(%d+)$')
-        if kind == 4 or tonumber(st_s) == start then d = d + tonumber(amt_s) end
-      end
-    end
-    out[i + 1] = {u, h, d, stop}
+    local b = bname(name, start)
+    local f = redis.call('HMGET', S, b .. 'u', b .. 'h')
+    out[o], out[o + 1], out[o + 2] = tonumber(f[1]) or 0, tonumber(f[2]) or 0, start
   end
 end
 return out
