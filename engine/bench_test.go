@@ -37,7 +37,7 @@ func BenchmarkDo(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := e.Do(ctx, req); err != nil {
+		if _, err := e.Do(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}

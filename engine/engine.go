@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -153,7 +152,6 @@ type Engine struct {
 	cache     ResponseCache
 	budget    *retry.Budget
 	log       *slog.Logger
-	seq       atomic.Uint64
 	open      atomic.Int64 // reservations neither settled nor released
 }
 
@@ -246,22 +244,21 @@ func (e *Engine) Route(name string) (fallback.Route, error) {
 }
 
 // Do runs req through its route and returns the answer and what happened on the way. The
-// outcome is never nil, also on error.
+// Result is never nil, also on error.
 //
-// For a streaming request the returned Response's Stream must be read to its end or
-// closed: the reservation settles then, with the usage the upstream reported, or at the
-// worst case when the stream ended early without a final usage.
-func (e *Engine) Do(ctx context.Context, req *llm.Request) (*llm.Response, *fallback.Outcome, error) {
+// For a streaming request the Response's Stream must be read to its end or closed: the
+// reservation settles then (see the package documentation for how a stream that ends
+// early is charged).
+func (e *Engine) Do(ctx context.Context, req *llm.Request) (*Result, error) {
 	r := e.newRun(ctx, req)
 	resp, err := r.run(ctx)
 	if err != nil {
 		r.emit(Event{Kind: Refused, Err: err, Reason: refusalReason(err)})
 	}
-	return resp, &r.outcome, err
-}
-
-func (e *Engine) requestID() string {
-	return "tg-" + strconv.FormatUint(e.seq.Add(1), 36)
+	r.res.RequestID = r.id
+	r.res.Response = resp
+	r.res.Outcome = r.outcome
+	return &r.res, err
 }
 
 func refusalReason(err error) string {

@@ -146,7 +146,8 @@ func TestServeSettlesActualUsage(t *testing.T) {
 	session := quota.Rule{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD,
 		Limit: 1_000_000, Window: quota.Forever()}
 	e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Rules: quota.Rules{session}, Ledger: rec})
-	resp, out, err := e.Do(context.Background(), request("gpt-4o", 500))
+	res, err := e.Do(context.Background(), request("gpt-4o", 500))
+	resp, out := res.Response, &res.Outcome
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,8 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 		up := newScripted("openai").then("gpt-4o", fail(llm.KindRateLimited, 429, 2*time.Second), ok(10, 10))
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}})
 		start := time.Now()
-		_, out, err := e.Do(context.Background(), request("gpt-4o", 100))
+		res, err := e.Do(context.Background(), request("gpt-4o", 100))
+		out := &res.Outcome
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +195,8 @@ func TestRetryAfterPastDeadlineFallsBackAtOnce(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, out, err := e.Do(ctx, request("smart", 100))
+		res, err := e.Do(ctx, request("smart", 100))
+		out := &res.Outcome
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +233,8 @@ func TestFallbackTriggers(t *testing.T) {
 				up := newScripted("openai").then("gpt-4o", tt.first, tt.first, tt.first)
 				e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up},
 					Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini"))})
-				_, out, err := e.Do(context.Background(), request("smart", 100))
+				res, err := e.Do(context.Background(), request("smart", 100))
+				out := &res.Outcome
 				if tt.wantFrom {
 					if err != nil || out.Served != "gpt-4o-mini" || !out.FellBack() {
 						t.Fatalf("Do = %v, served %q; want a fallback to gpt-4o-mini", err, out.Served)
@@ -255,17 +259,19 @@ func TestCooldownOpensAndCloses(t *testing.T) {
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up},
 			Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini"))})
 		ctx := context.Background()
-		if _, out, _ := e.Do(ctx, request("smart", 100)); out.Served != "gpt-4o-mini" {
-			t.Fatalf("first request served %q, want gpt-4o-mini", out.Served)
+		if res, _ := e.Do(ctx, request("smart", 100)); res.Outcome.Served != "gpt-4o-mini" {
+			t.Fatalf("first request served %q, want gpt-4o-mini", res.Outcome.Served)
 		}
 		// The server asked for 2 minutes, past the retry policy's longest wait: no retry, and
 		// gpt-4o cools down for those 2 minutes: the next request skips it without a call.
-		_, out, _ := e.Do(ctx, request("smart", 100))
+		res, _ := e.Do(ctx, request("smart", 100))
+		out := &res.Outcome
 		if out.Served != "gpt-4o-mini" || out.Attempts[0].Result != fallback.Skipped {
 			t.Errorf("during cooldown: %v; want gpt-4o skipped", out)
 		}
 		time.Sleep(2 * time.Minute) // fake time inside the bubble: the cooldown ends
-		_, out, _ = e.Do(ctx, request("smart", 100))
+		res, _ = e.Do(ctx, request("smart", 100))
+		out = &res.Outcome
 		if out.Served != "gpt-4o" {
 			t.Errorf("after cooldown served %q, want the half-open probe to gpt-4o to serve", out.Served)
 		}
@@ -286,7 +292,8 @@ func TestBudgetDowngradeClampStop(t *testing.T) {
 		up := newScripted("openai")
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Rules: quota.Rules{session},
 			Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini"))})
-		_, out, err := e.Do(ctx, request("smart", 1000))
+		res, err := e.Do(ctx, request("smart", 1000))
+		out := &res.Outcome
 		if err != nil || out.Served != "gpt-4o-mini" || !strings.Contains(out.FallbackReason, "budget") {
 			t.Fatalf("Do = %v, %v; want gpt-4o skipped for the budget", err, out)
 		}
@@ -300,7 +307,8 @@ func TestBudgetDowngradeClampStop(t *testing.T) {
 		r.ClampMaxTokens = true
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Rules: quota.Rules{session},
 			Routes: routes(t, r)})
-		_, out, err := e.Do(ctx, request("smart", 1000))
+		res, err := e.Do(ctx, request("smart", 1000))
+		out := &res.Outcome
 		// $0.01 left - $0.0025 of input = $0.0075 of output at $10/1M = 750 tokens.
 		if err != nil || out.Served != "gpt-4o" || out.Clamped != 750 {
 			t.Fatalf("Do = %v, %v; want gpt-4o clamped to 750", err, out)
@@ -312,10 +320,10 @@ func TestBudgetDowngradeClampStop(t *testing.T) {
 		tiny.Limit = 1000
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Rules: quota.Rules{tiny},
 			Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini"))})
-		if _, out, err := e.Do(ctx, request("smart", 1000)); err != nil || out.Served != "gpt-4o-mini" {
-			t.Fatalf("first: %v %v", err, out)
+		if res, err := e.Do(ctx, request("smart", 1000)); err != nil || res.Outcome.Served != "gpt-4o-mini" {
+			t.Fatalf("first: %v %v", err, &res.Outcome)
 		}
-		_, _, err := e.Do(ctx, request("smart", 1000))
+		_, err := e.Do(ctx, request("smart", 1000))
 		var qe *quota.ExceededError
 		if !errors.Is(err, quota.ErrBudget) || !errors.As(err, &qe) {
 			t.Fatalf("second: %v, want a budget refusal", err)
@@ -334,18 +342,20 @@ func TestCachedAndStaticSteps(t *testing.T) {
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Cache: c,
 			Routes: routes(t, chain(t, "smart", "gpt-4o -> cached -> static"))})
 		ctx := context.Background()
-		if _, out, err := e.Do(ctx, request("smart", 100)); err != nil || out.Served != "gpt-4o" {
-			t.Fatalf("first: %v %v", err, out)
+		if res, err := e.Do(ctx, request("smart", 100)); err != nil || res.Outcome.Served != "gpt-4o" {
+			t.Fatalf("first: %v %v", err, &res.Outcome)
 		}
 		up.then("gpt-4o", fail(llm.KindOverloaded, 529, 0), fail(llm.KindOverloaded, 529, 0), fail(llm.KindOverloaded, 529, 0))
 		time.Sleep(2 * time.Minute) // past the TTL: a stale answer is still a fallback
-		resp, out, err := e.Do(ctx, request("smart", 100))
+		res, err := e.Do(ctx, request("smart", 100))
+		resp, out := res.Response, &res.Outcome
 		if err != nil || out.Served != "cached" || !out.Stale || !resp.Cached || resp.Text != "answer from gpt-4o" {
 			t.Fatalf("second: %v, %v; want the stale cached answer", err, out)
 		}
 		other := request("smart", 100)
 		other.Messages[0].Content = "something else"
-		resp, out, err = e.Do(ctx, other)
+		res, err = e.Do(ctx, other)
+		resp, out = res.Response, &res.Outcome
 		if err != nil || out.Served != "static" || resp.Text != "static answer" {
 			t.Fatalf("uncached: %v, %v; want the static answer", err, out)
 		}
@@ -395,7 +405,8 @@ func TestStreamSettlesAtEnd(t *testing.T) {
 			e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}, Rules: quota.Rules{session}})
 			req := request("gpt-4o", 300)
 			req.Stream = true
-			resp, _, err := e.Do(context.Background(), req)
+			res, err := e.Do(context.Background(), req)
+			resp := res.Response
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -480,7 +491,8 @@ func TestNoLeaksUnderChaos(t *testing.T) {
 				req := request("smart", 50)
 				req.Stream = i%7 == 0
 				req.Identity.Priority = i%4 - 1
-				resp, _, err := e.Do(ctx, req)
+				res, err := e.Do(ctx, req)
+				resp := res.Response
 				if err == nil && resp.Stream != nil {
 					if i%3 == 0 {
 						resp.Stream.Recv()
@@ -515,8 +527,9 @@ func ExampleEngine_Do() {
 		Retry:     retry.Policy{MaxAttempts: 1},
 	})
 	defer e.Close()
-	resp, out, err := e.Do(context.Background(), &llm.Request{Model: "smart", MaxTokens: 100,
+	res, err := e.Do(context.Background(), &llm.Request{Model: "smart", MaxTokens: 100,
 		Messages: []llm.Message{{Role: "user", Content: "hi"}}})
+	resp, out := res.Response, &res.Outcome
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -554,7 +567,8 @@ func TestLeasesRenewedDuringLongStream(t *testing.T) {
 			Rules: quota.Rules{conc}, LeaseRenew: 20 * time.Second})
 		req := request("gpt-4o", 100)
 		req.Stream = true
-		resp, _, err := e.Do(context.Background(), req)
+		res, err := e.Do(context.Background(), req)
+		resp := res.Response
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -578,7 +592,8 @@ func TestBudgetStopIsNotHiddenByStatic(t *testing.T) {
 		Limit: 100, Window: quota.Forever()}
 	e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": newScripted("openai")},
 		Rules: quota.Rules{session}, Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini -> static"))})
-	_, out, err := e.Do(context.Background(), request("smart", 1000))
+	res, err := e.Do(context.Background(), request("smart", 1000))
+	out := &res.Outcome
 	if !errors.Is(err, quota.ErrBudget) && !errors.Is(err, quota.ErrTooLarge) {
 		t.Fatalf("Do = %v, %v; want the budget refusal, not the static answer", err, out)
 	}
@@ -594,7 +609,8 @@ func TestLongRetryAfterFallsBackWhenAModelFollows(t *testing.T) {
 		e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up},
 			Routes: routes(t, chain(t, "smart", "gpt-4o -> gpt-4o-mini"))})
 		start := time.Now()
-		_, out, err := e.Do(context.Background(), request("smart", 100))
+		res, err := e.Do(context.Background(), request("smart", 100))
+		out := &res.Outcome
 		if err != nil || out.Served != "gpt-4o-mini" || time.Since(start) != 0 {
 			t.Fatalf("Do = %v, served %q after %v; want gpt-4o-mini at once", err, out.Served, time.Since(start))
 		}
@@ -602,7 +618,7 @@ func TestLongRetryAfterFallsBackWhenAModelFollows(t *testing.T) {
 		up.then("gpt-4o", fail(llm.KindRateLimited, 429, 30*time.Second))
 		e2 := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": up}})
 		start = time.Now()
-		if _, out, err := e2.Do(context.Background(), request("gpt-4o", 100)); err != nil || out.Served != "gpt-4o" {
+		if res, err := e2.Do(context.Background(), request("gpt-4o", 100)); err != nil || res.Outcome.Served != "gpt-4o" {
 			t.Fatalf("single-model Do = %v, %v", err, out)
 		}
 		if got := time.Since(start); got != 30*time.Second {

@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/queue"
 )
@@ -47,7 +48,8 @@ type Event struct {
 	Level     queue.Level
 	Waited    time.Duration // Admitted: time spent in the queue
 	Wait      time.Duration // Retried: backoff before the next attempt
-	Reason    string        // Skipped, Retried, Refused
+	Reason    string        // Skipped, Retried, Refused: for people
+	Why       fallback.Why  // Skipped: the reason's class
 	Downgrade bool          // Skipped: the step was skipped for the budget
 	ErrKind   llm.Kind      // UpstreamError
 	Status    int           // UpstreamError: HTTP status

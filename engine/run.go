@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tollgate/tollgate/cache"
@@ -32,10 +33,16 @@ type run struct {
 	statuses []quota.Status
 	// stopRenew ends the lease renewal of the one reservation a run holds at a time.
 	stopRenew func()
+	// res collects what Do returns besides the answer.
+	res Result
 }
 
 func (e *Engine) newRun(ctx context.Context, req *llm.Request) *run {
-	r := &run{e: e, req: req, id: e.requestID(), start: time.Now(),
+	id := req.ID
+	if id == "" {
+		id = llm.NewRequestID()
+	}
+	r := &run{e: e, req: req, id: id, start: time.Now(),
 		level: queue.LevelOf(req.Identity.Priority)}
 	r.deadline, _ = ctx.Deadline()
 	return r
@@ -83,7 +90,7 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 			if resp := r.fromCache(ctx, true); resp != nil {
 				return resp, nil
 			}
-			r.outcome.Record(fallback.Attempt{Model: "cached", Result: fallback.Skipped, Reason: "no cached answer"})
+			r.outcome.Record(fallback.Attempt{Model: "cached", Result: fallback.Skipped, Why: fallback.WhyCacheMiss, Reason: "no cached answer"})
 		case fallback.StepStatic:
 			// A static answer stands in for a model that is down, not for a budget that
 			// is spent: an agent must see its budget stop, or it would loop on the answer.
@@ -139,7 +146,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 	e := r.e
 	model, err := e.prices.Lookup(step.Model)
 	if err != nil {
-		r.skip(step, step.Provider, "no price for this model: "+err.Error(), false)
+		r.skip(step, step.Provider, fallback.WhyUnpriced, "no price for this model: "+err.Error(), false)
 		return nil, err, true
 	}
 	provName := step.Provider
@@ -149,13 +156,13 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 	prov := e.providers[provName]
 	if prov == nil {
 		err := fmt.Errorf("no upstream configured for provider %q", provName)
-		r.skip(step, provName, err.Error(), false)
+		r.skip(step, provName, fallback.WhyNoUpstream, err.Error(), false)
 		return nil, err, true
 	}
 	deployment := provName + "/" + step.Model
 	if st := e.cooldowns.State(deployment, time.Now()); st == fallback.Open {
 		err := &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}
-		r.skip(step, provName, "cooldown", false)
+		r.skip(step, provName, fallback.WhyCooldown, "cooldown", false)
 		return nil, err, true
 	}
 
@@ -168,7 +175,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 	if r.input >= int64(model.ContextWindow) {
 		err := &llm.Error{Kind: llm.KindContextLength, Provider: "tollgate",
 			Message: fmt.Sprintf("prompt of about %d tokens does not fit %s's context window of %d", r.input, model.Name, model.ContextWindow)}
-		r.skip(step, provName, fmt.Sprintf("context window %d < %d tokens", model.ContextWindow, r.input), false)
+		r.skip(step, provName, fallback.WhyContextWindow, fmt.Sprintf("context window %d < %d tokens", model.ContextWindow, r.input), false)
 		return nil, err, true
 	}
 	if room := int64(model.ContextWindow) - r.input; maxOut > room {
@@ -183,7 +190,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 	for attempt := 1; ; attempt++ {
 		if r.attempts >= r.chainCap() {
 			r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provName, Result: fallback.Failed,
-				Reason: fmt.Sprintf("attempt cap (%d) reached", r.chainCap()), Err: last})
+				Why: fallback.WhyAttemptCap, Reason: fmt.Sprintf("attempt cap (%d) reached", r.chainCap()), Err: last})
 			if last == nil {
 				last = errors.New("attempt cap reached")
 			}
@@ -193,11 +200,11 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		if err != nil {
 			var skipped *budgetSkip
 			if errors.As(err, &skipped) {
-				r.skipErr(step, provName, skipped.reason, true, skipped)
+				r.skipErr(step, provName, fallback.WhyBudget, skipped.reason, true, skipped)
 				return nil, skipped, true
 			}
 			if errors.Is(err, quota.ErrBudget) || errors.Is(err, quota.ErrTooLarge) {
-				r.skipErr(step, provName, err.Error(), true, err)
+				r.skipErr(step, provName, fallback.WhyBudget, err.Error(), true, err)
 				return nil, err, true
 			}
 			return nil, err, false
@@ -208,7 +215,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		done, until, ok := e.cooldowns.Allow(deployment, time.Now())
 		if !ok {
 			r.finish(grant.Reservation.ID, quota.Amount{}, false)
-			r.skip(step, provName, "cooldown until "+until.Format(time.TimeOnly), false)
+			r.skip(step, provName, fallback.WhyCooldown, "cooldown until "+until.Format(time.TimeOnly), false)
 			return nil, &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}, true
 		}
 		r.attempts++
@@ -254,7 +261,11 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		if attempt > 1 {
 			reason += fmt.Sprintf(" after %d attempts", attempt)
 		}
-		r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provName, Result: fallback.Failed, Reason: reason, Err: err})
+		why := fallback.WhyUpstream
+		if kind == llm.KindTimeout {
+			why = fallback.WhyTimeout
+		}
+		r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provName, Result: fallback.Failed, Why: why, Reason: reason, Err: err})
 		return nil, err, fallsBack(kind)
 	}
 }
@@ -291,19 +302,20 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (r *run) skip(step fallback.Step, provider, reason string, downgrade bool) {
-	r.skipErr(step, provider, reason, downgrade, nil)
+func (r *run) skip(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool) {
+	r.skipErr(step, provider, why, reason, downgrade, nil)
 }
 
 // skipErr records a skipped step with the error that caused it, so that callers can
 // branch on it (errors.Is(attempt.Err, quota.ErrBudget)) instead of reading the reason.
-func (r *run) skipErr(step fallback.Step, provider, reason string, downgrade bool, err error) {
-	r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provider, Result: fallback.Skipped, Reason: reason, Err: err})
-	r.emit(Event{Kind: Skipped, Model: step.Model, Provider: provider, Reason: reason, Downgrade: downgrade})
+func (r *run) skipErr(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool, err error) {
+	r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provider, Result: fallback.Skipped, Why: why, Reason: reason, Err: err})
+	r.emit(Event{Kind: Skipped, Model: step.Model, Provider: provider, Why: why, Reason: reason, Downgrade: downgrade})
 }
 
 func (r *run) admitted(g queue.Grant, model, provider string) {
 	r.e.open.Add(1)
+	r.res.Waited += g.Waited
 	r.renewLeases(g.Reservation.ID)
 	r.emit(Event{Kind: Admitted, Model: model, Provider: provider, Waited: g.Waited})
 	if w := g.Reservation.Warned; w != 0 {
@@ -386,6 +398,7 @@ func (r *run) served(step fallback.Step, provider string, model pricing.Model, g
 	if resp.Model == "" {
 		resp.Model = step.Model
 	}
+	r.res.Provider, r.res.Model, r.res.MaxTokens = provider, step.Model, int(worst.OutputTokens)
 	ev := Event{Kind: Served, Model: model.Name, Provider: provider, Latency: time.Since(r.start),
 		FellBack: r.outcome.FellBack()}
 	if resp.Stream != nil {
@@ -396,6 +409,8 @@ func (r *run) served(step fallback.Step, provider string, model pricing.Model, g
 			}
 			r.settleUsage(g, model, provider, u, callStart, outcomeOf(complete, err))
 		}}
+		// The stream settles later, into r.statuses: the caller gets the reservation's.
+		r.res.Statuses = slices.Clone(r.statuses)
 		r.emit(ev)
 		return resp
 	}
@@ -406,6 +421,7 @@ func (r *run) served(step fallback.Step, provider string, model pricing.Model, g
 	}
 	ev.Usage, ev.MicroUSD = u, model.Cost(u)
 	r.settleUsage(g, model, provider, u, callStart, "ok")
+	r.res.Statuses = r.statuses
 	if c := r.e.cache; c != nil {
 		if k, err := cache.NewKey(model.Name, r.req); err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.CacheTimeout)

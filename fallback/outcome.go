@@ -29,11 +29,45 @@ func (r Result) String() string {
 	return fmt.Sprintf("Result(%d)", int(r))
 }
 
+// Why says, from a closed set, why a step was skipped or failed: what metrics count and
+// what callers branch on. Attempt.Reason stays the text for people.
+type Why uint8
+
+// The reasons a step did not serve. The zero Why says nothing (a served step).
+const (
+	WhyNone           Why = iota
+	WhyCooldown           // the deployment's circuit breaker is open
+	WhyContextWindow      // the prompt does not fit the model's context window
+	WhyBudget             // a budget cannot pay the step's worst case, or is past its downgrade threshold (a downgrade when a cheaper step follows)
+	WhyRateWait           // a rate quota would hold the request longer than the route lets it wait before moving on
+	WhyUnpriced           // the price table has no price for the model
+	WhyNoUpstream         // no upstream is configured for the model's provider
+	WhyUntranslatable     // the request cannot be carried to the step's wire format
+	WhyAttemptCap         // the chain's cap on upstream attempts was reached
+	WhyCacheMiss          // a cached step found no answer
+	WhyUpstream           // the upstream failed the attempt (Attempt.Err's llm.Kind says how)
+	WhyTimeout            // an attempt timeout passed: response headers, first token, or silence mid-stream
+	WhyUnsupported        // the step cannot serve this kind of request (an endpoint or a field it lacks)
+)
+
+var whyNames = [...]string{"", "cooldown", "context_window", "budget", "rate_wait", "unpriced", "no_upstream",
+	"untranslatable", "attempt_cap", "cache_miss", "upstream", "timeout", "unsupported"}
+
+// String returns the reason's label, as metrics and logs write it ("" for WhyNone).
+func (w Why) String() string {
+	if int(w) < len(whyNames) {
+		return whyNames[w]
+	}
+	return "why(" + strconv.Itoa(int(w)) + ")"
+}
+
 // Attempt records one step of a chain for one request.
 type Attempt struct {
 	Model    string // the model, or "cached" / "static"
 	Provider string
 	Result   Result
+	// Why classifies Reason; WhyNone for a served step.
+	Why Why
 	// Reason says why a step was skipped or failed, for people: "cooldown until 12:00:03",
 	// "context window 16385 < 20000 tokens", "budget: worst case $0.31 > $0.12 left",
 	// "429 after 3 attempts".
@@ -63,6 +97,8 @@ type Outcome struct {
 	Attempts []Attempt
 	// FallbackReason says why the first step did not serve; empty when it did.
 	FallbackReason string
+	// FallbackWhy classifies FallbackReason; WhyNone when the first step served.
+	FallbackWhy Why
 	// Clamped is max_tokens after clamping to the budget, 0 when it was not clamped.
 	Clamped int
 }
@@ -83,6 +119,7 @@ func (o *Outcome) Record(a Attempt) {
 			reason = a.Result.String()
 		}
 		o.FallbackReason = Deployment(a.Provider, a.Model) + ": " + reason
+		o.FallbackWhy = a.Why
 	}
 }
 

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
-	"github.com/tollgate/tollgate/quota"
 )
 
 // wireFormat is what differs between the two APIs a caller may speak.
@@ -38,6 +38,7 @@ type exchange struct {
 	wf      *wireFormat
 	start   time.Time
 	key     *Key
+	id      string // the request id, also the ledger's
 	route   string // the request's model field once known to exist
 	model   string // the model that served
 	outcome string
@@ -48,8 +49,13 @@ type exchange struct {
 
 // complete serves POST /v1/chat/completions and POST /v1/messages.
 func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireFormat) {
-	x := &exchange{wf: wf, start: time.Now()}
+	x := &exchange{wf: wf, start: time.Now(), id: llm.NewRequestID()}
 	defer g.record(r, x)
+	// Every answer, refusals included, names the request, as the providers' own answers
+	// do: the official SDKs surface these headers as the request id of a response or an
+	// error, and the ledger and the log carry the same id.
+	w.Header()[HeaderRequestID] = []string{x.id}
+	w.Header()[HeaderAnthropicRequestID] = []string{x.id}
 	x.key = g.authenticate(r)
 	if x.key == nil {
 		g.fail(w, x, errUnauthorized)
@@ -80,6 +86,7 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 		g.fail(w, x, classify(err))
 		return
 	}
+	req.ID = x.id
 	req.Identity = identity(r, x.key, func() string { return wf.hint(body) }, prio)
 	if len(req.Identity.Session) > maxLabel || len(req.Identity.Agent) > maxLabel {
 		g.fail(w, x, badRequest(fmt.Sprintf("session and agent ids are limited to %d bytes", maxLabel)))
@@ -99,7 +106,8 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	resp, out, err := g.eng.Do(ctx, req)
+	res, err := g.eng.Do(ctx, req)
+	resp, out := res.Response, &res.Outcome
 	x.out = out
 	if err != nil {
 		g.fail(w, x, classify(err))
@@ -113,7 +121,7 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 	if out.FellBack() {
 		g.metrics.fallback(req.Model, out)
 	}
-	g.answerHeaders(ctx, h, req, resp, out, x.model)
+	g.answerHeaders(h, res, x.model)
 	switch {
 	case resp.Stream != nil:
 		g.relay(ctx, w, x, req, resp)
@@ -244,14 +252,15 @@ func listForMessage(names []string) string {
 }
 
 // answerHeaders sets what tollgate says about an answer: the model that served, the route,
-// why it fell back, cache state, clamping, and the caller's quotas.
-func (g *Gateway) answerHeaders(ctx context.Context, h http.Header, req *llm.Request, resp *llm.Response,
-	out *fallback.Outcome, model string) {
+// why it fell back, cache state, clamping, and the caller's quotas, from the engine's
+// result alone.
+func (g *Gateway) answerHeaders(h http.Header, res *engine.Result, model string) {
+	out := &res.Outcome
 	h.Set(HeaderModel, headerValue(model))
 	if out.FallbackReason != "" && len(out.Attempts) > 1 {
 		h.Set(HeaderFallbackReason, headerValue(out.FallbackReason))
 	}
-	if resp.Cached {
+	if res.Response.Cached {
 		cache := "hit"
 		if out.Stale {
 			cache = "stale"
@@ -261,24 +270,11 @@ func (g *Gateway) answerHeaders(ctx context.Context, h http.Header, req *llm.Req
 	if out.Clamped > 0 {
 		h.Set(HeaderClamped, strconv.Itoa(out.Clamped))
 	}
-	var provider string
-	for _, a := range out.Attempts {
-		if a.Result == fallback.Served {
-			provider = a.Provider
-		}
-	}
-	if resp.Cached || out.Served == "static" || out.Served == "" {
+	if len(res.Statuses) == 0 {
 		return
 	}
-	var buf [8]quota.Status
-	sts, err := g.eng.QuotaStatus(ctx, req.Identity, provider, out.Served, buf[:0])
-	if err != nil {
-		g.log.Warn("gateway: quota status for headers failed", "err", err)
-		return
-	}
-	now := time.Now()
-	setQuotaHeaders(h, sts, now)
-	g.metrics.budgets(sts)
+	setQuotaHeaders(h, res.Statuses, time.Now())
+	g.metrics.budgets(res.Statuses)
 }
 
 // fail answers with e in the caller's format.

@@ -19,6 +19,11 @@ const (
 	HeaderBudgetRemaining = "X-Tollgate-Budget-Remaining"
 	HeaderPriorityOut     = "X-Tollgate-Priority"
 	HeaderClamped         = "X-Tollgate-Max-Tokens"
+	// HeaderRequestID is on every answer: the request's id (a UUIDv7), also in the ledger
+	// and the log; OpenAI's SDKs read it as the request id. HeaderAnthropicRequestID
+	// carries the same id under the name Anthropic's SDKs read.
+	HeaderRequestID          = "X-Request-Id"
+	HeaderAnthropicRequestID = "Request-Id"
 	// HeaderErrorSource is on every error: "tollgate" for tollgate's own refusals (a quota,
 	// the queue, bad input), "upstream" when the providers failed the whole chain.
 	HeaderErrorSource = "X-Tollgate-Error-Source"

@@ -118,7 +118,7 @@ func (m *Metrics) Observe(ev engine.Event) {
 	case engine.Retried:
 		m.retries.WithLabelValues(ev.Provider, ev.Model).Inc()
 	case engine.Skipped:
-		m.skipped.WithLabelValues(skipReason(ev.Reason, ev.Downgrade)).Inc()
+		m.skipped.WithLabelValues(ev.Why.String()).Inc()
 	case engine.Clamped:
 		m.clamped.Inc()
 	case engine.BudgetWarning:
@@ -130,23 +130,6 @@ func (m *Metrics) Observe(ev engine.Event) {
 		m.tokens.WithLabelValues(tenant, ev.Model, "input").Add(float64(ev.Usage.InputTokens))
 		m.tokens.WithLabelValues(tenant, ev.Model, "output").Add(float64(ev.Usage.OutputTokens))
 	}
-}
-
-// skipReason reduces a step's free-text skip reason to a label.
-func skipReason(reason string, downgrade bool) string {
-	switch {
-	case downgrade || strings.HasPrefix(reason, "budget"):
-		return "budget"
-	case strings.HasPrefix(reason, "cooldown"):
-		return "cooldown"
-	case strings.HasPrefix(reason, "context window"):
-		return "context_window"
-	case strings.HasPrefix(reason, "no price"):
-		return "unpriced"
-	case strings.HasPrefix(reason, "no upstream"):
-		return "no_upstream"
-	}
-	return "other"
 }
 
 func (m *Metrics) request(format, route, model, outcome string, d time.Duration) {
@@ -161,7 +144,7 @@ func (m *Metrics) fallback(route string, out *fallback.Outcome) {
 		a := out.Attempts[0]
 		switch a.Result {
 		case fallback.Skipped:
-			reason = skipReason(a.Reason, false)
+			reason = a.Why.String()
 		case fallback.Failed:
 			reason = llm.KindOf(a.Err).String()
 		}

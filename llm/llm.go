@@ -8,8 +8,12 @@ package llm
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Format names a wire format.
@@ -78,6 +82,10 @@ type Identity struct {
 // receives, with only "model" and the token cap rewritten. When Body is nil an adapter builds
 // the wire body from the neutral fields.
 type Request struct {
+	// ID identifies the request in the ledger, the logs, the upstream's bill and the
+	// caller's answer; empty means the engine assigns one (NewRequestID).
+	ID string
+
 	Format Format
 	Body   []byte
 
@@ -101,6 +109,20 @@ type Request struct {
 
 	Identity Identity
 }
+
+// NewRequestID returns a new request id: a UUIDv7, unique across processes and replicas
+// and ordered by time, so that ledger rows and log lines sort by it. Should the system's
+// random source fail (which crypto/rand documents as unrecoverable), it returns a time and
+// counter id that is unique within the process.
+func NewRequestID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Sprintf("tg-%x-%x", time.Now().UnixNano(), fallbackSeq.Add(1))
+	}
+	return id.String()
+}
+
+var fallbackSeq atomic.Uint64
 
 // Choices returns how many answers the request asks for: N, at least 1.
 func (r *Request) Choices() int { return max(r.N, 1) }

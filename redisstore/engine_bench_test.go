@@ -53,7 +53,8 @@ func BenchmarkEngineRedis(b *testing.B) {
 	in0, t0 := netIn(b, client), rec.trips.Load()
 	b.ReportAllocs()
 	for b.Loop() {
-		_, out, err := e.Do(context.Background(), req)
+		res, err := e.Do(context.Background(), req)
+		out := &res.Outcome
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -85,11 +85,13 @@ func TestEngineReplicas(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	_, out, err := engines[0].Do(ctx, req("main", "hello"))
+	res, err := engines[0].Do(ctx, req("main", "hello"))
+	out := &res.Outcome
 	if err != nil || out.Served != "gpt-4o-mini" {
 		t.Fatalf("replica A: served %q, %v; want gpt-4o-mini after gpt-4o's 429 (%v)", out.Served, err, out)
 	}
-	_, out, err = engines[1].Do(ctx, req("main", "hello again"))
+	res, err = engines[1].Do(ctx, req("main", "hello again"))
+	out = &res.Outcome
 	if err != nil || out.Served != "gpt-4o-mini" {
 		t.Fatalf("replica B: served %q, %v; want gpt-4o-mini (%v)", out.Served, err, out)
 	}
@@ -100,10 +102,12 @@ func TestEngineReplicas(t *testing.T) {
 		t.Errorf("gpt-4o called %d times across both replicas, want 1 (then cooling down for both)", n)
 	}
 
-	if _, out, err = engines[0].Do(ctx, req("cached", "what is 2+2?")); err != nil || out.Served != "gpt-4o-mini" {
-		t.Fatalf("replica A on the cache-first route: served %q, %v", out.Served, err)
+	if res, err := engines[0].Do(ctx, req("cached", "what is 2+2?")); err != nil || res.Outcome.Served != "gpt-4o-mini" {
+		t.Fatalf("replica A on the cache-first route: served %q, %v", res.Outcome.Served, err)
 	}
-	resp, out, err := engines[1].Do(ctx, req("cached", "what is 2+2?"))
+	res, err = engines[1].Do(ctx, req("cached", "what is 2+2?"))
+	resp := res.Response
+	out = &res.Outcome
 	if err != nil || out.Served != "cached" || !resp.Cached {
 		t.Errorf("replica B on the cache-first route: served %q (cached %v), %v; want A's answer from the shared cache", out.Served, resp != nil && resp.Cached, err)
 	}
@@ -183,8 +187,9 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 	const requests = 20
 	var sts []quota.Status
 	for i := range requests {
-		_, out, err := e.Do(context.Background(), &llm.Request{Format: llm.OpenAI, Model: "main", MaxTokens: 100,
+		res, err := e.Do(context.Background(), &llm.Request{Format: llm.OpenAI, Model: "main", MaxTokens: 100,
 			InputTokens: 50, Identity: id, Messages: []llm.Message{{Role: "user", Content: "hi"}}})
+		out := &res.Outcome
 		if err != nil || out.Served != "gpt-4o" {
 			t.Fatalf("request %d: served %q, %v", i, out.Served, err)
 		}

@@ -73,7 +73,8 @@ func TestBuildServesAndRestores(t *testing.T) {
 	}
 	req := &llm.Request{Model: "smart", MaxTokens: 50, Messages: []llm.Message{{Role: "user", Content: "hello"}},
 		Identity: llm.Identity{Key: "k1", Tenant: "t1", Session: "s1"}}
-	resp, out, err := b.Engine.Do(ctx, req)
+	res, err := b.Engine.Do(ctx, req)
+	resp, out := res.Response, &res.Outcome
 	if err != nil {
 		t.Fatalf("Do: %v (outcome %+v)", err, out)
 	}

@@ -115,7 +115,7 @@ func TestBuildRestoresFromPostgres(t *testing.T) {
 	if b.Ledger.Backend() != ledger.Postgres {
 		t.Fatalf("Ledger.Backend() = %q, want postgres", b.Ledger.Backend())
 	}
-	_, _, err = b.Engine.Do(ctx, chatRequest("t1", "s1"))
+	_, err = b.Engine.Do(ctx, chatRequest("t1", "s1"))
 	if err != nil {
 		t.Fatalf("Do: %v", err)
 	}

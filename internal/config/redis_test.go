@@ -42,7 +42,7 @@ func TestBuildRedis(t *testing.T) {
 	}
 	req := &llm.Request{Model: "smart", MaxTokens: 20, Messages: []llm.Message{{Role: "user", Content: "hi"}},
 		Identity: llm.Identity{Key: "k1", Tenant: "t1", Session: "s1"}}
-	if _, _, err := b.Engine.Do(t.Context(), req); err != nil {
+	if _, err := b.Engine.Do(t.Context(), req); err != nil {
 		t.Fatalf("Do: %v", err)
 	}
 	rc := redis.NewClient(srv.Options())

@@ -92,7 +92,8 @@ var _ client = engineClient{}
 // Do runs req through the engine, reading a streamed answer to its end so that its
 // reservation settles before Do returns. Errors are *callError.
 func (c engineClient) Do(ctx context.Context, req *llm.Request) (answer, error) {
-	resp, outcome, err := c.eng.Do(ctx, req)
+	res, err := c.eng.Do(ctx, req)
+	resp, outcome := res.Response, &res.Outcome
 	if err != nil {
 		return answer{}, engineError(err)
 	}
