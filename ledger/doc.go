@@ -66,6 +66,16 @@
 //   - PostgreSQL: the same bounds: the database is elsewhere and a commit returns once
 //     the server has it (with the server's default synchronous_commit=on, on its disk).
 //
+// # Settings
+//
+// The ledger also keeps what an operator changes at run time through the admin API:
+// virtual keys (only the SHA-256 of their secrets), and budget overrides that replace a
+// rule's limit for one scope (CreateKey, RevokeKey, SetKeyBudget, SetBudgetOverride,
+// DeleteBudgetOverride). These are written directly, each in its own transaction, and
+// are durable when the call returns. Every change raises one revision number in the same
+// transaction; replicas poll SettingsRevision and read Settings (one snapshot) when it
+// moved, which is what package keys does.
+//
 // A crash of the PostgreSQL server: what it acknowledged survives as its own durability
 // settings say (fsync, synchronous_commit, replication). While it is down commits fail
 // and are retried: records wait in the queue (then ErrBackpressure), OpenHold fails when

@@ -46,6 +46,9 @@ func Run(t *testing.T, newConfig NewConfig) {
 		{"HoldInvalid", testHoldInvalid},
 		{"HoldsConcurrent", testHoldsConcurrent},
 		{"ReadOnly", testReadOnly},
+		{"Keys", testKeys},
+		{"BudgetOverrides", testBudgetOverrides},
+		{"SettingsConcurrent", testSettingsConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
