@@ -23,9 +23,9 @@ func Example() {
 	rules := quota.Rules{{Name: "tenant-daily", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD,
 		Limit: 50_000_000, Window: quota.Daily(time.UTC)}}
 	store := quota.NewMemoryStore(quota.MemoryConfig{})
-	res, _ := store.Reserve(ctx, &quota.Request{Quotas: rules.For(nil, quota.Labels{Tenant: "alpha"}),
-		Amount: quota.Amount{MicroUSD: 2_000_000}})
-	_ = store.Settle(ctx, res.ID, quota.Amount{MicroUSD: 1_250_000})
+	res, _, _ := store.Reserve(ctx, &quota.Request{Quotas: rules.For(nil, quota.Labels{Tenant: "alpha"}),
+		Amount: quota.Amount{MicroUSD: 2_000_000}}, nil)
+	_, _ = store.Settle(ctx, res.ID, quota.Amount{MicroUSD: 1_250_000}, nil)
 
 	h, err := admin.New(admin.Config{
 		KeyHash: keys.HashSecret("the admin token"),

@@ -181,7 +181,7 @@ func (f *fixture) spend(t testing.TB, id, session, model string, usd int64) {
 	if err != nil {
 		t.Fatalf("acquire(%s, %s): %v", id, session, err)
 	}
-	if err := f.q.Settle(ctx, res, quota.Amount{Requests: 1, InputTokens: 800, OutputTokens: 300, MicroUSD: usd}); err != nil {
+	if _, err := f.q.Settle(ctx, res, quota.Amount{Requests: 1, InputTokens: 800, OutputTokens: 300, MicroUSD: usd}, nil); err != nil {
 		t.Fatal(err)
 	}
 	l := f.labels(t, id, session, model)
