@@ -29,6 +29,36 @@ const (
 	HeaderErrorSource = "X-Tollgate-Error-Source"
 )
 
+// Header names in canonical form and values shared by every answer, so that setting them
+// is a map assignment: http.Header.Set canonicalizes the key and allocates the value's
+// slice on every call, which was a fifth of the handler's CPU. The shared slices are
+// never modified.
+const (
+	headerContentType   = "Content-Type"
+	headerContentLength = "Content-Length"
+	headerRetryAfter    = "Retry-After"
+	headerRetryAfterMs  = "Retry-After-Ms"
+	headerShouldRetry   = "X-Should-Retry"
+	headerConnection    = "Connection"
+	headerCacheControl  = "Cache-Control"
+	headerAccelBuffer   = "X-Accel-Buffering"
+	headerPolicy        = "Ratelimit-Policy"
+	headerRateLimit     = "Ratelimit"
+)
+
+var (
+	valueJSON        = []string{"application/json"}
+	valueEventStream = []string{"text/event-stream"}
+	valueNoCache     = []string{"no-cache"}
+	valueNo          = []string{"no"}
+	valueFalse       = []string{"false"}
+	valueClose       = []string{"close"}
+	valueHit         = []string{"hit"}
+	valueStale       = []string{"stale"}
+	valueUpstream    = []string{"upstream"}
+	valueTollgate    = []string{"tollgate"}
+)
+
 // setQuotaHeaders describes the quotas a request was subject to, from their statuses after
 // it was admitted:
 //
