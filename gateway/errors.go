@@ -64,6 +64,8 @@ type apiError struct {
 	upstream bool
 	// budget marks a budget refusal, whose status Config.BudgetStatus may change.
 	budget bool
+	// quota, when set, is the refusing budget's state, sent as X-Tollgate-Budget-Remaining.
+	quota *quota.Status
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -150,14 +152,18 @@ func classify(err error) *apiError {
 			// (LangChain, agent frameworks); tollgate's detail is in the message and the
 			// budget headers.
 			e := &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "insufficient_quota",
-				anType: "billing_error", outcome: outcomeBudget, final: true, budget: true, msg: "tollgate: " + qe.Error()}
+				anType: "billing_error", outcome: outcomeBudget, final: true, budget: true, msg: "tollgate: " + qe.Error(),
+				quota: refusedBudget(qe)}
 			if !qe.ResetAt.IsZero() {
 				e.retryAfter = qe.RetryAfter
 			}
 			return e
 		case errors.Is(qe, quota.ErrTooLarge):
-			return &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "request_too_large",
-				anType: "request_too_large", outcome: outcomeBudget, final: true, budget: true, msg: "tollgate: " + qe.Error()}
+			// A request larger than a budget's whole limit: final as well, with the same
+			// code; the message says it can never fit.
+			return &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "insufficient_quota",
+				anType: "billing_error", outcome: outcomeBudget, final: true, budget: true, msg: "tollgate: " + qe.Error(),
+				quota: refusedBudget(qe)}
 		}
 		return rateLimited("tollgate: "+qe.Error(), qe.RetryAfter, outcomeRateLimited)
 	}
@@ -260,6 +266,11 @@ func (g *Gateway) classifyResult(err error, res *engine.Result) *apiError {
 	return e
 }
 
+// refusedBudget is the state of the budget that refused a request, as its refusal says it.
+func refusedBudget(qe *quota.ExceededError) *quota.Status {
+	return &quota.Status{Quota: qe.Quota, Used: qe.Used, Remaining: max(qe.Quota.Limit-qe.Used, 0), ResetAt: qe.ResetAt}
+}
+
 func notFound(msg string) *apiError {
 	return &apiError{status: http.StatusNotFound, oaType: "invalid_request_error", oaCode: "model_not_found",
 		anType: "not_found_error", outcome: outcomeNotFound, msg: msg}
@@ -310,6 +321,9 @@ func writeError(w http.ResponseWriter, f llm.Format, e *apiError, budgetStatus i
 	}
 	if e.final {
 		h[headerShouldRetry] = valueFalse
+	}
+	if e.quota != nil {
+		h[HeaderBudgetRemaining] = []string{budgetValue(e.quota)}
 	}
 	if e.upstream {
 		h[HeaderErrorSource] = valueUpstream

@@ -36,7 +36,7 @@ func TestClassify(t *testing.T) {
 		{"budget", fmt.Errorf("engine: %w", budget), 429, 429, "insufficient_quota", "billing_error", true, "21600", "21600000"},
 		{"slow body", &errSlowBody{limit: time.Minute}, 408, 408, "invalid_request_error", "invalid_request_error", false, "", ""},
 		{"tollgate context window", &llm.Error{Kind: llm.KindContextLength, Provider: "tollgate", Message: "prompt of about 9000 tokens does not fit"}, 400, 400, "invalid_request_error", "invalid_request_error", false, "", ""},
-		{"too large", tooLarge, 429, 429, "insufficient_quota", "request_too_large", true, "", ""},
+		{"too large", tooLarge, 429, 429, "insufficient_quota", "billing_error", true, "", ""},
 		{"rate", rate, 429, 429, "requests", "rate_limit_error", false, "2", "1500"},
 		{"queue full", &queue.ShedError{Reason: "all", RetryAfter: 250 * time.Millisecond}, 429, 429, "requests", "rate_limit_error", false, "1", "250"},
 		{"queue timeout", &queue.WaitError{Err: queue.ErrTimeout, Quota: rate, Waited: time.Second, RetryAfter: 3 * time.Second}, 429, 429, "requests", "rate_limit_error", false, "3", "3000"},
