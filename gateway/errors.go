@@ -342,16 +342,22 @@ func writeError(w http.ResponseWriter, f llm.Format, e *apiError, budgetStatus i
 	w.Write(openai.EncodeError(e.oaType, e.oaCode, e.msg))
 }
 
-// headerValue makes s safe for a header value: one line, printable, bounded.
+// headerValue makes s safe for a header value: one line, printable, bounded. A value that
+// is already safe, as nearly all are, is returned as it is, without a copy.
 func headerValue(s string) string {
 	const max = 300
 	if len(s) > max {
 		s = s[:max]
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r > 0x7e {
-			return ' '
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f || r > 0x7e {
+					return ' '
+				}
+				return r
+			}, s)
 		}
-		return r
-	}, s)
+	}
+	return s
 }
