@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 // ErrBadRequest is the sentinel that every request parsing error unwraps to.
@@ -51,8 +52,12 @@ func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
 	req := &llm.Request{Format: llm.Anthropic, Body: body}
 	var messages, system json.RawMessage
 	var maxTokens *int64
+	// The input estimate is counted in the same pass, from the members found here, so
+	// that the engine does not parse the body again (it uses Request.InputTokens).
+	count := tokens.NewAnthropicCounter()
 	for _, m := range ms {
 		raw := body[m.Start:m.End]
+		count.Member(string(m.Key), raw)
 		switch string(m.Key) {
 		case "metadata":
 			info.SessionHint = userID(raw)
@@ -104,6 +109,11 @@ func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
 		return nil, info, err
 	}
 	req.CacheTTL = cacheTTL(body, ms)
+	n, err := count.Total()
+	if err != nil {
+		return nil, info, &RequestError{Msg: err.Error()}
+	}
+	req.InputTokens = n
 	return req, info, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 // ErrBadRequest is the sentinel that every request parsing error unwraps to.
@@ -55,8 +56,12 @@ func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
 		messages              json.RawMessage
 		maxTokens, maxCompTok *int64
 	)
+	// The input estimate is counted in the same pass, from the members found here, so
+	// that the engine does not parse the body again (it uses Request.InputTokens).
+	count := tokens.NewOpenAICounter()
 	for _, m := range ms {
 		raw := body[m.Start:m.End]
+		count.Member(string(m.Key), raw)
 		switch string(m.Key) {
 		case "user":
 			info.SessionHint = stringValue(raw)
@@ -108,6 +113,11 @@ func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
 	if err := parseMessages(req, messages); err != nil {
 		return nil, info, err
 	}
+	n, err := count.Total()
+	if err != nil {
+		return nil, info, &RequestError{Msg: err.Error()}
+	}
+	req.InputTokens = n
 	return req, info, nil
 }
 
