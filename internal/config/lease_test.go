@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/emulator"
 	"github.com/tollgate/tollgate/internal/redistest"
+	"github.com/tollgate/tollgate/redisstore"
 )
 
 // TestServeRenewsLeasesWithRedis proves through the wiring of `tollgate serve` (Build and
@@ -49,6 +50,11 @@ redis: {url: "redis://%s/%d", lease_ttl: %v, slot_group: leasetest}
 		t.Fatalf("Build: %v", err)
 	}
 	defer b.Close(t.Context())
+	// The engine holds the Redis store itself: a wrapper would have to forward Renew and
+	// every other optional interface.
+	if _, ok := b.Engine.Store().(*redisstore.Store); !ok {
+		t.Fatalf("the engine's store is %T, not the *redisstore.Store", b.Engine.Store())
+	}
 	gw := httptest.NewServer(b.Server)
 	defer gw.Close()
 
