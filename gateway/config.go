@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/metrics"
 )
 
 // Defaults of the Config fields whose zero value means "the default".
@@ -20,6 +21,8 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultReadTimeout       = time.Minute
 	DefaultIdleTimeout       = 2 * time.Minute
+	// DefaultRefusalLogInterval is Config.RefusalLogInterval's default.
+	DefaultRefusalLogInterval = 10 * time.Second
 )
 
 // Key is a virtual key: what an agent sends instead of a provider key. The secret itself is
@@ -37,6 +40,11 @@ type Key struct {
 	// it. 0 means normal priority at most (see queue.LevelOf); lower priorities are always
 	// allowed.
 	MaxPriority int
+	// RequireSession refuses (400) a request of this key that names no session (no
+	// X-Session-Id, no OpenAI "user", no Anthropic metadata.user_id), so that a caller
+	// cannot escape a session budget by leaving the id out. false accepts such requests,
+	// which then fall under no session quota.
+	RequireSession bool
 }
 
 // HashKey returns the SHA-256 of a virtual key's secret, the form Key.Hash stores.
@@ -68,13 +76,33 @@ type Config struct {
 	// deadline. X-Request-Timeout may shorten it, never extend it. 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// Metrics receives the gateway's own counters and serves GET /metrics. nil means a new
-	// Metrics on a new registry, which then sees no engine events: to get them, build the
-	// Metrics first with NewMetrics and give its Observe to engine.Config.OnEvent.
-	Metrics *Metrics
-	// Logger receives one line per failed request and server errors; nil means
-	// slog.Default(). Logs never contain a key's secret or a provider key.
+	// Metrics receives the gateway's request records and serves GET /metrics. nil means a
+	// new metrics.Metrics on a new registry, its labels bounded by Models, the keys'
+	// tenants and the engine's price table, which then sees no engine events: to get
+	// them, build the Metrics first with metrics.New and give its Observe to
+	// engine.Config.OnEvent.
+	Metrics *metrics.Metrics
+	// Logger receives the access log (one line per request: see AccessLogSample and
+	// RefusalLogInterval) and server errors; nil means slog.Default(). Logs never contain a
+	// key's secret or a provider key. The access log's lines have tokens and cost when the
+	// gateway's Observe receives the engine's events.
 	Logger *slog.Logger
+	// AccessLogSample is the share of answered requests that get an access log line, at
+	// Info: 0 means 1 (every one), 0.01 one in a hundred, and a negative value none.
+	// Failed requests are always logged, at the rate RefusalLogInterval allows.
+	AccessLogSample float64
+	// RefusalLogInterval bounds the access log's failure lines: at most one per tenant and
+	// outcome (budget_exceeded, rate_limited, upstream_error, ...) per interval; the next
+	// line says how many were suppressed in between ("suppressed"). 0 means
+	// DefaultRefusalLogInterval; a negative value logs every failure.
+	RefusalLogInterval time.Duration
+	// BudgetStatus is the HTTP status of a budget refusal: 429 (the default, 0) or 402.
+	// Either way the answer carries x-should-retry: false and OpenAI's insufficient_quota
+	// code (Anthropic: billing_error). The official OpenAI and Anthropic SDKs honour
+	// x-should-retry and do not retry it; clients that retry every 429 whatever the header
+	// says (the Vercel AI SDK: 3 tries over about 6 s) stop at once on a 402. See
+	// docs/config.md.
+	BudgetStatus int
 	// Ready holds readiness checks for GET /readyz, by name (for example "redis"); each
 	// gets a context bounded by a second. The gateway is not ready while one fails or once
 	// shutdown has begun.
@@ -136,6 +164,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("gateway: Config.ShutdownTimeout must not be negative, got %v", c.ShutdownTimeout)
 	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0:
 		return errors.New("gateway: Config.ReadHeaderTimeout, ReadTimeout and IdleTimeout must not be negative")
+	case c.BudgetStatus != 0 && c.BudgetStatus != 429 && c.BudgetStatus != 402:
+		return fmt.Errorf("gateway: Config.BudgetStatus must be 429 or 402, got %d", c.BudgetStatus)
+	case c.AccessLogSample > 1:
+		return fmt.Errorf("gateway: Config.AccessLogSample must be at most 1, got %v", c.AccessLogSample)
 	}
 	for name, f := range c.Ready {
 		if f == nil {
@@ -166,6 +198,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.RefusalLogInterval == 0 {
+		c.RefusalLogInterval = DefaultRefusalLogInterval
 	}
 	return c
 }

@@ -70,23 +70,43 @@
 // Errors are in the caller's format, with statuses the SDKs handle:
 //
 //	400  invalid_request_error  malformed JSON (with its offset), a missing or ill-typed field,
-//	                            max_tokens above what the route's models produce, a bad header
+//	                            max_tokens above what the route's models produce, a bad header,
+//	                            no session id on a key that requires one (Key.RequireSession),
+//	                            a prompt larger than every model's context window (code
+//	                            context_length_exceeded, found by tollgate before any call)
 //	401  invalid_api_key / authentication_error
 //	403  model_not_allowed / permission_error   the key may not use that model or route
 //	404  model_not_found / not_found_error      unknown model or route (the message lists the available ones)
+//	408  request_timeout / invalid_request_error  the body did not arrive within ReadTimeout
 //	413  request_too_large                      body over Config.MaxBodyBytes
-//	429  insufficient_quota, code budget_exceeded / billing_error, with x-should-retry: false
-//	                            a budget is exhausted (code request_too_large / request_too_large:
-//	                            the request can never fit a quota); the official SDKs do not retry
+//	429  insufficient_quota (type and code) / billing_error, with x-should-retry: false
+//	     (402 with Config.BudgetStatus)  a budget cannot pay for the request; the official SDKs
+//	                            do not retry it, and neither do clients that recognise OpenAI's
+//	                            code for a spent quota
 //	429  requests, code rate_limit_exceeded / rate_limit_error, with Retry-After and retry-after-ms
 //	                            a rate, the queue (full or wait timed out), or the upstream's rate limit
 //	502  upstream failure (server error, cut connection) after the whole route was tried
-//	503  upstream overloaded (Anthropic callers: 529 overloaded_error), no step could serve,
-//	     the gateway is shutting down, or its quota store is unreachable (with Retry-After)
+//	503  upstream overloaded (Anthropic callers: 529 overloaded_error), every model of the
+//	     route cooling down (code models_cooling_down), the gateway is shutting down, or its
+//	     quota store is unreachable (with Retry-After)
 //	504  the request's deadline passed
 //
-// A message says what was exceeded, its limit, the use and when it resets. Every error
-// carries X-Tollgate-Error-Source: "tollgate" for tollgate's own refusals, "upstream" when
-// the providers failed the whole route (both can be a 429 rate_limit_exceeded). Provider
-// keys and virtual key secrets never appear in a response or a log line.
+// A message says what was exceeded, its limit, the use and when it resets; a budget
+// refusal also carries X-Tollgate-Budget-Remaining for the refusing budget. Every error
+// carries X-Tollgate-Error-Source: "tollgate" for tollgate's own refusals (quotas, the
+// queue, bad input, a route none of whose steps reached an upstream), "upstream" when the
+// providers failed the whole route (both can be a 429 rate_limit_exceeded). When a step was
+// refused by a budget and a later one failed transiently, the budget's final refusal is
+// the answer. Provider keys and virtual key secrets never appear in a response or a log
+// line: the provider adapters redact every field taken from an upstream's error.
+//
+// # Logs and metrics
+//
+// Each request gets one access log line (msg "request") with its id, tenant, key, session,
+// agent, route, the model and provider that served, the fallback reason, status, tokens and
+// cost (for a stream, once it ended), queue wait and latency: every failed request, at most
+// once per tenant and outcome per Config.RefusalLogInterval (the next line counts those
+// suppressed), and a Config.AccessLogSample share of the answered ones. Metrics are the
+// metrics package's, fed by the gateway's request records and, through the engine's
+// OnEvent, the engine's events; GET /metrics serves them.
 package gateway

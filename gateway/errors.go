@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
 	"github.com/tollgate/tollgate/provider/anthropic"
@@ -38,6 +39,8 @@ const (
 	outcomeCancelled    = "cancelled"
 	outcomeUnavailable  = "unavailable"
 	outcomeStreamError  = "stream_error"
+	outcomeCooldown     = "cooldown"
+	outcomeSlowBody     = "slow_body"
 )
 
 // apiError is a refusal as the caller sees it: an HTTP status and the error's type and
@@ -59,17 +62,38 @@ type apiError struct {
 	// refusal by tollgate itself; both may be a 429 rate_limit_exceeded, which SDKs need,
 	// so HeaderErrorSource tells them apart.
 	upstream bool
+	// budget marks a budget refusal, whose status Config.BudgetStatus may change.
+	budget bool
+	// quota, when set, is the refusing budget's state, sent as X-Tollgate-Budget-Remaining.
+	quota *quota.Status
 }
 
 func (e *apiError) Error() string { return e.msg }
 
-// anStatus is the status in Anthropic's format: overload is 529 there, as Anthropic sends it.
-func (e *apiError) anStatus() int {
-	if e.anType == "overloaded_error" && e.status == http.StatusServiceUnavailable {
+// source is HeaderErrorSource's value: who refused.
+func (e *apiError) source() string {
+	if e.upstream {
+		return "upstream"
+	}
+	return "tollgate"
+}
+
+// statusFor is the status a caller of format f gets: budgetStatus (Config.BudgetStatus)
+// for a budget refusal when set, and 529 for an overload in Anthropic's format, as
+// Anthropic sends it.
+func (e *apiError) statusFor(f llm.Format, budgetStatus int) int {
+	s := e.status
+	if e.budget && budgetStatus != 0 {
+		s = budgetStatus
+	}
+	if f == llm.Anthropic && e.anType == "overloaded_error" && s == http.StatusServiceUnavailable {
 		return 529
 	}
-	return e.status
+	return s
 }
+
+// anStatus is the status in Anthropic's format at the default budget status.
+func (e *apiError) anStatus() int { return e.statusFor(llm.Anthropic, 0) }
 
 func badRequest(msg string) *apiError {
 	return &apiError{status: http.StatusBadRequest, oaType: "invalid_request_error", anType: "invalid_request_error",
@@ -86,6 +110,13 @@ func classify(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	var slow *errSlowBody
+	if errors.As(err, &slow) {
+		// The client is slow, not the gateway: 408, as HTTP says, never a 503 that invites
+		// the same slow upload again at once.
+		return &apiError{status: http.StatusRequestTimeout, oaType: "invalid_request_error", oaCode: "request_timeout",
+			anType: "invalid_request_error", outcome: outcomeSlowBody, msg: slow.Error()}
 	}
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
@@ -117,15 +148,22 @@ func classify(err error) *apiError {
 	if errors.As(err, &qe) {
 		switch {
 		case errors.Is(qe, quota.ErrBudget):
-			e := &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "budget_exceeded",
-				anType: "billing_error", outcome: outcomeBudget, final: true, msg: "tollgate: " + qe.Error()}
+			// OpenAI's own code for a spent quota, which clients recognise as final
+			// (LangChain, agent frameworks); tollgate's detail is in the message and the
+			// budget headers.
+			e := &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "insufficient_quota",
+				anType: "billing_error", outcome: outcomeBudget, final: true, budget: true, msg: "tollgate: " + qe.Error(),
+				quota: refusedBudget(qe)}
 			if !qe.ResetAt.IsZero() {
 				e.retryAfter = qe.RetryAfter
 			}
 			return e
 		case errors.Is(qe, quota.ErrTooLarge):
-			return &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "request_too_large",
-				anType: "request_too_large", outcome: outcomeBudget, final: true, msg: "tollgate: " + qe.Error()}
+			// A request larger than a budget's whole limit: final as well, with the same
+			// code; the message says it can never fit.
+			return &apiError{status: http.StatusTooManyRequests, oaType: "insufficient_quota", oaCode: "insufficient_quota",
+				anType: "billing_error", outcome: outcomeBudget, final: true, budget: true, msg: "tollgate: " + qe.Error(),
+				quota: refusedBudget(qe)}
 		}
 		return rateLimited("tollgate: "+qe.Error(), qe.RetryAfter, outcomeRateLimited)
 	}
@@ -158,10 +196,79 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "unavailable",
 			anType: "api_error", outcome: outcomeUnavailable, retryAfter: time.Second, msg: "tollgate: " + err.Error()}
 	}
-	if le.Provider == "tollgate" && le.Kind == llm.KindBadRequest {
-		return badRequest(le.Message)
+	if le.Provider == "tollgate" {
+		return tollgateError(le)
 	}
 	return upstreamError(le)
+}
+
+// tollgateError maps a failure that tollgate itself found in the request (the engine
+// reports them as *llm.Error with Provider "tollgate"): the caller's to fix, not an
+// upstream's.
+func tollgateError(le *llm.Error) *apiError {
+	switch le.Kind {
+	case llm.KindContextLength:
+		return &apiError{status: http.StatusBadRequest, oaType: "invalid_request_error", oaCode: "context_length_exceeded",
+			anType: "invalid_request_error", outcome: outcomeBadRequest, msg: "tollgate: " + le.Message}
+	case llm.KindBadRequest:
+		return badRequest(le.Message)
+	}
+	e := upstreamError(le)
+	e.upstream = false
+	return e
+}
+
+// classifyResult maps Do's error with what its Result says of the chain:
+//
+//   - a final refusal wins over a transient one: when a step was refused by a budget
+//     (final: waiting will not bring the money back) and a later step failed transiently
+//     (a cooldown, a full rate), the budget's refusal is the answer, with x-should-retry:
+//     false, so that clients do not retry what cannot pass;
+//   - a route none of whose steps reached an upstream (every model in cooldown, too small
+//     for the prompt, unpriced) failed in tollgate: the error is tollgate's, not the
+//     upstreams', whatever the last step's error names.
+func (g *Gateway) classifyResult(err error, res *engine.Result) *apiError {
+	e := classify(err)
+	if res == nil {
+		return e
+	}
+	attempts := res.Outcome.Attempts
+	if !e.final {
+		for _, a := range attempts {
+			if a.Err != nil && (errors.Is(a.Err, quota.ErrBudget) || errors.Is(a.Err, quota.ErrTooLarge)) {
+				return classify(a.Err)
+			}
+		}
+	}
+	if !e.upstream || len(attempts) == 0 {
+		return e
+	}
+	cooling := true
+	var steps []string
+	for _, a := range attempts {
+		if a.Result != fallback.Skipped {
+			return e // an upstream was called: its failure is the answer
+		}
+		cooling = cooling && a.Why == fallback.WhyCooldown
+		steps = append(steps, fallback.Deployment(a.Provider, a.Model))
+	}
+	var le *llm.Error
+	if cooling && errors.As(err, &le) {
+		// Every model is cooling down after upstream failures: nothing was called. The
+		// engine does not say yet when the first breaker half-opens; le.RetryAfter is
+		// used when it does.
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "models_cooling_down",
+			anType: "overloaded_error", outcome: outcomeCooldown, retryAfter: le.RetryAfter,
+			msg: "tollgate: every model of the route is cooling down after upstream failures (" +
+				strings.Join(steps, ", ") + "); no upstream was called"}
+	}
+	e.upstream = false
+	return e
+}
+
+// refusedBudget is the state of the budget that refused a request, as its refusal says it.
+func refusedBudget(qe *quota.ExceededError) *quota.Status {
+	return &quota.Status{Quota: qe.Quota, Used: qe.Used, Remaining: max(qe.Quota.Limit-qe.Used, 0), ResetAt: qe.ResetAt}
 }
 
 func notFound(msg string) *apiError {
@@ -203,41 +310,54 @@ func upstreamError(le *llm.Error) *apiError {
 	return e
 }
 
-// writeError writes e in the caller's format with its status and retry headers.
-func writeError(w http.ResponseWriter, f llm.Format, e *apiError) {
+// writeError writes e in the caller's format with its status and retry headers;
+// budgetStatus is Config.BudgetStatus.
+func writeError(w http.ResponseWriter, f llm.Format, e *apiError, budgetStatus int) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h[headerContentType] = valueJSON
 	if e.retryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(e.retryAfter.Seconds())), 10))
-		h.Set("Retry-After-Ms", strconv.FormatInt(int64(math.Ceil(float64(e.retryAfter)/float64(time.Millisecond))), 10))
+		h[headerRetryAfter] = []string{strconv.FormatInt(int64(math.Ceil(e.retryAfter.Seconds())), 10)}
+		h[headerRetryAfterMs] = []string{strconv.FormatInt(int64(math.Ceil(float64(e.retryAfter)/float64(time.Millisecond))), 10)}
 	}
 	if e.final {
-		h.Set("X-Should-Retry", "false")
+		h[headerShouldRetry] = valueFalse
+	}
+	if e.quota != nil {
+		h[HeaderBudgetRemaining] = []string{budgetValue(e.quota)}
 	}
 	if e.upstream {
-		h.Set(HeaderErrorSource, "upstream")
+		h[HeaderErrorSource] = valueUpstream
 	} else {
-		h.Set(HeaderErrorSource, "tollgate")
+		h[HeaderErrorSource] = valueTollgate
 	}
+	if e.status == http.StatusRequestTimeout {
+		// The connection's read side is in an unknown state after a timed-out body.
+		h[headerConnection] = valueClose
+	}
+	w.WriteHeader(e.statusFor(f, budgetStatus))
 	if f == llm.Anthropic {
-		w.WriteHeader(e.anStatus())
 		w.Write(anthropic.EncodeError(e.anType, e.msg))
 		return
 	}
-	w.WriteHeader(e.status)
 	w.Write(openai.EncodeError(e.oaType, e.oaCode, e.msg))
 }
 
-// headerValue makes s safe for a header value: one line, printable, bounded.
+// headerValue makes s safe for a header value: one line, printable, bounded. A value that
+// is already safe, as nearly all are, is returned as it is, without a copy.
 func headerValue(s string) string {
 	const max = 300
 	if len(s) > max {
 		s = s[:max]
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r > 0x7e {
-			return ' '
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f || r > 0x7e {
+					return ' '
+				}
+				return r
+			}, s)
 		}
-		return r
-	}, s)
+	}
+	return s
 }

@@ -34,7 +34,9 @@ func TestClassify(t *testing.T) {
 		retryMs    string
 	}{
 		{"budget", fmt.Errorf("engine: %w", budget), 429, 429, "insufficient_quota", "billing_error", true, "21600", "21600000"},
-		{"too large", tooLarge, 429, 429, "insufficient_quota", "request_too_large", true, "", ""},
+		{"slow body", &errSlowBody{limit: time.Minute}, 408, 408, "invalid_request_error", "invalid_request_error", false, "", ""},
+		{"tollgate context window", &llm.Error{Kind: llm.KindContextLength, Provider: "tollgate", Message: "prompt of about 9000 tokens does not fit"}, 400, 400, "invalid_request_error", "invalid_request_error", false, "", ""},
+		{"too large", tooLarge, 429, 429, "insufficient_quota", "billing_error", true, "", ""},
 		{"rate", rate, 429, 429, "requests", "rate_limit_error", false, "2", "1500"},
 		{"queue full", &queue.ShedError{Reason: "all", RetryAfter: 250 * time.Millisecond}, 429, 429, "requests", "rate_limit_error", false, "1", "250"},
 		{"queue timeout", &queue.WaitError{Err: queue.ErrTimeout, Quota: rate, Waited: time.Second, RetryAfter: 3 * time.Second}, 429, 429, "requests", "rate_limit_error", false, "3", "3000"},
@@ -62,7 +64,7 @@ func TestClassify(t *testing.T) {
 					e.status, e.anStatus(), e.oaType, e.anType, e.final, tt.status, tt.anStatus, tt.oaType, tt.anType, tt.final)
 			}
 			w := httptest.NewRecorder()
-			writeError(w, llm.OpenAI, e)
+			writeError(w, llm.OpenAI, e, 0)
 			if got := w.Header().Get("Retry-After"); got != tt.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tt.retryAfter)
 			}

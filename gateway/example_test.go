@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/metrics"
 )
 
 // echo is a stand-in upstream that answers every call with the same text.
@@ -28,7 +29,10 @@ func (echo) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
 // Example serves the OpenAI wire format over an engine; an agent's SDK would use
 // srv.URL+"/v1" as its base URL and its virtual key as its API key.
 func Example() {
-	metrics := gateway.NewMetrics(nil)
+	metrics, err := metrics.New(metrics.Config{Tenants: []string{"acme"}})
+	if err != nil {
+		panic(err)
+	}
 	eng, err := engine.New(engine.Config{Providers: map[string]llm.Provider{"openai": echo{}}, OnEvent: metrics.Observe})
 	if err != nil {
 		panic(err)

@@ -10,10 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/metrics"
 )
 
 // Gateway is tollgate's HTTP server. It is an http.Handler, safe for concurrent use; Serve
@@ -22,10 +21,13 @@ type Gateway struct {
 	cfg     Config
 	eng     *engine.Engine
 	keys    keyring
-	models  map[string]bool // Config.Models, for membership
-	metrics *Metrics
+	models  map[string]int // Config.Models, with the largest max_tokens of each (resolve)
+	metrics *metrics.Metrics
 	log     *slog.Logger
 	mux     *http.ServeMux
+	access  *accessLog
+	// inflight finds a request's exchange by its id, for the engine's Settled event.
+	inflight sync.Map
 
 	draining atomic.Bool
 	mu       sync.Mutex // guards active and idle
@@ -42,14 +44,24 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	cfg = cfg.withDefaults()
 	g := &Gateway{cfg: cfg, eng: cfg.Engine, keys: keyring{keys: cfg.Keys}, metrics: cfg.Metrics, log: cfg.Logger}
+	g.access = newAccessLog(cfg.Logger, cfg.AccessLogSample, cfg.RefusalLogInterval)
 	if g.metrics == nil {
-		g.metrics = NewMetrics(nil)
+		tenants := make([]string, len(cfg.Keys))
+		for i := range cfg.Keys {
+			tenants[i] = cfg.Keys[i].Tenant
+		}
+		m, err := metrics.New(metrics.Config{Routes: cfg.Models, Tenants: tenants, Prices: cfg.Engine.Pricing()})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: metrics: %w", err)
+		}
+		g.metrics = m
 	}
-	g.metrics.watch(cfg.Engine.Queue())
+	g.metrics.WatchQueue(cfg.Engine.Queue())
 	if len(cfg.Models) > 0 {
-		g.models = make(map[string]bool, len(cfg.Models))
+		g.models = make(map[string]int, len(cfg.Models))
 		for _, m := range cfg.Models {
-			g.models[m] = true
+			maxOut, _ := g.routeMaxOutput(m)
+			g.models[m] = maxOut
 		}
 	}
 	mux := http.NewServeMux()
@@ -58,14 +70,14 @@ func New(cfg Config) (*Gateway, error) {
 	mux.HandleFunc("GET /v1/models", g.listModels)
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("GET /readyz", g.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", g.metrics.Handler())
 	mux.HandleFunc("/", g.notFound)
 	g.mux = mux
 	return g, nil
 }
 
 // Metrics returns the gateway's metrics.
-func (g *Gateway) Metrics() *Metrics { return g.metrics }
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
 // ServeHTTP serves one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -206,5 +218,5 @@ func (g *Gateway) notFound(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/v1/chat/completions" || r.URL.Path == "/v1/messages" || r.URL.Path == "/v1/models" {
 		e.status, e.msg = http.StatusMethodNotAllowed, "method "+headerValue(r.Method)+" not allowed on "+r.URL.Path
 	}
-	writeError(w, f, e)
+	writeError(w, f, e, g.cfg.BudgetStatus)
 }

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,54 +21,58 @@ import (
 // wireFormat is what differs between the two APIs a caller may speak.
 type wireFormat struct {
 	format llm.Format
-	parse  func([]byte) (*llm.Request, error)
-	hint   func([]byte) string
+	// parse reads a body once into the request and what the gateway needs besides it.
+	parse  func([]byte) (*llm.Request, parsed, error)
 	encode func(*llm.Response, string) []byte
 }
 
+// parsed is what the gateway takes from a request body besides the neutral request: the
+// body's session hint and whether a stream re-encoded for the caller ends with a usage
+// chunk.
+type parsed struct {
+	hint         string
+	includeUsage bool
+}
+
 var (
-	openAIWire    = &wireFormat{llm.OpenAI, openai.ParseRequest, openai.SessionHint, openai.EncodeResponse}
-	anthropicWire = &wireFormat{llm.Anthropic, anthropic.ParseRequest, anthropic.SessionHint, anthropic.EncodeResponse}
+	openAIWire = &wireFormat{format: llm.OpenAI, encode: openai.EncodeResponse,
+		parse: func(b []byte) (*llm.Request, parsed, error) {
+			req, info, err := openai.ParseRequestInfo(b)
+			return req, parsed{hint: info.SessionHint, includeUsage: info.IncludeUsage}, err
+		}}
+	anthropicWire = &wireFormat{format: llm.Anthropic, encode: anthropic.EncodeResponse,
+		parse: func(b []byte) (*llm.Request, parsed, error) {
+			req, info, err := anthropic.ParseRequestInfo(b)
+			return req, parsed{hint: info.SessionHint}, err
+		}}
 )
 
 // maxLabel bounds the identity values taken from headers and bodies, which become quota
 // keys and log fields.
 const maxLabel = 256
 
-// exchange is one request's record, for its log line and metrics.
-type exchange struct {
-	wf      *wireFormat
-	start   time.Time
-	key     *Key
-	id      string // the request id, also the ledger's
-	route   string // the request's model field once known to exist
-	model   string // the model that served
-	outcome string
-	status  int
-	err     string
-	out     *fallback.Outcome
-}
-
 // complete serves POST /v1/chat/completions and POST /v1/messages.
 func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireFormat) {
-	x := &exchange{wf: wf, start: time.Now(), id: llm.NewRequestID()}
-	defer g.record(r, x)
+	x := g.begin(wf)
+	defer g.record(r.Context(), x)
 	// Every answer, refusals included, names the request, as the providers' own answers
 	// do: the official SDKs surface these headers as the request id of a response or an
 	// error, and the ledger and the log carry the same id.
-	w.Header()[HeaderRequestID] = []string{x.id}
-	w.Header()[HeaderAnthropicRequestID] = []string{x.id}
+	h := w.Header()
+	h[HeaderRequestID] = []string{x.id}
+	h[HeaderAnthropicRequestID] = []string{x.id}
 	x.key = g.authenticate(r)
 	if x.key == nil {
 		g.fail(w, x, errUnauthorized)
 		return
 	}
+	x.ident.Key, x.ident.Tenant = x.key.ID, x.key.Tenant
 	body, err := g.readBody(w, r)
 	if err != nil {
 		g.fail(w, x, classify(err))
 		return
 	}
-	req, err := wf.parse(body)
+	req, p, err := wf.parse(body)
 	if err != nil {
 		g.fail(w, x, classify(err))
 		return
@@ -87,19 +93,25 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 		return
 	}
 	req.ID = x.id
-	req.Identity = identity(r, x.key, func() string { return wf.hint(body) }, prio)
+	req.Identity = identity(r, x.key, p.hint, prio)
+	x.ident = req.Identity
 	if len(req.Identity.Session) > maxLabel || len(req.Identity.Agent) > maxLabel {
 		g.fail(w, x, badRequest(fmt.Sprintf("session and agent ids are limited to %d bytes", maxLabel)))
 		return
 	}
-	h := w.Header()
+	if x.key.RequireSession && req.Identity.Session == "" {
+		g.fail(w, x, badRequest(fmt.Sprintf("tollgate: virtual key %q requires a session id: send the %s header "+
+			"(or the OpenAI \"user\" field, or the Anthropic metadata.user_id), so that the session's budget applies",
+			x.key.ID, HeaderSessionID)))
+		return
+	}
 	switch {
 	case capped:
-		h.Set(HeaderPriorityOut, strconv.Itoa(prio)+"; requested="+strconv.Itoa(asked))
+		h[HeaderPriorityOut] = []string{strconv.Itoa(prio) + "; requested=" + strconv.Itoa(asked)}
 	case r.Header.Get(HeaderPriority) != "":
-		h.Set(HeaderPriorityOut, strconv.Itoa(prio))
+		h[HeaderPriorityOut] = []string{strconv.Itoa(prio)}
 	}
-	h.Set(HeaderRoute, headerValue(req.Model))
+	h[HeaderRoute] = []string{headerValue(req.Model)}
 
 	if timeout <= 0 || timeout > g.cfg.RequestTimeout {
 		timeout = g.cfg.RequestTimeout
@@ -107,45 +119,43 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	res, err := g.eng.Do(ctx, req)
-	resp, out := res.Response, &res.Outcome
-	x.out = out
+	x.res = res
 	if err != nil {
-		g.fail(w, x, classify(err))
+		g.fail(w, x, g.classifyResult(err, res))
 		return
 	}
+	resp := res.Response
+	// The model that served as the upstream reports it (a dated id), or the cached or
+	// static answer's.
 	x.model = resp.Model
-	if x.model == "" {
-		x.model = out.Served
-	}
-	x.outcome, x.status = successOutcome(resp, out), http.StatusOK
-	if out.FellBack() {
-		g.metrics.fallback(req.Model, out)
-	}
+	x.outcome, x.status = successOutcome(res), http.StatusOK
 	g.answerHeaders(h, res, x.model)
 	switch {
 	case resp.Stream != nil:
-		g.relay(ctx, w, x, req, resp)
+		g.relay(ctx, w, x, p, resp)
 	case req.Stream:
-		g.replay(w, x, req, resp)
+		g.replay(w, x, p, resp)
 	default:
 		b := resp.Body
 		if resp.Format != wf.format || len(b) == 0 {
 			b = wf.encode(resp, x.model)
 		}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(b)))
+		h[headerContentType] = valueJSON
+		h[headerContentLength] = []string{strconv.Itoa(len(b))}
 		w.WriteHeader(http.StatusOK)
 		w.Write(b)
 	}
 }
 
-func successOutcome(resp *llm.Response, out *fallback.Outcome) string {
+// successOutcome labels an answer: from the cache, from a static step (no upstream served
+// and not the cache), after a fallback, or straight from the route's first step.
+func successOutcome(res *engine.Result) string {
 	switch {
-	case resp.Cached:
+	case res.Response.Cached:
 		return outcomeCached
-	case out.Served == "static":
+	case res.Provider == "":
 		return outcomeStatic
-	case out.FellBack():
+	case res.Outcome.FellBack():
 		return outcomeFallback
 	}
 	return outcomeOK
@@ -163,7 +173,15 @@ func (g *Gateway) authenticate(r *http.Request) *Key {
 	return nil
 }
 
-// readBody reads the whole body, at most Config.MaxBodyBytes (*http.MaxBytesError beyond).
+// errSlowBody is a request body that did not arrive within the server's ReadTimeout.
+type errSlowBody struct{ limit time.Duration }
+
+func (e *errSlowBody) Error() string {
+	return "tollgate: the request body did not arrive within " + e.limit.String() + "; send it faster or in a smaller request"
+}
+
+// readBody reads the whole body, at most Config.MaxBodyBytes (*http.MaxBytesError beyond);
+// a body that arrives slower than the server's ReadTimeout is an *errSlowBody.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	limit := g.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
@@ -185,6 +203,10 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 			break
 		}
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, &errSlowBody{limit: g.cfg.ReadTimeout}
+			}
 			return nil, err
 		}
 	}
@@ -216,11 +238,19 @@ func (g *Gateway) checkModel(k *Key, req *llm.Request) *apiError {
 }
 
 // resolve reports whether the gateway serves name, and the largest max_tokens that a model
-// of its route accepts (0 when no model step is priced).
+// of its route accepts (0 when no model step is priced). Config.Models are resolved once,
+// in New; other names (any route or priced model, when Config.Models is empty) each time.
 func (g *Gateway) resolve(name string) (maxOut int, ok bool) {
-	if g.models != nil && !g.models[name] {
-		return 0, false
+	if g.models != nil {
+		m, ok := g.models[name]
+		return m, ok
 	}
+	return g.routeMaxOutput(name)
+}
+
+// routeMaxOutput is resolve's answer from the engine's routes and price table: the one
+// place the gateway reads them.
+func (g *Gateway) routeMaxOutput(name string) (maxOut int, ok bool) {
 	route, err := g.eng.Route(name)
 	if err != nil {
 		return 0, false
@@ -256,55 +286,28 @@ func listForMessage(names []string) string {
 // result alone.
 func (g *Gateway) answerHeaders(h http.Header, res *engine.Result, model string) {
 	out := &res.Outcome
-	h.Set(HeaderModel, headerValue(model))
+	h[HeaderModel] = []string{headerValue(model)}
 	if out.FallbackReason != "" && len(out.Attempts) > 1 {
-		h.Set(HeaderFallbackReason, headerValue(out.FallbackReason))
+		h[HeaderFallbackReason] = []string{headerValue(out.FallbackReason)}
 	}
 	if res.Response.Cached {
-		cache := "hit"
 		if out.Stale {
-			cache = "stale"
+			h[HeaderCache] = valueStale
+		} else {
+			h[HeaderCache] = valueHit
 		}
-		h.Set(HeaderCache, cache)
 	}
 	if out.Clamped > 0 {
-		h.Set(HeaderClamped, strconv.Itoa(out.Clamped))
+		h[HeaderClamped] = []string{strconv.Itoa(out.Clamped)}
 	}
-	if len(res.Statuses) == 0 {
-		return
+	if len(res.Statuses) > 0 {
+		setQuotaHeaders(h, res.Statuses, time.Now())
 	}
-	setQuotaHeaders(h, res.Statuses, time.Now())
-	g.metrics.budgets(res.Statuses)
 }
 
 // fail answers with e in the caller's format.
 func (g *Gateway) fail(w http.ResponseWriter, x *exchange, e *apiError) {
-	x.outcome, x.err = e.outcome, e.msg
-	x.status = e.status
-	if x.wf.format == llm.Anthropic {
-		x.status = e.anStatus()
-	}
-	writeError(w, x.wf.format, e)
-}
-
-// record logs a request and counts it.
-func (g *Gateway) record(r *http.Request, x *exchange) {
-	d := time.Since(x.start)
-	g.metrics.request(string(x.wf.format), x.route, x.model, x.outcome, d)
-	if x.err == "" && (x.out == nil || !x.out.FellBack()) {
-		return
-	}
-	attrs := []any{"format", string(x.wf.format), "status", x.status, "outcome", x.outcome,
-		"route", x.route, "duration", d}
-	if x.key != nil {
-		attrs = append(attrs, "key", x.key.ID, "tenant", x.key.Tenant)
-	}
-	if x.out != nil && len(x.out.Attempts) > 0 {
-		attrs = append(attrs, "chain", x.out)
-	}
-	if x.err != "" {
-		attrs = append(attrs, "err", x.err)
-	}
-	level := slogLevel(x.status)
-	g.log.Log(r.Context(), level, "gateway: request", attrs...)
+	x.outcome, x.err, x.source = e.outcome, e.msg, e.source()
+	x.status = e.statusFor(x.wf.format, g.cfg.BudgetStatus)
+	writeError(w, x.wf.format, e, g.cfg.BudgetStatus)
 }

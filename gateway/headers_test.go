@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +65,45 @@ func TestBudgetValue(t *testing.T) {
 				t.Errorf("budgetValue = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAppendAmount(t *testing.T) {
+	tests := []struct {
+		u    quota.Unit
+		n    int64
+		want string
+	}{
+		{quota.MicroUSD, 420_000, "0.42"},
+		{quota.MicroUSD, 1_234_567, "1.234567"},
+		{quota.MicroUSD, 50_000_000, "50.00"},
+		{quota.MicroUSD, 1, "0.000001"},
+		{quota.MicroUSD, 0, "0.00"},
+		{quota.MicroUSD, 1_500_000, "1.50"},
+		{quota.MicroUSD, -2_000_010, "-2.00001"},
+		{quota.Tokens, 2000, "2000"},
+	}
+	for _, tt := range tests {
+		got := string(appendAmount(nil, tt.u, tt.n))
+		// The quota package's own rendering, less its dollar sign, is the reference.
+		if want := strings.Replace(tt.u.Format(tt.n), "$", "", 1); got != tt.want || got != want {
+			t.Errorf("appendAmount(%v, %d) = %q, want %q (quota: %q)", tt.u, tt.n, got, tt.want, want)
+		}
+	}
+}
+
+// BenchmarkQuotaHeaders renders the headers of an answer under five quotas.
+func BenchmarkQuotaHeaders(b *testing.B) {
+	now := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
+	sts := []quota.Status{
+		{Quota: quota.Quota{Name: "rpm", Unit: quota.Requests, Limit: 500, Window: quota.PerMinute()}, Remaining: 20, ResetAt: now.Add(58 * time.Second)},
+		{Quota: quota.Quota{Name: "tpm", Unit: quota.Tokens, Limit: 30000, Window: quota.PerMinute()}, Remaining: 28500, ResetAt: now.Add(2500 * time.Millisecond)},
+		{Quota: quota.Quota{Name: "concurrency", Unit: quota.Concurrent, Limit: 10, Window: quota.Leased()}, Remaining: 9},
+		{Quota: quota.Quota{Name: "session-usd", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Forever()}, Remaining: 420_000},
+		{Quota: quota.Quota{Name: "daily-usd", Unit: quota.MicroUSD, Limit: 50_000_000, Window: quota.Daily(nil)}, Remaining: 42_000_000, ResetAt: now.Add(6 * time.Hour)},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		setQuotaHeaders(http.Header{}, sts, now)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/metrics"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
 	"github.com/tollgate/tollgate/quota"
@@ -48,7 +49,7 @@ type env struct {
 	gw       *Gateway
 	srv      *httptest.Server // the gateway on a loopback port
 	emu      *emulator.Server
-	metrics  *Metrics
+	metrics  *metrics.Metrics
 	requests atomic.Int64 // requests that reached the gateway
 	logs     *syncBuffer
 }
@@ -108,11 +109,30 @@ func newEnv(t testing.TB, ec envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.metrics = NewMetrics(nil)
+	var tenants []string
+	for _, k := range testKeys() {
+		tenants = append(tenants, k.Tenant)
+	}
+	var names []string
+	for _, r := range ec.routes {
+		names = append(names, r.Name)
+	}
+	e.metrics, err = metrics.New(metrics.Config{Routes: append(names, ec.models...), Tenants: tenants})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The engine is built before the gateway that observes its events, as in
+	// internal/config.Build.
+	var gw atomic.Pointer[Gateway]
 	eng, err := engine.New(engine.Config{Providers: providers, Routes: routes, Rules: ec.rules,
-		Store:   e.metrics.Store(quota.NewMemoryStore(quota.MemoryConfig{})),
-		Retry:   retry.Policy{MaxAttempts: 1},
-		OnEvent: e.metrics.Observe, Logger: log, Cache: ec.cache})
+		Store: quota.NewMemoryStore(quota.MemoryConfig{}),
+		Retry: retry.Policy{MaxAttempts: 1},
+		OnEvent: func(ev engine.Event) {
+			e.metrics.Observe(ev)
+			if g := gw.Load(); g != nil {
+				g.Observe(ev)
+			}
+		}, Logger: log, Cache: ec.cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +145,7 @@ func newEnv(t testing.TB, ec envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gw.Store(e.gw)
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.requests.Add(1)
 		e.gw.ServeHTTP(w, r)

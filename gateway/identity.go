@@ -112,11 +112,11 @@ func requestTimeout(r *http.Request) (time.Duration, error) {
 // identity builds who pays and who waits for a request: tenant and key from the virtual
 // key, session from X-Session-Id or else the body's hint (OpenAI "user", Anthropic
 // metadata.user_id), agent from X-Agent-Id.
-func identity(r *http.Request, k *Key, hint func() string, prio int) llm.Identity {
+func identity(r *http.Request, k *Key, hint string, prio int) llm.Identity {
 	id := llm.Identity{Key: k.ID, Tenant: k.Tenant, Agent: r.Header.Get(HeaderAgentID),
 		Session: r.Header.Get(HeaderSessionID), Priority: prio}
 	if id.Session == "" {
-		id.Session = hint()
+		id.Session = hint
 	}
 	return id
 }

@@ -38,7 +38,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`tollgate_budget_remaining{quota="tenant-usd",scope="tenant=acme",unit="usd"}`,
 		`tollgate_queue_depth{level="normal"} 0`,
 		`tollgate_queue_wait_seconds_count{level="normal"} 2`,
-		`tollgate_reserve_seconds_count{result="ok"} 2`,
+		`tollgate_tenant_requests_total{outcome="ok",source="",tenant="acme"} 2`,
+		`tollgate_tenant_requests_total{outcome="bad_request",source="tollgate",tenant="acme"} 1`,
 		`tollgate_request_duration_seconds_count{format="openai",outcome="ok"} 2`,
 	} {
 		if !strings.Contains(text, want) {

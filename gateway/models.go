@@ -49,7 +49,7 @@ func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
 	}
 	k := g.authenticate(r)
 	if k == nil {
-		writeError(w, f, errUnauthorized)
+		writeError(w, f, errUnauthorized, g.cfg.BudgetStatus)
 		return
 	}
 	names := g.visible(k)

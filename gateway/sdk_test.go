@@ -188,8 +188,8 @@ func TestSDKBudgetRefusal(t *testing.T) {
 		if !errors.As(err, &ae) {
 			t.Fatalf("err = %v, want *openai.Error", err)
 		}
-		if ae.StatusCode != 429 || ae.Type != "insufficient_quota" || ae.Code != "budget_exceeded" {
-			t.Errorf("error = %d %s %s, want 429 insufficient_quota budget_exceeded", ae.StatusCode, ae.Type, ae.Code)
+		if ae.StatusCode != 429 || ae.Type != "insufficient_quota" || ae.Code != "insufficient_quota" {
+			t.Errorf("error = %d %s %s, want 429 insufficient_quota insufficient_quota", ae.StatusCode, ae.Type, ae.Code)
 		}
 		for _, s := range wantMsg {
 			if !strings.Contains(ae.Message, s) {
@@ -205,8 +205,8 @@ func TestSDKBudgetRefusal(t *testing.T) {
 		if got := e.requests.Load() - before; got != 1 {
 			t.Errorf("the SDK sent %d streaming requests for a budget refusal, want 1", got)
 		}
-		if err := stream.Err(); !errors.As(err, &ae) || ae.StatusCode != 429 || ae.Code != "budget_exceeded" {
-			t.Errorf("stream.Err() = %v, want *openai.Error 429 budget_exceeded", err)
+		if err := stream.Err(); !errors.As(err, &ae) || ae.StatusCode != 429 || ae.Code != "insufficient_quota" {
+			t.Errorf("stream.Err() = %v, want *openai.Error 429 insufficient_quota", err)
 		}
 	})
 

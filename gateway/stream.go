@@ -12,48 +12,70 @@ import (
 	"github.com/tollgate/tollgate/provider/openai"
 )
 
-// sink writes a stream to the client in the caller's format.
-type sink interface {
-	// chunk writes one upstream event.
-	chunk(c llm.Chunk) error
-	// end finishes a complete stream.
-	end(stopReason string, u llm.Usage) error
-	// fail ends the stream with an error event: after the first byte there is no status to
-	// send, and a clean close would pass a cut answer for a whole one.
-	fail(e *apiError) error
-}
-
-// passSink relays an upstream of the caller's own format byte for byte, flushing each event.
-type passSink struct {
-	w *sse.Writer
-	f llm.Format
-	o io.Writer
-}
-
-func (s *passSink) chunk(c llm.Chunk) error { return s.w.Raw(c.Raw) }
-
-// end writes nothing: the upstream's own terminal events ([DONE], message_stop) were relayed.
-func (s *passSink) end(string, llm.Usage) error { return nil }
-
-func (s *passSink) fail(e *apiError) error { return failEvent(s.o, s.f, e) }
-
-func failEvent(w io.Writer, f llm.Format, e *apiError) error {
-	if f == llm.Anthropic {
-		return anthropic.NewStreamEncoder(w).Fail(e.anType, e.msg)
-	}
-	return openai.NewStreamEncoder(w, false).Fail(e.oaType, e.oaCode, e.msg)
-}
-
-// openAISink re-encodes another format's stream (or a cached or static answer) as Chat
-// Completions chunks: text, reasoning and tool calls, with the stop reason the chunks
-// carry.
-type openAISink struct {
-	enc     *openai.StreamEncoder
+// sink writes a stream to the client in the caller's format: the upstream's own events
+// when it speaks that format, or the caller format's encoder fed with neutral chunks.
+type sink struct {
+	// raw, when set, relays the upstream's events byte for byte.
+	raw *sse.Writer
+	// enc re-encodes chunks of another format, or a whole answer, for the caller; nil for
+	// a relay.
+	enc     encoder
 	model   string
 	started bool
+	// fail writes an error event in the caller's format.
+	fail func(e *apiError) error
 }
 
-func (s *openAISink) chunk(c llm.Chunk) error {
+// encoder is what both providers' StreamEncoders offer.
+type encoder interface {
+	Start(model string) error
+	Chunk(c llm.Chunk) error
+	End(stopReason string, u llm.Usage) error
+}
+
+var (
+	_ encoder = (*openai.StreamEncoder)(nil)
+	_ encoder = (*anthropic.StreamEncoder)(nil)
+)
+
+// newSink returns the sink that writes an answer of format from ("" for one that came
+// whole) to a caller of format to. resp gives a re-encoded stream its id and creation
+// time, when known.
+func newSink(w io.Writer, to, from llm.Format, p parsed, resp *llm.Response, model string) *sink {
+	s := &sink{model: model}
+	if to == llm.Anthropic {
+		enc := anthropic.NewStreamEncoder(w)
+		if resp.ID != "" {
+			enc.ID = resp.ID
+		}
+		s.fail = func(e *apiError) error { return enc.Fail(e.anType, e.msg) }
+		if to != from {
+			s.enc = enc
+		}
+	} else {
+		enc := openai.NewStreamEncoder(w, p.includeUsage)
+		if resp.ID != "" {
+			enc.ID = resp.ID
+		}
+		if !resp.Created.IsZero() {
+			enc.Created = resp.Created
+		}
+		s.fail = func(e *apiError) error { return enc.Fail(e.oaType, e.oaCode, e.msg) }
+		if to != from {
+			s.enc = enc
+		}
+	}
+	if s.enc == nil {
+		s.raw = sse.NewWriter(w)
+	}
+	return s
+}
+
+// chunk writes one upstream event.
+func (s *sink) chunk(c llm.Chunk) error {
+	if s.raw != nil {
+		return s.raw.Raw(c.Raw)
+	}
 	if !s.started {
 		s.started = true
 		if err := s.enc.Start(s.model); err != nil {
@@ -63,65 +85,31 @@ func (s *openAISink) chunk(c llm.Chunk) error {
 	return s.enc.Chunk(c)
 }
 
-// end finishes with stop, or, when it is empty, the stop reason the chunks carried.
-func (s *openAISink) end(stop string, u llm.Usage) error {
+// end finishes a complete stream: a relay wrote the upstream's own terminal events
+// ([DONE], message_stop) already; an encoder ends with stop, or, when it is empty, the
+// stop reason the chunks carried.
+func (s *sink) end(stop string, u llm.Usage) error {
+	if s.raw != nil {
+		return nil
+	}
 	if err := s.chunk(llm.Chunk{}); err != nil {
 		return err
 	}
 	return s.enc.End(stop, u)
-}
-
-func (s *openAISink) fail(e *apiError) error { return s.enc.Fail(e.oaType, e.oaCode, e.msg) }
-
-// anthropicSink re-encodes another format's stream as Messages API events.
-type anthropicSink struct {
-	enc     *anthropic.StreamEncoder
-	model   string
-	started bool
-}
-
-func (s *anthropicSink) chunk(c llm.Chunk) error {
-	if !s.started {
-		s.started = true
-		if err := s.enc.Start(s.model); err != nil {
-			return err
-		}
-	}
-	return s.enc.Chunk(c)
-}
-
-func (s *anthropicSink) end(stop string, u llm.Usage) error {
-	if err := s.chunk(llm.Chunk{}); err != nil {
-		return err
-	}
-	return s.enc.End(stop, u)
-}
-
-func (s *anthropicSink) fail(e *apiError) error { return s.enc.Fail(e.anType, e.msg) }
-
-// newSink returns the sink that writes an answer of format from to a caller of format to.
-func newSink(w io.Writer, to, from llm.Format, req *llm.Request, model string) sink {
-	switch {
-	case to == from:
-		return &passSink{w: sse.NewWriter(w), f: to, o: w}
-	case to == llm.Anthropic:
-		return &anthropicSink{enc: anthropic.NewStreamEncoder(w), model: model}
-	}
-	return &openAISink{enc: openai.NewStreamEncoder(w, openai.IncludeUsage(req.Body)), model: model}
 }
 
 func startStream(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx and kin would buffer the stream otherwise
+	h[headerContentType] = valueEventStream
+	h[headerCacheControl] = valueNoCache
+	h[headerAccelBuffer] = valueNo // nginx and kin would buffer the stream otherwise
 	w.WriteHeader(http.StatusOK)
 }
 
 // relay sends an upstream stream to the client event by event as it arrives, flushing
 // each. The stream is closed on every path, which settles its reservation: at its end,
 // or, when the client goes away, at what it had cost so far.
-func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, x *exchange, req *llm.Request, resp *llm.Response) {
+func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, x *exchange, p parsed, resp *llm.Response) {
 	s := resp.Stream
 	defer s.Close()
 	// The status waits for the first event: an upstream that fails before it can still be
@@ -135,7 +123,7 @@ func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, x *exchange,
 		return
 	}
 	startStream(w)
-	sk := newSink(w, x.wf.format, resp.Format, req, x.model)
+	sk := newSink(w, x.wf.format, resp.Format, p, resp, x.model)
 	for {
 		if err := sk.chunk(c); err != nil {
 			x.outcome, x.status = outcomeCancelled, 499
@@ -150,7 +138,7 @@ func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, x *exchange,
 		}
 		if err != nil {
 			ae := classify(streamErr(ctx, err))
-			x.outcome, x.err = outcomeStreamError, ae.msg
+			x.outcome, x.err, x.source = outcomeStreamError, ae.msg, ae.source()
 			if ae.outcome == outcomeCancelled {
 				x.outcome = outcomeCancelled
 				return // nobody is listening
@@ -172,9 +160,9 @@ func streamErr(ctx context.Context, err error) error {
 
 // replay answers a streaming request whose answer came whole (from the cache or a static
 // step) as a stream in the caller's format.
-func (g *Gateway) replay(w http.ResponseWriter, x *exchange, req *llm.Request, resp *llm.Response) {
+func (g *Gateway) replay(w http.ResponseWriter, x *exchange, p parsed, resp *llm.Response) {
 	startStream(w)
-	sk := newSink(w, x.wf.format, "", req, x.model)
+	sk := newSink(w, x.wf.format, "", p, resp, x.model)
 	err := sk.chunk(resp.Chunk())
 	if err == nil {
 		err = sk.end(resp.StopReason, resp.Usage)

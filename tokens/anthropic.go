@@ -31,51 +31,85 @@ func AnthropicMessages(body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var c anCounter
-	c.text = PerRequest
+	c := NewAnthropicCounter()
 	root.ForEach(func(key, v gjson.Result) bool {
-		switch key.Str {
-		case "system":
-			if !absent(v) {
-				c.text += PerMessage
-				if err = c.content(v); err != nil {
-					err = fmt.Errorf("system: %w", err)
-				}
-			}
-		case "messages":
-			if absent(v) {
-				return true
-			}
-			if !v.IsArray() {
-				err = fmt.Errorf("messages: want an array, got %.20s", v.Raw)
-				return false
-			}
-			i := 0
-			v.ForEach(func(_, m gjson.Result) bool {
-				if !m.IsObject() {
-					err = fmt.Errorf("messages[%d]: want an object, got %.20s", i, m.Raw)
-					return false
-				}
-				c.text += PerMessage
-				if err = c.content(m.Get("content")); err != nil {
-					err = fmt.Errorf("messages[%d]: %w", i, err)
-					return false
-				}
-				i++
-				return true
-			})
-		case "tools":
-			if !absent(v) {
-				c.text += raw(v)
-				c.fixed += AnthropicTools
+		c.member(key.Str, v)
+		return c.err == nil
+	})
+	return c.Total()
+}
+
+// AnthropicCounter is AnthropicMessages for a caller that has already checked the body
+// and split its top level into members (a request parser); see OpenAICounter. Feed it
+// every top-level member in body order; the total is AnthropicMessages'.
+type AnthropicCounter struct {
+	c   anCounter
+	err error
+}
+
+// NewAnthropicCounter returns a counter at the request's fixed overhead.
+func NewAnthropicCounter() *AnthropicCounter {
+	return &AnthropicCounter{c: anCounter{text: PerRequest}}
+}
+
+// Member counts one top-level member: key and its raw JSON value, which must be valid
+// JSON.
+func (a *AnthropicCounter) Member(key string, raw []byte) {
+	switch key {
+	case "system", "messages", "tools":
+		a.member(key, parseRaw(raw))
+	}
+}
+
+// Total returns the estimate, or the first error wrapping ErrInvalidBody.
+func (a *AnthropicCounter) Total() (int, error) {
+	if a.err != nil {
+		return 0, fmt.Errorf("%w: anthropic messages: %w", ErrInvalidBody, a.err)
+	}
+	return (a.c.text*AnthropicMargin+3)/4 + a.c.fixed, nil
+}
+
+func (a *AnthropicCounter) member(key string, v gjson.Result) {
+	if a.err != nil {
+		return
+	}
+	c := &a.c
+	switch key {
+	case "system":
+		if !absent(v) {
+			c.text += PerMessage
+			if err := c.content(v); err != nil {
+				a.err = fmt.Errorf("system: %w", err)
 			}
 		}
-		return err == nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %w", ErrInvalidBody, format, err)
+	case "messages":
+		if absent(v) {
+			return
+		}
+		if !v.IsArray() {
+			a.err = fmt.Errorf("messages: want an array, got %.20s", v.Raw)
+			return
+		}
+		i := 0
+		v.ForEach(func(_, m gjson.Result) bool {
+			if !m.IsObject() {
+				a.err = fmt.Errorf("messages[%d]: want an object, got %.20s", i, m.Raw)
+				return false
+			}
+			c.text += PerMessage
+			if err := c.content(m.Get("content")); err != nil {
+				a.err = fmt.Errorf("messages[%d]: %w", i, err)
+				return false
+			}
+			i++
+			return true
+		})
+	case "tools":
+		if !absent(v) {
+			c.text += raw(v)
+			c.fixed += AnthropicTools
+		}
 	}
-	return (c.text*AnthropicMargin+3)/4 + c.fixed, nil
 }
 
 // anCounter keeps tokens estimated from text apart from fixed allowances, because only the

@@ -34,6 +34,12 @@ func parseObject(body []byte, format string) (gjson.Result, error) {
 	return root, nil
 }
 
+// parseRaw reads one valid JSON value in place: the caller's bytes are not copied and
+// must not change while the result is in use.
+func parseRaw(raw []byte) gjson.Result {
+	return gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw)))
+}
+
 // str counts a string value; other types count nothing.
 func str(v gjson.Result) int {
 	if v.Type != gjson.String {

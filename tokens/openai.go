@@ -20,41 +20,74 @@ func OpenAIChat(body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := PerRequest
+	c := NewOpenAICounter()
 	root.ForEach(func(key, v gjson.Result) bool {
-		switch key.Str {
-		case "messages":
-			if absent(v) {
-				return true
-			}
-			if !v.IsArray() {
-				err = fmt.Errorf("messages: want an array, got %.20s", v.Raw)
+		c.member(key.Str, v)
+		return c.err == nil
+	})
+	return c.Total()
+}
+
+// OpenAICounter is OpenAIChat for a caller that has already checked the body and split
+// its top level into members (a request parser): it counts each member as the parser
+// meets it, so that the body is not validated or walked from the top again. Feed it every
+// top-level member in body order, duplicates included; the total is OpenAIChat's.
+type OpenAICounter struct {
+	n   int
+	err error
+}
+
+// NewOpenAICounter returns a counter at the request's fixed overhead.
+func NewOpenAICounter() *OpenAICounter { return &OpenAICounter{n: PerRequest} }
+
+// Member counts one top-level member: key and its raw JSON value, which must be valid
+// JSON. Members that do not count (model, max_tokens, ...) cost nothing.
+func (c *OpenAICounter) Member(key string, raw []byte) {
+	switch key {
+	case "messages", "tools", "functions", "response_format":
+		c.member(key, parseRaw(raw))
+	}
+}
+
+// Total returns the estimate, or the first error wrapping ErrInvalidBody.
+func (c *OpenAICounter) Total() (int, error) {
+	if c.err != nil {
+		return 0, fmt.Errorf("%w: openai chat: %w", ErrInvalidBody, c.err)
+	}
+	return c.n, nil
+}
+
+func (c *OpenAICounter) member(key string, v gjson.Result) {
+	if c.err != nil {
+		return
+	}
+	switch key {
+	case "messages":
+		if absent(v) {
+			return
+		}
+		if !v.IsArray() {
+			c.err = fmt.Errorf("messages: want an array, got %.20s", v.Raw)
+			return
+		}
+		i := 0
+		v.ForEach(func(_, m gjson.Result) bool {
+			k, err := oaMessage(m)
+			if err != nil {
+				c.err = fmt.Errorf("messages[%d]: %w", i, err)
 				return false
 			}
-			i := 0
-			v.ForEach(func(_, m gjson.Result) bool {
-				var k int
-				if k, err = oaMessage(m); err != nil {
-					err = fmt.Errorf("messages[%d]: %w", i, err)
-					return false
-				}
-				n += k
-				i++
-				return true
-			})
-		case "tools", "functions":
-			// OpenAI renders tool definitions in a terser form than JSON, so their JSON text
-			// is an upper bound rather than an estimate of the rendering.
-			n += raw(v)
-		case "response_format":
-			n += raw(v.Get("json_schema"))
-		}
-		return err == nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %w", ErrInvalidBody, format, err)
+			c.n += k
+			i++
+			return true
+		})
+	case "tools", "functions":
+		// OpenAI renders tool definitions in a terser form than JSON, so their JSON text
+		// is an upper bound rather than an estimate of the rendering.
+		c.n += raw(v)
+	case "response_format":
+		c.n += raw(v.Get("json_schema"))
 	}
-	return n, nil
 }
 
 func oaMessage(m gjson.Result) (int, error) {

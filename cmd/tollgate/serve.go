@@ -17,7 +17,6 @@ import (
 	// (about 450 KB) keeps that working on hosts and containers without /usr/share/zoneinfo.
 	_ "time/tzdata"
 
-	"github.com/tollgate/tollgate/gateway"
 	"github.com/tollgate/tollgate/internal/config"
 )
 
@@ -87,10 +86,7 @@ func serve(ctx context.Context, path string, logger *slog.Logger, ready func(net
 		st := b.Ledger.Stats()
 		logger.Info("tollgate: stopped", "ledger_records", st.Committed, "ledger_pending", st.Pending)
 	}()
-	gw, err := gateway.New(b.Gateway)
-	if err != nil {
-		return err
-	}
+	gw := b.Server
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", b.Listen)
 	if err != nil {

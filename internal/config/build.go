@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,7 @@ import (
 	"github.com/tollgate/tollgate/gateway"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/metrics"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
 	"github.com/tollgate/tollgate/queue"
@@ -35,10 +37,14 @@ var ErrMissingSecret = errors.New("config: missing secret")
 type Built struct {
 	// Engine runs the requests.
 	Engine *engine.Engine
-	// Gateway is ready for gateway.New: the engine, the virtual keys (hashed), the metrics
-	// (which the engine's events feed), the limits and timeouts, and a readiness check for
-	// Redis when there is one.
+	// Gateway is the configuration Server was made from: the engine, the virtual keys
+	// (hashed), the metrics (which the engine's events feed), the limits and timeouts,
+	// and a readiness check for Redis when there is one.
 	Gateway gateway.Config
+	// Server is the gateway, which observes the engine's events for its access log.
+	Server *gateway.Gateway
+	// Metrics observe the engine's events and the gateway's requests.
+	Metrics *metrics.Metrics
 	// Listen is the address to serve on.
 	Listen string
 	// Ledger receives a record per settled attempt.
@@ -141,7 +147,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			qcfg.Recheck = DefaultRedisRecheck
 		}
 		b.Store, err = redisstore.New(b.redis, redisstore.Config{Timeout: c.Redis.Timeout.D(), Policy: r.policy,
-			Replicas: c.Redis.Replicas, SlotGroup: c.Redis.SlotGroup, Logger: logger})
+			Replicas: c.Redis.Replicas, SlotGroup: c.Redis.SlotGroup, LeaseTTL: c.Redis.LeaseTTL.D(), Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("config: redis: %w", err)
 		}
@@ -159,7 +165,27 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		}
 	}
 
-	metrics := gateway.NewMetrics(nil)
+	tenants := make([]string, len(keys))
+	for i := range keys {
+		tenants[i] = keys[i].Tenant
+	}
+	routeNames := make([]string, len(r.routes))
+	for i := range r.routes {
+		routeNames[i] = r.routes[i].Name
+	}
+	b.Metrics, err = metrics.New(metrics.Config{Routes: routeNames, Tenants: tenants, Prices: r.prices})
+	if err != nil {
+		return nil, fmt.Errorf("config: metrics: %w", err)
+	}
+	// The engine is made before the gateway that observes its events (the Settled event of
+	// a request carries what its access log line reports).
+	var server atomic.Pointer[gateway.Gateway]
+	onEvent := func(ev engine.Event) {
+		b.Metrics.Observe(ev)
+		if g := server.Load(); g != nil {
+			g.Observe(ev)
+		}
+	}
 	var respCache *cache.Cache
 	var sharedCache engine.ResponseCache
 	var sharedCooldowns engine.Cooldowns
@@ -170,7 +196,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 	if b.redis != nil {
 		// Leases in Redis lapse unless renewed (so a crashed replica's slots come back):
 		// renew three times per lease.
-		leaseRenew = redisstore.DefaultLeaseTTL / 3
+		leaseRenew = cmp.Or(c.Redis.LeaseTTL.D(), redisstore.DefaultLeaseTTL) / 3
 		if c.Redis.ShareCooldowns {
 			sharedCooldowns, err = redisstore.NewCooldowns(b.redis, redisstore.CooldownsConfig{CooldownConfig: c.cooldownConfig(),
 				SlotGroup: c.Redis.SlotGroup, Timeout: c.Redis.Timeout.D(), Logger: logger})
@@ -194,7 +220,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		Pricing:          r.prices,
 		Routes:           routes,
 		Rules:            r.rules,
-		Store:            metrics.Store(b.Store),
+		Store:            b.Store,
 		Queue:            qcfg,
 		Retry:            c.retryPolicy(),
 		RetryBudget:      retry.BudgetConfig{Ratio: c.RetryBudget.Ratio, Window: c.RetryBudget.Window.D(), MinPerSecond: c.RetryBudget.MinPerSecond},
@@ -203,7 +229,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		Cache:            respCache,
 		DefaultMaxTokens: c.DefaultMaxTokens,
 		Ledger:           b.Ledger,
-		OnEvent:          metrics.Observe,
+		OnEvent:          onEvent,
 		Logger:           logger,
 	})
 	if err != nil {
@@ -215,8 +241,17 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		MaxBodyBytes:    int64(c.MaxBodyBytes),
 		RequestTimeout:  c.RequestTimeout.D(),
 		ShutdownTimeout: c.ShutdownTimeout.D(),
-		Metrics:         metrics,
+		Metrics:         b.Metrics,
 		Logger:          logger,
+		BudgetStatus:    c.BudgetStatus,
+		// Unset logs every answered request; an explicit 0 none (the gateway's negative).
+		AccessLogSample:    -1,
+		RefusalLogInterval: c.AccessLog.RefusalInterval.D(),
+	}
+	if s := c.AccessLog.Sample; s == nil {
+		b.Gateway.AccessLogSample = 0
+	} else if *s > 0 {
+		b.Gateway.AccessLogSample = *s
 	}
 	if b.redis != nil && r.policy == redisstore.FailClosed {
 		// Under fail_open_local a replica serves while Redis is down: reporting it unready
@@ -226,6 +261,10 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			"redis": func(ctx context.Context) error { return rc.Ping(ctx).Err() },
 		}
 	}
+	if b.Server, err = gateway.New(b.Gateway); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	server.Store(b.Server)
 	return b, nil
 }
 
@@ -313,7 +352,7 @@ func (c *Config) gatewayKeys(r *resolved) ([]gateway.Key, error) {
 		}
 		seen[h] = i
 		keys[i] = gateway.Key{ID: k.ID, Tenant: k.Tenant, Hash: h, AllowedModels: slices.Clone(k.AllowedModels),
-			MaxPriority: k.MaxPriority}
+			MaxPriority: k.MaxPriority, RequireSession: k.RequireSession}
 	}
 	return keys, nil
 }

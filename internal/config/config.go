@@ -43,6 +43,11 @@ type Config struct {
 	RequestTimeout Duration `yaml:"request_timeout"`
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown; 0 means 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// BudgetStatus is the HTTP status of a budget refusal: 429 or 402; 0 means 429. See
+	// gateway.Config.BudgetStatus for which clients retry which.
+	BudgetStatus int `yaml:"budget_status"`
+	// AccessLog configures the gateway's line per request.
+	AccessLog AccessLog `yaml:"access_log"`
 	// EnvFile is a .env file (KEY=value lines) read for the secrets' environment
 	// variables, relative to the configuration file. Variables already in the environment
 	// win over the file. "" means none.
@@ -171,6 +176,22 @@ type Key struct {
 	// MaxPriority caps the priority the key may ask for (-1 low .. 3 critical); 0 means
 	// normal.
 	MaxPriority int `yaml:"max_priority"`
+	// RequireSession refuses a request of the key that names no session (X-Session-Id,
+	// or the body's user / metadata.user_id) with 400, so that no caller escapes a
+	// session budget by leaving the id out.
+	RequireSession bool `yaml:"require_session"`
+}
+
+// AccessLog configures the gateway's access log (gateway.Config.AccessLogSample and
+// RefusalLogInterval).
+type AccessLog struct {
+	// Sample is the share of answered requests logged, from 0 to 1; unset means 1 (every
+	// one), 0 none. Failed requests are always logged, at the rate RefusalInterval allows.
+	Sample *float64 `yaml:"sample"`
+	// RefusalInterval is the least time between two lines for failures of one tenant and
+	// outcome; the next line counts those suppressed. 0 means 10s; negative logs every
+	// failure.
+	RefusalInterval Duration `yaml:"refusal_interval"`
 }
 
 // Queue configures admission: the fields of queue.Config, whose zero values are its
@@ -274,6 +295,10 @@ type Redis struct {
 	// ShareCache keeps the response cache in Redis, so that every replica can serve an
 	// answer any of them stored.
 	ShareCache bool `yaml:"share_cache"`
+	// LeaseTTL is how long a concurrency lease lives unless renewed; 0 means
+	// redisstore.DefaultLeaseTTL (1m). Leases of calls in flight are renewed every third
+	// of it.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // Load reads and parses the configuration file at path; see Parse.

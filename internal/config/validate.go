@@ -133,6 +133,12 @@ func (v *validator) top() {
 	}
 	v.nonNegative("request_timeout", c.RequestTimeout)
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
+	if c.BudgetStatus != 0 && c.BudgetStatus != 429 && c.BudgetStatus != 402 {
+		v.problem("budget_status", "want 429 (the default) or 402, got %d", c.BudgetStatus)
+	}
+	if s := c.AccessLog.Sample; s != nil && (*s < 0 || *s > 1) {
+		v.problem("access_log.sample", "want a share from 0 to 1, got %v", *s)
+	}
 	if c.envErr != nil {
 		v.problem("env_file", "%v", c.envErr)
 	}
@@ -655,6 +661,7 @@ func (v *validator) redis() {
 		v.problem("redis.password_env", "%q is not an environment variable name", redactName(rd.PasswordEnv))
 	}
 	v.nonNegative("redis.timeout", rd.Timeout)
+	v.nonNegative("redis.lease_ttl", rd.LeaseTTL)
 	p, err := redisstore.ParsePolicy(rd.FailurePolicy)
 	if err != nil {
 		v.problem("redis.failure_policy", "unknown policy %q: want fail_closed or fail_open_local", rd.FailurePolicy)

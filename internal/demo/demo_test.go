@@ -99,7 +99,7 @@ func testRun(t *testing.T, direct bool) {
 	}
 	if !direct {
 		// Through the gateway a budget stop can only be the SDK's error: a 429 with code
-		// budget_exceeded, which the agent must have recognised.
+		// insufficient_quota, which the agent must have recognised.
 		httpAtLeastOne := []struct {
 			name string
 			got  int64

@@ -143,9 +143,9 @@ func answerOf(hr *http.Response) answer {
 // sdkError classifies an error of the SDK by what the gateway answered: its status and
 // the OpenAI error type and code of its body.
 //
-//   - a budget refusal is a 429 (or 402) with code budget_exceeded, or type
-//     insufficient_quota and code request_too_large for a request larger than the whole
-//     budget; the gateway sends it with x-should-retry: false;
+//   - a budget refusal is a 429 (or 402) with OpenAI's code insufficient_quota from
+//     tollgate itself (X-Tollgate-Error-Source: tollgate; an upstream's spent quota says
+//     "upstream"); the gateway sends it with x-should-retry: false;
 //   - a 429 with code rate_limit_exceeded is tollgate's queue or rate rules shedding the
 //     request, or an upstream 429 passed on after tollgate's retries and fallbacks: the
 //     gateway's X-Tollgate-Error-Source header ("tollgate" or "upstream") tells them apart.
@@ -157,7 +157,7 @@ func sdkError(err error) *callError {
 	ce := &callError{status: ae.StatusCode, err: err, reason: fmt.Sprintf("HTTP %d %s", ae.StatusCode, cmp.Or(ae.Code, ae.Type))}
 	switch {
 	case (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusPaymentRequired) &&
-		(ae.Code == "budget_exceeded" || (ae.Type == "insufficient_quota" && ae.Code == "request_too_large")):
+		ae.Code == "insufficient_quota" && ae.Response != nil && ae.Response.Header.Get(gateway.HeaderErrorSource) == "tollgate":
 		ce.class = classBudget
 	case ae.StatusCode == http.StatusTooManyRequests && ae.Code == "rate_limit_exceeded" &&
 		ae.Response != nil && ae.Response.Header.Get(gateway.HeaderErrorSource) == "upstream":

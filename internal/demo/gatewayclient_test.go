@@ -14,17 +14,20 @@ import (
 // TestSDKError checks how an agent reads the gateway's refusals from the SDK's error:
 // status, error type and code, as the gateway's package documentation lists them.
 func TestSDKError(t *testing.T) {
+	tollgateSource := &http.Response{Header: http.Header{"X-Tollgate-Error-Source": {"tollgate"}}}
 	tests := []struct {
 		name       string
 		err        error
 		wantClass  errClass
 		wantReason string
 	}{
-		{"budget exhausted", &openai.Error{StatusCode: 429, Type: "insufficient_quota", Code: "budget_exceeded",
-			Message: "tollgate: budget exhausted: session-usd"}, classBudget, "HTTP 429 budget_exceeded"},
-		{"budget as 402", &openai.Error{StatusCode: 402, Type: "insufficient_quota", Code: "budget_exceeded"}, classBudget, "HTTP 402 budget_exceeded"},
-		{"larger than the whole budget", &openai.Error{StatusCode: 429, Type: "insufficient_quota", Code: "request_too_large"},
-			classBudget, "HTTP 429 request_too_large"},
+		{"budget exhausted", &openai.Error{StatusCode: 429, Type: "insufficient_quota", Code: "insufficient_quota",
+			Message: "tollgate: budget exhausted: session-usd", Response: tollgateSource}, classBudget, "HTTP 429 insufficient_quota"},
+		{"budget as 402", &openai.Error{StatusCode: 402, Type: "insufficient_quota", Code: "insufficient_quota", Response: tollgateSource},
+			classBudget, "HTTP 402 insufficient_quota"},
+		{"an upstream's spent quota is not tollgate's budget", &openai.Error{StatusCode: 429, Type: "insufficient_quota",
+			Code: "insufficient_quota", Response: &http.Response{Header: http.Header{"X-Tollgate-Error-Source": {"upstream"}}}},
+			classOther, "HTTP 429 insufficient_quota"},
 		{"body too large is not a budget", &openai.Error{StatusCode: 413, Type: "invalid_request_error", Code: "request_too_large"},
 			classOther, "HTTP 413 request_too_large"},
 		{"queue timeout", &openai.Error{StatusCode: 429, Type: "requests", Code: "rate_limit_exceeded",

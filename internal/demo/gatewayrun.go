@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/metrics"
 )
 
 // gatewayRun is the gateway of a run, serving on a loopback port, and the agents' client
@@ -92,7 +93,7 @@ func (g *gatewayRun) stop() *gatewayView {
 }
 
 // requestOutcomes sums the gateway's tollgate_requests_total by outcome.
-func requestOutcomes(m *gateway.Metrics) map[string]int64 {
+func requestOutcomes(m *metrics.Metrics) map[string]int64 {
 	out := map[string]int64{}
 	mfs, err := m.Registry().Gather()
 	if err != nil {

@@ -52,7 +52,7 @@ func (r *result) isBudgetRefusal() bool {
 	if r.status != http.StatusTooManyRequests && r.status != http.StatusPaymentRequired {
 		return false
 	}
-	return r.apiError().Error.Code == "budget_exceeded" && strings.EqualFold(r.header.Get("X-Should-Retry"), "false")
+	return r.apiError().Error.Code == "insufficient_quota" && strings.EqualFold(r.header.Get("X-Should-Retry"), "false")
 }
 
 func (r *result) String() string {

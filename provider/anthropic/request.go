@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 // ErrBadRequest is the sentinel that every request parsing error unwraps to.
@@ -27,22 +28,42 @@ type RequestError = wire.RequestError
 // reads the same model and max_tokens that the upstream would. Request.CacheTTL is the
 // longest TTL of the body's cache_control breakpoints. Errors are *RequestError.
 func ParseRequest(body []byte) (*llm.Request, error) {
+	req, _, err := ParseRequestInfo(body)
+	return req, err
+}
+
+// RequestInfo is what ParseRequestInfo reads from a body besides the neutral request.
+type RequestInfo struct {
+	// SessionHint is the caller's metadata.user_id, empty when absent or not a string.
+	SessionHint string
+}
+
+// ParseRequestInfo is ParseRequest that also returns the body's session hint, read in the
+// same pass over the body: the gateway reads a body once.
+func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
+	var info RequestInfo
 	if err := wire.ValidJSON(body); err != nil {
-		return nil, err
+		return nil, info, err
 	}
 	ms, _, err := wire.Members(body)
 	if err != nil {
-		return nil, &RequestError{Msg: "request body must be a JSON object"}
+		return nil, info, &RequestError{Msg: "request body must be a JSON object"}
 	}
 	req := &llm.Request{Format: llm.Anthropic, Body: body}
 	var messages, system json.RawMessage
 	var maxTokens *int64
+	// The input estimate is counted in the same pass, from the members found here, so
+	// that the engine does not parse the body again (it uses Request.InputTokens).
+	count := tokens.NewAnthropicCounter()
 	for _, m := range ms {
 		raw := body[m.Start:m.End]
+		count.Member(string(m.Key), raw)
 		switch string(m.Key) {
+		case "metadata":
+			info.SessionHint = userID(raw)
 		case "model":
 			if err := wire.DecodeField(raw, &req.Model, "model", "a string"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "messages":
 			messages = raw
@@ -50,45 +71,50 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 			system = raw
 		case "max_tokens":
 			if err := wire.DecodeTokens(raw, &maxTokens, "max_tokens"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "temperature":
 			if err := wire.DecodeField(raw, &req.Temperature, "temperature", "a number"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "stream":
 			var s *bool
 			if err := wire.DecodeField(raw, &s, "stream", "a boolean"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 			req.Stream = s != nil && *s
 		}
 	}
 	if req.Model == "" {
-		return nil, wire.BadField("model", "is required: name the model to call")
+		return nil, info, wire.BadField("model", "is required: name the model to call")
 	}
 	if maxTokens == nil {
-		return nil, wire.BadField("max_tokens", "is required: the maximum number of tokens to generate")
+		return nil, info, wire.BadField("max_tokens", "is required: the maximum number of tokens to generate")
 	}
 	req.MaxTokens = int(*maxTokens)
 	if len(messages) == 0 || string(messages) == "null" {
-		return nil, wire.BadField("messages", "is required: an array of at least one message")
+		return nil, info, wire.BadField("messages", "is required: an array of at least one message")
 	}
 	if len(system) > 0 {
 		text, opaque, err := parseContent(system, wire.Path{Msg: -1, Name: "system"})
 		if err != nil {
-			return nil, err
+			return nil, info, err
 		}
 		if opaque {
-			return nil, wire.BadField("system", "may contain text blocks only")
+			return nil, info, wire.BadField("system", "may contain text blocks only")
 		}
 		req.System = text
 	}
 	if err := parseMessages(req, messages); err != nil {
-		return nil, err
+		return nil, info, err
 	}
 	req.CacheTTL = cacheTTL(body, ms)
-	return req, nil
+	n, err := count.Total()
+	if err != nil {
+		return nil, info, &RequestError{Msg: err.Error()}
+	}
+	req.InputTokens = n
+	return req, info, nil
 }
 
 // The prompt-cache TTLs that cache_control can ask for.
@@ -229,9 +255,17 @@ func SessionHint(body []byte) string {
 	if !ok {
 		return ""
 	}
+	return userID(meta)
+}
+
+// userID returns the user_id string of a metadata object, "" when there is none.
+func userID(meta []byte) string {
 	raw, ok := wire.Get(meta, "user_id")
 	if !ok {
 		return ""
+	}
+	if s, ok := wire.String(raw); ok {
+		return s
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -67,6 +68,13 @@ func TestParseRequest(t *testing.T) {
 				t.Errorf("Body = %s, want the input unchanged", got.Body)
 			}
 			tt.want.Format = llm.Anthropic
+			// The input estimate is the tokens package's for the whole body, counted in the
+			// parse's own pass.
+			n, err := tokens.AnthropicMessages([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.InputTokens = n
 			if diff := cmp.Diff(tt.want, *got, cmpopts.IgnoreFields(llm.Request{}, "Body")); diff != "" {
 				t.Errorf("ParseRequest() mismatch (-want +got):\n%s", diff)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 // ErrBadRequest is the sentinel that every request parsing error unwraps to.
@@ -26,53 +27,79 @@ type RequestError = wire.RequestError
 // number of choices ("n", into Request.N) that the upstream would. Errors are
 // *RequestError values naming the field.
 func ParseRequest(body []byte) (*llm.Request, error) {
+	req, _, err := ParseRequestInfo(body)
+	return req, err
+}
+
+// RequestInfo is what ParseRequestInfo reads from a body besides the neutral request.
+type RequestInfo struct {
+	// SessionHint is the caller's "user" field, empty when absent or not a string.
+	SessionHint string
+	// IncludeUsage reports that the body asked for stream_options.include_usage: a stream
+	// encoded for this caller ends with a usage chunk.
+	IncludeUsage bool
+}
+
+// ParseRequestInfo is ParseRequest that also returns the body's session hint and
+// include_usage, read in the same pass over the body: the gateway reads a body once.
+func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
+	var info RequestInfo
 	if err := wire.ValidJSON(body); err != nil {
-		return nil, err
+		return nil, info, err
 	}
 	ms, _, err := wire.Members(body)
 	if err != nil {
-		return nil, &RequestError{Msg: "request body must be a JSON object"}
+		return nil, info, &RequestError{Msg: "request body must be a JSON object"}
 	}
 	req := &llm.Request{Format: llm.OpenAI, Body: body}
 	var (
 		messages              json.RawMessage
 		maxTokens, maxCompTok *int64
 	)
+	// The input estimate is counted in the same pass, from the members found here, so
+	// that the engine does not parse the body again (it uses Request.InputTokens).
+	count := tokens.NewOpenAICounter()
 	for _, m := range ms {
 		raw := body[m.Start:m.End]
+		count.Member(string(m.Key), raw)
 		switch string(m.Key) {
+		case "user":
+			info.SessionHint = stringValue(raw)
+		case "stream_options":
+			v, ok := wire.Get(raw, "include_usage")
+			info.IncludeUsage = ok && string(v) == "true"
 		case "model":
 			if err := wire.DecodeField(raw, &req.Model, "model", "a string"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "messages":
 			messages = raw
 		case "max_tokens":
 			if err := wire.DecodeTokens(raw, &maxTokens, "max_tokens"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "max_completion_tokens":
 			if err := wire.DecodeTokens(raw, &maxCompTok, "max_completion_tokens"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "n":
 			if err := decodeN(raw, &req.N); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "temperature":
 			if err := wire.DecodeField(raw, &req.Temperature, "temperature", "a number"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 		case "stream":
 			var s *bool
 			if err := wire.DecodeField(raw, &s, "stream", "a boolean"); err != nil {
-				return nil, err
+				return nil, info, err
 			}
 			req.Stream = s != nil && *s
 		}
 	}
 	if req.Model == "" {
-		return nil, wire.BadField("model", "is required: name the model to call")
+		return nil, info, wire.BadField("model", "is required: name the model to call")
 	}
 	switch {
 	case maxCompTok != nil:
@@ -81,12 +108,17 @@ func ParseRequest(body []byte) (*llm.Request, error) {
 		req.MaxTokens = int(*maxTokens)
 	}
 	if len(messages) == 0 || string(messages) == "null" {
-		return nil, wire.BadField("messages", "is required: an array of at least one message")
+		return nil, info, wire.BadField("messages", "is required: an array of at least one message")
 	}
 	if err := parseMessages(req, messages); err != nil {
-		return nil, err
+		return nil, info, err
 	}
-	return req, nil
+	n, err := count.Total()
+	if err != nil {
+		return nil, info, &RequestError{Msg: err.Error()}
+	}
+	req.InputTokens = n
+	return req, info, nil
 }
 
 // MaxChoices is the largest "n" that OpenAI accepts.
@@ -117,6 +149,14 @@ func SessionHint(body []byte) string {
 	raw, ok := wire.Get(body, "user")
 	if !ok {
 		return ""
+	}
+	return stringValue(raw)
+}
+
+// stringValue returns the JSON string raw holds, "" when it is not a string.
+func stringValue(raw []byte) string {
+	if s, ok := wire.String(raw); ok {
+		return s
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
