@@ -64,6 +64,9 @@ type Config struct {
 	// Logger receives a line when a learned limit moves by more than 10% since the last
 	// line about it; nil means slog.Default().
 	Logger *slog.Logger
+	// Shared, when set, shares what the learners learn with the other replicas that use
+	// the same (see Shared and Set.Sync); nil learns for this process alone.
+	Shared Shared
 }
 
 // Validate reports the first bad field.

@@ -102,6 +102,11 @@ type scenario struct {
 	phases []phase
 	// agents run in a closed loop; maxTokens is each call's cap.
 	agents, maxTokens int
+	// replicas learn apart, each from the calls of its share of the agents, and share
+	// what they learn through shared (synced every second) and the quota state (one
+	// store, as one Redis holds it for a fleet). 0 means 1.
+	replicas int
+	shared   learn.Shared
 }
 
 // result is what a phase measured, after the warm-up window at its start.
@@ -121,8 +126,9 @@ type sim struct {
 	em     *emulator.Emulator
 	prov   llm.Provider
 	store  *quota.MemoryStore
-	l      *learn.Learner
-	quotas []quota.Quota
+	sets   []*learn.Set
+	ls     []*learn.Learner
+	quotas [][]quota.Quota
 	rng    *rand.Rand
 }
 
@@ -153,12 +159,15 @@ func newSim(t *testing.T, sc *scenario, cfg learn.Config) *sim {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	set, err := learn.New(cfg)
-	if err != nil {
-		t.Fatal(err)
+	cfg.Shared = sc.shared
+	for range max(sc.replicas, 1) {
+		set, err := learn.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := set.Learner(learn.Upstream{Provider: string(sc.format), Account: learn.AccountID("sk-sim"), Format: sc.format}, sc.model)
+		s.sets, s.ls, s.quotas = append(s.sets, set), append(s.ls, l), append(s.quotas, l.Quotas(nil))
 	}
-	s.l = set.Learner(learn.Upstream{Provider: string(sc.format), Account: learn.AccountID("sk-sim"), Format: sc.format}, sc.model)
-	s.quotas = s.l.Quotas(nil)
 	return s
 }
 
@@ -217,15 +226,15 @@ func (s *sim) newCall() *call {
 	return &call{req: req, amount: quota.Amount{Requests: 1, InputTokens: int64(in), OutputTokens: int64(s.sc.maxTokens)}}
 }
 
-// try reserves c and calls the upstream, or waits as the queue would.
-func (s *sim) try(c *call) {
-	r, _, err := s.store.ReserveAt(s.now, &quota.Request{Quotas: s.quotas, Amount: c.amount}, nil)
+// try reserves c on replica i and calls the upstream, or waits as the queue would.
+func (s *sim) try(i int, c *call) {
+	r, _, err := s.store.ReserveAt(s.now, &quota.Request{Quotas: s.quotas[i], Amount: c.amount}, nil)
 	if err != nil {
 		var e *quota.ExceededError
 		if !errors.As(err, &e) || !errors.Is(err, quota.ErrExceeded) {
 			s.t.Fatalf("reserve: %v", err)
 		}
-		s.at(s.now.Add(max(e.RetryAfter, time.Millisecond)), func() { s.try(c) })
+		s.at(s.now.Add(max(e.RetryAfter, time.Millisecond)), func() { s.try(i, c) })
 		return
 	}
 	sent := s.now
@@ -237,7 +246,7 @@ func (s *sim) try(c *call) {
 		s.t.Fatalf("call: %v", err)
 	}
 	s.at(s.now.Add(latency), func() {
-		s.l.Observe(s.now, learn.OutcomeOf(sent, c.amount, resp, err))
+		s.ls[i].Observe(s.now, learn.OutcomeOf(sent, c.amount, resp, err))
 		actual := quota.Amount{Requests: 1}
 		next := c
 		if err == nil {
@@ -247,15 +256,28 @@ func (s *sim) try(c *call) {
 		if _, err := s.store.SettleAt(s.now, r.ID, actual, nil); err != nil {
 			s.t.Fatal(err)
 		}
-		s.try(next)
+		s.try(i, next)
 	})
+}
+
+// sync shares what the replicas learned every second.
+func (s *sim) sync() {
+	for _, set := range s.sets {
+		if err := set.Sync(context.Background()); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	s.at(s.now.Add(time.Second), s.sync)
 }
 
 // run runs the scenario and returns one result per phase, each measured after a warm-up
 // window at the phase's start.
 func (s *sim) run(warmup time.Duration) []result {
-	for range s.sc.agents {
-		s.at(s.now, func() { s.try(s.newCall()) })
+	for a := range s.sc.agents {
+		s.at(s.now, func() { s.try(a%len(s.ls), s.newCall()) })
+	}
+	if s.sc.shared != nil {
+		s.at(s.now.Add(time.Second), s.sync)
 	}
 	var out []result
 	for i, p := range s.sc.phases {
@@ -268,7 +290,7 @@ func (s *sim) run(warmup time.Duration) []result {
 		before := s.em.Stats().Models[s.sc.model]
 		s.runUntil(s.now.Add(p.length - warmup))
 		after := s.em.Stats().Models[s.sc.model]
-		out = append(out, measure(before, after, s.l.Status()))
+		out = append(out, measure(before, after, s.ls[0].Status()))
 	}
 	return out
 }
