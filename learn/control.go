@@ -96,6 +96,10 @@ func (st *state) apply(cfg *Config, ev *event) (move, bool) {
 		}
 		d.Stated = ev.Limit
 		d.set(ev.Now, float64(ev.Limit), ev.Source)
+		// The stated limit holds from now: the refusals of calls sent before it (the one
+		// that stated it, those sent before the limit was known) are no evidence against
+		// it.
+		d.restart(ev.Now)
 		why = "stated by " + ev.Source.String()
 	case evAccepted:
 		if d.FirstCut != 0 && ev.Sent > d.FirstCut {
@@ -175,7 +179,7 @@ func (st *state) refused(cfg *Config, d *dimCtl, ev *event) string {
 // refused amount, give or take one call.
 func (d *dimCtl) estimate(sent int64, amount float64, period time.Duration) (float64, bool) {
 	tau := float64(sent-d.Cut) / float64(time.Second)
-	if tau <= 0 {
+	if d.Cut == 0 || tau <= 0 {
 		return 0, false
 	}
 	integ := d.Integ + d.Limit*float64(sent-d.Set)/float64(time.Second)

@@ -129,7 +129,8 @@ type stated struct {
 //	"… on requests per min. Limit: 3 / min. …"; daily: "… on requests per day (RPD): Limit
 //	200, …"
 //	Anthropic: "This request would exceed the rate limit for your organization (…) of
-//	50,000 input tokens per minute. …"
+//	50,000 input tokens per minute. …"; older "Number of request tokens has exceeded your
+//	per-minute rate limit" ("requests", "output tokens")
 //	Azure OpenAI: "… have exceeded token rate limit of your current OpenAI S0 pricing
 //	tier. …" ("call rate limit" for requests), with no number.
 func readMessage(msg string) stated {
@@ -139,17 +140,25 @@ func readMessage(msg string) stated {
 	}
 	m := strings.ToLower(msg)
 	s.perDay = strings.Contains(m, "per day") || strings.Contains(m, "(rpd)") || strings.Contains(m, "(tpd)")
+	has := func(subs ...string) bool {
+		for _, sub := range subs {
+			if strings.Contains(m, sub) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
-	case strings.Contains(m, "input tokens per") || strings.Contains(m, "input tokens rate"):
-		s.dim, s.hasDim = InputTokens, true
-	case strings.Contains(m, "output tokens per") || strings.Contains(m, "output tokens rate"):
+	case has("output tokens"):
 		s.dim, s.hasDim = OutputTokens, true
-	case strings.Contains(m, "requests per") || strings.Contains(m, "call rate limit") ||
-		strings.Contains(m, "(rpm)") || strings.Contains(m, "request rate limit"):
-		s.dim, s.hasDim = Requests, true
-	case strings.Contains(m, "tokens per") || strings.Contains(m, "token rate limit") ||
-		strings.Contains(m, "(tpm)") || strings.Contains(m, "request tokens"):
+	case has("input tokens", "request tokens"):
+		// Anthropic's "Number of request tokens has exceeded your per-minute rate limit"
+		// is its input limit.
+		s.dim, s.hasDim = InputTokens, true
+	case has("tokens per", "token rate limit", "(tpm)", "(tpd)"):
 		s.dim, s.hasDim = Tokens, true
+	case has("requests per", "number of requests", "call rate limit", "request rate limit", "(rpm)", "(rpd)"):
+		s.dim, s.hasDim = Requests, true
 	}
 	s.limit = afterLimit(m)
 	if s.limit == 0 {
