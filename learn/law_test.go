@@ -63,7 +63,7 @@ func TestLaw(t *testing.T) {
 			// The check after a refusal does not raise: a refusal came since the last one.
 			{ev: probe(true), at: 41 * s, want: 81},
 			{ev: probe(true), at: 51 * s, want: 81 + (86.24-81)/2},
-			{ev: probe(true), at: 55 * s, want: 81 + (86.24-81)/2}, // one check per interval
+			{ev: probe(true), at: 55 * s, want: 81 + (86.24-81)/2},  // one check per interval
 			{ev: probe(false), at: 61 * s, want: 81 + (86.24-81)/2}, // not binding
 			{ev: probe(true), at: 71 * s, want: 83.62 * 1.02},
 			{ev: probe(true), at: 81 * s, want: 86.24},

@@ -124,7 +124,7 @@ func TestRefusal(t *testing.T) {
 	}{
 		{"message states the limit", &llm.Error{Kind: llm.KindRateLimited, Status: 429, RetryAfter: 20 * time.Second,
 			Message: "Rate limit reached for gpt-4o-mini in organization org-Qx7 on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-			Header: hdr("retry-after", "20")}, 3, learn.SourceMessage, 20 * time.Second},
+			Header:  hdr("retry-after", "20")}, 3, learn.SourceMessage, 20 * time.Second},
 		{"headers on the 429", &llm.Error{Kind: llm.KindRateLimited, Status: 429,
 			Header: hdr("x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "1s")},
 			60, learn.SourceHeaders, time.Second},

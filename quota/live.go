@@ -119,11 +119,12 @@ func FloorFor(now time.Time, room, limit, burst int64, period time.Duration) int
 	return satAdd(now.UnixNano(), interval(burst-room, limit, period))
 }
 
-// Settled returns what a settle charges to q for a reservation of reserved units that used
-// actual: actual, or the larger of the two when q is NoRefund.
-func (q *Quota) Settled(reserved, actual int64) int64 {
-	if q.NoRefund {
-		return max(reserved, actual)
+// Settled returns what a settle charges to q for a reservation of reserved that used
+// actual: actual's part in q's unit, with the reserved output when q is OutputAtCap and
+// the call used less.
+func (q *Quota) Settled(reserved, actual Amount) int64 {
+	if q.OutputAtCap {
+		actual.OutputTokens = max(actual.OutputTokens, reserved.OutputTokens)
 	}
-	return actual
+	return actual.Of(q.Unit)
 }

@@ -264,7 +264,7 @@ func (s *MemoryStore) apply(h *hold, actual Amount, dst []Status, t int64) []Sta
 		q := &h.quotas[i]
 		b := e.b
 		b.refs--
-		got := q.Settled(e.amount, actual.Of(q.Unit))
+		got := q.Settled(h.amount, actual)
 		switch q.Window.Kind {
 		case Rate:
 			b.TAT += interval(got, e.limit, q.Window.Period) - interval(e.amount, e.limit, q.Window.Period)

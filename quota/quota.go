@@ -185,10 +185,11 @@ type Quota struct {
 	// Live and Resolve). Quotas that share a Key must share their Live. Limit then serves
 	// only a store that does not know Live limits; set it to Unlimited.
 	Live *Live
-	// NoRefund makes a settle charge the larger of the actual and the reserved amount:
-	// for a provider's rate that counts a call's worst case when it admits it and gives
-	// nothing back (OpenAI's tokens per minute count max_tokens).
-	NoRefund bool
+	// OutputAtCap counts a call's output at the cap its reservation took, never less: a
+	// settle charges the actual input and the larger of the actual and the reserved
+	// output. It is for a provider's rate that counts max_tokens when it admits a call and
+	// gives back none of it (OpenAI's tokens per minute).
+	OutputAtCap bool
 }
 
 // Capacity returns the most that one reservation can take from q: a Rate's Burst (its

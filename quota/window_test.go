@@ -133,15 +133,15 @@ func TestRateWindow(t *testing.T) {
 func TestLiveRate(t *testing.T) {
 	t.Parallel()
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	live := func(limit, burst int64, noRefund bool) Quota {
-		return Quota{Key: "l", Unit: Tokens, Limit: Unlimited, Window: PerMinute(), Live: NewLive(limit, burst), NoRefund: noRefund}
+	live := func(limit, burst int64) Quota {
+		return Quota{Key: "l", Unit: Tokens, Limit: Unlimited, Window: PerMinute(), Live: NewLive(limit, burst)}
 	}
 	tests := []struct {
 		name  string
 		q     Quota
 		steps []step
 	}{
-		{"unknown limit refuses nothing", live(0, 0, false), []step{
+		{"unknown limit refuses nothing", live(0, 0), []step{
 			{at: 0, op: "reserve", n: 1_000_000},
 			{at: 0, op: "reserve", n: 1_000_000},
 			{at: 0, op: "set", n: 60},
@@ -149,7 +149,7 @@ func TestLiveRate(t *testing.T) {
 			{at: time.Millisecond, op: "reserve", n: 60},
 			{at: time.Millisecond, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
 		}},
-		{"floor empties the rate, which refills from there", live(60, 0, false), []step{
+		{"floor empties the rate, which refills from there", live(60, 0), []step{
 			{at: 0, op: "floor", n: 0},
 			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
 			{at: 10 * time.Second, op: "reserve", n: 10},
@@ -159,7 +159,7 @@ func TestLiveRate(t *testing.T) {
 			{at: 20 * time.Second, op: "reserve", n: 10},
 			{at: 20 * time.Second, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
 		}},
-		{"limit cut waiting requests see it", live(600, 0, false), []step{
+		{"limit cut waiting requests see it", live(600, 0), []step{
 			{at: 0, op: "reserve", n: 600},
 			{at: 0, op: "reserve", n: 10, wantErr: ErrExceeded, wantWait: time.Second},
 			{at: 0, op: "set", n: 60},
@@ -167,7 +167,7 @@ func TestLiveRate(t *testing.T) {
 			{at: 0, op: "reserve", n: 10, wantErr: ErrExceeded, wantWait: 10 * time.Second},
 			{at: time.Minute + 10*time.Second, op: "reserve", n: 10},
 		}},
-		{"small burst paces, a large request waits for a full rate", live(60, 5, false), []step{
+		{"small burst paces, a large request waits for a full rate", live(60, 5), []step{
 			{at: 0, op: "reserve", n: 5},
 			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
 			{at: time.Second, op: "reserve", n: 1},
@@ -175,18 +175,13 @@ func TestLiveRate(t *testing.T) {
 			{at: 6 * time.Second, op: "reserve", n: 20},
 			{at: 6 * time.Second, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: 16 * time.Second},
 		}},
-		{"refund at the reserve's limit", live(60, 0, false), []step{
+		{"refund at the reserve's limit", live(60, 0), []step{
 			{at: 0, op: "reserve", n: 60},
 			{at: 0, op: "set", n: 120},
 			{at: 0, op: "settle", ref: 0, n: 30},
 			// 30 left at 60 a minute: 30s of debt, 60 of 120 at the new limit.
 			{at: 0, op: "reserve", n: 60},
 			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: 500 * time.Millisecond},
-		}},
-		{"no refund", live(60, 0, true), []step{
-			{at: 0, op: "reserve", n: 60},
-			{at: 0, op: "settle", ref: 0, n: 30},
-			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
 		}},
 	}
 	for _, tt := range tests {

@@ -8,18 +8,18 @@ import (
 	"github.com/tollgate/tollgate/quota"
 )
 
-// RunLive runs the cases of quotas whose limit is a quota.Live and of NoRefund quotas: the
+// RunLive runs the cases of quotas whose limit is a quota.Live and of OutputAtCap quotas: the
 // learned limits of package learn. A store passes them by resolving each Live quota with
 // Quota.Resolve when it decides a reservation (the Live's limit, burst and floor), settling
 // with the limit the reservation was decided with, counting its refusals (Live.Refused) and
-// charging NoRefund quotas with Quota.Settled. The windows are an hour long, so that the
+// charging with Quota.Settled (OutputAtCap). The windows are an hour long, so that the
 // store's own clock (Redis: the server's TIME) moves nothing that the cases count.
 func RunLive(t *testing.T, newStore NewStore) {
 	t.Run("LiveLimitReadAtEachReserve", func(t *testing.T) { liveLimit(t, newStore(t)) })
 	t.Run("LiveFloor", func(t *testing.T) { liveFloor(t, newStore(t)) })
 	t.Run("LiveNeverTooLarge", func(t *testing.T) { liveLarge(t, newStore(t)) })
 	t.Run("LiveSettleAtReserveLimit", func(t *testing.T) { liveSettle(t, newStore(t)) })
-	t.Run("NoRefund", func(t *testing.T) { noRefund(t, newStore(t)) })
+	t.Run("OutputAtCap", func(t *testing.T) { outputAtCap(t, newStore(t)) })
 }
 
 func hourly(key string, unit quota.Unit, live *quota.Live) quota.Quota {
@@ -124,19 +124,20 @@ func liveSettle(t *testing.T, s quota.Store) {
 	}
 }
 
-// noRefund: a NoRefund rate keeps what a reservation took when the call used less, and
-// charges more when it used more.
-func noRefund(t *testing.T, s quota.Store) {
-	tph := quota.Quota{Name: "tph", Key: "norefund-tph", Unit: quota.Tokens, Limit: 600, Window: quota.Rolling(time.Hour), NoRefund: true}
+// outputAtCap: an OutputAtCap rate keeps the output cap a reservation took when the call
+// generated less, refunds input it did not use, and charges more when the call used more.
+func outputAtCap(t *testing.T, s quota.Store) {
+	tph := quota.Quota{Name: "tph", Key: "atcap-tph", Unit: quota.Tokens, Limit: 6000, Window: quota.Rolling(time.Hour), OutputAtCap: true}
 	plain := tph
-	plain.Name, plain.Key, plain.NoRefund = "plain", "refund-tph", false
+	plain.Name, plain.Key, plain.OutputAtCap = "plain", "plain-tph", false
 	req := &quota.Request{Quotas: []quota.Quota{tph, plain}, Amount: quota.Amount{InputTokens: 100, OutputTokens: 200}}
+	var wantAtCap, wantPlain int64
 	for _, c := range []struct {
-		actual          quota.Amount
-		wantNo, wantYes int64
+		actual           quota.Amount
+		atCap, plainUsed int64
 	}{
-		{quota.Amount{InputTokens: 100, OutputTokens: 20}, 300, 120},
-		{quota.Amount{InputTokens: 150, OutputTokens: 200}, 300 + 350, 120 + 350},
+		{quota.Amount{InputTokens: 80, OutputTokens: 20}, 80 + 200, 80 + 20},
+		{quota.Amount{InputTokens: 150, OutputTokens: 250}, 150 + 250, 150 + 250},
 	} {
 		r, err := reserve(s, req)
 		if err != nil {
@@ -145,13 +146,14 @@ func noRefund(t *testing.T, s quota.Store) {
 		if err := settle(s, r.ID, c.actual); err != nil {
 			t.Fatal(err)
 		}
+		wantAtCap, wantPlain = wantAtCap+c.atCap, wantPlain+c.plainUsed
 		st, err := s.Status(ctx, req.Quotas, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st[0].Used != c.wantNo || st[1].Used != c.wantYes {
-			t.Errorf("after settling %+v: NoRefund used %d, plain used %d; want %d and %d",
-				c.actual, st[0].Used, st[1].Used, c.wantNo, c.wantYes)
+		if st[0].Used != wantAtCap || st[1].Used != wantPlain {
+			t.Errorf("after settling %+v: OutputAtCap used %d, plain used %d; want %d and %d",
+				c.actual, st[0].Used, st[1].Used, wantAtCap, wantPlain)
 		}
 	}
 }
