@@ -36,6 +36,8 @@ var scenarios = []scenario{
 		phases: []phase{{emulator.Limits{RPM: 1000, ITPM: 30_000, OTPM: 12_000}, run}}},
 	{name: "anthropic in+out, hidden", format: llm.Anthropic, model: "claude-sonnet-4-5",
 		phases: []phase{{hide(emulator.Limits{RPM: 1000, ITPM: 30_000, OTPM: 12_000}), run}}},
+	{name: "anthropic in+out, hidden, bare 429", format: llm.Anthropic, model: "claude-sonnet-4-5", strip: true,
+		phases: []phase{{hide(emulator.Limits{RPM: 1000, ITPM: 30_000, OTPM: 12_000}), run}}},
 	{name: "requests 120→60→200, headers", format: llm.OpenAI, model: "gpt-4o-mini",
 		phases: []phase{{emulator.Limits{RPM: 120}, run}, {emulator.Limits{RPM: 60}, run}, {emulator.Limits{RPM: 200}, run}}},
 	{name: "requests 120→60→200, hidden", format: llm.OpenAI, model: "gpt-4o-mini", dialect: "azure",
@@ -59,6 +61,44 @@ func TestControlLoop(t *testing.T) {
 					t.Errorf("phase %d: %.1f%% of the capacity used, %.2f%% of %d calls refused; want at least 97%% and at most 1%%",
 						i+1, 100*r.used, 100*r.refused, r.calls)
 				}
+			}
+		})
+	}
+}
+
+// TestControlLoopDemand: the targets hold from a demand just above the limit to one many
+// times over it, and a demand under the limit teaches nothing and is never held back.
+func TestControlLoopDemand(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		agents int
+		limits emulator.Limits
+		desc   string
+	}{
+		{3, emulator.Limits{RPM: 120}, "120 RPM"},
+		{100, emulator.Limits{RPM: 120}, "120 RPM"},
+		{3, emulator.Limits{TPM: 60_000}, "60k TPM"},
+		{100, emulator.Limits{TPM: 60_000}, "60k TPM"},
+		{50, emulator.Limits{RPM: 500}, "500 RPM"},
+		{2, emulator.Limits{RPM: 1000}, "1000 RPM, demand under it"},
+	} {
+		name := fmt.Sprintf("%d agents, %s, hidden", c.agents, c.desc)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc := scenario{name: name, format: llm.OpenAI, model: "gpt-4o-mini", dialect: "azure",
+				phases: []phase{{hide(c.limits), run}}, agents: c.agents, maxTokens: 256}
+			s := newSim(t, &sc, learn.Config{})
+			r := s.run(time.Minute)[0]
+			t.Logf("| %s | %.1f%% | %.2f%% | %d |", name, 100*r.used, 100*r.refused, r.calls)
+			if c.agents == 2 {
+				if len(r.learned) != 0 || r.refused != 0 {
+					t.Errorf("under the limit: learned %+v, %.2f%% refused; want nothing", r.learned, 100*r.refused)
+				}
+				return
+			}
+			if r.used < 0.97 || r.refused > 0.01 {
+				t.Errorf("%.1f%% of the capacity used, %.2f%% of %d calls refused; want at least 97%% and at most 1%%",
+					100*r.used, 100*r.refused, r.calls)
 			}
 		})
 	}

@@ -25,7 +25,8 @@ import (
 
 // The control loop runs in virtual time: a discrete-event simulation of a fleet of agents
 // in a closed loop, each reserving its call's worst case on the learned quotas of a
-// quota.MemoryStore (waiting out a refusal's RetryAfter, as the queue does), calling the
+// quota.MemoryStore (waiting first come first served until the refusal's RetryAfter, as
+// the queue does), calling the
 // emulator through the real provider adapter (in-process, at the virtual instant), and
 // observing the answer one latency later. Nothing sleeps and every run is the same.
 
@@ -130,6 +131,10 @@ type sim struct {
 	ls     []*learn.Learner
 	quotas [][]quota.Quota
 	rng    *rand.Rand
+	// waiting are the calls waiting for their reservation, first come first served; wake
+	// numbers the latest wake-up, so that an earlier one does nothing.
+	waiting []waiter
+	wake    int
 }
 
 func newSim(t *testing.T, sc *scenario, cfg learn.Config) *sim {
@@ -226,17 +231,48 @@ func (s *sim) newCall() *call {
 	return &call{req: req, amount: quota.Amount{Requests: 1, InputTokens: int64(in), OutputTokens: int64(s.sc.maxTokens)}}
 }
 
-// try reserves c on replica i and calls the upstream, or waits as the queue would.
-func (s *sim) try(i int, c *call) {
-	r, _, err := s.store.ReserveAt(s.now, &quota.Request{Quotas: s.quotas[i], Amount: c.amount}, nil)
-	if err != nil {
-		var e *quota.ExceededError
-		if !errors.As(err, &e) || !errors.Is(err, quota.ErrExceeded) {
-			s.t.Fatalf("reserve: %v", err)
-		}
-		s.at(s.now.Add(max(e.RetryAfter, time.Millisecond)), func() { s.try(i, c) })
-		return
+// waiter is a call of replica i waiting for its reservation.
+type waiter struct {
+	i int
+	c *call
+}
+
+// submit queues a call of replica i behind the calls already waiting, as the queue puts
+// newcomers behind its waiters, and admits what the quotas allow.
+func (s *sim) submit(i int, c *call) {
+	s.waiting = append(s.waiting, waiter{i, c})
+	if len(s.waiting) == 1 {
+		s.admit()
 	}
+}
+
+// admit reserves for the waiters in order until one is refused, and wakes when the
+// refusal says it would fit, as the queue's timer per key does.
+func (s *sim) admit() {
+	for len(s.waiting) > 0 {
+		w := s.waiting[0]
+		r, _, err := s.store.ReserveAt(s.now, &quota.Request{Quotas: s.quotas[w.i], Amount: w.c.amount}, nil)
+		if err != nil {
+			var e *quota.ExceededError
+			if !errors.As(err, &e) || !errors.Is(err, quota.ErrExceeded) {
+				s.t.Fatalf("reserve: %v", err)
+			}
+			s.wake++
+			gen := s.wake
+			s.at(s.now.Add(max(e.RetryAfter, time.Millisecond)), func() {
+				if gen == s.wake {
+					s.admit()
+				}
+			})
+			return
+		}
+		s.waiting = s.waiting[1:]
+		s.call(w.i, w.c, r)
+	}
+}
+
+// call sends c for replica i under reservation r; its answer comes one latency later.
+func (s *sim) call(i int, c *call, r quota.Reservation) {
 	sent := s.now
 	resp, err := s.prov.Do(context.Background(), llm.Call{Request: c.req, Model: s.sc.model, MaxTokens: s.sc.maxTokens})
 	latency := 150 * time.Millisecond
@@ -248,7 +284,7 @@ func (s *sim) try(i int, c *call) {
 	s.at(s.now.Add(latency), func() {
 		s.ls[i].Observe(s.now, learn.OutcomeOf(sent, c.amount, resp, err))
 		actual := quota.Amount{Requests: 1}
-		next := c
+		next := c // a refused call is tried again
 		if err == nil {
 			actual.InputTokens, actual.OutputTokens = resp.Usage.InputTokens, resp.Usage.OutputTokens
 			next = s.newCall()
@@ -256,7 +292,10 @@ func (s *sim) try(i int, c *call) {
 		if _, err := s.store.SettleAt(s.now, r.ID, actual, nil); err != nil {
 			s.t.Fatal(err)
 		}
-		s.try(i, next)
+		if len(s.waiting) > 0 {
+			s.admit() // a settle may have given room back, as it wakes the queue
+		}
+		s.submit(i, next)
 	})
 }
 
@@ -274,7 +313,7 @@ func (s *sim) sync() {
 // window at the phase's start.
 func (s *sim) run(warmup time.Duration) []result {
 	for a := range s.sc.agents {
-		s.at(s.now, func() { s.try(a%len(s.ls), s.newCall()) })
+		s.at(s.now, func() { s.submit(a%len(s.ls), s.newCall()) })
 	}
 	if s.sc.shared != nil {
 		s.at(s.now.Add(time.Second), s.sync)
