@@ -113,10 +113,9 @@ func get(h http.Header, key string) string {
 // instant (anthropic-ratelimit-*-reset; an instant in the past is 0). ok is false for a
 // value in neither form or a negative duration. Package learn reads limits with it.
 func ParseReset(v string, now time.Time) (d time.Duration, ok bool) {
-	if d, ok := parseReset(v, false, now); ok {
-		return d, true
-	}
-	return parseReset(v, true, now)
+	// An RFC 3339 instant has a 'T' between date and time; a duration never has one.
+	// Choosing first spares the failed parse, which allocates its error.
+	return parseReset(v, strings.IndexByte(v, 'T') >= 0, now)
 }
 
 // parseReset parses one reset header: an RFC 3339 time relative to now, or a duration.
