@@ -44,6 +44,15 @@ var scenarios = []scenario{
 		phases: []phase{{hide(emulator.Limits{RPM: 120}), run}, {hide(emulator.Limits{RPM: 60}), run}, {hide(emulator.Limits{RPM: 200}), run}}},
 }
 
+// whole renders the figures of a phase that follows a change of the limits, warm-up
+// included: what adapting cost.
+func whole(r result) string {
+	if r.whole == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.1f%%, %.2f%%", 100*r.whole.used, 100*r.whole.refused)
+}
+
 func TestControlLoop(t *testing.T) {
 	t.Parallel()
 	for _, sc := range scenarios {
@@ -56,7 +65,7 @@ func TestControlLoop(t *testing.T) {
 				for _, l := range r.learned {
 					lim = append(lim, fmt.Sprintf("%s %d (%s)", l.Dim, l.Limit, l.Source))
 				}
-				t.Logf("| %s | %d | %.1f%% | %.2f%% | %d | %s |", sc.name, i+1, 100*r.used, 100*r.refused, r.calls, strings.Join(lim, ", "))
+				t.Logf("| %s | %d | %.1f%% | %.2f%% | %d | %s | %s |", sc.name, i+1, 100*r.used, 100*r.refused, r.calls, whole(r), strings.Join(lim, ", "))
 				if r.used < 0.97 || r.refused > 0.01 {
 					t.Errorf("phase %d: %.1f%% of the capacity used, %.2f%% of %d calls refused; want at least 97%% and at most 1%%",
 						i+1, 100*r.used, 100*r.refused, r.calls)

@@ -41,7 +41,7 @@ func TestControlLoopReplicas(t *testing.T) {
 				for _, l := range r.learned {
 					lim = append(lim, fmt.Sprintf("%s %d (%s)", l.Dim, l.Limit, l.Source))
 				}
-				t.Logf("| %s | %d | %.1f%% | %.2f%% | %d | %s |", sc.name, i+1, 100*r.used, 100*r.refused, r.calls, strings.Join(lim, ", "))
+				t.Logf("| %s | %d | %.1f%% | %.2f%% | %d | %s | %s |", sc.name, i+1, 100*r.used, 100*r.refused, r.calls, whole(r), strings.Join(lim, ", "))
 				if r.used < 0.97 || r.refused > 0.01 {
 					t.Errorf("phase %d: %.1f%% of the capacity used, %.2f%% of %d calls refused; want at least 97%% and at most 1%%",
 						i+1, 100*r.used, 100*r.refused, r.calls)

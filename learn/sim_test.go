@@ -116,6 +116,8 @@ type result struct {
 	refused float64 // share of upstream calls refused with a 429
 	calls   int64
 	learned []learn.Limit
+	// whole is the same over the whole phase, warm-up included.
+	whole *result
 }
 
 type sim struct {
@@ -325,11 +327,17 @@ func (s *sim) run(warmup time.Duration) []result {
 				s.t.Fatal(err)
 			}
 		}
+		start := s.em.Stats().Models[s.sc.model]
 		s.runUntil(s.now.Add(warmup))
 		before := s.em.Stats().Models[s.sc.model]
 		s.runUntil(s.now.Add(p.length - warmup))
 		after := s.em.Stats().Models[s.sc.model]
-		out = append(out, measure(before, after, s.ls[0].Status()))
+		r := measure(before, after, s.ls[0].Status())
+		if i > 0 {
+			whole := measure(start, after, nil)
+			r.whole = &whole
+		}
+		out = append(out, r)
 	}
 	return out
 }
