@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tollgate/tollgate/learn"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/quota"
@@ -273,5 +275,31 @@ openai     3f2a9c01d4e5  gpt-4o-mini        requests       500        headers  5
 `
 	if got := buf.String(); got != want {
 		t.Errorf("WriteTable:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	t.Parallel()
+	set, err := learn.New(learn.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := set.Learner(learn.Upstream{Provider: "openai", Account: "3f2a9c01d4e5", Format: llm.OpenAI}, "gpt-4o-mini")
+	l.Observe(t0, learn.Outcome{Sent: t0, Header: hdr("x-ratelimit-limit-requests", "500", "x-ratelimit-remaining-requests", "0")})
+	l.Observe(t0.Add(time.Second), learn.Outcome{Sent: t0.Add(time.Second), Reserved: quota.Amount{Requests: 1}, Refused: true,
+		Message: "Rate limit reached for gpt-4o-mini in organization org-Qx7 on requests per min (RPM): Limit 500, Used 500, Requested 1."})
+	want := `# HELP tollgate_learned_limit The limit per minute learned for an upstream account, model and unit, and where it comes from (headers, message, refusals).
+# TYPE tollgate_learned_limit gauge
+tollgate_learned_limit{account="3f2a9c01d4e5",model="gpt-4o-mini",provider="openai",source="headers",unit="requests"} 450
+# HELP tollgate_learned_limit_changes_total Moves of a learned limit: down on a refusal, up when it binds and nothing is refused.
+# TYPE tollgate_learned_limit_changes_total counter
+tollgate_learned_limit_changes_total{account="3f2a9c01d4e5",direction="down",model="gpt-4o-mini",provider="openai",unit="requests"} 1
+tollgate_learned_limit_changes_total{account="3f2a9c01d4e5",direction="up",model="gpt-4o-mini",provider="openai",unit="requests"} 0
+# HELP tollgate_learned_limit_refusals_total Upstream rate-limit refusals (429) met by an upstream account, model and unit, as this replica saw them.
+# TYPE tollgate_learned_limit_refusals_total counter
+tollgate_learned_limit_refusals_total{account="3f2a9c01d4e5",model="gpt-4o-mini",provider="openai",unit="requests"} 1
+`
+	if err := testutil.CollectAndCompare(learn.NewCollector(set), strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }
