@@ -121,9 +121,10 @@ func FloorFor(now time.Time, room, limit, burst int64, period time.Duration) int
 
 // Settled returns what a settle charges to q for a reservation of reserved that used
 // actual: actual's part in q's unit, with the reserved output when q is OutputAtCap and
-// the call used less.
+// the call used less. A call that used no tokens at all was not admitted (a 429): it is
+// charged no output either.
 func (q *Quota) Settled(reserved, actual Amount) int64 {
-	if q.OutputAtCap {
+	if q.OutputAtCap && actual.InputTokens+actual.OutputTokens > 0 {
 		actual.OutputTokens = max(actual.OutputTokens, reserved.OutputTokens)
 	}
 	return actual.Of(q.Unit)

@@ -187,8 +187,9 @@ type Quota struct {
 	Live *Live
 	// OutputAtCap counts a call's output at the cap its reservation took, never less: a
 	// settle charges the actual input and the larger of the actual and the reserved
-	// output. It is for a provider's rate that counts max_tokens when it admits a call and
-	// gives back none of it (OpenAI's tokens per minute).
+	// output, unless the call used no tokens at all (the provider refused it). It is for
+	// a provider's rate that counts max_tokens when it admits a call and gives back none
+	// of it (OpenAI's tokens per minute).
 	OutputAtCap bool
 }
 

@@ -125,7 +125,8 @@ func liveSettle(t *testing.T, s quota.Store) {
 }
 
 // outputAtCap: an OutputAtCap rate keeps the output cap a reservation took when the call
-// generated less, refunds input it did not use, and charges more when the call used more.
+// generated less, refunds input it did not use, charges more when the call used more, and
+// charges nothing for a call that used no tokens (refused).
 func outputAtCap(t *testing.T, s quota.Store) {
 	tph := quota.Quota{Name: "tph", Key: "atcap-tph", Unit: quota.Tokens, Limit: 6000, Window: quota.Rolling(time.Hour), OutputAtCap: true}
 	plain := tph
@@ -138,6 +139,7 @@ func outputAtCap(t *testing.T, s quota.Store) {
 	}{
 		{quota.Amount{InputTokens: 80, OutputTokens: 20}, 80 + 200, 80 + 20},
 		{quota.Amount{InputTokens: 150, OutputTokens: 250}, 150 + 250, 150 + 250},
+		{quota.Amount{Requests: 1}, 0, 0}, // refused: nothing generated, nothing counted
 	} {
 		r, err := reserve(s, req)
 		if err != nil {
