@@ -117,7 +117,7 @@ func newLearner(cfg *Config, up Upstream, model string) *Learner {
 		dl := &dimLocal{dim: d, live: quota.NewLive(0, 0), atCap: d == Tokens && atCap, remain: -1}
 		l.dims[d] = dl
 		l.quotas = append(l.quotas, quota.Quota{
-			Name: "learned", Key: prefix + d.String(), Scope: quota.Labels{Provider: up.Provider, Model: model},
+			Name: "learned-" + d.String(), Key: prefix + d.String(), Scope: quota.Labels{Provider: up.Provider, Model: model},
 			Unit: d.Unit(), Limit: quota.Unlimited, Window: quota.Rolling(cfg.Period),
 			Live: dl.live, OutputAtCap: dl.atCap,
 		})

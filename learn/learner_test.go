@@ -81,7 +81,7 @@ func TestQuotas(t *testing.T) {
 			if want := c.format == llm.OpenAI && q.Unit == quota.Tokens; q.OutputAtCap != want {
 				t.Errorf("%s: quota %d: OutputAtCap = %v, want %v", c.format, i, q.OutputAtCap, want)
 			}
-			if !strings.Contains(q.Key, "account=a|model=gpt-4o-mini|") {
+			if q.Name != "learned-"+q.Unit.String() || !strings.Contains(q.Key, "account=a|model=gpt-4o-mini|") {
 				t.Errorf("%s: quota key %q does not name the account and model", c.format, q.Key)
 			}
 		}
