@@ -50,16 +50,17 @@ type Config struct {
 	Increase float64
 	// MaxIncrease caps a raise. 0 means 0.16.
 	MaxIncrease float64
-	// Decrease is the factor that a refusal multiplies a limit by, once per overload: the
-	// refusals of calls sent before the last decrease are the same overload. 0 means 0.9.
+	// Decrease is the factor that a refusal multiplies a limit by at least, once per
+	// overload: the refusals of calls sent before the last cut are the same overload. 0
+	// means 0.9.
 	Decrease float64
-	// Margin is how far under the limit last refused a limit comes back to and holds: the
-	// share of capacity given up so that the upstream refuses nothing while it holds. 0
-	// means 0.02.
+	// Margin is how far under the provider's measured rate (see the package
+	// documentation) a limit comes back to and holds: the share of capacity given up so
+	// that the upstream refuses nothing while it holds. 0 means 0.02.
 	Margin float64
-	// Hold is how long a limit holds just under the one last refused before probing
-	// higher again, to find a limit that rose. Every probe of an unchanged limit ends in
-	// a refusal or two, so Hold bounds the share of calls refused. 0 means 3 × Period.
+	// Hold is how long a limit holds under the measured rate before probing higher, to
+	// find a limit that rose. Every probe of an unchanged limit ends in a refusal or two,
+	// so Hold bounds the share of calls refused. 0 means 3 × Period.
 	Hold time.Duration
 	// Logger receives a line when a learned limit moves by more than 10% since the last
 	// line about it; nil means slog.Default().
