@@ -3,6 +3,7 @@ package llm
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -52,6 +53,10 @@ type Error struct {
 	Message    string        // the provider's message; never contains a credential
 	RetryAfter time.Duration // the provider's requested wait, 0 when it gave none
 	Err        error         // underlying transport error, if any
+	// Header is the HTTP response header of the failed answer, read-only: a 429's
+	// rate-limit state and retry-after, from which package learn learns the upstream's
+	// limits. nil when no answer came (a transport failure) or it came inside a 200 stream.
+	Header http.Header
 }
 
 func (e *Error) Error() string {

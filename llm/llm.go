@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -160,6 +161,12 @@ type Response struct {
 	Usage      Usage
 	Stream     Stream
 	Cached     bool // served from tollgate's response cache, not an upstream
+	// Header is the upstream's HTTP response header, as received (for a stream: with the
+	// 200, before the first event): the rate-limit state that every answer reports
+	// (x-ratelimit-*, anthropic-ratelimit-*), from which package learn learns the
+	// upstream's limits. It is read-only, and nil for an answer that no upstream sent
+	// (a cached or static answer, a provider that is not HTTP).
+	Header http.Header
 }
 
 // Chunk returns the whole answer as one stream chunk: its text, reasoning, tool calls

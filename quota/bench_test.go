@@ -43,6 +43,17 @@ var (
 // with the quotas' statuses into a reused buffer.
 func BenchmarkReserveSettle(b *testing.B) { reserveSettle(b, fiveQuotas("s1")) }
 
+// BenchmarkReserveSettleLive is BenchmarkReserveSettle with the learned limits of one
+// upstream model added: requests, input and output tokens as Live rates (package learn).
+func BenchmarkReserveSettleLive(b *testing.B) {
+	qs := fiveQuotas("s1")
+	for i, u := range []quota.Unit{quota.Requests, quota.InputTokens, quota.OutputTokens} {
+		qs = append(qs, quota.Quota{Name: "learned", Key: "learned|" + strconv.Itoa(i), Unit: u,
+			Limit: quota.Unlimited, Window: quota.PerMinute(), Live: quota.NewLive(1<<40, 0)})
+	}
+	reserveSettle(b, qs)
+}
+
 // BenchmarkReserveSettleQuotas is the same over 1 to 32 quotas: the cost per quota, and
 // the allocations, must not jump at any size.
 func BenchmarkReserveSettleQuotas(b *testing.B) {

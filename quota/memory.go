@@ -88,6 +88,9 @@ type entry struct {
 	amount int64
 	start  int64 // Day, Month: the window charged
 	tat    int64 // Rate: the TAT once taken, between check and commit
+	// limit and burst are a Rate's as the reservation was decided: a Live's may have moved
+	// by the time it settles, and the refund must undo exactly what was taken.
+	limit, burst int64
 }
 
 type hold struct {
@@ -165,8 +168,20 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 		b.refs += seen
 		b.Roll(q, t)
 		amount := req.Amount.Of(q.Unit)
-		tat, err := b.check(q, amount, t)
-		h.es[i] = entry{b: b, amount: amount, start: b.Start, tat: tat}
+		e := entry{b: b, amount: amount, start: b.Start, limit: q.Limit, burst: q.Capacity()}
+		var err *ExceededError
+		if q.Live != nil {
+			var floor int64
+			e.limit, e.burst, floor = q.resolve(amount)
+			// The provider's own word on its state: the rate has no more room than it.
+			b.TAT = max(b.TAT, floor)
+			if e.tat, err = b.checkRate(q, amount, t, e.limit, e.burst); err != nil {
+				q.Live.Refused()
+			}
+		} else {
+			e.tat, err = b.check(q, amount, t)
+		}
+		h.es[i] = e
 		if err != nil {
 			refused = Worst(refused, err)
 		}
@@ -176,7 +191,8 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 	}
 	if refused != nil {
 		for i := range h.es {
-			dst = h.es[i].b.AppendStatus(dst, &req.Quotas[i], t)
+			e := &h.es[i]
+			dst = e.b.appendStatus(dst, &req.Quotas[i], t, e.limit, e.burst)
 		}
 		s.recycle(h)
 		return Reservation{}, dst, refused
@@ -196,7 +212,7 @@ func (s *MemoryStore) ReserveAt(now time.Time, req *Request, dst []Status) (Rese
 		b.refs++
 		b.last = t
 		b.setWindow(q, s.idle)
-		dst = b.AppendStatus(dst, q, t)
+		dst = b.appendStatus(dst, q, t, e.limit, e.burst)
 	}
 	h.id = s.ids.Next()
 	h.amount = req.Amount
@@ -248,10 +264,10 @@ func (s *MemoryStore) apply(h *hold, actual Amount, dst []Status, t int64) []Sta
 		q := &h.quotas[i]
 		b := e.b
 		b.refs--
-		got := actual.Of(q.Unit)
+		got := q.Settled(h.amount, actual)
 		switch q.Window.Kind {
 		case Rate:
-			b.TAT += q.Interval(got) - q.Interval(e.amount)
+			b.TAT += interval(got, e.limit, q.Window.Period) - interval(e.amount, e.limit, q.Window.Period)
 		case Lease:
 			b.Held -= e.amount
 		case Day, Month:
@@ -265,7 +281,8 @@ func (s *MemoryStore) apply(h *hold, actual Amount, dst []Status, t int64) []Sta
 		}
 		if t >= 0 {
 			b.last = max(b.last, t)
-			dst = b.AppendStatus(dst, q, t)
+			limit, burst, _ := q.resolve(0)
+			dst = b.appendStatus(dst, q, t, limit, burst)
 		}
 	}
 	delete(s.holds, h.id)
@@ -345,7 +362,9 @@ func (s *MemoryStore) StatusAt(now time.Time, quotas []Quota, dst []Status) []St
 				st.Used = 0
 			}
 		}
-		dst = st.AppendStatus(dst, q, t)
+		limit, burst, floor := q.resolve(0)
+		st.TAT = max(st.TAT, floor)
+		dst = st.appendStatus(dst, q, t, limit, burst)
 	}
 	return dst
 }

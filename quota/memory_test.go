@@ -16,6 +16,11 @@ func TestMemoryStoreConformance(t *testing.T) {
 	quotatest.Run(t, func(t *testing.T) quota.Store { return quota.NewMemoryStore(quota.MemoryConfig{}) })
 }
 
+func TestMemoryStoreLive(t *testing.T) {
+	t.Parallel()
+	quotatest.RunLive(t, func(t *testing.T) quota.Store { return quota.NewMemoryStore(quota.MemoryConfig{}) })
+}
+
 func TestReservationExpiry(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

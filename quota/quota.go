@@ -180,6 +180,17 @@ type Quota struct {
 	// DowngradeAt is the fraction of a budget's limit past which a planner should prefer a
 	// cheaper model; 0 disables it.
 	DowngradeAt float64
+	// Live, when set on a Rate, replaces Limit and Burst with the Live's, read each time a
+	// store decides a reservation, and puts the Live's floor under the rate's state (see
+	// Live and Resolve). Quotas that share a Key must share their Live. Limit then serves
+	// only a store that does not know Live limits; set it to Unlimited.
+	Live *Live
+	// OutputAtCap counts a call's output at the cap its reservation took, never less: a
+	// settle charges the actual input and the larger of the actual and the reserved
+	// output, unless the call used no tokens at all (the provider refused it). It is for
+	// a provider's rate that counts max_tokens when it admits a call and gives back none
+	// of it (OpenAI's tokens per minute).
+	OutputAtCap bool
 }
 
 // Capacity returns the most that one reservation can take from q: a Rate's Burst (its
@@ -250,6 +261,9 @@ func (q *Quota) Validate() error {
 	}
 	if q.Unit == Concurrent && q.Window.Kind != Lease {
 		return fmt.Errorf("quota %q: concurrent calls need a lease window", q.Name)
+	}
+	if q.Live != nil && q.Window.Kind != Rate {
+		return fmt.Errorf("quota %q: a live limit needs a rate window, not %s", q.Name, q.Window.Kind)
 	}
 	return nil
 }

@@ -47,15 +47,7 @@ func (s *State) Check(q *Quota, n, now int64) *ExceededError {
 // check is Check that also returns a Rate's TAT once n is taken.
 func (s *State) check(q *Quota, n, now int64) (int64, *ExceededError) {
 	if q.Window.Kind == Rate {
-		burst := q.Capacity()
-		if n > burst {
-			return 0, refusal(q, ErrTooLarge, rateUsed(s.TAT, now, q.Limit, q.Window.Period), n, 0, 0)
-		}
-		tat, wait, ok := gcra(s.TAT, now, n, q.Limit, burst, q.Window.Period)
-		if !ok {
-			return 0, refusal(q, ErrExceeded, rateUsed(s.TAT, now, q.Limit, q.Window.Period), n, wait, 0)
-		}
-		return tat, nil
+		return s.checkRate(q, n, now, q.Limit, q.Capacity())
 	}
 	var end int64
 	if q.Window.Kind == Day || q.Window.Kind == Month {
@@ -78,11 +70,33 @@ func (s *State) check(q *Quota, n, now int64) (int64, *ExceededError) {
 	return 0, refusal(q, ErrBudget, used, n, wait, end)
 }
 
+// checkRate decides n more units of rate q at limit with burst (q's own, or its Live's as
+// resolved for this reservation), and returns the TAT once n is taken.
+func (s *State) checkRate(q *Quota, n, now, limit, burst int64) (int64, *ExceededError) {
+	var e *ExceededError
+	if n > burst {
+		e = refusal(q, ErrTooLarge, rateUsed(s.TAT, now, limit, q.Window.Period), n, 0, 0)
+	} else if tat, wait, ok := gcra(s.TAT, now, n, limit, burst, q.Window.Period); ok {
+		return tat, nil
+	} else {
+		e = refusal(q, ErrExceeded, rateUsed(s.TAT, now, limit, q.Window.Period), n, wait, 0)
+	}
+	if q.Live != nil {
+		e.Quota.Limit, e.Quota.Burst = limit, burst
+	}
+	return 0, e
+}
+
 // AppendStatus appends q's status in s at now (unix ns) to dst. A Day or Month state whose
 // window does not contain now reports the window that does, unused. It fills the new
 // element in place: a Status carries a copy of its Quota, and copying it once instead of
 // three times is most of the cost of answering with statuses.
 func (s *State) AppendStatus(dst []Status, q *Quota, now int64) []Status {
+	return s.appendStatus(dst, q, now, q.Limit, q.Capacity())
+}
+
+// appendStatus is AppendStatus with a Rate's limit and burst given (its Live's, resolved).
+func (s *State) appendStatus(dst []Status, q *Quota, now, limit, burst int64) []Status {
 	dst = slices.Grow(dst, 1)
 	dst = dst[:len(dst)+1]
 	st := &dst[len(dst)-1]
@@ -90,8 +104,11 @@ func (s *State) AppendStatus(dst []Status, q *Quota, now int64) []Status {
 	st.Used, st.Held, st.ResetAt = 0, 0, time.Time{}
 	switch q.Window.Kind {
 	case Rate:
-		st.Used = rateUsed(s.TAT, now, q.Limit, q.Window.Period)
-		st.Remaining = max(q.Capacity()-st.Used, 0)
+		if q.Live != nil {
+			st.Quota.Limit, st.Quota.Burst = limit, burst
+		}
+		st.Used = rateUsed(s.TAT, now, limit, q.Window.Period)
+		st.Remaining = max(burst-st.Used, 0)
 		if s.TAT > now {
 			st.ResetAt = time.Unix(0, s.TAT)
 		}

@@ -10,9 +10,9 @@ import (
 // later step can settle it by index.
 type step struct {
 	at        time.Duration // since the test's epoch
-	op        string        // "reserve", "settle", "release"
-	n         int64         // amount (reserve: worst case; settle: actual)
-	ref       int           // settle/release: index of the reserve step
+	op        string        // "reserve", "settle", "release"; for a Live quota "set", "floor"
+	n         int64         // amount (reserve: worst case; settle: actual); set: limit; floor: room
+	ref       int           // settle/release: index of the reserve step; set: burst
 	wantErr   error
 	wantWait  time.Duration // reserve refused: RetryAfter
 	wantReset time.Time     // reserve refused: ResetAt (zero: not checked)
@@ -57,6 +57,11 @@ func runSteps(t *testing.T, epoch time.Time, q Quota, steps []step) {
 			if err := s.ReleaseAt(now, ids[st.ref]); err != nil {
 				t.Fatalf("step %d: Release: %v", i, err)
 			}
+		case "set":
+			q.Live.Set(st.n, int64(st.ref))
+		case "floor":
+			limit, burst := q.Live.Limit()
+			q.Live.RaiseFloor(FloorFor(now, st.n, limit, burst, q.Window.Period))
 		}
 	}
 }
@@ -115,6 +120,68 @@ func TestRateWindow(t *testing.T) {
 			{at: 61 * time.Second, op: "reserve", n: 100, wantErr: ErrExceeded, wantWait: 58 * time.Second},
 			{at: 61 * time.Second, op: "reserve", n: 3},
 			{at: 61 * time.Second, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: 400 * time.Millisecond},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			runSteps(t, epoch, tt.q, tt.steps)
+		})
+	}
+}
+
+func TestLiveRate(t *testing.T) {
+	t.Parallel()
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	live := func(limit, burst int64) Quota {
+		return Quota{Key: "l", Unit: Tokens, Limit: Unlimited, Window: PerMinute(), Live: NewLive(limit, burst)}
+	}
+	tests := []struct {
+		name  string
+		q     Quota
+		steps []step
+	}{
+		{"unknown limit refuses nothing", live(0, 0), []step{
+			{at: 0, op: "reserve", n: 1_000_000},
+			{at: 0, op: "reserve", n: 1_000_000},
+			{at: 0, op: "set", n: 60},
+			// What went through unlimited left nanoseconds of debt at the new rate.
+			{at: time.Millisecond, op: "reserve", n: 60},
+			{at: time.Millisecond, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
+		}},
+		{"floor empties the rate, which refills from there", live(60, 0), []step{
+			{at: 0, op: "floor", n: 0},
+			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
+			{at: 10 * time.Second, op: "reserve", n: 10},
+			{at: 10 * time.Second, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
+			// A lower floor is no news.
+			{at: 20 * time.Second, op: "floor", n: 55},
+			{at: 20 * time.Second, op: "reserve", n: 10},
+			{at: 20 * time.Second, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
+		}},
+		{"limit cut waiting requests see it", live(600, 0), []step{
+			{at: 0, op: "reserve", n: 600},
+			{at: 0, op: "reserve", n: 10, wantErr: ErrExceeded, wantWait: time.Second},
+			{at: 0, op: "set", n: 60},
+			// The debt is time: a second at 600 a minute is a second at 60 a minute.
+			{at: 0, op: "reserve", n: 10, wantErr: ErrExceeded, wantWait: 10 * time.Second},
+			{at: time.Minute + 10*time.Second, op: "reserve", n: 10},
+		}},
+		{"small burst paces, a large request waits for a full rate", live(60, 5), []step{
+			{at: 0, op: "reserve", n: 5},
+			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: time.Second},
+			{at: time.Second, op: "reserve", n: 1},
+			{at: time.Second, op: "reserve", n: 20, wantErr: ErrExceeded, wantWait: 5 * time.Second},
+			{at: 6 * time.Second, op: "reserve", n: 20},
+			{at: 6 * time.Second, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: 16 * time.Second},
+		}},
+		{"refund at the reserve's limit", live(60, 0), []step{
+			{at: 0, op: "reserve", n: 60},
+			{at: 0, op: "set", n: 120},
+			{at: 0, op: "settle", ref: 0, n: 30},
+			// 30 left at 60 a minute: 30s of debt, 60 of 120 at the new limit.
+			{at: 0, op: "reserve", n: 60},
+			{at: 0, op: "reserve", n: 1, wantErr: ErrExceeded, wantWait: 500 * time.Millisecond},
 		}},
 	}
 	for _, tt := range tests {

@@ -108,6 +108,16 @@ func get(h http.Header, key string) string {
 	return ""
 }
 
+// ParseReset parses the value of a rate-limit reset header relative to now: OpenAI's
+// Go-like duration (x-ratelimit-reset-*: "20ms", "6m0s", "1m30.5s") or Anthropic's RFC 3339
+// instant (anthropic-ratelimit-*-reset; an instant in the past is 0). ok is false for a
+// value in neither form or a negative duration. Package learn reads limits with it.
+func ParseReset(v string, now time.Time) (d time.Duration, ok bool) {
+	// An RFC 3339 instant has a 'T' between date and time; a duration never has one.
+	// Choosing first spares the failed parse, which allocates its error.
+	return parseReset(v, strings.IndexByte(v, 'T') >= 0, now)
+}
+
 // parseReset parses one reset header: an RFC 3339 time relative to now, or a duration.
 func parseReset(v string, rfc3339 bool, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)

@@ -285,3 +285,30 @@ func BenchmarkServerDelay(b *testing.B) {
 		})
 	}
 }
+
+func TestParseReset(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		v      string
+		want   time.Duration
+		wantOK bool
+	}{
+		{"6m0s", 6 * time.Minute, true},
+		{"20ms", 20 * time.Millisecond, true},
+		{"1m30.5s", 90500 * time.Millisecond, true},
+		{" 1s ", time.Second, true},
+		{"2026-11-27T14:00:07Z", 7 * time.Second, true},
+		{"2026-11-27T15:00:00+01:00", 0, true},
+		{"2026-11-27T13:59:00Z", 0, true},
+		{"-1s", 0, false},
+		{"6", 0, false},
+		{"tomorrow", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseReset(tt.v, t0)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("ParseReset(%q) = %v, %v; want %v, %v", tt.v, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}

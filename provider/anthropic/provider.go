@@ -126,7 +126,7 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 		model = call.Request.Model
 	}
 	if stream {
-		return &llm.Response{Format: llm.Anthropic, Model: model, Created: time.Now(),
+		return &llm.Response{Format: llm.Anthropic, Model: model, Created: time.Now(), Header: resp.Header,
 			Stream: newStream(resp.Body, p.name, p.key, responseTool)}, nil
 	}
 	defer resp.Body.Close()
@@ -144,6 +144,7 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if out.Model == "" {
 		out.Model = model
 	}
+	out.Header = resp.Header
 	return out, nil
 }
 
@@ -153,6 +154,7 @@ func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
 		return wire.TransportError(ctx, p.name, p.key, err)
 	}
 	e := p.upstreamError(resp.StatusCode, raw)
+	e.Header = resp.Header
 	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}

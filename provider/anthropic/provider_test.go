@@ -82,6 +82,10 @@ func TestDo(t *testing.T) {
 		t.Errorf("Do().Created is zero, want the time the answer arrived")
 	}
 	got.Created = time.Time{}
+	if got.Header.Get("Content-Type") == "" {
+		t.Errorf("Do().Header = %v, want the upstream's response header", got.Header)
+	}
+	got.Header = nil
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Do() mismatch (-want +got):\n%s", diff)
 	}

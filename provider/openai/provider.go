@@ -120,7 +120,7 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 		model = call.Request.Model
 	}
 	if stream {
-		return &llm.Response{Format: llm.OpenAI, Model: model, Stream: newStream(resp.Body, p.name, p.key, addedUsage)}, nil
+		return &llm.Response{Format: llm.OpenAI, Model: model, Header: resp.Header, Stream: newStream(resp.Body, p.name, p.key, addedUsage)}, nil
 	}
 	defer resp.Body.Close()
 	raw, err := wire.ReadBody(resp.Body)
@@ -139,6 +139,7 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if out.Model == "" {
 		out.Model = model
 	}
+	out.Header = resp.Header
 	return out, nil
 }
 
@@ -148,6 +149,7 @@ func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
 		return wire.TransportError(ctx, p.name, p.key, err)
 	}
 	e := p.upstreamError(resp.StatusCode, raw)
+	e.Header = resp.Header
 	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}

@@ -79,6 +79,10 @@ func TestDo(t *testing.T) {
 	}
 	want := &llm.Response{Format: llm.OpenAI, Model: "gpt-4o-mini-2024-07-18", ID: "chatcmpl-abc123",
 		Created: time.Unix(1741569952, 0).UTC(), Body: []byte(completion), Text: "Hello there.", StopReason: "stop", Usage: llm.Usage{InputTokens: 19, CachedInputTokens: 8, OutputTokens: 3}}
+	if got.Header.Get("Content-Type") == "" {
+		t.Errorf("Do().Header = %v, want the upstream's response header", got.Header)
+	}
+	got.Header = nil
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Do() mismatch (-want +got):\n%s", diff)
 	}
