@@ -25,6 +25,7 @@ type openRes struct {
 	amount  quota.Amount
 	starts  []int64 // the window start (unix s) of each day or month quota; nil if none
 	expires int64   // unix ns
+	epoch   int64   // the epoch of the state it was made in (rebuild.go); 0 unknown
 }
 
 func (p *pending) shard(id quota.ID) *pendingShard { return &p.shards[id[15]&15] }
@@ -55,6 +56,15 @@ func (p *pending) take(id quota.ID) (openRes, bool) {
 	sh.mu.Lock()
 	r, ok := sh.m[id]
 	delete(sh.m, id)
+	sh.mu.Unlock()
+	return r, ok
+}
+
+// get returns a reservation's record without taking it.
+func (p *pending) get(id quota.ID) (openRes, bool) {
+	sh := p.shard(id)
+	sh.mu.Lock()
+	r, ok := sh.m[id]
 	sh.mu.Unlock()
 	return r, ok
 }
