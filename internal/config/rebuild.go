@@ -1,0 +1,95 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tollgate/tollgate/ledger"
+	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/redisstore"
+)
+
+// fleetLedger is what rebuilding the Redis quota state needs of a ledger; *ledger.Ledger is
+// one.
+type fleetLedger interface {
+	budgetSource
+	Recover(ctx context.Context) (int, error)
+	OpenHolds(ctx context.Context) ([]ledger.Hold, error)
+	SettledHolds(ctx context.Context, since time.Time) ([]string, error)
+}
+
+// ledgerSource is the redisstore.Source of a gateway: the fleet's ledger read through the
+// configured quota rules. With a postgres ledger it sees the whole fleet; with sqlite, only
+// this replica's records (Build says so in its log).
+type ledgerSource struct {
+	l     fleetLedger
+	rules quota.Rules
+	log   *slog.Logger
+}
+
+var _ redisstore.Source = (*ledgerSource)(nil)
+
+// Baseline implements redisstore.Source: every budget's settled use in its current window
+// (the same walk as the restore at start), the holds still open mapped onto the budget
+// quotas their labels fall in, and the reservations recently settled. The holds of dead
+// replicas are charged first, so that they are counted as the records they become.
+func (s *ledgerSource) Baseline(ctx context.Context, now, settledSince time.Time) (*redisstore.Baseline, error) {
+	if _, err := s.l.Recover(ctx); err != nil && !errors.Is(err, ledger.ErrReadOnly) {
+		// Not fatal: those holds are still open, so they are installed below instead of
+		// counted as charges, and the next recovery charges them.
+		s.log.Warn("redis rebuild: charging the holds of dead replicas failed", "err", err)
+	}
+	base := &redisstore.Baseline{}
+	_, err := restoreBudgets(ctx, s.l, func(q quota.Quota, used int64) {
+		base.Budgets = append(base.Budgets, redisstore.BudgetUse{Quota: q, Used: used})
+	}, s.rules, now)
+	if err != nil {
+		return nil, fmt.Errorf("budgets: %w", err)
+	}
+	holds, err := s.l.OpenHolds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	skipped := 0
+	for _, h := range holds {
+		id, err := quota.ParseID(h.ID)
+		if err != nil {
+			skipped++
+			continue
+		}
+		labels := quota.Labels{Provider: h.Provider, Model: h.Model, Tenant: h.Tenant, Key: h.Key, Agent: h.Agent,
+			Session: h.Session}
+		var qs []quota.Quota
+		for i := range s.rules {
+			if !s.rules[i].Window.Kind.IsBudget() {
+				continue
+			}
+			if q, ok := s.rules[i].For(labels); ok {
+				qs = append(qs, q)
+			}
+		}
+		if len(qs) == 0 {
+			continue
+		}
+		base.Holds = append(base.Holds, redisstore.OpenHold{ID: id, Quotas: qs, Opened: h.Opened,
+			Amount: quota.Amount{Requests: 1, InputTokens: h.InputTokens, OutputTokens: h.OutputTokens, MicroUSD: h.MicroUSD}})
+	}
+	if skipped > 0 {
+		// A hold journaled under an id that is not a reservation's cannot be matched to
+		// its settle; its worst case still counts when it is charged as an orphan.
+		s.log.Warn("redis rebuild: holds whose id is not a reservation id were not installed", "holds", skipped)
+	}
+	ids, err := s.l.SettledHolds(ctx, settledSince)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range ids {
+		if id, err := quota.ParseID(raw); err == nil {
+			base.Settled = append(base.Settled, id)
+		}
+	}
+	return base, nil
+}
