@@ -61,6 +61,10 @@ func (s *Store) up(ctx context.Context) bool {
 	return s.rejoin(ctx, true)
 }
 
+// errRejoining is why a FailOpenLocal replica admits nothing during the quiet period of
+// its rejoin (see rejoin).
+var errRejoining = errors.New("redis answers again; waiting for every replica's local spend to reach it before admitting")
+
 // localRes is a reservation served by the local fallback.
 type localRes struct {
 	mem     *quota.MemoryStore // the store of the outage that granted it
@@ -114,6 +118,10 @@ func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, dst []quot
 	if s.policy != FailOpenLocal {
 		s.unavailable.Add(1)
 		return quota.Reservation{}, dst, &UnavailableError{Policy: s.policy, Err: cause}
+	}
+	if s.quietUntil.Load() != 0 {
+		s.unavailable.Add(1)
+		return quota.Reservation{}, dst, &UnavailableError{Policy: s.policy, Err: errRejoining}
 	}
 	var budgets []quota.Quota
 	for _, q := range req.Quotas {

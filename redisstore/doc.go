@@ -121,26 +121,34 @@
 // its worst case) puts a charge in that slot, which the rejoin adds to the budgets in
 // Redis, once per reservation id; a local reservation still open at the rejoin is
 // installed in Redis as a reservation holding its worst case until its expiry, whose
-// settle then goes to Redis and refunds the difference. After the rejoin, Redis's totals
-// include every replica's local spend.
+// settle then goes to Redis and refunds the difference. Then the replica admits nothing
+// for a quiet period (2 x ProbeInterval + Timeout), in which the other replicas, which
+// probe as often, replay their own local spend; only then does it reserve from Redis
+// again. (Without it the first replica back would spend what Redis believes remains while
+// the others' local spend is not in it yet.) After the rejoin, Redis's totals include
+// every replica's local spend.
 //
 // The worst case. For one budget of limit L shared by a fleet of N = Config.Replicas
 // replicas, let R0 be what remained of it in Redis when the outage began (open
 // reservations already count at their worst case), and Ri what remained in Redis's last
 // answer to replica i about it before the outage (L if it had none in this window). A
-// replica spends at most floor(Ri / N) locally, so the fleet's spend is at most
-// (L - R0) + sum_i floor(Ri / N), and
+// replica spends at most floor(Ri / N) locally, so
 //
-//	overspend <= sum_i floor(Ri / N) - R0 <= sum_i (Ri - R0) / N
+//	overspend <= sum_i floor(Ri / N) - R0 + C  <=  sum_i (Ri - R0) / N + C
 //
-// Ri - R0 is what the rest of the fleet reserved on that budget (net of refunds) between
-// replica i's last answer and the outage: its staleness. When every replica spoke to
-// Redis about the budget just before the outage the bound is 0; when none ever did it is
-// L - R0. It holds per outage (each starts from Redis's totals after the previous
-// rejoin's replay) and assumes Config.Replicas is at least the number of replicas. Rates
-// may overshoot by up to one burst per outage (each replica starts a fresh bucket of
-// burst / N), and concurrency by the leases in flight when it began (still held in Redis
-// and not seen locally). BENCHMARKS.md and docs/config.md have the measured figures.
+// where the sum is over the replicas that served locally, and C is what replicas reserved
+// from Redis while another's local spend was not yet in it: 0 when Redis itself was down
+// for every replica and each found it answering within the others' quiet period; at most
+// R0 when only some replicas lost Redis (a network partition: the others kept spending
+// from it), so that overspend <= sum_i floor(Ri / N) always. Ri - R0 is what the rest of
+// the fleet reserved on that budget (net of refunds) between replica i's last answer and
+// the outage: its staleness. When every replica spoke to Redis about the budget just
+// before the outage the bound is 0 (plus C); when none ever did it is L - R0. It holds per
+// outage (each starts from Redis's totals after the previous rejoin's replay) and assumes
+// Config.Replicas is at least the number of replicas. Rates may overshoot by up to one
+// burst per outage (each replica starts a fresh bucket of burst / N), and concurrency by
+// the leases in flight when it began (still held in Redis and not seen locally).
+// BENCHMARKS.md and docs/config.md have the measured figures.
 //
 // # When Redis loses its data
 //

@@ -100,6 +100,10 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	}
 
 	srv.Restart(t)
+	if s.rejoin(ctx, true) {
+		t.Fatal("rejoined at once under fail_open_local, want a quiet period first")
+	}
+	endQuiet(t, s)
 	r, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatalf("Reserve after restart = %v", err)

@@ -235,6 +235,14 @@ func (s *Store) runOp(ctx context.Context, o *deferredOp) ([]any, error) {
 // and marks the Store up. One caller drains at a time: a request's probe waits for the
 // background replay's drain to end (wait), the background replay skips its turn while a
 // request's probe drains.
+//
+// Under FailOpenLocal the rejoin has two steps. The first drain brings this replica's
+// local spend into Redis; then, for the quiet period (quietFor), the replica admits
+// nothing, locally or from Redis, so that the other replicas, which probe as often, have
+// replayed their own local spend before any of them reserves from Redis again. Without
+// it, the first to rejoin would spend what Redis believes remains while the others' local
+// spend is not in it yet. The second drain, after the quiet period, replays what settled
+// meanwhile, and the Store is up.
 func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 	if wait {
 		s.drainMu.Lock()
@@ -248,28 +256,51 @@ func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 			if ctx.Err() == nil {
 				s.setCause(err)
 			}
+			// Redis is gone again: serve by the policy rather than wait out a quiet period.
+			s.quietUntil.Store(0)
 			return false
 		}
 	}
 	start := time.Now()
 	replayed, installed, ok := s.drain(ctx)
+	s.rejoinReplayed += replayed
+	s.rejoinInstalled += installed
 	if !ok {
 		return false
+	}
+	if s.policy == FailOpenLocal && s.down.Load() {
+		now := time.Now()
+		switch q := s.quietUntil.Load(); {
+		case q == 0:
+			s.quietUntil.Store(now.Add(s.quietFor()).UnixNano())
+			s.log.Info("redis answers again: this replica's local spend is replayed; it admits nothing until the other replicas have replayed theirs",
+				"replayed", s.rejoinReplayed, "installed", s.rejoinInstalled, "quiet", s.quietFor())
+			return false
+		case now.UnixNano() < q:
+			return false
+		}
 	}
 	s.resetLocal()
 	if s.down.CompareAndSwap(true, false) {
 		took := time.Since(start)
-		s.log.Info("redis quota store rejoined", "policy", s.policy.String(), "replayed", replayed,
-			"installed", installed, "took", took)
+		s.log.Info("redis quota store rejoined", "policy", s.policy.String(), "replayed", s.rejoinReplayed,
+			"installed", s.rejoinInstalled, "took", took)
 		s.dropLogged.Store(false)
-		s.emit(Event{Kind: EventRejoined, Replayed: replayed, Installed: installed, Took: took})
+		s.emit(Event{Kind: EventRejoined, Replayed: s.rejoinReplayed, Installed: s.rejoinInstalled, Took: took})
 	}
+	s.quietUntil.Store(0)
+	s.rejoinReplayed, s.rejoinInstalled = 0, 0
 	if s.box.len() > 0 {
 		// Queued while this drain finished: the background replay takes them.
 		s.kick()
 	}
 	return true
 }
+
+// quietFor is the quiet period of a FailOpenLocal rejoin: long enough for every other
+// replica's probe to find Redis answering (within ProbeInterval, or Timeout for a probe
+// that was waiting on it) and to replay, with a ProbeInterval to spare.
+func (s *Store) quietFor() time.Duration { return 2*s.probeEvery + s.timeout }
 
 // kick starts the background replay unless it runs: it probes every ProbeInterval while
 // Redis is down and drains the outbox, and exits when Redis is up and nothing is left.

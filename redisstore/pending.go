@@ -68,3 +68,36 @@ func (p *pending) get(id quota.ID) (openRes, bool) {
 	sh.mu.Unlock()
 	return r, ok
 }
+
+// olderRes is one of the reservations older returns.
+type olderRes struct {
+	id quota.ID
+	r  openRes
+}
+
+// older returns the reservations made in an epoch other than epoch (and known).
+func (p *pending) older(epoch int64) []olderRes {
+	var out []olderRes
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		for id, r := range sh.m {
+			if r.epoch != 0 && r.epoch != epoch {
+				out = append(out, olderRes{id, r})
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// setEpoch moves a reservation still open from epoch from to epoch to.
+func (p *pending) setEpoch(id quota.ID, from, to int64) {
+	sh := p.shard(id)
+	sh.mu.Lock()
+	if r, ok := sh.m[id]; ok && r.epoch == from {
+		r.epoch = to
+		sh.m[id] = r
+	}
+	sh.mu.Unlock()
+}

@@ -189,10 +189,12 @@ func (s *Store) ensure(ctx context.Context) (*Rebuild, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: rebuild lock: %w", err)
 	}
-	switch toInt(v) {
-	case 2:
+	res, _ := v.([]any)
+	switch {
+	case len(res) == 2 && toInt(res[0]) == 2:
+		s.sawEpoch(ctx, toInt(res[1]))
 		return nil, nil
-	case 0:
+	case len(res) == 0 || toInt(res[0]) != 1:
 		return nil, &RebuildingError{}
 	}
 	rb, err := s.rebuild(ctx, token)
@@ -267,14 +269,67 @@ func (s *Store) rebuild(ctx context.Context, token string) (*Rebuild, error) {
 		}
 	}
 	rb.Took = time.Since(start)
-	s.epoch.Store(rb.Epoch)
 	s.rebuilds.Add(1)
 	s.lastRebuild.Store(int64(rb.Took))
 	s.log.Info("redis quota state rebuilt from the ledger", "epoch", rb.Epoch, "budgets", len(rb.Budgets),
 		"holds", rb.Holds, "settled", rb.Settled, "took", rb.Took)
 	s.emit(Event{Kind: EventRebuilt, Epoch: rb.Epoch, Budgets: len(rb.Budgets), Holds: rb.Holds,
 		Settled: rb.Settled, Took: rb.Took})
+	s.sawEpoch(ctx, rb.Epoch)
 	return rb, nil
+}
+
+// sawEpoch records the epoch of the state in Redis, as a reply or a rebuild told it. A
+// change means the state was lost and rebuilt: this replica's reservations made before,
+// still open, are installed again (see reinstall).
+func (s *Store) sawEpoch(ctx context.Context, epoch int64) {
+	if old := s.epoch.Swap(epoch); old != 0 && old != epoch {
+		s.reinstall(ctx, epoch)
+	}
+}
+
+// reinstall installs this replica's reservations of an earlier epoch, still open, in the
+// rebuilt state: each holds its worst case on its budgets until its expiry, as it did
+// before the loss, so that nobody else is admitted into what the call may still spend,
+// and its settle refunds the difference. The rebuild installed those whose holds the ledger
+// journaled already (the same reservation is written once). One that is not installed
+// (Redis failed meanwhile) is charged its actual amount when it settles.
+func (s *Store) reinstall(ctx context.Context, epoch int64) {
+	olds := s.open.older(epoch)
+	if len(olds) == 0 {
+		return
+	}
+	now := s.now()
+	var l loader
+	n := 0
+	for _, o := range olds {
+		var budgets []quota.Quota
+		for _, q := range o.r.quotas {
+			if q.Window.Kind.IsBudget() {
+				budgets = append(budgets, q)
+			}
+		}
+		if len(budgets) == 0 {
+			continue
+		}
+		expires := time.Unix(0, o.r.expires)
+		h := OpenHold{ID: o.id, Quotas: budgets, Amount: o.r.amount, Opened: expires.Add(-s.ttl)}
+		if s.loadHold(&l, &h, expires, now) {
+			n++
+		}
+	}
+	keys := []string{s.names.state(), s.names.index(), s.names.lock()}
+	for _, b := range l.done() {
+		if _, err := s.long().run(ctx, loadScript, keys, []any{"", s.rebuildTimeout.Milliseconds(), "l", 0, b}); err != nil {
+			s.log.Warn("redis quota state rebuilt: reinstalling this replica's reservations in flight failed; they are charged their actual amounts when they settle",
+				"reservations", len(olds), "err", err)
+			return
+		}
+	}
+	for _, o := range olds {
+		s.open.setEpoch(o.id, o.r.epoch, epoch)
+	}
+	s.log.Info("redis quota state rebuilt: this replica's reservations in flight are held again", "reservations", n)
 }
 
 // loadBudgets adds an operation per budget with use, and returns those.

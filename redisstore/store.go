@@ -48,8 +48,12 @@ type Store struct {
 	epoch, lostSeen, nextRebuild atomic.Int64
 	rebuilding                   chan struct{} // one rebuild at a time in this process
 
-	// The outbox and its background replay (outbox.go).
+	// The outbox and its background replay (outbox.go). rejoinReplayed and
+	// rejoinInstalled count what a rejoin under way replayed; drainMu guards them.
 	box                         outbox
+	quietUntil                  atomic.Int64 // unix ns; 0 outside a FailOpenLocal rejoin
+	rejoinReplayed              int
+	rejoinInstalled             int
 	drainMu                     sync.Mutex
 	flushMu                     sync.Mutex
 	flushing, closed            bool
@@ -261,7 +265,7 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
 	}
 	code, nowUS, epoch := toInt(res[0]), toInt(res[1]), toInt(res[len(res)-1])
-	s.epoch.Store(epoch)
+	s.sawEpoch(ctx, epoch)
 	t := nowUS * 1000
 	var refused *quota.ExceededError
 	var warned uint64
@@ -567,7 +571,7 @@ func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quo
 	if !ok || len(res) != 2+3*len(quotas) {
 		return dst, fmt.Errorf("redisstore: status: unexpected reply %v", v)
 	}
-	s.epoch.Store(toInt(res[len(res)-1]))
+	s.sawEpoch(ctx, toInt(res[len(res)-1]))
 	t := toInt(res[0]) * 1000
 	dst = slices.Grow(dst, len(quotas))
 	for i := range quotas {

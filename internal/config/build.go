@@ -232,6 +232,9 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 // DefaultRedisRecheck is queue.recheck when Redis is configured and the field is 0.
 const DefaultRedisRecheck = 100 * time.Millisecond
 
+// ledgerCommitInterval is ledger.Config.CommitInterval's default.
+const ledgerCommitInterval = 100 * time.Millisecond
+
 // buildRedisStore makes the Redis quota store, with the ledger as the Source of its
 // rebuilds, and initialises the fleet's state in Redis when it is missing. A Redis that is
 // down, or another replica rebuilding, is not an error: the first operation that finds the
@@ -242,7 +245,11 @@ func (c *Config) buildRedisStore(ctx context.Context, b *Built, r *resolved, log
 		logger.Warn("redis: with a sqlite ledger, a Redis that loses its data is rebuilt from this replica's records only; a fleet needs ledger.backend postgres",
 			"replicas", rd.Replicas)
 	}
-	src := &ledgerSource{l: b.Ledger, rules: r.rules, log: logger}
+	lcfg, err := c.LedgerConfig()
+	if err != nil {
+		return err
+	}
+	src := &ledgerSource{l: b.Ledger, rules: r.rules, log: logger, settle: 2 * cmp.Or(lcfg.CommitInterval, ledgerCommitInterval)}
 	st, err := redisstore.New(b.redis, redisstore.Config{Timeout: rd.Timeout.D(), Policy: r.policy,
 		Replicas: rd.Replicas, SlotGroup: rd.SlotGroup, ProbeInterval: rd.ProbeInterval.D(), Outbox: rd.Outbox,
 		RebuildTimeout: rd.RebuildTimeout.D(), Source: src, Logger: logger})

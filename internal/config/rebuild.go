@@ -16,6 +16,7 @@ import (
 // one.
 type fleetLedger interface {
 	budgetSource
+	Flush(ctx context.Context) error
 	Recover(ctx context.Context) (int, error)
 	OpenHolds(ctx context.Context) ([]ledger.Hold, error)
 	SettledHolds(ctx context.Context, since time.Time) ([]string, error)
@@ -28,6 +29,9 @@ type ledgerSource struct {
 	l     fleetLedger
 	rules quota.Rules
 	log   *slog.Logger
+	// settle is how long to let the other replicas commit what they have queued before
+	// reading: twice the ledger's commit interval.
+	settle time.Duration
 }
 
 var _ redisstore.Source = (*ledgerSource)(nil)
@@ -36,7 +40,25 @@ var _ redisstore.Source = (*ledgerSource)(nil)
 // (the same walk as the restore at start), the holds still open mapped onto the budget
 // quotas their labels fall in, and the reservations recently settled. The holds of dead
 // replicas are charged first, so that they are counted as the records they become.
+//
+// A call settled in Redis shortly before Redis lost it is counted only by its record, which
+// its replica commits within the ledger's commit interval: this replica's records are
+// flushed, and the others' given twice that interval to be committed, before the read.
+// (With holds journaled, a call whose record is not yet committed still has its hold open,
+// and is counted at its worst case instead: more than was spent, never less.)
 func (s *ledgerSource) Baseline(ctx context.Context, now, settledSince time.Time) (*redisstore.Baseline, error) {
+	if err := s.l.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("flushing this replica's records: %w", err)
+	}
+	if s.settle > 0 {
+		t := time.NewTimer(s.settle)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
 	if _, err := s.l.Recover(ctx); err != nil && !errors.Is(err, ledger.ErrReadOnly) {
 		// Not fatal: those holds are still open, so they are installed below instead of
 		// counted as charges, and the next recovery charges them.
