@@ -173,11 +173,13 @@
 // ledger's totals: Ensure does it at start.
 //
 // Reservations made before the loss (each remembers the epoch it was made in) end this
-// way: one whose hold the ledger journaled was installed again, and settles normally; one
-// the ledger had already settled is refused as unknown and counts once; any other (its
-// hold was never journaled, or only after the rebuild read the ledger) is charged its
-// actual amount to its budgets as a plain charge, once (a marker with the reservation id
-// lives for TTL); a release of one returns nothing. So nothing spent before the loss is
+// way: one whose hold the ledger journaled was installed again by the rebuild, and
+// settles normally; so does one still open in its replica, which installs its own again
+// when it first sees the new epoch (in a reply, or from the rebuild it made or waited
+// for); one the ledger had already settled is refused as unknown and counts once; any
+// other (its replica settled it before seeing the new epoch) is charged its actual amount
+// to its budgets as a plain charge, once (a marker with the reservation id lives for TTL);
+// a release of one returns nothing. So nothing spent before the loss is
 // lost; what can be counted twice is a settle that was kept in the outbox across the loss
 // of a reservation whose ledger record was written but does not name its hold (more than
 // was spent, never less). Leases of calls in flight at the loss are not restored, so

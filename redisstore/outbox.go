@@ -127,8 +127,9 @@ func (b *outbox) remove(o *deferredOp) {
 
 // deferOp puts a settle or release that Redis could not take into the outbox and starts
 // the background replay. It returns nil when queued, or the error to report when the
-// outbox is full.
-func (s *Store) deferOp(o *deferredOp, cause error) error {
+// outbox is full. o is a value so that a settle that is not deferred allocates none.
+func (s *Store) deferOp(op deferredOp, cause error) error {
+	o := &op
 	if !s.box.add(o, false) {
 		s.dropped.Add(1)
 		s.unavailable.Add(1)

@@ -103,6 +103,9 @@ func (e *RebuildingError) Unwrap() []error {
 
 // isLost reports whether err is a script's answer that the marker is gone (holds.lua).
 func isLost(err error) bool {
+	if err == nil {
+		return false
+	}
 	var rerr redis.Error
 	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "TGLOST")
 }

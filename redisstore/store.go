@@ -377,20 +377,20 @@ func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, d
 		return dst, fmt.Errorf("redisstore: %s %s: %w", opName(mode), id, quota.ErrUnknownReservation)
 	}
 	r, known := s.open.take(id)
-	o := &deferredOp{id: id, mode: mode, nonce: s.ids.Next().String(), res: r, known: known}
+	o := deferredOp{id: id, mode: mode, nonce: s.ids.Next().String(), res: r, known: known}
 	if actual != nil {
 		o.actual = *actual
 	}
 	if !s.up(ctx) {
 		return dst, s.deferOp(o, s.lastCause())
 	}
-	res, err := s.runOp(ctx, o)
+	res, err := s.runOp(ctx, &o)
 	if isLost(err) {
 		// Redis lost the state: once it is rebuilt, this reservation is found again (its
 		// hold was in the ledger) or charged as what it is, a reservation of an earlier
 		// epoch. Until then the outbox keeps it.
 		if err = s.recoverState(ctx); err == nil {
-			res, err = s.runOp(ctx, o)
+			res, err = s.runOp(ctx, &o)
 		}
 		var re *RebuildingError
 		if isLost(err) || errors.As(err, &re) {
