@@ -359,7 +359,7 @@ func TestOutboxReturnsLeasesOnRejoin(t *testing.T) {
 	srv := redistest.StartLocal(t)
 	var evs events
 	// No probe falls due by itself: the test says when (probeNow), once Redis answers.
-	s, _, c := newStore(t, srv, Config{Timeout: 300 * time.Millisecond, ProbeInterval: time.Hour, OnEvent: evs.add})
+	s, _, c := newStore(t, srv, Config{Timeout: time.Second, ProbeInterval: time.Hour, OnEvent: evs.add})
 	conc, q := leaseQ("conc", 3), budget("usd", 1000)
 	req := &quota.Request{Quotas: []quota.Quota{conc, q}, Amount: usd(100)}
 	var ids []quota.ID
@@ -446,7 +446,7 @@ func TestOutboxFull(t *testing.T) {
 func TestFailOpenLocalShareOfWhatRemained(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartLocal(t)
-	s, _, c := newStore(t, srv, Config{Policy: FailOpenLocal, Replicas: 4, Timeout: 300 * time.Millisecond,
+	s, _, c := newStore(t, srv, Config{Policy: FailOpenLocal, Replicas: 4, Timeout: time.Second,
 		ProbeInterval: time.Hour})
 	q, never := budget("usd", 1000), budget("never-seen", 400)
 	r, _, err := s.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{q}, Amount: usd(300)}, nil)
