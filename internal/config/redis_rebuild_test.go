@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/pgtest"
@@ -117,5 +118,29 @@ func TestRedisRebuiltFromThePostgresLedger(t *testing.T) {
 	}
 	if spent == after {
 		t.Errorf("the request after the loss was not recorded")
+	}
+}
+
+func TestValidateRedisRecovery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		text string // the redis section, appended to minimal
+		want []string
+	}{
+		{"set", "redis: {url: \"redis://h:6379\", probe_interval: 100ms, outbox: 1000, rebuild_timeout: 10s}\n", nil},
+		{"negative", "redis: {url: \"redis://h:6379\", probe_interval: -1s, outbox: -1, rebuild_timeout: -2s}\n", []string{
+			`t.yaml:5:48: redis.probe_interval: must not be negative, got -1s`,
+			`t.yaml:5:61: redis.outbox: must not be negative, got -1`,
+			`t.yaml:5:82: redis.rebuild_timeout: must not be negative, got -2s`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := problemStrings(parse(t, minimal+tt.text).Validate())
+			if diff := cmp.Diff(tt.want, got, cmpEmpty); diff != "" {
+				t.Errorf("Validate() (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
