@@ -33,6 +33,10 @@ func BenchmarkEngineRedis(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = store.Close() })
+	if _, err := store.Ensure(context.Background()); err != nil { // the fleet's first start, not a request's
+		b.Fatal(err)
+	}
 	rec := &recorder{}
 	client.AddHook(rec)
 	e, err := engine.New(engine.Config{Providers: map[string]llm.Provider{"openai": noop{}}, Rules: quota.Rules{

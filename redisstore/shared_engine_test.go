@@ -160,8 +160,12 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = store.Close() })
+	if _, err := store.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	rec := &commands{n: map[string]int{}}
-	client.AddHook(rec) // after New: its one-off script loading is not a request's
+	client.AddHook(rec) // after New and Ensure: loading the scripts and the state is not a request's
 	rules := quota.Rules{
 		// Rates over a day: none refills measurably while the test runs.
 		{Name: "rpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Requests, Limit: 10_000, Window: quota.Rolling(24 * time.Hour)},
