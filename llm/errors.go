@@ -52,6 +52,9 @@ type Error struct {
 	Message    string        // the provider's message; never contains a credential
 	RetryAfter time.Duration // the provider's requested wait, 0 when it gave none
 	Err        error         // underlying transport error, if any
+	// UpstreamRequestID is the upstream's id of the failed call (its x-request-id or
+	// request-id header); empty when it answered none.
+	UpstreamRequestID string
 }
 
 func (e *Error) Error() string {

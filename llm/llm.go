@@ -133,6 +133,10 @@ type Call struct {
 	Request   *Request
 	Model     string
 	MaxTokens int
+	// RequestID is tollgate's id of the request (see Request.ID), which an adapter sends
+	// upstream as the X-Client-Request-Id header, so that the provider's logs, support and
+	// bill can be matched to tollgate's ledger; "" sends none.
+	RequestID string
 }
 
 // Response is an upstream's answer.
@@ -145,6 +149,10 @@ type Response struct {
 	Model  string // the model the upstream reports having used
 	// ID is the upstream's id of the answer ("chatcmpl-…", "msg_…"); empty when unknown.
 	ID string
+	// UpstreamRequestID is the upstream's id of the HTTP call (OpenAI's x-request-id,
+	// Anthropic's request-id response header), which its support and logs know the call
+	// by; empty when it sent none.
+	UpstreamRequestID string
 	// Created is when the upstream made the answer: OpenAI's "created", or when tollgate
 	// received an answer that does not say (Anthropic's). Zero when unknown.
 	Created time.Time
