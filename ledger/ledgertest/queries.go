@@ -89,6 +89,9 @@ func testSumSinceByDay(t *testing.T, newConfig NewConfig) {
 					w.Requests++
 					w.InputTokens += 100
 					w.CachedInputTokens += 10
+					w.CacheWriteTokens += 30
+					w.CacheWrite1hTokens += 5
+					w.ReasoningTokens += 8
 					w.OutputTokens += 20
 					w.MicroUSD += int64(n)
 					want[day] = w
@@ -133,7 +136,8 @@ func testSumSince(t *testing.T, newConfig NewConfig) {
 	flush(t, l)
 
 	sum := func(n, usd int64) ledger.Sum {
-		return ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, OutputTokens: 20 * n, MicroUSD: usd}
+		return ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, CacheWriteTokens: 30 * n,
+			CacheWrite1hTokens: 5 * n, OutputTokens: 20 * n, ReasoningTokens: 8 * n, MicroUSD: usd}
 	}
 	tests := []struct {
 		by   ledger.Dim
@@ -193,7 +197,8 @@ func testQuery(t *testing.T, newConfig NewConfig) {
 
 	row := func(by ledger.Dim, group string, n, usd, errs, fallbacks int64) ledger.Row {
 		return ledger.Row{By: by, Group: group, Errors: errs, Fallbacks: fallbacks,
-			Sum: ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, OutputTokens: 20 * n, MicroUSD: usd}}
+			Sum: ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, CacheWriteTokens: 30 * n,
+				CacheWrite1hTokens: 5 * n, OutputTokens: 20 * n, ReasoningTokens: 8 * n, MicroUSD: usd}}
 	}
 	tests := []struct {
 		name string
