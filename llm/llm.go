@@ -230,7 +230,10 @@ func (c *Chunk) IsContent() bool {
 }
 
 // Stream is a streamed response. Recv returns io.EOF after the last chunk. Close releases
-// the connection and may be called at any time, more than once.
+// the connection and may be called at any time, more than once, also from another
+// goroutine while Recv waits: that Recv then returns an error. The engine closes a stream
+// so when its caller's context ends, since the call itself runs on a context that the
+// caller's cancellation does not reach.
 //
 // Usage returns the usage the upstream has reported so far (cumulative; the final figure
 // once Recv has returned io.EOF). Its OutputTokens counts only what the upstream reported
