@@ -222,9 +222,9 @@ func (s *script) Close() error {
 	return nil
 }
 
-func text(s string) step             { return step{chunk: &llm.Chunk{Text: s}} }
-func usage(u llm.Usage) step         { return step{usage: &u} }
-func chunk(c llm.Chunk) step         { return step{chunk: &c} }
+func text(s string) step     { return step{chunk: &llm.Chunk{Text: s}} }
+func usage(u llm.Usage) step { return step{usage: &u} }
+func chunk(c llm.Chunk) step { return step{chunk: &c} }
 func counted(parts ...string) int64 { // as the default Tokenizer counts relayed text
 	var c tokens.Counter
 	for _, p := range parts {

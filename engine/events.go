@@ -59,7 +59,7 @@ type Event struct {
 	Quota     string      // BudgetWarning: the quota's name and scope, for people
 	Budget    quota.Quota // BudgetWarning: the budget that crossed its threshold
 	Fraction  float64
-	MaxTokens int // Clamped
+	MaxTokens int       // Clamped
 	Usage     llm.Usage // Settled: what was charged; Served: for a whole answer
 	MicroUSD  int64
 	// Outcome is how a Settled attempt ended: ledger.OutcomeOK, OutcomeError or
@@ -67,9 +67,9 @@ type Event struct {
 	Outcome string
 	// UpstreamRequestID is the upstream's id of a Settled or failed (UpstreamError) call.
 	UpstreamRequestID string
-	Latency   time.Duration // Served: from Do to the answer (streams: to the first chunk)
-	Cached    bool          // Served: from the cache
-	Stale     bool
-	Static    bool
-	FellBack  bool
+	Latency           time.Duration // Served: from Do to the answer (streams: to the first chunk)
+	Cached            bool          // Served: from the cache
+	Stale             bool
+	Static            bool
+	FellBack          bool
 }
