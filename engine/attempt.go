@@ -146,7 +146,12 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			return r.served(ctx, a, resp), nil, false
 		}
 		a.done(err, time.Now())
-		a.failed(err, ledger.OutcomeError)
+		if r.req.Stream || !cutAfterAnswer(err) {
+			a.failed(err, ledger.OutcomeError)
+		} else {
+			// The upstream generated the answer and may bill it; what it used is unknown.
+			a.settle(a.worstUsage(), ledger.OutcomeError, upstreamID(err), nil)
+		}
 		last = err
 		var le *llm.Error
 		status := 0
@@ -187,6 +192,16 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			Reason: reason, Err: err, UpstreamRequestID: upstreamID(err)})
 		return nil, err, fallsBack(kind)
 	}
+}
+
+// cutAfterAnswer reports whether a whole answer's call failed after the upstream answered
+// 200: the connection broke while its body was read. The adapters report that as a
+// connection failure (or a timeout) that names the upstream's id of the call, which only
+// an answer's headers carry.
+func cutAfterAnswer(err error) bool {
+	var le *llm.Error
+	return errors.As(err, &le) && le.UpstreamRequestID != "" && le.Status == 0 &&
+		(le.Kind == llm.KindConnection || le.Kind == llm.KindTimeout)
 }
 
 // upstreamID returns the upstream's id of a failed call, "" when it sent none.

@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/retry"
 )
 
 // emuTokenizer counts generated text as the emulator does (emulator.CountTokens), so that
@@ -156,5 +157,41 @@ func TestCancellationAgainstTheEmulator(t *testing.T) {
 				t.Errorf("ledger input side %+v, want the bill's %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestWholeAnswerCutAfterItsHeaders: an answer whose body breaks off after the upstream's
+// 200 was generated, and the provider bills it; the attempt fails, and is charged its worst
+// case, never less than the bill.
+func TestWholeAnswerCutAfterItsHeaders(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.New(emulator.Config{Seed: 3, Output: emulator.Output{MinTokens: 150, MaxTokens: 150},
+		Faults: emulator.Faults{Cut: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(em)
+	t.Cleanup(srv.Close)
+	oa, err := openai.New(openai.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-test", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &records{}
+	e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{"openai": oa}, Ledger: rec,
+		Retry: retry.Policy{MaxAttempts: 1}})
+	req := &llm.Request{Format: llm.OpenAI, Model: "gpt-4o-mini", MaxTokens: 200,
+		Messages: []llm.Message{{Role: "user", Content: "Say something long."}}}
+	res, err := e.Do(context.Background(), req)
+	if llm.KindOf(err) != llm.KindConnection {
+		t.Fatalf("Do = %v, want the cut as a connection failure", err)
+	}
+	recs, bills := rec.all(), em.BillsFor(res.RequestID)
+	if len(recs) != 1 || len(bills) != 1 {
+		t.Fatalf("records %+v, bills %+v; want one each", recs, bills)
+	}
+	r, b := recs[0], bills[0]
+	if r.Outcome != ledger.OutcomeError || r.UpstreamRequestID != b.RequestID || r.OutputTokens != 200 ||
+		r.MicroUSD < b.CostMicroUSD || b.End != emulator.EndCut {
+		t.Errorf("record %+v, bill %+v: want the worst case (200 output tokens) charged, at least the bill", r, b)
 	}
 }

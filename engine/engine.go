@@ -30,7 +30,8 @@
 // Settle. A whole answer settles at the usage the upstream reports: input including cache
 // reads and writes (each priced at its own rate by pricing.Model.Cost), output summed over
 // the choices, reasoning included. An answer that reports no usage at all (some
-// OpenAI-compatible servers) is charged its worst case.
+// OpenAI-compatible servers), and one whose body broke off after the upstream's 200 (it was
+// generated, and the attempt fails all the same), are charged their worst case.
 //
 // Streams that end early. A stream that ends before the upstream reports its final usage
 // — the caller went away, the upstream cut the connection, or an error event came after

@@ -139,7 +139,14 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	defer resp.Body.Close()
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil {
-		return nil, wire.TransportError(ctx, p.name, p.key, err)
+		// The upstream answered 200 and the body broke off: the answer was generated, and
+		// its id says so to the caller, who may have to pay for it.
+		err = wire.TransportError(ctx, p.name, p.key, err)
+		var le *llm.Error
+		if errors.As(err, &le) {
+			le.UpstreamRequestID = upstreamID
+		}
+		return nil, err
 	}
 	out, err := parseResponse(raw, responseTool)
 	if err != nil {
