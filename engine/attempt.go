@@ -33,7 +33,8 @@ type attempt struct {
 	grant    queue.Grant
 	worst    quota.Amount
 	maxOut   int64  // the cap per choice reserved and sent
-	holdID   string // the journaled hold; "" without a ledger
+	holdID   string // the hold's id; "" without a ledger
+	held     bool   // the hold is durable
 	// fallbackReason is the chain's FallbackReason when the attempt started.
 	fallbackReason string
 	callStart      time.Time
@@ -300,7 +301,9 @@ func (r *run) renewLeases(id quota.ID) func() {
 }
 
 // openHold journals the attempt's worst case in the ledger, durable when it returns nil.
-// Its error wraps ErrHold, or is the caller's cancellation.
+// Its error wraps ErrHold (also when the ledger cannot commit within durableWait: a ledger
+// that is down fails requests at once rather than at their deadline), or is the caller's
+// cancellation.
 func (a *attempt) openHold(ctx context.Context) error {
 	l := a.r.e.cfg.Ledger
 	if l == nil {
@@ -309,10 +312,13 @@ func (a *attempt) openHold(ctx context.Context) error {
 	r := a.r
 	id := &r.req.Identity
 	a.holdID = a.grant.Reservation.ID.String()
-	err := l.OpenHold(ctx, ledger.Hold{ID: a.holdID, RequestID: r.id, Tenant: id.Tenant, Key: id.Key,
+	hctx, cancel := context.WithTimeout(ctx, durableWait)
+	err := l.OpenHold(hctx, ledger.Hold{ID: a.holdID, RequestID: r.id, Tenant: id.Tenant, Key: id.Key,
 		Agent: id.Agent, Session: id.Session, Route: r.route.Name, Provider: a.provider, Model: a.model.Name,
 		Attempt: a.n, InputTokens: a.worst.InputTokens, OutputTokens: a.worst.OutputTokens, MicroUSD: a.worst.MicroUSD})
+	cancel()
 	if err == nil {
+		a.held = true
 		return nil
 	}
 	if ctx.Err() != nil {

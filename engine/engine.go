@@ -84,7 +84,11 @@
 // release (nothing was sent) closes it with CloseHold. If the hold cannot be journaled,
 // the attempt fails with ErrHold before anything is sent. A hold left open by a process
 // that died is charged at its worst case when the ledger is next opened (see package
-// ledger), so a crash can make the books count more than was spent, never less.
+// ledger), so a crash can make the books count more than was spent, never less. And since
+// the quotas give back an attempt's unused worst case only once its record is durable
+// (the settle waits for Recorder.Flush, a group commit shared by concurrent settles), what
+// a crash charges at the worst case was still held at the worst case by the budgets:
+// restored from the ledger, no budget is above its limit by its books.
 package engine
 
 import (
@@ -120,11 +124,13 @@ var (
 )
 
 // Recorder is the ledger the engine writes to; *ledger.Ledger is one. Append receives a
-// record for every attempt that reached an upstream; OpenHold journals an attempt's worst
-// case before its call and returns once it is durable; CloseHold closes the hold of an
-// attempt that sent nothing. All three are called concurrently.
+// record for every attempt that reached an upstream, and Flush returns once every record
+// appended before it is durable; OpenHold journals an attempt's worst case before its call
+// and returns once it is durable; CloseHold closes the hold of an attempt that sent
+// nothing. All are called concurrently.
 type Recorder interface {
 	Append(r ledger.Record) error
+	Flush(ctx context.Context) error
 	OpenHold(ctx context.Context, h ledger.Hold) error
 	CloseHold(id string) error
 }

@@ -104,6 +104,8 @@ func (r *records) OpenHold(_ context.Context, h ledger.Hold) error {
 	return nil
 }
 
+func (r *records) Flush(context.Context) error { return nil }
+
 func (r *records) CloseHold(id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

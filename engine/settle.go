@@ -18,38 +18,40 @@ import (
 func (a *attempt) release() {
 	r := a.r
 	e := r.e
+	if a.holdID != "" {
+		// As for a settle: the quotas give the worst case back once the hold's close is
+		// durable, since until then a crash charges it.
+		l := e.cfg.Ledger
+		err := l.CloseHold(a.holdID)
+		if err == nil && a.held {
+			ctx, cancel := context.WithTimeout(context.Background(), durableWait)
+			err = l.Flush(ctx)
+			cancel()
+		}
+		if err != nil {
+			e.log.Error("ledger: hold not closed; it is charged at its worst case when the ledger closes",
+				"request", r.id, "hold", a.holdID, "err", err)
+		}
+	}
 	// The memory store never blocks and the Redis store bounds each call by its own
 	// timeout, so the detached context needs no deadline of its own.
 	if err := e.queue.Release(context.Background(), a.grant.Reservation.ID); err != nil {
 		e.log.Error("release failed", "request", r.id, "reservation", a.grant.Reservation.ID.String(), "err", err)
 	}
-	if a.holdID != "" {
-		if err := e.cfg.Ledger.CloseHold(a.holdID); err != nil {
-			e.log.Error("ledger: hold not closed; it is charged at its worst case when the ledger closes",
-				"request", r.id, "hold", a.holdID, "err", err)
-		}
-	}
 	a.end()
 }
 
-// settle charges an attempt that reached the upstream at u, an outcome of ledger's: u
-// replaces the reservation's worst case in every quota, the attempt's ledger record is
-// appended (closing its hold in the same transaction), and a Settled event is emitted. It
-// appends the quotas' statuses after the settle to dst and returns it. It runs on a
-// context detached from the caller's: a caller that went away still pays for what it used.
+// settle charges an attempt that reached the upstream at u, an outcome of ledger's: the
+// attempt's ledger record is appended (closing its hold in the same transaction) and made
+// durable, then u replaces the reservation's worst case in every quota, and a Settled
+// event is emitted. The order matters: a crash before the record is durable charges the
+// hold at its worst case, which the quotas still held. It appends the quotas' statuses
+// after the settle to dst and returns it. It runs on contexts detached from the caller's:
+// a caller that went away still pays for what it used.
 func (a *attempt) settle(u llm.Usage, outcome, upstreamID string, dst []quota.Status) []quota.Status {
 	r := a.r
 	e := r.e
 	cost := a.model.Cost(u)
-	sts, err := e.queue.Settle(context.Background(), a.grant.Reservation.ID,
-		quota.Amount{Requests: 1, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, MicroUSD: cost}, dst)
-	if err != nil {
-		e.log.Error("settle failed", "request", r.id, "reservation", a.grant.Reservation.ID.String(), "err", err)
-		sts = dst
-	}
-	a.end()
-	r.emit(Event{Kind: Settled, Model: a.model.Name, Provider: a.provider, Usage: u, MicroUSD: cost,
-		Outcome: outcome, UpstreamRequestID: upstreamID})
 	if l := e.cfg.Ledger; l != nil {
 		id := &r.req.Identity
 		err := l.Append(ledger.Record{RequestID: r.id, UpstreamRequestID: upstreamID, HoldID: a.holdID,
@@ -59,12 +61,34 @@ func (a *attempt) settle(u llm.Usage, outcome, upstreamID string, dst []quota.St
 			CacheWrite1hTokens: u.CacheWrite1hTokens, OutputTokens: u.OutputTokens,
 			ReasoningTokens: u.ReasoningTokens, MicroUSD: cost, Outcome: outcome,
 			FallbackReason: a.fallbackReason, Latency: time.Since(a.callStart), Attempt: a.n})
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), durableWait)
+			err = l.Flush(ctx)
+			cancel()
+		}
 		if err != nil {
-			e.log.Error("ledger append failed", "request", r.id, "err", err)
+			// The quotas are settled all the same: holding the budget until the ledger
+			// recovers would refuse requests for a record that a restart charges anyway.
+			e.log.Error("ledger record not durable; a crash now charges the attempt at its worst case",
+				"request", r.id, "hold", a.holdID, "err", err)
 		}
 	}
+	sts, err := e.queue.Settle(context.Background(), a.grant.Reservation.ID,
+		quota.Amount{Requests: 1, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, MicroUSD: cost}, dst)
+	if err != nil {
+		e.log.Error("settle failed", "request", r.id, "reservation", a.grant.Reservation.ID.String(), "err", err)
+		sts = dst
+	}
+	a.end()
+	r.emit(Event{Kind: Settled, Model: a.model.Name, Provider: a.provider, Usage: u, MicroUSD: cost,
+		Outcome: outcome, UpstreamRequestID: upstreamID})
 	return sts
 }
+
+// durableWait bounds how long an attempt waits for the ledger to make its hold, record or
+// release durable: a ledger whose commits fail keeps retrying them, and requests cannot
+// wait that long.
+const durableWait = 10 * time.Second
 
 // failed settles an attempt whose upstream call failed: it counts against request rates
 // and costs nothing, and its ledger record says so.

@@ -117,8 +117,9 @@ type Query struct {
 	// Since and Until bound the record times to [Since, Until); zero means unbounded.
 	Since, Until time.Time
 
-	// Filters: a non-empty field keeps only records with exactly that value.
-	Tenant, Key, Agent, Session, Route, Model string
+	// Filters: a non-empty field keeps only records with exactly that value. Outcome is
+	// one of the Outcome constants (OutcomeOrphaned: the holds charged at their worst case).
+	Tenant, Key, Agent, Session, Route, Model, Outcome string
 
 	// Location decides where days start for ByDay; nil means Config.Location.
 	Location *time.Location
@@ -196,7 +197,7 @@ func (l *Ledger) aggregate(ctx context.Context, q Query) (map[string]Row, error)
 	args := []any{lo, hi}
 	for _, f := range [...]struct{ col, val string }{
 		{"tenant", q.Tenant}, {"key_id", q.Key}, {"agent", q.Agent},
-		{"session", q.Session}, {"route", q.Route}, {"model", q.Model},
+		{"session", q.Session}, {"route", q.Route}, {"model", q.Model}, {"outcome", q.Outcome},
 	} {
 		if f.val != "" {
 			fmt.Fprintf(&where, " AND %s = ?", f.col)

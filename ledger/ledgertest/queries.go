@@ -229,6 +229,9 @@ func testQuery(t *testing.T, newConfig NewConfig) {
 			row(ledger.BySession, "s2", 1, 900, 0, 0),
 			row(ledger.BySession, "s1", 2, 50, 1, 1),
 		}},
+		{"filter outcome", ledger.Query{By: ledger.BySession, Outcome: ledger.OutcomeCancelled}, []ledger.Row{
+			row(ledger.BySession, "s4", 1, 550, 0, 0),
+		}},
 		{"filter session", ledger.Query{By: ledger.ByModel, Session: "s1"}, []ledger.Row{
 			row(ledger.ByModel, "gpt-4o", 2, 500, 1, 0),
 			row(ledger.ByModel, "gpt-4o-mini", 1, 50, 0, 1),
