@@ -253,7 +253,9 @@ func (r *run) admitted(a *attempt) {
 	r.res.Waited += g.Waited
 	a.stopRenew = r.renewLeases(g.Reservation.ID)
 	model, provider := a.model.Name, a.provider
-	r.emit(Event{Kind: Admitted, Model: model, Provider: provider, Waited: g.Waited})
+	if r.observed() {
+		r.emit(Event{Kind: Admitted, Model: model, Provider: provider, Waited: g.Waited})
+	}
 	if w := g.Reservation.Warned; w != 0 {
 		for i := range r.quotas.all {
 			if i < 64 && w&(1<<i) != 0 {
@@ -411,23 +413,26 @@ func (r *run) served(ctx context.Context, a *attempt, resp *llm.Response) *llm.R
 	}
 	r.res.Provider, r.res.Model, r.res.MaxTokens = a.provider, step.Model, int(a.maxOut)
 	r.res.UpstreamRequestID = resp.UpstreamRequestID
-	ev := Event{Kind: Served, Model: model.Name, Provider: a.provider, Latency: time.Since(r.start),
-		FellBack: r.outcome.FellBack()}
+	latency := time.Since(r.start)
 	if resp.Stream != nil {
 		// The stream settles at its end, after Do has returned: the caller gets the
 		// reservation's statuses.
 		r.res.Statuses = slices.Clone(r.statuses)
 		resp.Stream = a.meter(resp.Stream, resp.UpstreamRequestID, ctx)
-		r.emit(ev)
+		if r.observed() {
+			r.emit(Event{Kind: Served, Model: model.Name, Provider: a.provider, Latency: latency, FellBack: r.outcome.FellBack()})
+		}
 		return resp
 	}
 	a.done(nil, time.Now())
 	u := answerUsage(resp, a)
-	ev.Usage, ev.MicroUSD = u, model.Cost(u)
 	r.statuses = a.settle(u, ledger.OutcomeOK, resp.UpstreamRequestID, r.statuses[:0])
 	r.res.Statuses = r.statuses
 	r.storeInCache(model.Name, resp)
-	r.emit(ev)
+	if r.observed() {
+		r.emit(Event{Kind: Served, Model: model.Name, Provider: a.provider, Latency: latency, FellBack: r.outcome.FellBack(),
+			Usage: u, MicroUSD: model.Cost(u)})
+	}
 	return resp
 }
 

@@ -49,8 +49,12 @@ func (e *Engine) newRun(ctx context.Context, req *llm.Request) *run {
 	return r
 }
 
+// observed reports whether events are observed: the hot path builds its events (a few
+// hundred bytes each) only then.
+func (r *run) observed() bool { return r.e.cfg.OnEvent != nil }
+
 func (r *run) emit(ev Event) {
-	if r.e.cfg.OnEvent == nil {
+	if !r.observed() {
 		return
 	}
 	ev.Time = time.Now()

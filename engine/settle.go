@@ -80,8 +80,10 @@ func (a *attempt) settle(u llm.Usage, outcome, upstreamID string, dst []quota.St
 		sts = dst
 	}
 	a.end()
-	r.emit(Event{Kind: Settled, Model: a.model.Name, Provider: a.provider, Usage: u, MicroUSD: cost,
-		Outcome: outcome, UpstreamRequestID: upstreamID})
+	if r.observed() {
+		r.emit(Event{Kind: Settled, Model: a.model.Name, Provider: a.provider, Usage: u, MicroUSD: cost,
+			Outcome: outcome, UpstreamRequestID: upstreamID})
+	}
 	return sts
 }
 
