@@ -77,14 +77,7 @@ func BenchmarkDoCancellable(b *testing.B) {
 func BenchmarkDoHold(b *testing.B) {
 	for _, backend := range []string{"none", "sqlite", "postgres"} {
 		b.Run("ledger="+backend, func(b *testing.B) {
-			var rec engine.Recorder
-			switch backend {
-			case "sqlite":
-				rec = benchLedger(b, ledger.Config{Path: filepath.Join(b.TempDir(), "ledger.db")})
-			case "postgres":
-				rec = benchLedger(b, ledger.Config{Backend: ledger.Postgres, URL: pgtest.Database(b)})
-			}
-			e := benchEngine(b, rec)
+			e := benchEngine(b, benchLedger(b, backend))
 			req := request("gpt-4o", 100)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -103,14 +96,7 @@ func BenchmarkDoHold(b *testing.B) {
 func BenchmarkDoHoldParallel(b *testing.B) {
 	for _, backend := range []string{"none", "sqlite", "postgres"} {
 		b.Run("ledger="+backend, func(b *testing.B) {
-			var rec engine.Recorder
-			switch backend {
-			case "sqlite":
-				rec = benchLedger(b, ledger.Config{Path: filepath.Join(b.TempDir(), "ledger.db")})
-			case "postgres":
-				rec = benchLedger(b, ledger.Config{Backend: ledger.Postgres, URL: pgtest.Database(b)})
-			}
-			e := benchEngine(b, rec)
+			e := benchEngine(b, benchLedger(b, backend))
 			b.SetParallelism(16)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
@@ -128,7 +114,17 @@ func BenchmarkDoHoldParallel(b *testing.B) {
 	}
 }
 
-func benchLedger(b *testing.B, cfg ledger.Config) *ledger.Ledger {
+// benchLedger opens a new ledger on backend ("sqlite", "postgres"); nil for "none".
+func benchLedger(b *testing.B, backend string) engine.Recorder {
+	var cfg ledger.Config
+	switch backend {
+	case "sqlite":
+		cfg = ledger.Config{Path: filepath.Join(b.TempDir(), "ledger.db")}
+	case "postgres":
+		cfg = ledger.Config{Backend: ledger.Postgres, URL: pgtest.Database(b)}
+	default:
+		return nil
+	}
 	l, err := ledger.Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

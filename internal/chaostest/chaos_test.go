@@ -425,17 +425,20 @@ func sendOpenAI(ctx context.Context, cancel context.CancelFunc, base, secret str
 	}
 	st := c.Chat.Completions.NewStreaming(ctx, p)
 	defer st.Close()
+	return readStream(st.Next, st.Err, cancel, s)
+}
+
+// readStream reads a stream's events to its end, or leaves it after s.after events when s
+// abandons it, and says how it went.
+func readStream(next func() bool, err func() error, cancel context.CancelFunc, s *spec) string {
 	read := 0
-	for st.Next() {
+	for next() {
 		if read++; s.end == abandon && read >= s.after {
 			cancel()
-			break
+			return endingNames[abandon]
 		}
 	}
-	if s.end == abandon && read >= s.after {
-		return endingNames[abandon]
-	}
-	return outcome(st.Err(), read, s)
+	return outcome(err(), read, s)
 }
 
 func sendAnthropic(ctx context.Context, cancel context.CancelFunc, base, secret string, s *spec) string {
@@ -470,17 +473,7 @@ func sendAnthropic(ctx context.Context, cancel context.CancelFunc, base, secret 
 	}
 	st := c.Messages.NewStreaming(ctx, p)
 	defer st.Close()
-	read := 0
-	for st.Next() {
-		if read++; s.end == abandon && read >= s.after {
-			cancel()
-			break
-		}
-	}
-	if s.end == abandon && read >= s.after {
-		return endingNames[abandon]
-	}
-	return outcome(st.Err(), read, s)
+	return readStream(st.Next, st.Err, cancel, s)
 }
 
 // checkBooks holds the ledger to the emulator's bill: every billed call has its record
