@@ -40,7 +40,7 @@ func TestCancellationAgainstTheEmulator(t *testing.T) {
 	t.Parallel()
 	arrived, billed := make(chan string, 8), make(chan string, 8)
 	em, err := emulator.New(emulator.Config{Seed: 9, Output: emulator.Output{MinTokens: 150, MaxTokens: 200},
-		Latency: emulator.Latency{FirstToken: 50 * time.Millisecond, TokensPerSecond: 400}})
+		Latency: emulator.Latency{FirstToken: 50 * time.Millisecond, TokensPerSecond: 200}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestCancellationAgainstTheEmulator(t *testing.T) {
 	}{
 		{name: "openai whole answer", model: "gpt-4o"},
 		{name: "anthropic whole answer", model: "claude-sonnet-4-5"},
-		{name: "openai stream", model: "gpt-4o", stream: true, read: 20, inFlight: 3},
-		{name: "anthropic stream", model: "claude-sonnet-4-5", stream: true, read: 20, inFlight: 3},
+		{name: "openai stream", model: "gpt-4o", stream: true, read: 20, inFlight: 8},
+		{name: "anthropic stream", model: "claude-sonnet-4-5", stream: true, read: 20, inFlight: 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
