@@ -150,7 +150,7 @@ func (c *commands) take() map[string]int {
 // TestEngineTwoRoundTrips counts what a request through the engine sends to Redis with five
 // quotas (RPM, TPM, a concurrency lease, a session's and a tenant's budget): exactly two
 // round trips, the reserve and the settle. The planner reads the budgets from the reserve's
-// answer, and the response headers (QuotaStatus) from the settle's.
+// answer, and the response headers (Result.Statuses) from the settle's.
 func TestEngineTwoRoundTrips(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -197,9 +197,7 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 		if err != nil || out.Served != "gpt-4o" {
 			t.Fatalf("request %d: served %q, %v", i, out.Served, err)
 		}
-		if sts, err = e.QuotaStatus(context.Background(), id, "openai", out.Served, sts[:0]); err != nil {
-			t.Fatal(err)
-		}
+		sts = res.Statuses
 	}
 	if got, want := rec.take(), map[string]int{"evalsha": 2 * requests}; !maps.Equal(got, want) {
 		t.Errorf("commands for %d requests and their headers = %v, want %v: one reserve and one settle each", requests, got, want)
@@ -207,7 +205,7 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 	// The headers' statuses are the last settle's: 20 requests of 10 input and 5 output
 	// tokens (the upstream's usage) at gpt-4o's prices.
 	if len(sts) != len(rules) {
-		t.Fatalf("QuotaStatus = %d statuses, want %d", len(sts), len(rules))
+		t.Fatalf("Result.Statuses = %d statuses, want %d", len(sts), len(rules))
 	}
 	for _, st := range sts {
 		switch st.Quota.Name {
