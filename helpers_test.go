@@ -50,9 +50,9 @@ type fixture struct {
 	upstream *httptest.Server
 	eng      *engine.Engine
 	ledger   *ledger.Ledger
-	// arrived receives the path of every request that reaches the emulator, when a test
-	// has made it (see arrivals).
-	arrived atomic.Pointer[chan string]
+	// arrived receives every request that reaches the emulator, when a test has made it
+	// (see arrivals).
+	arrived atomic.Pointer[chan *http.Request]
 
 	mu     sync.Mutex
 	events []engine.Event
@@ -68,7 +68,7 @@ func newFixture(t testing.TB, fc fixtureConfig) *fixture {
 	f.emu = emu
 	f.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ch := f.arrived.Load(); ch != nil {
-			*ch <- r.URL.Path
+			*ch <- r
 		}
 		emu.ServeHTTP(w, r)
 	}))
@@ -110,10 +110,10 @@ func newFixture(t testing.TB, fc fixtureConfig) *fixture {
 	return f
 }
 
-// arrivals returns a channel that receives the path of each request reaching the emulator
-// from now on.
-func (f *fixture) arrivals() <-chan string {
-	ch := make(chan string, 64)
+// arrivals returns a channel that receives each request reaching the emulator from now
+// on, before the emulator reads it.
+func (f *fixture) arrivals() <-chan *http.Request {
+	ch := make(chan *http.Request, 64)
 	f.arrived.Store(&ch)
 	return ch
 }

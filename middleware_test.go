@@ -544,6 +544,29 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestAnthropicBeta: a beta message goes through the middleware with its anthropic-beta
+// header, which reaches the Anthropic upstream.
+func TestAnthropicBeta(t *testing.T) {
+	f := newFixture(t, fixtureConfig{emu: emulator.Config{Seed: 1, Output: fixedOutput}})
+	arrived := f.arrivals()
+	msg, err := f.anthropicClient().Beta.Messages.New(t.Context(), anthropic.BetaMessageNewParams{
+		Model: "claude-haiku-4-5", MaxTokens: 100, Betas: []anthropic.AnthropicBeta{"context-1m-2025-08-07"},
+		Messages: []anthropic.BetaMessageParam{anthropic.NewBetaUserMessage(anthropic.NewBetaTextBlock("hello there"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Usage.OutputTokens != 50 || msg.StopReason != "end_turn" {
+		t.Errorf("beta message: usage %+v, stop %q", msg.Usage, msg.StopReason)
+	}
+	up := <-arrived
+	if got := up.Header.Get("Anthropic-Beta"); got != "context-1m-2025-08-07" || up.URL.Path != "/v1/messages" {
+		t.Errorf("upstream request %s with anthropic-beta %q, want /v1/messages with the caller's beta", up.URL.Path, got)
+	}
+	if got := f.emu.Stats().Total.Requests; got != 1 {
+		t.Errorf("the emulator got %d requests, want 1", got)
+	}
+}
+
 // TestPassThrough: the SDK's other endpoints go to its own base URL with its own key.
 func TestPassThrough(t *testing.T) {
 	f := newFixture(t, fixtureConfig{emu: emulator.Config{Seed: 1}})
