@@ -8,7 +8,9 @@
 //	ac := anthropic.NewClient(aoption.WithMiddleware(tollgate.Anthropic(eng)), aoption.WithMaxRetries(0))
 //
 // One engine serves any number of clients and goroutines; the quotas it enforces are
-// shared by all of them (and by other processes, with a Redis store).
+// shared by all of them (and by other processes, with a Redis store). Put the middleware
+// last among a client's middleware: it answers the requests it intercepts itself, without
+// calling the next one.
 //
 // # What is intercepted
 //

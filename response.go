@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/tollgate/tollgate/engine"
@@ -41,7 +42,7 @@ func newResponse(hr *http.Request, status int, h http.Header, body io.ReadCloser
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return &http.Response{Status: strconv.Itoa(status) + " " + http.StatusText(status), StatusCode: status,
+	return &http.Response{Status: strings.TrimSpace(strconv.Itoa(status) + " " + http.StatusText(status)), StatusCode: status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Body: body, ContentLength: length, Request: hr}
 }
 
