@@ -32,6 +32,9 @@ func TestAccessLog(t *testing.T) {
 	if err := stream.Err(); err != nil {
 		t.Fatal(err)
 	}
+	// The SDK stops reading at [DONE], which the handler writes before it returns and logs
+	// the request: closing the server waits for the handler.
+	e.srv.Close()
 	type line struct {
 		Msg, Level, RequestID, Tenant, Key, Session, Agent, Route, Model, Provider, Outcome string
 		Status                                                                              int

@@ -100,6 +100,10 @@
 // the answer. Provider keys and virtual key secrets never appear in a response or a log
 // line: the provider adapters redact every field taken from an upstream's error.
 //
+// Render is that rendering, answers and refusals alike, as one value that any
+// http.ResponseWriter can receive: the SDK middleware of package tollgate uses it too, so
+// that an agent in-process gets the same status, body and headers as over HTTP.
+//
 // # Logs and metrics
 //
 // Each request gets one access log line (msg "request") with its id, tenant, key, session,

@@ -227,7 +227,7 @@ func tollgateError(le *llm.Error) *apiError {
 //   - a route none of whose steps reached an upstream (every model in cooldown, too small
 //     for the prompt, unpriced) failed in tollgate: the error is tollgate's, not the
 //     upstreams', whatever the last step's error names.
-func (g *Gateway) classifyResult(err error, res *engine.Result) *apiError {
+func classifyResult(err error, res *engine.Result) *apiError {
 	e := classify(err)
 	if res == nil {
 		return e

@@ -22,8 +22,7 @@ import (
 type wireFormat struct {
 	format llm.Format
 	// parse reads a body once into the request and what the gateway needs besides it.
-	parse  func([]byte) (*llm.Request, parsed, error)
-	encode func(*llm.Response, string) []byte
+	parse func([]byte) (*llm.Request, parsed, error)
 }
 
 // parsed is what the gateway takes from a request body besides the neutral request: the
@@ -35,12 +34,12 @@ type parsed struct {
 }
 
 var (
-	openAIWire = &wireFormat{format: llm.OpenAI, encode: openai.EncodeResponse,
+	openAIWire = &wireFormat{format: llm.OpenAI,
 		parse: func(b []byte) (*llm.Request, parsed, error) {
 			req, info, err := openai.ParseRequestInfo(b)
 			return req, parsed{hint: info.SessionHint, includeUsage: info.IncludeUsage}, err
 		}}
-	anthropicWire = &wireFormat{format: llm.Anthropic, encode: anthropic.EncodeResponse,
+	anthropicWire = &wireFormat{format: llm.Anthropic,
 		parse: func(b []byte) (*llm.Request, parsed, error) {
 			req, info, err := anthropic.ParseRequestInfo(b)
 			return req, parsed{hint: info.SessionHint}, err
@@ -120,31 +119,11 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 	defer cancel()
 	res, err := g.eng.Do(ctx, req)
 	x.res = res
-	if err != nil {
-		g.fail(w, x, g.classifyResult(err, res))
-		return
+	if err == nil {
+		x.model = res.Response.Model
 	}
-	resp := res.Response
-	// The model that served as the upstream reports it (a dated id), or the cached or
-	// static answer's.
-	x.model = resp.Model
-	x.outcome, x.status = successOutcome(res), http.StatusOK
-	g.answerHeaders(h, res, x.model)
-	switch {
-	case resp.Stream != nil:
-		g.relay(ctx, w, x, p, resp)
-	case req.Stream:
-		g.replay(w, x, p, resp)
-	default:
-		b := resp.Body
-		if resp.Format != wf.format || len(b) == 0 {
-			b = wf.encode(resp, x.model)
-		}
-		h[headerContentType] = valueJSON
-		h[headerContentLength] = []string{strconv.Itoa(len(b))}
-		w.WriteHeader(http.StatusOK)
-		w.Write(b)
-	}
+	x.rendered(Render{Format: wf.format, Stream: req.Stream, IncludeUsage: p.includeUsage,
+		BudgetStatus: g.cfg.BudgetStatus}.Result(ctx, w, res, err))
 }
 
 // successOutcome labels an answer: from the cache, from a static step (no upstream served
@@ -284,7 +263,7 @@ func listForMessage(names []string) string {
 // answerHeaders sets what tollgate says about an answer: the model that served, the route,
 // why it fell back, cache state, clamping, and the caller's quotas, from the engine's
 // result alone.
-func (g *Gateway) answerHeaders(h http.Header, res *engine.Result, model string) {
+func answerHeaders(h http.Header, res *engine.Result, model string) {
 	out := &res.Outcome
 	h[HeaderModel] = []string{headerValue(model)}
 	if out.FallbackReason != "" && len(out.Attempts) > 1 {
@@ -307,7 +286,10 @@ func (g *Gateway) answerHeaders(h http.Header, res *engine.Result, model string)
 
 // fail answers with e in the caller's format.
 func (g *Gateway) fail(w http.ResponseWriter, x *exchange, e *apiError) {
-	x.outcome, x.err, x.source = e.outcome, e.msg, e.source()
-	x.status = e.statusFor(x.wf.format, g.cfg.BudgetStatus)
-	writeError(w, x.wf.format, e, g.cfg.BudgetStatus)
+	x.rendered(Render{Format: x.wf.format, BudgetStatus: g.cfg.BudgetStatus}.refuse(w, e))
+}
+
+// rendered records what the answer was.
+func (x *exchange) rendered(r Rendered) {
+	x.status, x.outcome, x.source, x.err = r.Status, r.Outcome, r.Source, r.Err
 }

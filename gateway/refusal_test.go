@@ -211,10 +211,9 @@ func TestClassifyResult(t *testing.T) {
 			{Model: "gpt-4o", Provider: "openai", Result: fallback.Skipped, Why: fallback.WhyContextWindow}, skipCool},
 			503, "tollgate", false, "overloaded"},
 	}
-	g := &Gateway{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := g.classifyResult(tt.err, &engine.Result{Outcome: fallback.Outcome{Attempts: tt.attempts}})
+			e := classifyResult(tt.err, &engine.Result{Outcome: fallback.Outcome{Attempts: tt.attempts}})
 			if e.status != tt.status || e.source() != tt.source || e.final != tt.final || e.oaCode != tt.code {
 				t.Errorf("= %d %s final %v code %s, want %d %s %v %s", e.status, e.source(), e.final, e.oaCode,
 					tt.status, tt.source, tt.final, tt.code)

@@ -39,9 +39,9 @@ var (
 )
 
 // newSink returns the sink that writes an answer of format from ("" for one that came
-// whole) to a caller of format to. resp gives a re-encoded stream its id and creation
-// time, when known.
-func newSink(w io.Writer, to, from llm.Format, p parsed, resp *llm.Response, model string) *sink {
+// whole) to a caller of format to; includeUsage is the caller's stream_options.include_usage.
+// resp gives a re-encoded stream its id and creation time, when known.
+func newSink(w io.Writer, to, from llm.Format, includeUsage bool, resp *llm.Response, model string) *sink {
 	s := &sink{model: model}
 	if to == llm.Anthropic {
 		enc := anthropic.NewStreamEncoder(w)
@@ -53,7 +53,7 @@ func newSink(w io.Writer, to, from llm.Format, p parsed, resp *llm.Response, mod
 			s.enc = enc
 		}
 	} else {
-		enc := openai.NewStreamEncoder(w, p.includeUsage)
+		enc := openai.NewStreamEncoder(w, includeUsage)
 		if resp.ID != "" {
 			enc.ID = resp.ID
 		}
@@ -109,7 +109,7 @@ func startStream(w http.ResponseWriter) {
 // relay sends an upstream stream to the client event by event as it arrives, flushing
 // each. The stream is closed on every path, which settles its reservation: at its end,
 // or, when the client goes away, at what it had cost so far.
-func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, x *exchange, p parsed, resp *llm.Response) {
+func (r Render) relay(ctx context.Context, w http.ResponseWriter, resp *llm.Response, model string, out *Rendered) {
 	s := resp.Stream
 	defer s.Close()
 	// The status waits for the first event: an upstream that fails before it can still be
@@ -119,28 +119,28 @@ func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, x *exchange,
 		if errors.Is(err, io.EOF) {
 			err = &llm.Error{Kind: llm.KindServer, Provider: string(resp.Format), Message: "empty stream"}
 		}
-		g.fail(w, x, classify(streamErr(ctx, err)))
+		*out = r.refuse(w, classify(streamErr(ctx, err)))
 		return
 	}
 	startStream(w)
-	sk := newSink(w, x.wf.format, resp.Format, p, resp, x.model)
+	sk := newSink(w, r.Format, resp.Format, r.IncludeUsage, resp, model)
 	for {
 		if err := sk.chunk(c); err != nil {
-			x.outcome, x.status = outcomeCancelled, 499
+			out.Outcome, out.Status = outcomeCancelled, 499
 			return
 		}
 		c, err = s.Recv()
 		if errors.Is(err, io.EOF) {
 			if err := sk.end("", s.Usage()); err != nil {
-				x.outcome, x.status = outcomeCancelled, 499
+				out.Outcome, out.Status = outcomeCancelled, 499
 			}
 			return
 		}
 		if err != nil {
 			ae := classify(streamErr(ctx, err))
-			x.outcome, x.err, x.source = outcomeStreamError, ae.msg, ae.source()
+			out.Outcome, out.Err, out.Source = outcomeStreamError, ae.msg, ae.source()
 			if ae.outcome == outcomeCancelled {
-				x.outcome = outcomeCancelled
+				out.Outcome = outcomeCancelled
 				return // nobody is listening
 			}
 			_ = sk.fail(ae)
@@ -160,14 +160,14 @@ func streamErr(ctx context.Context, err error) error {
 
 // replay answers a streaming request whose answer came whole (from the cache or a static
 // step) as a stream in the caller's format.
-func (g *Gateway) replay(w http.ResponseWriter, x *exchange, p parsed, resp *llm.Response) {
+func (r Render) replay(w http.ResponseWriter, resp *llm.Response, model string, out *Rendered) {
 	startStream(w)
-	sk := newSink(w, x.wf.format, "", p, resp, x.model)
+	sk := newSink(w, r.Format, "", r.IncludeUsage, resp, model)
 	err := sk.chunk(resp.Chunk())
 	if err == nil {
 		err = sk.end(resp.StopReason, resp.Usage)
 	}
 	if err != nil {
-		x.outcome, x.status = outcomeCancelled, 499
+		out.Outcome, out.Status = outcomeCancelled, 499
 	}
 }
