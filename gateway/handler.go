@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
@@ -161,14 +162,17 @@ func successOutcome(res *engine.Result) string {
 	return outcomeOK
 }
 
-func (g *Gateway) authenticate(r *http.Request) *Key {
-	if k := g.keys.find(secret(r)); k != nil {
+// authenticate returns the valid virtual key of the request, nil when it has none.
+func (g *Gateway) authenticate(r *http.Request) *keys.Key {
+	if k, ok := g.keys.Find(secret(r)); ok {
 		return k
 	}
 	// A client may send both headers (an Anthropic SDK with an auth token set as well):
 	// either may carry the virtual key.
 	if r.Header.Get("Authorization") != "" {
-		return g.keys.find(r.Header.Get("X-Api-Key"))
+		if k, ok := g.keys.Find(r.Header.Get("X-Api-Key")); ok {
+			return k
+		}
 	}
 	return nil
 }
@@ -218,14 +222,14 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 
 // checkModel refuses a model the gateway does not serve (404), one the key may not use
 // (403), and a max_tokens that no model of the route can produce (400).
-func (g *Gateway) checkModel(k *Key, req *llm.Request) *apiError {
+func (g *Gateway) checkModel(k *keys.Key, req *llm.Request) *apiError {
 	name := req.Model
 	maxOut, known := g.resolve(name)
 	if !known {
 		return notFound(fmt.Sprintf("tollgate: model or route %q does not exist or is not available to this key; available: %s",
 			name, listForMessage(g.visible(k))))
 	}
-	if !k.allows(name) {
+	if !k.Allows(name) {
 		return &apiError{status: http.StatusForbidden, oaType: "invalid_request_error", oaCode: "model_not_allowed",
 			anType: "permission_error", outcome: outcomeForbidden,
 			msg: fmt.Sprintf("tollgate: virtual key %q may not use %q; it may use: %s", k.ID, name, listForMessage(g.visible(k)))}
@@ -308,6 +312,6 @@ func (g *Gateway) answerHeaders(h http.Header, res *engine.Result, model string)
 // fail answers with e in the caller's format.
 func (g *Gateway) fail(w http.ResponseWriter, x *exchange, e *apiError) {
 	x.outcome, x.err, x.source = e.outcome, e.msg, e.source()
-	x.status = e.statusFor(x.wf.format, g.cfg.BudgetStatus)
-	writeError(w, x.wf.format, e, g.cfg.BudgetStatus)
+	x.status = e.statusFor(x.wf.format, x.live.budgetStatus)
+	writeError(w, x.wf.format, e, x.live.budgetStatus)
 }
