@@ -115,7 +115,8 @@ func (v *validator) admin() {
 	if a.Listen != "" {
 		v.checkListen("admin.listen", a.Listen, DefaultAdminListen)
 	}
-	if c.AdminListen() == cmp.Or(c.Listen, DefaultListen) {
+	// Port 0 picks a free port for each: the same string is then two addresses.
+	if gw := cmp.Or(c.Listen, DefaultListen); c.AdminListen() == gw && !strings.HasSuffix(gw, ":0") {
 		v.problem("admin.listen", "is the gateway's address (listen): the admin listener needs one of its own")
 	}
 	admin := v.token("admin", "key", a.KeySHA256, a.KeyEnv, true)
