@@ -8,6 +8,13 @@
 // that Config names (and the price table's models), anything else is counted under the
 // single value Other; quotas are the rules' names, outcomes and reasons fixed sets. A
 // caller that sends 20,000 made-up model ids adds no series.
+//
+// Besides the traffic, Metrics reports the health of the parts an operator watches: calls
+// in flight (from the engine's events), response-cache lookups (CountCache
+// wraps the engine's cache), the deployments' breakers (WatchBreakers), the ledger's
+// writer (WatchLedger) and the Redis quota store (WatchRedis, ObserveRedis), each read at
+// scrape time from the part itself. deploy/prometheus holds alert rules over them, and the
+// admin package serves them on its listener.
 package metrics
 
 import (

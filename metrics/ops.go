@@ -44,13 +44,11 @@ type ops struct {
 	redisEvs *prometheus.CounterVec
 	limit    *prometheus.GaugeVec
 
-	// open are the requests holding a reservation, by request id, with the labels their
-	// in-flight gauge was raised under: an engine run holds at most one at a time.
+	// open are the requests holding a reservation, by request id, with the in-flight
+	// gauge they raised: an engine run holds at most one at a time.
 	mu   sync.Mutex
-	open map[string]inflightKey
+	open map[string]prometheus.Gauge
 }
-
-type inflightKey struct{ provider, model string }
 
 func newOps() *ops {
 	return &ops{
@@ -66,7 +64,7 @@ func newOps() *ops {
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tollgate_budget_limit",
 			Help: "The limit in force of a budget when a request last reported it (overrides included), in its unit (usd is micro-USD), by quota, scope and unit."},
 			[]string{"quota", "scope", "unit"}),
-		open: map[string]inflightKey{},
+		open: map[string]prometheus.Gauge{},
 	}
 }
 
@@ -82,22 +80,22 @@ func (m *Metrics) observeInflight(ev *engine.Event) {
 	o := m.ops
 	switch ev.Kind {
 	case engine.Admitted:
-		k := inflightKey{ev.Provider, m.Model(ev.Model)}
+		g := o.inflight.WithLabelValues(ev.Provider, m.Model(ev.Model))
 		o.mu.Lock()
 		prev, had := o.open[ev.RequestID]
-		o.open[ev.RequestID] = k
+		o.open[ev.RequestID] = g
 		o.mu.Unlock()
 		if had {
-			o.inflight.WithLabelValues(prev.provider, prev.model).Dec()
+			prev.Dec()
 		}
-		o.inflight.WithLabelValues(k.provider, k.model).Inc()
+		g.Inc()
 	case engine.Settled, engine.UpstreamError, engine.Skipped, engine.Refused:
 		o.mu.Lock()
-		k, had := o.open[ev.RequestID]
+		g, had := o.open[ev.RequestID]
 		delete(o.open, ev.RequestID)
 		o.mu.Unlock()
 		if had {
-			o.inflight.WithLabelValues(k.provider, k.model).Dec()
+			g.Dec()
 		}
 	}
 }

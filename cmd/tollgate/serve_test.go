@@ -136,6 +136,20 @@ admin: {listen: "127.0.0.1:0", key_env: TG_SERVE_TEST_ADMIN}
 		t.Fatalf("answer %s: %v, want a chat completion", data, err)
 	}
 
+	// tollgate status reads the admin API: the token from the configuration's env_file.
+	var status, statusErr bytes.Buffer
+	if code := run(ctx, []string{"status", "--config", filepath.Join(dir, "tollgate.yaml"), "--admin", admin.String()},
+		&status, &statusErr); code != 0 {
+		t.Errorf("tollgate status exited %d: %s", code, statusErr.String())
+	}
+	for _, want := range []string{"tollgate http://" + admin.String() + " at ", ": 1 keys (1 active)", "traffic: 1 requests;",
+		"\nt1 ", "daily $0.0", " of $5.00 (0%) until ", "queue: 0 waiting (critical 0, high 0, normal 0, low 0)",
+		"breakers: none with state", "learned limits: none"} {
+		if !strings.Contains(status.String(), want) {
+			t.Errorf("tollgate status lacks %q:\n%s", want, status.String())
+		}
+	}
+
 	// The ledger commits only hourly in this configuration: the record is on disk after the
 	// shutdown only if the shutdown flushed it.
 	cancel()

@@ -67,6 +67,16 @@ func (c *Config) AdminListen() string {
 	return cmp.Or(c.Admin.Listen, DefaultAdminListen)
 }
 
+// AdminToken returns the admin token when admin.key_env names its variable and the
+// variable is set (in the environment or env_file), for tools that call the admin API
+// (tollgate status). A token given as key_sha256 cannot be read back.
+func (c *Config) AdminToken() (string, bool) {
+	if c.Admin == nil || c.Admin.KeyEnv == "" {
+		return "", false
+	}
+	return c.secret(c.Admin.KeyEnv)
+}
+
 // MetricsListener returns where GET /metrics is served: MetricsOnAdmin, MetricsOnGateway
 // or MetricsOnBoth.
 func (c *Config) MetricsListener() string { return cmp.Or(c.Metrics.Listener, MetricsOnAdmin) }
