@@ -316,16 +316,15 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			Quotas:      b.Store,
 			Queue:       b.Engine.Queue(),
 			Spend:       b.Ledger,
-			Location:    r.loc,
-			Logger:      logger,
+			// The dashboard's figures come from the registry whatever serves /metrics.
+			Gatherer: b.Metrics.Registry(),
+			Location: r.loc,
+			Logger:   logger,
 		}
 		if br, ok := b.Engine.Cooldowns().(admin.Breakers); ok {
 			b.adminBase.Breakers = br
 		}
-		if listener != MetricsOnGateway {
-			b.adminBase.Gatherer = b.Metrics.Registry()
-		}
-		b.admin = &adminSwitch{}
+		b.admin = &adminSwitch{noMetrics: listener == MetricsOnGateway}
 		if err := b.setAdminKeys(adminKey, metricsKey); err != nil {
 			return nil, err
 		}
@@ -381,10 +380,22 @@ func (b *Built) setAdminKeys(adminKey, metricsKey [32]byte) error {
 }
 
 // adminSwitch serves the admin handler in force: Reload swaps it for one with new tokens
-// while requests run on the one they started with.
-type adminSwitch struct{ h atomic.Pointer[admin.Handler] }
+// while requests run on the one they started with. With noMetrics (metrics.listener:
+// gateway) it leaves GET /metrics to the gateway's listener.
+type adminSwitch struct {
+	h         atomic.Pointer[admin.Handler]
+	noMetrics bool
+}
 
-func (s *adminSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.Load().ServeHTTP(w, r) }
+func (s *adminSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.noMetrics && r.URL.Path == "/metrics" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error": {"code": "not_found", "message": "GET /metrics is served on the gateway's listener (metrics.listener: gateway)"}}` + "\n"))
+		return
+	}
+	s.h.Load().ServeHTTP(w, r)
+}
 
 // tenantSet tells the metrics which tenants are the operator's: those of every key of the
 // registry, revoked ones included (their series stay), rebuilt when the registry changes.
