@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	openaip "github.com/tollgate/tollgate/provider/openai"
 	"github.com/tollgate/tollgate/quota"
@@ -92,8 +93,13 @@ func BenchmarkMiddleware(b *testing.B) {
 		sdk(b, c, tollgate.WithSession(context.Background(), "bench"))
 	})
 	b.Run("gateway", func(b *testing.B) {
-		g, err := gateway.New(gateway.Config{Engine: newEngine(b), Logger: slog.New(slog.DiscardHandler),
-			Keys: []gateway.Key{{ID: "bench", Tenant: "bench", Hash: gateway.HashKey(sdkKey)}}})
+		reg, err := keys.Open(context.Background(), keys.Config{Static: []keys.Key{
+			{ID: "bench", Tenant: "bench", Hash: keys.HashSecret(sdkKey)}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { reg.Close() })
+		g, err := gateway.New(gateway.Config{Engine: newEngine(b), Logger: slog.New(slog.DiscardHandler), Keys: reg})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -648,8 +649,13 @@ func TestSameAsGateway(t *testing.T) {
 				Limit: budget[model], Window: quota.Forever()}}
 			lib := newFixture(t, fixtureConfig{emu: emu, rules: rules})
 			gw := newFixture(t, fixtureConfig{emu: emu, rules: rules})
-			g, err := gateway.New(gateway.Config{Engine: gw.eng, Logger: slog.New(slog.DiscardHandler),
-				Keys: []gateway.Key{{ID: "alice", Tenant: "acme", Hash: gateway.HashKey(secret)}}})
+			reg, err := keys.Open(context.Background(), keys.Config{Static: []keys.Key{
+				{ID: "alice", Tenant: "acme", Hash: keys.HashSecret(secret)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { reg.Close() })
+			g, err := gateway.New(gateway.Config{Engine: gw.eng, Logger: slog.New(slog.DiscardHandler), Keys: reg})
 			if err != nil {
 				t.Fatal(err)
 			}

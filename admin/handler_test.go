@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,8 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate/tollgate/keys"
+	"github.com/tollgate/tollgate/learn"
+	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -487,5 +491,25 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(Config{KeyHash: keys.HashSecret("a"), Keys: reg}); err != nil {
 		t.Errorf("New(minimal) = %v", err)
+	}
+}
+
+// TestLearnedFromCollector reads the learned limits as package learn exports them
+// (provider and model labels, no deployment label): the API names each by its deployment.
+func TestLearnedFromCollector(t *testing.T) {
+	set, err := learn.New(learn.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	l := set.Learner(learn.Upstream{Provider: "openai", Account: learn.AccountID("sk-test"), Format: llm.OpenAI}, "gpt-4o-mini")
+	l.Observe(now, learn.OutcomeOf(now.Add(-time.Second), quota.Amount{Requests: 1, InputTokens: 100, OutputTokens: 100},
+		&llm.Response{Header: http.Header{"X-Ratelimit-Limit-Requests": {"500"}, "X-Ratelimit-Remaining-Requests": {"499"}}}, nil))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(learn.NewCollector(set))
+	got := MetricsLearned{Gatherer: reg}.LearnedLimits()
+	want := []LearnedLimit{{Deployment: "openai/gpt-4o-mini", Unit: "requests", PerMinute: 500}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("LearnedLimits() (-want +got):\n%s", diff)
 	}
 }

@@ -32,8 +32,11 @@ type MetricNames struct {
 	// QueueWait is the histogram of time waited in the admission queue, by label Level.
 	QueueWait, Level string
 	// LearnedLimit is the gauge of learned limits per minute, by labels Deployment and
-	// Unit, and ConfiguredLimit the configured ones, by the same labels.
+	// Unit, and ConfiguredLimit the configured ones, by the same labels. A series without
+	// the Deployment label names its deployment with labels Provider and Model
+	// ("provider/model"), as package learn's collector does.
 	LearnedLimit, ConfiguredLimit, Deployment, Unit string
+	Provider, Model                                 string
 }
 
 // DefaultMetricNames are the names of tollgate's metrics (gateway and metrics packages).
@@ -52,6 +55,8 @@ var DefaultMetricNames = MetricNames{
 	ConfiguredLimit: "tollgate_configured_limit",
 	Deployment:      "deployment",
 	Unit:            "unit",
+	Provider:        "provider",
+	Model:           "model",
 }
 
 func (n MetricNames) withDefaults() MetricNames {
@@ -67,6 +72,7 @@ func (n MetricNames) withDefaults() MetricNames {
 	n.QueueWait, n.Level = cmp.Or(n.QueueWait, d.QueueWait), cmp.Or(n.Level, d.Level)
 	n.LearnedLimit, n.ConfiguredLimit = cmp.Or(n.LearnedLimit, d.LearnedLimit), cmp.Or(n.ConfiguredLimit, d.ConfiguredLimit)
 	n.Deployment, n.Unit = cmp.Or(n.Deployment, d.Deployment), cmp.Or(n.Unit, d.Unit)
+	n.Provider, n.Model = cmp.Or(n.Provider, d.Provider), cmp.Or(n.Model, d.Model)
 	return n
 }
 
@@ -224,16 +230,22 @@ func (m MetricsLearned) LearnedLimits() []LearnedLimit {
 		return nil
 	}
 	type key struct{ dep, unit string }
+	deployment := func(mt *dto.Metric) string {
+		if d := label(mt, n.Deployment); d != "" {
+			return d
+		}
+		return label(mt, n.Provider) + "/" + label(mt, n.Model)
+	}
 	configured := map[key]float64{}
 	if mf := fams[n.ConfiguredLimit]; mf != nil {
 		for _, mt := range mf.GetMetric() {
-			configured[key{label(mt, n.Deployment), label(mt, n.Unit)}] = value(mt)
+			configured[key{deployment(mt), label(mt, n.Unit)}] = value(mt)
 		}
 	}
 	var out []LearnedLimit
 	if mf := fams[n.LearnedLimit]; mf != nil {
 		for _, mt := range mf.GetMetric() {
-			k := key{label(mt, n.Deployment), label(mt, n.Unit)}
+			k := key{deployment(mt), label(mt, n.Unit)}
 			v := value(mt)
 			if math.IsNaN(v) {
 				continue

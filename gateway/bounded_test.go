@@ -38,7 +38,7 @@ func TestBoundedMetricsAndRefusalLogs(t *testing.T) {
 	rules := quota.Rules{{Name: "tenant-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD,
 		Limit: 1, Window: quota.Daily(nil)}}
 	e := newEnv(t, envConfig{providers: map[string]llm.Provider{"openai": oa}, rules: rules,
-		gateway: func(c *Config) { c.RefusalLogInterval = time.Hour }})
+		gateway: func(c *Config) { c.RefusalLogInterval, c.ServeMetrics = time.Hour, true }})
 	send := func(model string) int {
 		body := `{"model":"` + model + `","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
 		r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))

@@ -2,14 +2,13 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/metrics"
 )
 
@@ -25,35 +24,16 @@ const (
 	DefaultRefusalLogInterval = 10 * time.Second
 )
 
-// Key is a virtual key: what an agent sends instead of a provider key. The secret itself is
-// never stored; Hash is its SHA-256 (see HashKey), compared in constant time.
-type Key struct {
-	// ID names the key in logs, metrics and quota scopes ("key" label). Required, unique.
-	ID string
-	// Tenant is who pays for the key's requests ("tenant" label). Required.
-	Tenant string
-	// Hash is HashKey(secret).
-	Hash [32]byte
-	// AllowedModels lists the models and routes the key may call; empty means all.
-	AllowedModels []string
-	// MaxPriority caps the X-Priority the key may ask for; a higher request is lowered to
-	// it. 0 means normal priority at most (see queue.LevelOf); lower priorities are always
-	// allowed.
-	MaxPriority int
-	// RequireSession refuses (400) a request of this key that names no session (no
-	// X-Session-Id, no OpenAI "user", no Anthropic metadata.user_id), so that a caller
-	// cannot escape a session budget by leaving the id out. false accepts such requests,
-	// which then fall under no session quota.
-	RequireSession bool
+// KeyFinder finds the virtual key whose secret a request carries; *keys.Registry is one
+// (the configuration file's keys and those created at run time, revoked ones refused).
+// Find must be safe for concurrent use and must not block: it runs on every request.
+type KeyFinder interface {
+	// Find returns the valid key of secret, and false for an unknown or revoked secret or
+	// an empty one. The key returned is shared and is not modified by the gateway.
+	Find(secret string) (*keys.Key, bool)
 }
 
-// HashKey returns the SHA-256 of a virtual key's secret, the form Key.Hash stores.
-func HashKey(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
-
-// allows reports whether the key may call model (a model id or a route name).
-func (k *Key) allows(model string) bool {
-	return len(k.AllowedModels) == 0 || slices.Contains(k.AllowedModels, model)
-}
+var _ KeyFinder = (*keys.Registry)(nil)
 
 // Config configures a Gateway. Zero fields take the documented defaults; Engine and Keys
 // are required.
@@ -61,8 +41,11 @@ type Config struct {
 	// Engine runs the requests. Required. The gateway does not close it: the caller closes
 	// it after Serve returns, then flushes its ledger.
 	Engine *engine.Engine
-	// Keys are the virtual keys accepted. At least one is required.
-	Keys []Key
+	// Keys finds the virtual keys accepted. Required. A key's ID and Tenant label its
+	// requests; its AllowedModels, MaxPriority and RequireSession are applied to each
+	// request as the key is at that request (a key revoked or changed in the Registry is
+	// refused or applied from the next request on).
+	Keys KeyFinder
 	// Models lists the model ids and route names callers may use, in the order GET
 	// /v1/models lists them. Empty means any route the engine resolves and any model its
 	// price table knows; /v1/models then lists the price table's models only (the engine
@@ -76,12 +59,17 @@ type Config struct {
 	// deadline. X-Request-Timeout may shorten it, never extend it. 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// Metrics receives the gateway's request records and serves GET /metrics. nil means a
-	// new metrics.Metrics on a new registry, its labels bounded by Models, the keys'
-	// tenants and the engine's price table, which then sees no engine events: to get
-	// them, build the Metrics first with metrics.New and give its Observe to
-	// engine.Config.OnEvent.
+	// Metrics receives the gateway's request records. nil means a new metrics.Metrics on a
+	// new registry, its labels bounded by Models, the tenants of the keys (when Keys also
+	// lists them, as *keys.Registry does with Keys()) and the engine's price table, which
+	// then sees no engine events: to get them, build the Metrics first with metrics.New
+	// and give its Observe to engine.Config.OnEvent.
 	Metrics *metrics.Metrics
+	// ServeMetrics serves GET /metrics (Metrics' registry) on the gateway's own listener,
+	// without authentication. false, the default, leaves it out: the metrics name tenants
+	// and their spend, and belong on a listener that agents cannot reach (the admin
+	// listener, package admin). Set it only while scrapers move there.
+	ServeMetrics bool
 	// Logger receives the access log (one line per request: see AccessLogSample and
 	// RefusalLogInterval) and server errors; nil means slog.Default(). Logs never contain a
 	// key's secret or a provider key. The access log's lines have tokens and cost when the
@@ -122,33 +110,8 @@ func (c *Config) Validate() error {
 	if c.Engine == nil {
 		return errors.New("gateway: Config.Engine is required")
 	}
-	if len(c.Keys) == 0 {
-		return errors.New("gateway: Config.Keys: at least one virtual key is required")
-	}
-	ids := make(map[string]bool, len(c.Keys))
-	hashes := make(map[[32]byte]bool, len(c.Keys))
-	for i := range c.Keys {
-		k := &c.Keys[i]
-		switch {
-		case k.ID == "":
-			return fmt.Errorf("gateway: Config.Keys[%d].ID is empty", i)
-		case k.Tenant == "":
-			return fmt.Errorf("gateway: Config.Keys[%d].Tenant is empty (key %q)", i, k.ID)
-		case k.Hash == [32]byte{}:
-			return fmt.Errorf("gateway: Config.Keys[%d].Hash is empty (key %q): use HashKey(secret)", i, k.ID)
-		case ids[k.ID]:
-			return fmt.Errorf("gateway: Config.Keys[%d].ID %q is used twice", i, k.ID)
-		case hashes[k.Hash]:
-			return fmt.Errorf("gateway: Config.Keys[%d].Hash (key %q) equals another key's: secrets must be unique", i, k.ID)
-		}
-		ids[k.ID], hashes[k.Hash] = true, true
-		if len(c.Models) > 0 {
-			for _, m := range k.AllowedModels {
-				if !slices.Contains(c.Models, m) {
-					return fmt.Errorf("gateway: Config.Keys[%d].AllowedModels: %q is not in Config.Models", i, m)
-				}
-			}
-		}
+	if c.Keys == nil {
+		return errors.New("gateway: Config.Keys is required: a KeyFinder such as *keys.Registry")
 	}
 	for i, m := range c.Models {
 		if _, err := c.Engine.Route(m); err != nil {
@@ -164,10 +127,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("gateway: Config.ShutdownTimeout must not be negative, got %v", c.ShutdownTimeout)
 	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0:
 		return errors.New("gateway: Config.ReadHeaderTimeout, ReadTimeout and IdleTimeout must not be negative")
-	case c.BudgetStatus != 0 && c.BudgetStatus != 429 && c.BudgetStatus != 402:
-		return fmt.Errorf("gateway: Config.BudgetStatus must be 429 or 402, got %d", c.BudgetStatus)
-	case c.AccessLogSample > 1:
-		return fmt.Errorf("gateway: Config.AccessLogSample must be at most 1, got %v", c.AccessLogSample)
+	}
+	if s := c.Settings(); s.Validate() != nil {
+		return fmt.Errorf("gateway: Config: %w", s.Validate())
 	}
 	for name, f := range c.Ready {
 		if f == nil {
@@ -175,6 +137,31 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Settings are the fields of a Config that a Gateway can change while it serves
+// (Gateway.Update): what a configuration reload swaps without dropping a request. Each
+// field means what the Config field of the same name means, zero values included.
+type Settings struct {
+	AccessLogSample    float64
+	RefusalLogInterval time.Duration
+	BudgetStatus       int
+}
+
+// Validate reports the first invalid field, by name.
+func (s *Settings) Validate() error {
+	switch {
+	case s.BudgetStatus != 0 && s.BudgetStatus != 429 && s.BudgetStatus != 402:
+		return fmt.Errorf("BudgetStatus must be 429 or 402, got %d", s.BudgetStatus)
+	case s.AccessLogSample > 1:
+		return fmt.Errorf("AccessLogSample must be at most 1, got %v", s.AccessLogSample)
+	}
+	return nil
+}
+
+// Settings returns the fields of c that Update can change.
+func (c *Config) Settings() Settings {
+	return Settings{AccessLogSample: c.AccessLogSample, RefusalLogInterval: c.RefusalLogInterval, BudgetStatus: c.BudgetStatus}
 }
 
 func (c Config) withDefaults() Config {

@@ -11,15 +11,18 @@
 //	                           or Anthropic's when the request has anthropic-version
 //	GET  /healthz              200 while the process serves
 //	GET  /readyz               200 when ready; 503 once shutdown began or a Config.Ready check fails
-//	GET  /metrics              Prometheus metrics (see Metrics)
+//	GET  /metrics              Prometheus metrics, only with Config.ServeMetrics
 //
-// /healthz, /readyz and /metrics need no key: expose them on an internal network only.
+// /healthz, /readyz and /metrics need no key. The metrics name tenants and their spend:
+// by default they are served by the admin listener (package admin), behind a token, and
+// not here.
 //
 // # Identity
 //
 // The virtual key comes from "Authorization: Bearer <key>" (OpenAI SDKs) or "x-api-key"
-// (Anthropic SDKs); a missing or unknown key is a 401 in the caller's format. The key gives
-// the tenant. The session is X-Session-Id, else the OpenAI "user" field or the Anthropic
+// (Anthropic SDKs) and is looked up in Config.Keys (a *keys.Registry: the configuration's
+// keys and those created at run time); a missing, unknown or revoked key is a 401 in the
+// caller's format. The key gives the tenant. The session is X-Session-Id, else the OpenAI "user" field or the Anthropic
 // metadata.user_id; the agent is X-Agent-Id. X-Priority (an integer; see queue.LevelOf)
 // is capped at the key's MaxPriority: a request above it is served at the cap, not
 // refused, and the answer says so in
@@ -110,7 +113,8 @@
 // agent, route, the model and provider that served, the fallback reason, status, tokens and
 // cost (for a stream, once it ended), queue wait and latency: every failed request, at most
 // once per tenant and outcome per Config.RefusalLogInterval (the next line counts those
-// suppressed), and a Config.AccessLogSample share of the answered ones. Metrics are the
-// metrics package's, fed by the gateway's request records and, through the engine's
-// OnEvent, the engine's events; GET /metrics serves them.
+// suppressed), and a Config.AccessLogSample share of the answered ones. Update changes
+// the sampling, the refusal interval and the status of budget refusals while the gateway
+// serves (a configuration reload). Metrics are the metrics package's, fed by the gateway's
+// request records and, through the engine's OnEvent, the engine's events.
 package gateway

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/metrics"
 )
@@ -38,8 +39,15 @@ func Example() {
 		panic(err)
 	}
 	defer eng.Close()
-	gw, err := gateway.New(gateway.Config{Engine: eng, Metrics: metrics,
-		Keys: []gateway.Key{{ID: "agent-1", Tenant: "acme", Hash: gateway.HashKey("tg-secret")}}})
+	// The keys of a configuration file; with a keys.Config.Store (the ledger), keys are
+	// also created and revoked at run time.
+	reg, err := keys.Open(context.Background(), keys.Config{Static: []keys.Key{
+		{ID: "agent-1", Tenant: "acme", Hash: keys.HashSecret("tg-secret")}}})
+	if err != nil {
+		panic(err)
+	}
+	defer reg.Close()
+	gw, err := gateway.New(gateway.Config{Engine: eng, Metrics: metrics, Keys: reg})
 	if err != nil {
 		panic(err)
 	}

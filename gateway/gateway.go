@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/metrics"
 )
@@ -20,12 +21,16 @@ import (
 type Gateway struct {
 	cfg     Config
 	eng     *engine.Engine
-	keys    keyring
+	keys    KeyFinder
 	models  map[string]int // Config.Models, with the largest max_tokens of each (resolve)
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	mux     *http.ServeMux
-	access  *accessLog
+	// live holds what Update changes; each request reads it once.
+	live atomic.Pointer[live]
+	// tracked says whether requests are tracked for the engine's Settled event: only when
+	// the logger writes Info lines, the only ones with tokens to report.
+	tracked bool
 	// inflight finds a request's exchange by its id, for the engine's Settled event.
 	inflight sync.Map
 
@@ -43,12 +48,15 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, eng: cfg.Engine, keys: keyring{keys: cfg.Keys}, metrics: cfg.Metrics, log: cfg.Logger}
-	g.access = newAccessLog(cfg.Logger, cfg.AccessLogSample, cfg.RefusalLogInterval)
+	g := &Gateway{cfg: cfg, eng: cfg.Engine, keys: cfg.Keys, metrics: cfg.Metrics, log: cfg.Logger}
+	g.tracked = cfg.Logger.Enabled(context.Background(), slog.LevelInfo)
+	g.live.Store(newLive(cfg.Logger, cfg.Settings()))
 	if g.metrics == nil {
-		tenants := make([]string, len(cfg.Keys))
-		for i := range cfg.Keys {
-			tenants[i] = cfg.Keys[i].Tenant
+		var tenants []string
+		if lister, ok := cfg.Keys.(interface{ Keys() []keys.Key }); ok {
+			for _, k := range lister.Keys() {
+				tenants = append(tenants, k.Tenant)
+			}
 		}
 		m, err := metrics.New(metrics.Config{Routes: cfg.Models, Tenants: tenants, Prices: cfg.Engine.Pricing()})
 		if err != nil {
@@ -70,7 +78,9 @@ func New(cfg Config) (*Gateway, error) {
 	mux.HandleFunc("GET /v1/models", g.listModels)
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("GET /readyz", g.readyz)
-	mux.Handle("GET /metrics", g.metrics.Handler())
+	if cfg.ServeMetrics {
+		mux.Handle("GET /metrics", g.metrics.Handler())
+	}
 	mux.HandleFunc("/", g.notFound)
 	g.mux = mux
 	return g, nil
@@ -78,6 +88,34 @@ func New(cfg Config) (*Gateway, error) {
 
 // Metrics returns the gateway's metrics.
 func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
+
+// live is what Update swaps: the access log (its sampling and refusal limiter) and the
+// status of budget refusals.
+type live struct {
+	settings     Settings
+	access       *accessLog
+	budgetStatus int
+}
+
+func newLive(log *slog.Logger, s Settings) *live {
+	interval := s.RefusalLogInterval
+	if interval == 0 {
+		interval = DefaultRefusalLogInterval
+	}
+	return &live{settings: s, access: newAccessLog(log, s.AccessLogSample, interval), budgetStatus: s.BudgetStatus}
+}
+
+// Update changes the settings of a Gateway that serves: requests that start after it
+// returns use s, those in flight finish with what they started with. The refusal limiter
+// starts over. It fails, changing nothing, when s is invalid. It is safe for concurrent
+// use.
+func (g *Gateway) Update(s Settings) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("gateway: update: %w", err)
+	}
+	g.live.Store(newLive(g.log, s))
+	return nil
+}
 
 // ServeHTTP serves one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -218,5 +256,5 @@ func (g *Gateway) notFound(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/v1/chat/completions" || r.URL.Path == "/v1/messages" || r.URL.Path == "/v1/models" {
 		e.status, e.msg = http.StatusMethodNotAllowed, "method "+headerValue(r.Method)+" not allowed on "+r.URL.Path
 	}
-	writeError(w, f, e, g.cfg.BudgetStatus)
+	writeError(w, f, e, g.live.Load().budgetStatus)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
@@ -123,7 +124,7 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 		x.model = res.Response.Model
 	}
 	x.rendered(Render{Format: wf.format, Stream: req.Stream, IncludeUsage: p.includeUsage,
-		BudgetStatus: g.cfg.BudgetStatus}.Result(ctx, w, res, err))
+		BudgetStatus: x.live.budgetStatus}.Result(ctx, w, res, err))
 }
 
 // successOutcome labels an answer: from the cache, from a static step (no upstream served
@@ -140,14 +141,17 @@ func successOutcome(res *engine.Result) string {
 	return outcomeOK
 }
 
-func (g *Gateway) authenticate(r *http.Request) *Key {
-	if k := g.keys.find(secret(r)); k != nil {
+// authenticate returns the valid virtual key of the request, nil when it has none.
+func (g *Gateway) authenticate(r *http.Request) *keys.Key {
+	if k, ok := g.keys.Find(secret(r)); ok {
 		return k
 	}
 	// A client may send both headers (an Anthropic SDK with an auth token set as well):
 	// either may carry the virtual key.
 	if r.Header.Get("Authorization") != "" {
-		return g.keys.find(r.Header.Get("X-Api-Key"))
+		if k, ok := g.keys.Find(r.Header.Get("X-Api-Key")); ok {
+			return k
+		}
 	}
 	return nil
 }
@@ -197,14 +201,14 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 
 // checkModel refuses a model the gateway does not serve (404), one the key may not use
 // (403), and a max_tokens that no model of the route can produce (400).
-func (g *Gateway) checkModel(k *Key, req *llm.Request) *apiError {
+func (g *Gateway) checkModel(k *keys.Key, req *llm.Request) *apiError {
 	name := req.Model
 	maxOut, known := g.resolve(name)
 	if !known {
 		return notFound(fmt.Sprintf("tollgate: model or route %q does not exist or is not available to this key; available: %s",
 			name, listForMessage(g.visible(k))))
 	}
-	if !k.allows(name) {
+	if !k.Allows(name) {
 		return &apiError{status: http.StatusForbidden, oaType: "invalid_request_error", oaCode: "model_not_allowed",
 			anType: "permission_error", outcome: outcomeForbidden,
 			msg: fmt.Sprintf("tollgate: virtual key %q may not use %q; it may use: %s", k.ID, name, listForMessage(g.visible(k)))}
@@ -286,7 +290,7 @@ func answerHeaders(h http.Header, res *engine.Result, model string) {
 
 // fail answers with e in the caller's format.
 func (g *Gateway) fail(w http.ResponseWriter, x *exchange, e *apiError) {
-	x.rendered(Render{Format: x.wf.format, BudgetStatus: g.cfg.BudgetStatus}.refuse(w, e))
+	x.rendered(Render{Format: x.wf.format, BudgetStatus: x.live.budgetStatus}.refuse(w, e))
 }
 
 // rendered records what the answer was.

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate/tollgate/emulator"
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/metrics"
 	"github.com/tollgate/tollgate/provider/anthropic"
@@ -37,11 +38,37 @@ const (
 	upstreamSecret = "sk-upstream-do-not-leak"
 )
 
-func testKeys() []Key {
-	return []Key{
-		{ID: "alice", Tenant: "acme", Hash: HashKey(secretAlice), MaxPriority: 2},
-		{ID: "bob", Tenant: "beta", Hash: HashKey(secretBob), AllowedModels: []string{"gpt-4o-mini"}},
+func testKeys() []keys.Key {
+	return []keys.Key{
+		{ID: "alice", Tenant: "acme", Hash: keys.HashSecret(secretAlice), MaxPriority: 2},
+		{ID: "bob", Tenant: "beta", Hash: keys.HashSecret(secretBob), AllowedModels: []string{"gpt-4o-mini"}},
 	}
+}
+
+// testRegistry is a key registry of testKeys and, when store is set, of the keys stored
+// there.
+func testRegistry(t testing.TB, store keys.Store) *keys.Registry {
+	return newRegistry(t, testKeys(), store)
+}
+
+// requireSession makes alice's key require a session.
+func requireSession(t testing.TB) func(*Config) {
+	return func(c *Config) {
+		ks := testKeys()
+		ks[0].RequireSession = true
+		c.Keys = newRegistry(t, ks, nil)
+	}
+}
+
+func newRegistry(t testing.TB, static []keys.Key, store keys.Store) *keys.Registry {
+	t.Helper()
+	reg, err := keys.Open(context.Background(), keys.Config{Static: static, Store: store, Refresh: -1,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
 }
 
 // env is a gateway in front of the emulator through the real provider adapters.
@@ -137,7 +164,7 @@ func newEnv(t testing.TB, ec envConfig) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Close() })
-	cfg := Config{Engine: eng, Keys: testKeys(), Models: ec.models, Metrics: e.metrics, Logger: log}
+	cfg := Config{Engine: eng, Keys: testRegistry(t, nil), Models: ec.models, Metrics: e.metrics, Logger: log}
 	if ec.gateway != nil {
 		ec.gateway(&cfg)
 	}

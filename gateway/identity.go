@@ -1,14 +1,13 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 )
 
@@ -19,33 +18,6 @@ const (
 	HeaderPriority       = "X-Priority"
 	HeaderRequestTimeout = "X-Request-Timeout"
 )
-
-// keyring finds a virtual key by its secret.
-//
-// It compares the secret's hash with every key's, in constant time and without stopping at
-// a match, so that the time taken says nothing about which keys exist or how close a guess
-// came. The cost is linear in the number of keys (about 20 ns per key), which suits the
-// tens or hundreds of keys of a gateway; a map would be faster but its lookup time depends
-// on the stored keys.
-type keyring struct {
-	keys []Key
-}
-
-func (kr *keyring) find(secret string) *Key {
-	if secret == "" {
-		return nil
-	}
-	h := sha256.Sum256([]byte(secret))
-	found := -1
-	for i := range kr.keys {
-		eq := subtle.ConstantTimeCompare(h[:], kr.keys[i].Hash[:])
-		found = subtle.ConstantTimeSelect(eq, i, found)
-	}
-	if found < 0 {
-		return nil
-	}
-	return &kr.keys[found]
-}
 
 // secret returns the virtual key a request carries: "Authorization: Bearer <key>" as the
 // OpenAI SDKs send it, else "x-api-key" as the Anthropic SDKs do.
@@ -74,7 +46,7 @@ func (e *badHeader) Error() string {
 
 // priority reads X-Priority and caps it at the key's MaxPriority. requested is what the
 // header asked for (0 when absent); capped reports that it was lowered.
-func priority(r *http.Request, k *Key) (p, requested int, capped bool, err error) {
+func priority(r *http.Request, k *keys.Key) (p, requested int, capped bool, err error) {
 	v := r.Header.Get(HeaderPriority)
 	if v == "" {
 		return 0, 0, false, nil
@@ -112,7 +84,7 @@ func requestTimeout(r *http.Request) (time.Duration, error) {
 // identity builds who pays and who waits for a request: tenant and key from the virtual
 // key, session from X-Session-Id or else the body's hint (OpenAI "user", Anthropic
 // metadata.user_id), agent from X-Agent-Id.
-func identity(r *http.Request, k *Key, hint string, prio int) llm.Identity {
+func identity(r *http.Request, k *keys.Key, hint string, prio int) llm.Identity {
 	id := llm.Identity{Key: k.ID, Tenant: k.Tenant, Agent: r.Header.Get(HeaderAgentID),
 		Session: r.Header.Get(HeaderSessionID), Priority: prio}
 	if id.Session == "" {

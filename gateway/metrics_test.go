@@ -13,7 +13,7 @@ import (
 func TestMetricsEndpoint(t *testing.T) {
 	rules := quota.Rules{{Name: "tenant-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD,
 		Limit: 1_000_000, Window: quota.Daily(nil)}}
-	e := newEnv(t, envConfig{rules: rules})
+	e := newEnv(t, envConfig{rules: rules, gateway: func(c *Config) { c.ServeMetrics = true }})
 	for range 2 {
 		resp, body := e.do(t, http.MethodPost, "/v1/chat/completions", okChat, "Authorization", "Bearer "+secretAlice)
 		if resp.StatusCode != 200 {
@@ -47,6 +47,19 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 	noLeak(t, "/metrics", text)
+}
+
+// TestNoMetricsByDefault: the metrics name tenants and their spend; without ServeMetrics
+// the gateway's listener, which agents reach, does not serve them.
+func TestNoMetricsByDefault(t *testing.T) {
+	e, _, _ := stubEnv(t, nil)
+	if resp, body := e.do(t, http.MethodPost, "/v1/chat/completions", okChat, "Authorization", "Bearer "+secretAlice); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	resp, body := e.do(t, http.MethodGet, "/metrics", "")
+	if resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "tollgate_") {
+		t.Errorf("GET /metrics = %d %s, want 404 without metrics", resp.StatusCode, body)
+	}
 }
 
 func TestReadyz(t *testing.T) {

@@ -5,18 +5,19 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 )
 
 // visible returns the models and routes key k may call, in the order /v1/models lists them:
 // Config.Models (or, when empty, the key's AllowedModels, or else the engine's price table)
 // less those the key may not use.
-func (g *Gateway) visible(k *Key) []string {
+func (g *Gateway) visible(k *keys.Key) []string {
 	var names []string
 	switch {
 	case len(g.cfg.Models) > 0:
 		for _, m := range g.cfg.Models {
-			if k.allows(m) {
+			if k.Allows(m) {
 				names = append(names, m)
 			}
 		}
@@ -49,7 +50,7 @@ func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
 	}
 	k := g.authenticate(r)
 	if k == nil {
-		writeError(w, f, errUnauthorized, g.cfg.BudgetStatus)
+		writeError(w, f, errUnauthorized, g.live.Load().budgetStatus)
 		return
 	}
 	names := g.visible(k)

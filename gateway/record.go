@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/metrics"
 )
@@ -21,7 +22,8 @@ type exchange struct {
 	wf      *wireFormat
 	start   time.Time
 	id      string // the request id, also the ledger's
-	key     *Key
+	key     *keys.Key
+	live    *live // the settings the request started with
 	ident   llm.Identity
 	route   string // the request's model field once known to exist
 	res     *engine.Result
@@ -40,8 +42,8 @@ type exchange struct {
 // begin starts the record of a request and makes it findable by its id for the engine's
 // Settled event.
 func (g *Gateway) begin(wf *wireFormat) *exchange {
-	x := &exchange{wf: wf, start: time.Now(), id: llm.NewRequestID()}
-	if g.access.enabled {
+	x := &exchange{wf: wf, start: time.Now(), id: llm.NewRequestID(), live: g.live.Load()}
+	if g.tracked {
 		g.inflight.Store(x.id, x)
 	}
 	return x
@@ -71,7 +73,7 @@ func (g *Gateway) Observe(ev engine.Event) {
 // its end) is written.
 func (g *Gateway) record(ctx context.Context, x *exchange) {
 	d := time.Since(x.start)
-	if g.access.enabled {
+	if g.tracked {
 		g.inflight.Delete(x.id)
 	}
 	mr := metrics.Request{Format: string(x.wf.format), Route: x.route, Outcome: x.outcome, Source: x.source, Duration: d}
@@ -89,14 +91,13 @@ func (g *Gateway) record(ctx context.Context, x *exchange) {
 		}
 	}
 	g.metrics.Request(&mr)
-	g.access.write(ctx, x, d)
+	x.live.access.write(ctx, x, d)
 }
 
 // accessLog writes one line per request: every failed one, at a bounded rate per tenant
 // and outcome, and a sample of the answered ones.
 type accessLog struct {
-	log     *slog.Logger
-	enabled bool
+	log *slog.Logger
 	// every is the sampling of answered requests: one line in every; 0 logs none.
 	every uint64
 	n     atomic.Uint64
@@ -112,10 +113,6 @@ func newAccessLog(log *slog.Logger, sample float64, interval time.Duration) *acc
 	default:
 		a.every = uint64(1/sample + 0.5)
 	}
-	// The lines are Info (answers, cancellations, streams cut after their start), Warn
-	// (refusals) and Error (5xx); with the logger above Info no line has tokens to report,
-	// and requests are not tracked for them.
-	a.enabled = log.Enabled(context.Background(), slog.LevelInfo)
 	return a
 }
 

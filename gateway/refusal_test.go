@@ -69,7 +69,7 @@ func TestRefusalGoldens(t *testing.T) {
 	aliceAn := []string{"X-Api-Key", secretAlice, "Anthropic-Version", "2023-06-01"}
 	budget := newEnv(t, envConfig{rules: spentBudget})
 	budget402 := newEnv(t, envConfig{rules: spentBudget, gateway: func(c *Config) { c.BudgetStatus = 402 }})
-	session, _, _ := stubEnv(t, func(c *Config) { c.Keys[0].RequireSession = true })
+	session, _, _ := stubEnv(t, requireSession(t))
 	tests := []struct {
 		name   string
 		e      *env
@@ -102,7 +102,7 @@ func TestRefusalGoldens(t *testing.T) {
 // TestRequireSession: a key that requires a session refuses a request without one, and
 // serves it with X-Session-Id or the body's own hint, through each SDK.
 func TestRequireSession(t *testing.T) {
-	e := newEnv(t, envConfig{gateway: func(c *Config) { c.Keys[0].RequireSession = true }})
+	e := newEnv(t, envConfig{gateway: requireSession(t)})
 	ctx := t.Context()
 	oc := openAIClient(e, secretAlice)
 	_, err := oc.Chat.Completions.New(ctx, chatParams("gpt-4o-mini", 20))

@@ -8,6 +8,13 @@
 // that Config names (and the price table's models), anything else is counted under the
 // single value Other; quotas are the rules' names, outcomes and reasons fixed sets. A
 // caller that sends 20,000 made-up model ids adds no series.
+//
+// Besides the traffic, Metrics reports the health of the parts an operator watches: calls
+// in flight (from the engine's events), response-cache lookups (CountCache
+// wraps the engine's cache), the deployments' breakers (WatchBreakers), the ledger's
+// writer (WatchLedger) and the Redis quota store (WatchRedis, ObserveRedis), each read at
+// scrape time from the part itself. deploy/prometheus holds alert rules over them, and the
+// admin package serves them on its listener.
 package metrics
 
 import (
@@ -44,6 +51,11 @@ type Config struct {
 	Models []string
 	// Tenants are the tenants the tenant label may take: those of the virtual keys.
 	Tenants []string
+	// KnownTenant, when set, reports whether a tenant outside Tenants may be a label
+	// value too: the tenants of keys created at run time. It is called for every
+	// recorded request and must be fast and safe for concurrent use; what it accepts must
+	// stay bounded (the operator's keys, never a value a caller chooses).
+	KnownTenant func(tenant string) bool
 	// Prices gives the models the model and route labels may take, each under its table
 	// name: a dated or aliased id ("gpt-4o-2024-08-06") is counted under its model
 	// ("gpt-4o"). nil means pricing.Default().
@@ -58,6 +70,7 @@ type Metrics struct {
 	routes map[string]bool
 	models map[string]bool
 	tenant map[string]bool
+	known  func(string) bool
 
 	requests        *prometheus.CounterVec
 	byTenant        *prometheus.CounterVec
@@ -76,6 +89,7 @@ type Metrics struct {
 	queueDepth      *prometheus.Desc
 
 	queue atomic.Pointer[queue.Queue]
+	ops   *ops
 }
 
 // New registers tollgate's metrics on cfg.Registry (a new registry when nil). It fails if
@@ -86,7 +100,8 @@ func New(cfg Config) (*Metrics, error) {
 	if own {
 		reg = prometheus.NewRegistry()
 	}
-	m := &Metrics{reg: reg, prices: cfg.Prices, routes: set(cfg.Routes), models: set(cfg.Models), tenant: set(cfg.Tenants)}
+	m := &Metrics{reg: reg, prices: cfg.Prices, routes: set(cfg.Routes), models: set(cfg.Models), tenant: set(cfg.Tenants),
+		known: cfg.KnownTenant, ops: newOps()}
 	if m.prices == nil {
 		m.prices = pricing.Default()
 	}
@@ -130,6 +145,7 @@ func New(cfg Config) (*Metrics, error) {
 	cs := []prometheus.Collector{m.requests, m.byTenant, m.duration, m.upstreamErrors, m.upstream429, m.retries,
 		m.fallbacks, m.skipped, m.spend, m.tokens, m.budgetRemaining, m.budgetWarnings, m.clamped, m.queueWait,
 		queueCollector{m}}
+	cs = append(cs, m.ops.collectors()...)
 	if own {
 		cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -182,7 +198,7 @@ func (m *Metrics) Route(name string) string {
 
 // Tenant returns the tenant label of t: a configured tenant or Other; "" stays "".
 func (m *Metrics) Tenant(t string) string {
-	if t == "" || m.tenant[t] {
+	if t == "" || m.tenant[t] || (m.known != nil && m.known(t)) {
 		return t
 	}
 	return Other
@@ -190,6 +206,7 @@ func (m *Metrics) Tenant(t string) string {
 
 // Observe records one engine event. Give it to engine.Config.OnEvent.
 func (m *Metrics) Observe(ev engine.Event) {
+	m.observeInflight(&ev)
 	switch ev.Kind {
 	case engine.Admitted:
 		m.queueWait.WithLabelValues(ev.Level.String()).Observe(ev.Waited.Seconds())
@@ -269,7 +286,9 @@ func (m *Metrics) budgets(sts []quota.Status) {
 		if q.Scope.Tenant != "" && m.Tenant(q.Scope.Tenant) == Other {
 			continue
 		}
-		m.budgetRemaining.WithLabelValues(q.Name, q.Scope.String(), q.Unit.String()).Set(float64(s.Remaining))
+		scope, unit := q.Scope.String(), q.Unit.String()
+		m.budgetRemaining.WithLabelValues(q.Name, scope, unit).Set(float64(s.Remaining))
+		m.ops.limit.WithLabelValues(q.Name, scope, unit).Set(float64(q.Limit))
 	}
 }
 

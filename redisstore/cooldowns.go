@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,10 +27,16 @@ var (
 	cooldownDoneLua string
 	//go:embed lua/cooldown_state.lua
 	cooldownStateLua string
+	//go:embed lua/cooldown_list.lua
+	cooldownListLua string
+	//go:embed lua/cooldown_reset.lua
+	cooldownResetLua string
 
 	cooldownAllowScript = redis.NewScript(commonLua + cooldownCommonLua + cooldownAllowLua)
 	cooldownDoneScript  = redis.NewScript(commonLua + cooldownCommonLua + cooldownDoneLua)
 	cooldownStateScript = redis.NewScript(commonLua + cooldownCommonLua + cooldownStateLua)
+	cooldownListScript  = redis.NewScript(commonLua + cooldownCommonLua + cooldownListLua)
+	cooldownResetScript = redis.NewScript(commonLua + cooldownCommonLua + cooldownResetLua)
 )
 
 // CooldownsConfig configures Cooldowns. The zero value is ready to use: fallback's default
@@ -168,7 +175,7 @@ func NewCooldowns(client Client, cfg CooldownsConfig) (*Cooldowns, error) {
 		cfg: cd, prefix: "{" + cfg.SlotGroup + "}:cd:", idleMS: cfg.IdleTTL.Milliseconds(),
 		stateAge: cfg.StateMaxAge, local: cfg.Fallback, seen: make(map[string]seenState),
 	}
-	c.l.load(cooldownAllowScript, cooldownDoneScript, cooldownStateScript)
+	c.l.load(cooldownAllowScript, cooldownDoneScript, cooldownStateScript, cooldownListScript, cooldownResetScript)
 	return c, nil
 }
 
@@ -314,6 +321,83 @@ func (c *Cooldowns) State(deployment string, now time.Time) fallback.State {
 	st := fallback.State(toInt(res[0]))
 	c.remember(deployment, st, toInt(res[1]), toInt(res[2]), now)
 	return st
+}
+
+// Breakers returns every deployment's breaker that has state in Redis at now, by name, as
+// fallback.Cooldowns.Breakers does for one process: the fleet's breakers, for an operator
+// (the admin API, metrics). It is one round trip that scans the slot group's breaker keys
+// (one per deployment that failed within IdleTTL). While Redis is unreachable it returns
+// this replica's local breakers, which then serve.
+func (c *Cooldowns) Breakers(now time.Time) []fallback.Breaker {
+	if !c.l.useRedis() {
+		return c.local.Breakers(now)
+	}
+	ctx := context.Background()
+	v, err := c.l.run(ctx, cooldownListScript, []string{c.prefix}, []any{c.offset.Microseconds(), globEscape(c.prefix) + "*"})
+	res, _ := v.([]any)
+	if err == nil && (len(res) == 0 || (len(res)-1)%5 != 0) {
+		err = fmt.Errorf("unexpected reply %v", v)
+	}
+	if err != nil {
+		c.l.failed(ctx, fmt.Errorf("redisstore: cooldown list: %w", err))
+		return c.local.Breakers(now)
+	}
+	c.l.ok()
+	srvNow := toInt(res[0])
+	seen := make(map[string]bool, (len(res)-1)/5)
+	out := make([]fallback.Breaker, 0, (len(res)-1)/5)
+	for i := 1; i+4 < len(res); i += 5 {
+		key, _ := res[i].(string)
+		d := strings.TrimPrefix(key, c.prefix)
+		if seen[d] { // SCAN may return a key twice
+			continue
+		}
+		seen[d] = true
+		b := fallback.Breaker{Deployment: d, State: fallback.State(toInt(res[i+1])), Failures: int(toInt(res[i+3])),
+			Trips: int(toInt(res[i+4]))}
+		if b.State == fallback.Open {
+			b.Until = now.Add(time.Duration(toInt(res[i+2])-srvNow) * time.Microsecond)
+		}
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b fallback.Breaker) int { return strings.Compare(a.Deployment, b.Deployment) })
+	return out
+}
+
+// Reset closes deployment's breaker for every replica and forgets its failures, as
+// fallback.Cooldowns.Reset does for one process, and reports whether it had state (in
+// Redis or in this replica's local breakers, which it resets too). Results of calls let
+// through before the reset are ignored. It is one round trip; while Redis is unreachable
+// only the local breaker is reset.
+func (c *Cooldowns) Reset(deployment string) bool {
+	had := c.local.Reset(deployment)
+	c.mu.Lock()
+	delete(c.seen, deployment)
+	c.mu.Unlock()
+	if !c.l.useRedis() {
+		return had
+	}
+	ctx := context.Background()
+	v, err := c.l.run(ctx, cooldownResetScript, []string{c.key(deployment)},
+		[]any{c.offset.Microseconds(), c.cfg.ProbeTimeout.Microseconds(), c.idleMS})
+	if err != nil {
+		c.l.failed(ctx, fmt.Errorf("redisstore: cooldown reset %s: %w", deployment, err))
+		return had
+	}
+	c.l.ok()
+	return toInt(v) == 1 || had
+}
+
+// globEscape escapes the characters that SCAN's MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // remember keeps the state seen in Redis at the server's srvNow (µs), with the open period's

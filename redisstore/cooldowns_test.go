@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/fallback"
@@ -533,4 +534,93 @@ func TestSharedOnCluster(t *testing.T) {
 	if _, fresh, ok := rc.Get(ctx, k, t0); !ok || !fresh {
 		t.Errorf("Get = fresh %v ok %v, want a fresh hit", fresh, ok)
 	}
+}
+
+// TestCooldownsBreakersReset lists and resets the fleet's breakers as an operator does: a
+// deployment opened by replica A is listed by replica B, as the memory breakers list it;
+// B's reset closes it for both, a result of a call let through before the reset is
+// ignored, and a reset of a deployment without state reports none. On a single Redis and
+// on a Cluster node (the list scans the slot group's node).
+func TestCooldownsBreakersReset(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T) Client
+	}{
+		{"single", func(t *testing.T) Client {
+			c := redis.NewClient(redistest.Start(t).Options())
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}},
+		{"cluster", func(t *testing.T) Client {
+			srv := redistest.StartCluster(t)
+			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			client := tc.client(t)
+			group := fmt.Sprintf("br%d", groups.Add(1))
+			var cs []*Cooldowns
+			for range 2 {
+				c, err := NewCooldowns(client, CooldownsConfig{CooldownConfig: testCooldown, SlotGroup: group, StateMaxAge: -1,
+					Timeout: 5 * time.Second, Logger: quietLogger()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs = append(cs, c)
+			}
+			a, b := cs[0], cs[1]
+			mem := fallback.NewCooldowns(testCooldown)
+			now := time.Now()
+			late, _, _ := a.Allow("openai/gpt-4o", now)
+			for _, br := range []allower{a, mem} {
+				for _, f := range []struct {
+					dep string
+					err error
+				}{{"openai/gpt-4o", rateLimited(30 * time.Second)}, {"anthropic/claude", errServer}, {"x/[odd]*?", errServer}} {
+					done, _, ok := br.Allow(f.dep, now)
+					if !ok {
+						t.Fatalf("Allow(%s) = not ok", f.dep)
+					}
+					done(f.err, now)
+				}
+			}
+			got, want := b.Breakers(now), mem.Breakers(now)
+			if diff := cmpBreakers(got, want); diff != "" {
+				t.Errorf("B.Breakers() against the memory breakers' (-want +got):\n%s", diff)
+			}
+			if !b.Reset("openai/gpt-4o") || !mem.Reset("openai/gpt-4o") {
+				t.Fatal("Reset of an open breaker = false, want true")
+			}
+			late(errServer, now) // let through before the reset: ignored
+			for i, c := range cs {
+				if st := c.State("openai/gpt-4o", now); st != fallback.Closed {
+					t.Errorf("replica %d State after B's reset = %v, want closed", i, st)
+				}
+			}
+			if diff := cmpBreakers(a.Breakers(now), mem.Breakers(now)); diff != "" {
+				t.Errorf("A.Breakers() after the reset (-want +got):\n%s", diff)
+			}
+			if b.Reset("openai/never-failed") {
+				t.Error("Reset of a deployment without state = true")
+			}
+		})
+	}
+}
+
+// allower is what TestCooldownsBreakersReset drives on both implementations.
+type allower interface {
+	Allow(deployment string, now time.Time) (func(error, time.Time), time.Time, bool)
+}
+
+// cmpBreakers compares breakers, with open-until times within a second (the server's
+// clock ran on between the calls).
+func cmpBreakers(got, want []fallback.Breaker) string {
+	return cmp.Diff(want, got, cmp.Comparer(func(x, y time.Time) bool {
+		d := x.Sub(y)
+		return d < time.Second && d > -time.Second
+	}))
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
 	"github.com/tollgate/tollgate/internal/redistest"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/openai"
 	"github.com/tollgate/tollgate/quota"
@@ -249,8 +250,12 @@ func startGateway(ctx context.Context, name, upstream, redisAddr string) (string
 	if err != nil {
 		return "", nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Engine: eng, Logger: slog.New(slog.DiscardHandler),
-		Keys: []gateway.Key{{ID: "load", Tenant: "load", Hash: gateway.HashKey(secret)}}})
+	// Without a Store the registry holds this key alone and runs nothing to close.
+	reg, err := keys.Open(ctx, keys.Config{Static: []keys.Key{{ID: "load", Tenant: "load", Hash: keys.HashSecret(secret)}}})
+	if err != nil {
+		return "", nil, err
+	}
+	gw, err := gateway.New(gateway.Config{Engine: eng, Logger: slog.New(slog.DiscardHandler), Keys: reg})
 	if err != nil {
 		return "", nil, err
 	}

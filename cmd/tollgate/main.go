@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"usage":   {"print the spend the ledger recorded, grouped by session, agent, model or day", runUsage},
 	"serve":   {"run the gateway: tollgate serve --config tollgate.yaml", runServe},
 	"config":  {"check a configuration file: tollgate config check FILE", runConfig},
+	"status":  {"print a running gateway's state from its admin API: spend, budgets, queue, breakers", runStatus},
 }
 
 // errUsage marks a usage error: exit status 2. flag.ErrHelp also exits 2 after the usage text.

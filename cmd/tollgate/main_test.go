@@ -45,3 +45,18 @@ func TestRunExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"127.0.0.1:9091", "http://127.0.0.1:9091"},
+		{"0.0.0.0:9091", "http://127.0.0.1:9091"},
+		{":9091", "http://127.0.0.1:9091"},
+		{"[::]:9091", "http://127.0.0.1:9091"},
+		{"10.0.0.5:9091", "http://10.0.0.5:9091"},
+		{"https://admin.example.com/", "https://admin.example.com"},
+	} {
+		if got := adminURL(tt.in); got != tt.want {
+			t.Errorf("adminURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -63,10 +63,12 @@ quotas:
 keys:
   - {id: k1, tenant: t1, key_env: TG_SERVE_TEST_KEY}
 ledger: {path: %[2]q, commit_interval: 1h}
+admin: {listen: "127.0.0.1:0", key_env: TG_SERVE_TEST_ADMIN}
 `, emu.URL(), ledgerPath)
 	files := map[string]string{
 		"tollgate.yaml": cfg,
-		"test.env":      "TG_SERVE_TEST_OPENAI=emulator\nTG_SERVE_TEST_ANTHROPIC=emulator\nTG_SERVE_TEST_KEY=tg-serve-secret\n",
+		"test.env": "TG_SERVE_TEST_OPENAI=emulator\nTG_SERVE_TEST_ANTHROPIC=emulator\nTG_SERVE_TEST_KEY=tg-serve-secret\n" +
+			"TG_SERVE_TEST_ADMIN=tg-serve-admin\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
@@ -78,16 +80,34 @@ ledger: {path: %[2]q, commit_interval: 1h}
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	addrc := make(chan net.Addr, 1)
+	addrc := make(chan [2]net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, filepath.Join(dir, "tollgate.yaml"), logger, func(a net.Addr) { addrc <- a })
+		done <- serve(ctx, serveConfig{path: filepath.Join(dir, "tollgate.yaml"), logger: logger,
+			ready: func(gw, admin net.Addr) { addrc <- [2]net.Addr{gw, admin} }})
 	}()
-	var addr net.Addr
+	var addr, admin net.Addr
 	select {
-	case addr = <-addrc:
+	case a := <-addrc:
+		addr, admin = a[0], a[1]
 	case err := <-done:
 		t.Fatalf("serve returned before listening: %v\n%s", err, logs.String())
+	}
+	if admin == nil {
+		t.Fatal("serve has no admin listener")
+	}
+	for _, c := range []struct {
+		url, token string
+		want       int
+	}{
+		{"http://" + admin.String() + "/admin/v1/keys", "tg-serve-admin", 200},
+		{"http://" + admin.String() + "/admin/v1/keys", "tg-serve-secret", 401},
+		{"http://" + admin.String() + "/metrics", "tg-serve-admin", 200},
+		{"http://" + addr.String() + "/metrics", "", 404}, // the metrics left the gateway's listener
+	} {
+		if code, body := get(ctx, c.url, c.token); code != c.want {
+			t.Errorf("GET %s = %d %s, want %d", c.url, code, body, c.want)
+		}
 	}
 
 	body := `{"model": "smart", "max_tokens": 40, "messages": [{"role": "user", "content": "hello"}]}`
@@ -116,6 +136,20 @@ ledger: {path: %[2]q, commit_interval: 1h}
 		t.Fatalf("answer %s: %v, want a chat completion", data, err)
 	}
 
+	// tollgate status reads the admin API: the token from the configuration's env_file.
+	var status, statusErr bytes.Buffer
+	if code := run(ctx, []string{"status", "--config", filepath.Join(dir, "tollgate.yaml"), "--admin", admin.String()},
+		&status, &statusErr); code != 0 {
+		t.Errorf("tollgate status exited %d: %s", code, statusErr.String())
+	}
+	for _, want := range []string{"tollgate http://" + admin.String() + " at ", ": 1 keys (1 active)", "traffic: 1 requests;",
+		"\nt1 ", "daily $0.0", " of $5.00 (0%) until ", "queue: 0 waiting (critical 0, high 0, normal 0, low 0)",
+		"breakers: none with state", "learned limits: none"} {
+		if !strings.Contains(status.String(), want) {
+			t.Errorf("tollgate status lacks %q:\n%s", want, status.String())
+		}
+	}
+
 	// The ledger commits only hourly in this configuration: the record is on disk after the
 	// shutdown only if the shutdown flushed it.
 	cancel()
@@ -136,12 +170,12 @@ ledger: {path: %[2]q, commit_interval: 1h}
 	}
 
 	out := logs.String()
-	for _, want := range []string{`"msg":"tollgate: listening"`, `"secrets":"TG_SERVE_TEST_OPENAI set, TG_SERVE_TEST_ANTHROPIC set, TG_SERVE_TEST_KEY set"`, `"ledger_records":1`} {
+	for _, want := range []string{`"msg":"tollgate: listening"`, `"secrets":"TG_SERVE_TEST_OPENAI set, TG_SERVE_TEST_ANTHROPIC set, TG_SERVE_TEST_KEY set, TG_SERVE_TEST_ADMIN set"`, `"ledger_records":1`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s:\n%s", want, out)
 		}
 	}
-	for _, secret := range []string{"tg-serve-secret", "=emulator"} {
+	for _, secret := range []string{"tg-serve-secret", "tg-serve-admin", "=emulator"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("logs contain the secret %q:\n%s", secret, out)
 		}

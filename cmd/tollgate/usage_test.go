@@ -97,8 +97,6 @@ func TestParseWhen(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
 // TestUsageFleet reads a PostgreSQL ledger that two replicas wrote, through --config
 // (the URL from the configuration's url_env) and through --db with a URL: the totals are
 // the fleet's, --request finds a request by either id, and --holds lists the open holds.

@@ -28,6 +28,7 @@ import (
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/gateway"
+	vkeys "github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
@@ -294,11 +295,16 @@ func TestChaosAccounting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gkeys []gateway.Key
+	var static []vkeys.Key
 	for _, k := range keys {
-		gkeys = append(gkeys, gateway.Key{ID: k.id, Tenant: k.tenant, Hash: gateway.HashKey(k.secret)})
+		static = append(static, vkeys.Key{ID: k.id, Tenant: k.tenant, Hash: vkeys.HashSecret(k.secret)})
 	}
-	gw, err := gateway.New(gateway.Config{Engine: eng, Keys: gkeys, Logger: quiet})
+	reg, err := vkeys.Open(context.Background(), vkeys.Config{Static: static})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	gw, err := gateway.New(gateway.Config{Engine: eng, Keys: reg, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,17 +7,21 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tollgate/tollgate/admin"
 	"github.com/tollgate/tollgate/cache"
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/metrics"
@@ -38,8 +42,8 @@ type Built struct {
 	// Engine runs the requests.
 	Engine *engine.Engine
 	// Gateway is the configuration Server was made from: the engine, the virtual keys
-	// (hashed), the metrics (which the engine's events feed), the limits and timeouts,
-	// and a readiness check for Redis when there is one.
+	// (Keys), the metrics (which the engine's events feed), the limits and timeouts, and a
+	// readiness check for Redis when there is one.
 	Gateway gateway.Config
 	// Server is the gateway, which observes the engine's events for its access log.
 	Server *gateway.Gateway
@@ -47,6 +51,16 @@ type Built struct {
 	Metrics *metrics.Metrics
 	// Listen is the address to serve on.
 	Listen string
+	// Keys are the virtual keys the gateway accepts: the configuration's, and those
+	// created at run time through the admin API, kept in the ledger's database and
+	// reread every admin.keys_refresh.
+	Keys *keys.Registry
+	// Admin serves the admin API, the dashboard and (unless metrics.listener is gateway)
+	// GET /metrics, for a listener of its own at AdminListen; nil without an admin
+	// section. Reload swaps the tokens it accepts.
+	Admin http.Handler
+	// AdminListen is the admin listener's address; "" without an admin section.
+	AdminListen string
 	// Ledger receives a record per settled attempt.
 	Ledger *ledger.Ledger
 	// Store holds the quota state: a *quota.MemoryStore or a *redisstore.Store.
@@ -63,6 +77,11 @@ type Built struct {
 	redis  redisClient
 	rstore *redisstore.Store
 	closed bool
+
+	cfg       *Config      // the configuration the parts were built from
+	adminBase admin.Config // the admin handler's parts; Reload sets its tokens
+	admin     *adminSwitch // what Admin serves
+	mu        sync.Mutex   // serializes Reload
 }
 
 // redisClient is what Build keeps of the go-redis client: the store's commands and Close.
@@ -122,12 +141,18 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 	if err != nil {
 		return nil, fmt.Errorf("config: routes: %w", err)
 	}
-	keys, err := c.gatewayKeys(r)
+	static, err := c.staticKeys(r)
 	if err != nil {
 		return nil, err
 	}
+	var adminKey, metricsKey [32]byte
+	if c.Admin != nil {
+		if adminKey, metricsKey, err = c.adminHashes(); err != nil {
+			return nil, err
+		}
+	}
 
-	b = &Built{Listen: cmp.Or(c.Listen, DefaultListen)}
+	b = &Built{Listen: cmp.Or(c.Listen, DefaultListen), AdminListen: c.AdminListen(), cfg: c}
 	defer func() {
 		if err != nil {
 			_ = b.Close(context.WithoutCancel(ctx))
@@ -142,6 +167,33 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 	b.Ledger, err = ledger.Open(ctx, lcfg)
 	if err != nil {
 		return nil, fmt.Errorf("config: ledger: %w", err)
+	}
+	routeNames := make([]string, len(r.routes))
+	for i := range r.routes {
+		routeNames[i] = r.routes[i].Name
+	}
+	b.Keys, err = keys.Open(ctx, keys.Config{Static: static, Store: b.Ledger, Refresh: c.keysRefresh(), Location: r.loc,
+		ValidModel: func(name string) bool {
+			if slices.Contains(routeNames, name) {
+				return true
+			}
+			_, err := r.prices.Lookup(name)
+			return err == nil
+		}, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("config: keys: %w", err)
+	}
+	tenants := make([]string, len(static))
+	for i := range static {
+		tenants[i] = static[i].Tenant
+	}
+	known := &tenantSet{reg: b.Keys}
+	b.Metrics, err = metrics.New(metrics.Config{Routes: routeNames, Tenants: tenants, KnownTenant: known.has, Prices: r.prices})
+	if err != nil {
+		return nil, fmt.Errorf("config: metrics: %w", err)
+	}
+	if err := b.Metrics.WatchLedger(b.Ledger); err != nil {
+		return nil, fmt.Errorf("config: metrics: %w", err)
 	}
 	qcfg := c.queueConfig()
 	if c.Redis != nil {
@@ -165,18 +217,6 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		}
 	}
 
-	tenants := make([]string, len(keys))
-	for i := range keys {
-		tenants[i] = keys[i].Tenant
-	}
-	routeNames := make([]string, len(r.routes))
-	for i := range r.routes {
-		routeNames[i] = r.routes[i].Name
-	}
-	b.Metrics, err = metrics.New(metrics.Config{Routes: routeNames, Tenants: tenants, Prices: r.prices})
-	if err != nil {
-		return nil, fmt.Errorf("config: metrics: %w", err)
-	}
 	// The engine is made before the gateway that observes its events (the Settled event of
 	// a request carries what its access log line reports).
 	var server atomic.Pointer[gateway.Gateway]
@@ -186,12 +226,11 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			g.Observe(ev)
 		}
 	}
-	var respCache *cache.Cache
-	var sharedCache engine.ResponseCache
+	var respCache engine.ResponseCache
 	var sharedCooldowns engine.Cooldowns
 	var leaseRenew time.Duration
 	if r.cacheOn {
-		respCache = cache.New(cache.Config{MaxBytes: int64(c.Cache.MaxBytes), TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D()})
+		respCache = metrics.MemoryCache(cache.New(cache.Config{MaxBytes: int64(c.Cache.MaxBytes), TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D()}))
 	}
 	if b.redis != nil {
 		// Leases in Redis lapse unless renewed (so a crashed replica's slots come back):
@@ -205,15 +244,19 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			}
 		}
 		if c.Redis.ShareCache && r.cacheOn {
-			sharedCache, err = redisstore.NewCache(b.redis, redisstore.CacheConfig{TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D(),
-				Timeout: c.Redis.Timeout.D(), Logger: logger})
-			if err != nil {
+			if respCache, err = redisstore.NewCache(b.redis, redisstore.CacheConfig{TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D(),
+				Timeout: c.Redis.Timeout.D(), Logger: logger}); err != nil {
 				return nil, fmt.Errorf("config: redis.share_cache: %w", err)
 			}
 		}
 	}
+	if respCache != nil {
+		// Every cache, in process or shared, goes through SharedCache so that its lookups
+		// are counted (tollgate_cache_requests_total).
+		respCache = b.Metrics.CountCache(respCache)
+	}
 	b.Engine, err = engine.New(engine.Config{
-		SharedCache:      sharedCache,
+		SharedCache:      respCache,
 		SharedCooldowns:  sharedCooldowns,
 		LeaseRenew:       leaseRenew,
 		Providers:        providers,
@@ -226,7 +269,6 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		RetryBudget:      retry.BudgetConfig{Ratio: c.RetryBudget.Ratio, Window: c.RetryBudget.Window.D(), MinPerSecond: c.RetryBudget.MinPerSecond},
 		ChainAttempts:    c.Retry.ChainAttempts,
 		Cooldown:         c.cooldownConfig(),
-		Cache:            respCache,
 		DefaultMaxTokens: c.DefaultMaxTokens,
 		Ledger:           b.Ledger,
 		OnEvent:          onEvent,
@@ -235,24 +277,25 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	deployments := c.deployments(r)
+	if br, ok := b.Engine.Cooldowns().(metrics.Breakers); ok {
+		if err := b.Metrics.WatchBreakers(br, deployments); err != nil {
+			return nil, fmt.Errorf("config: metrics: %w", err)
+		}
+	}
+	listener := c.MetricsListener()
 	b.Gateway = gateway.Config{
 		Engine:          b.Engine,
-		Keys:            keys,
+		Keys:            b.Keys,
+		ServeMetrics:    listener == MetricsOnGateway || listener == MetricsOnBoth,
 		MaxBodyBytes:    int64(c.MaxBodyBytes),
 		RequestTimeout:  c.RequestTimeout.D(),
 		ShutdownTimeout: c.ShutdownTimeout.D(),
 		Metrics:         b.Metrics,
 		Logger:          logger,
-		BudgetStatus:    c.BudgetStatus,
-		// Unset logs every answered request; an explicit 0 none (the gateway's negative).
-		AccessLogSample:    -1,
-		RefusalLogInterval: c.AccessLog.RefusalInterval.D(),
 	}
-	if s := c.AccessLog.Sample; s == nil {
-		b.Gateway.AccessLogSample = 0
-	} else if *s > 0 {
-		b.Gateway.AccessLogSample = *s
-	}
+	gs := c.gatewaySettings()
+	b.Gateway.AccessLogSample, b.Gateway.RefusalLogInterval, b.Gateway.BudgetStatus = gs.AccessLogSample, gs.RefusalLogInterval, gs.BudgetStatus
 	if b.redis != nil && r.policy == redisstore.FailClosed {
 		// Under fail_open_local a replica serves while Redis is down: reporting it unready
 		// would make a load balancer take every replica out, defeating the policy.
@@ -265,7 +308,119 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	server.Store(b.Server)
+	if c.Admin != nil {
+		b.adminBase = admin.Config{
+			Keys:        b.Keys,
+			Rules:       func() quota.Rules { return r.rules },
+			Deployments: func() []string { return deployments },
+			Quotas:      b.Store,
+			Queue:       b.Engine.Queue(),
+			Spend:       b.Ledger,
+			// The dashboard's figures come from the registry whatever serves /metrics.
+			Gatherer: b.Metrics.Registry(),
+			Location: r.loc,
+			Logger:   logger,
+		}
+		if br, ok := b.Engine.Cooldowns().(admin.Breakers); ok {
+			b.adminBase.Breakers = br
+		}
+		b.admin = &adminSwitch{noMetrics: listener == MetricsOnGateway}
+		if err := b.setAdminKeys(adminKey, metricsKey); err != nil {
+			return nil, err
+		}
+		b.Admin = b.admin
+	}
 	return b, nil
+}
+
+// gatewaySettings are the gateway's settings that a reload may change.
+func (c *Config) gatewaySettings() gateway.Settings {
+	// Unset logs every answered request; an explicit 0 none (the gateway's negative).
+	s := gateway.Settings{AccessLogSample: -1, RefusalLogInterval: c.AccessLog.RefusalInterval.D(), BudgetStatus: c.BudgetStatus}
+	if v := c.AccessLog.Sample; v == nil {
+		s.AccessLogSample = 0
+	} else if *v > 0 {
+		s.AccessLogSample = *v
+	}
+	return s
+}
+
+// deployments lists the deployments ("provider/model", as the engine names their
+// breakers) of the routes' model steps, sorted.
+func (c *Config) deployments(r *resolved) []string {
+	var out []string
+	for _, rt := range r.routes {
+		for _, s := range rt.Steps {
+			if s.Kind != fallback.StepModel {
+				continue
+			}
+			p := s.Provider
+			if p == "" {
+				if m, err := r.prices.Lookup(s.Model); err == nil {
+					p = m.Provider
+				}
+			}
+			out = append(out, p+"/"+s.Model)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// setAdminKeys makes the admin handler accept the tokens whose hashes are given.
+func (b *Built) setAdminKeys(adminKey, metricsKey [32]byte) error {
+	cfg := b.adminBase
+	cfg.KeyHash, cfg.MetricsKeyHash = adminKey, metricsKey
+	h, err := admin.New(cfg)
+	if err != nil {
+		return fmt.Errorf("config: admin: %w", err)
+	}
+	b.admin.h.Store(h)
+	return nil
+}
+
+// adminSwitch serves the admin handler in force: Reload swaps it for one with new tokens
+// while requests run on the one they started with. With noMetrics (metrics.listener:
+// gateway) it leaves GET /metrics to the gateway's listener.
+type adminSwitch struct {
+	h         atomic.Pointer[admin.Handler]
+	noMetrics bool
+}
+
+func (s *adminSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.noMetrics && r.URL.Path == "/metrics" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error": {"code": "not_found", "message": "GET /metrics is served on the gateway's listener (metrics.listener: gateway)"}}` + "\n"))
+		return
+	}
+	s.h.Load().ServeHTTP(w, r)
+}
+
+// tenantSet tells the metrics which tenants are the operator's: those of every key of the
+// registry, revoked ones included (their series stay), rebuilt when the registry changes.
+// Runtime keys are created by the operator only, so the set stays bounded.
+type tenantSet struct {
+	reg *keys.Registry
+	cur atomic.Pointer[tenantSnapshot]
+}
+
+type tenantSnapshot struct {
+	gen uint64
+	set map[string]bool
+}
+
+func (t *tenantSet) has(tenant string) bool {
+	gen := t.reg.Generation()
+	s := t.cur.Load()
+	if s == nil || s.gen != gen {
+		s = &tenantSnapshot{gen: gen, set: map[string]bool{}}
+		for _, k := range t.reg.Keys() {
+			s.set[k.Tenant] = true
+		}
+		t.cur.Store(s)
+	}
+	return s.set[tenant]
 }
 
 // DefaultRedisRecheck is queue.recheck when Redis is configured and the field is 0.
@@ -291,11 +446,14 @@ func (c *Config) buildRedisStore(ctx context.Context, b *Built, r *resolved, log
 	src := &ledgerSource{l: b.Ledger, rules: r.rules, log: logger, settle: 2 * cmp.Or(lcfg.CommitInterval, ledgerCommitInterval)}
 	st, err := redisstore.New(b.redis, redisstore.Config{Timeout: rd.Timeout.D(), Policy: r.policy,
 		Replicas: rd.Replicas, SlotGroup: rd.SlotGroup, ProbeInterval: rd.ProbeInterval.D(), Outbox: rd.Outbox, LeaseTTL: rd.LeaseTTL.D(),
-		RebuildTimeout: rd.RebuildTimeout.D(), Source: src, Logger: logger})
+		RebuildTimeout: rd.RebuildTimeout.D(), Source: src, OnEvent: b.Metrics.ObserveRedis, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("config: redis: %w", err)
 	}
 	b.Store, b.rstore = st, st
+	if err := b.Metrics.WatchRedis(st); err != nil {
+		return fmt.Errorf("config: metrics: %w", err)
+	}
 	rb, err := st.Ensure(ctx)
 	switch {
 	case err != nil:
@@ -320,6 +478,10 @@ func (b *Built) Close(ctx context.Context) error {
 	var errs []error
 	if b.Engine != nil {
 		errs = append(errs, b.Engine.Close())
+	}
+	if b.Keys != nil {
+		// Its polling reads the ledger, which closes next.
+		errs = append(errs, b.Keys.Close())
 	}
 	if b.rstore != nil {
 		errs = append(errs, b.rstore.Close())
@@ -374,27 +536,6 @@ func (c *Config) LedgerPath() string {
 		return p
 	}
 	return c.path(p)
-}
-
-// gatewayKeys turns the virtual keys into gateway keys, hashing the secrets of key_env.
-func (c *Config) gatewayKeys(r *resolved) ([]gateway.Key, error) {
-	keys := make([]gateway.Key, len(c.Keys))
-	seen := map[[32]byte]int{}
-	for i, k := range c.Keys {
-		h, ok := r.hashes[i]
-		if !ok {
-			secret, _ := c.secret(k.KeyEnv)
-			h = gateway.HashKey(secret)
-		}
-		if j, dup := seen[h]; dup {
-			return nil, fmt.Errorf("config: keys[%d] (%s) and keys[%d] (%s) have the same secret: secrets must be unique",
-				j, c.Keys[j].ID, i, k.ID)
-		}
-		seen[h] = i
-		keys[i] = gateway.Key{ID: k.ID, Tenant: k.Tenant, Hash: h, AllowedModels: slices.Clone(k.AllowedModels),
-			MaxPriority: k.MaxPriority, RequireSession: k.RequireSession}
-	}
-	return keys, nil
 }
 
 func (c *Config) queueConfig() queue.Config {

@@ -68,8 +68,8 @@ func TestBuildServesAndRestores(t *testing.T) {
 	if len(b.Restored) != 0 {
 		t.Errorf("Restored on an empty ledger = %v, want none", b.Restored)
 	}
-	if got := len(b.Gateway.Keys); got != 1 || b.Gateway.Keys[0].Tenant != "t1" {
-		t.Errorf("Gateway.Keys = %+v, want one key of tenant t1", b.Gateway.Keys)
+	if k, ok := b.Gateway.Keys.Find(testEnv["TOLLGATE_KEY"]); !ok || k.ID != "k1" || k.Tenant != "t1" {
+		t.Errorf("Gateway.Keys.Find(k1's secret) = %+v, %v; want key k1 of tenant t1", k, ok)
 	}
 	req := &llm.Request{Model: "smart", MaxTokens: 50, Messages: []llm.Message{{Role: "user", Content: "hello"}},
 		Identity: llm.Identity{Key: "k1", Tenant: "t1", Session: "s1"}}

@@ -20,6 +20,11 @@ type Summary struct {
 	Ledger string
 	// Timezone is the zone of day and month windows.
 	Timezone string
+	// Admin is the admin listener's address, or "none".
+	Admin string
+	// Metrics says where GET /metrics is served: "admin", "gateway", "admin and gateway",
+	// or "" when nowhere (metrics.listener admin without an admin section).
+	Metrics string
 	// Secrets are the secrets' variables, with whether each is set.
 	Secrets []Secret
 	// UpstreamList describes each upstream as "name (provider) base_url", in file order.
@@ -30,7 +35,14 @@ type Summary struct {
 // Summary summarizes the configuration.
 func (c *Config) Summary() Summary {
 	s := Summary{Upstreams: len(c.Upstreams), Routes: len(c.Routes), Quotas: len(c.Quotas), Keys: len(c.Keys),
-		Store: "memory", Ledger: c.LedgerPath(), Timezone: cmp.Or(c.Timezone, "UTC"), Secrets: c.Secrets()}
+		Store: "memory", Ledger: c.LedgerPath(), Timezone: cmp.Or(c.Timezone, "UTC"), Secrets: c.Secrets(),
+		Admin: cmp.Or(c.AdminListen(), "none"), Metrics: c.MetricsListener()}
+	switch {
+	case s.Metrics == MetricsOnBoth:
+		s.Metrics = "admin and gateway"
+	case s.Metrics == MetricsOnAdmin && c.Admin == nil:
+		s.Metrics = ""
+	}
 	if c.Redis != nil {
 		s.Store = "redis (" + cmp.Or(c.Redis.Mode, "single") + ")"
 	}
@@ -46,11 +58,15 @@ func (c *Config) Summary() Summary {
 }
 
 // String renders the counts: "2 upstreams, 1 route, 6 quotas, 2 keys; store memory; ledger
-// tollgate.db; timezone UTC".
+// tollgate.db; timezone UTC; admin 127.0.0.1:9091; metrics on admin".
 func (s Summary) String() string {
-	return fmt.Sprintf("%s, %s, %s, %s; store %s; ledger %s; timezone %s",
+	metrics := "metrics not served"
+	if s.Metrics != "" {
+		metrics = "metrics on " + s.Metrics
+	}
+	return fmt.Sprintf("%s, %s, %s, %s; store %s; ledger %s; timezone %s; admin %s; %s",
 		plural(s.Upstreams, "upstream"), plural(s.Routes, "route"), plural(s.Quotas, "quota"), plural(s.Keys, "key"),
-		s.Store, s.Ledger, s.Timezone)
+		s.Store, s.Ledger, s.Timezone, s.Admin, metrics)
 }
 
 // SecretsString renders the secrets as "OPENAI_API_KEY set, ANTHROPIC_API_KEY missing".

@@ -19,6 +19,7 @@ var fakeEnv = map[string]string{
 	"OPENAI_API_KEY": "sk-test-value-that-must-never-print",
 	"TOLLGATE_KEY_A": "tg-test-virtual-key-never-print",
 	"KEY_A":          "tg-test-key-a-never-print",
+	"TOLLGATE_ADMIN": "tg-test-admin-token-never-print",
 }
 
 func lookupFake(name string) (string, bool) { v, ok := fakeEnv[name]; return v, ok }

@@ -65,7 +65,8 @@ type Config struct {
 	// Quotas are the limits and budgets, every one of which applies to each request in its
 	// scope.
 	Quotas []Quota `yaml:"quotas"`
-	// Keys are the virtual keys that agents send instead of a provider key.
+	// Keys are the virtual keys that agents send instead of a provider key; more are
+	// created at run time through the admin API (package keys).
 	Keys []Key `yaml:"keys"`
 
 	Queue       Queue       `yaml:"queue"`
@@ -76,6 +77,11 @@ type Config struct {
 	Ledger      Ledger      `yaml:"ledger"`
 	// Redis, when set, shares quota state between gateway replicas; nil keeps it in memory.
 	Redis *Redis `yaml:"redis"`
+	// Admin, when set, runs the admin listener: the admin API, the dashboard and GET
+	// /metrics. nil means none.
+	Admin *Admin `yaml:"admin"`
+	// Metrics says where GET /metrics is served.
+	Metrics MetricsSection `yaml:"metrics"`
 
 	// LookupEnv resolves the environment variables that hold secrets. Nil means the
 	// process environment, then EnvFile. Tests set it to avoid touching the environment.

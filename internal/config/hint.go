@@ -12,7 +12,7 @@ import (
 var schemaFields = sync.OnceValue(func() map[string][]string {
 	m := map[string][]string{}
 	for _, v := range []any{Config{}, Upstream{}, Prices{}, Route{}, Quota{}, Key{}, Queue{}, Retry{},
-		RetryBudget{}, Cooldown{}, Cache{}, Ledger{}, Redis{}} {
+		RetryBudget{}, Cooldown{}, Cache{}, Ledger{}, Redis{}, Admin{}, MetricsSection{}} {
 		t := reflect.TypeOf(v)
 		var names []string
 		for i := range t.NumField() {

@@ -2,11 +2,14 @@ package config
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/redisstore"
@@ -50,6 +53,41 @@ func TestBuildRedis(t *testing.T) {
 	keys, err := rc.Keys(t.Context(), "{cfgtest}:*").Result()
 	if err != nil || len(keys) == 0 {
 		t.Errorf("Redis keys under the slot group = %v, %v; want the quotas' state", keys, err)
+	}
+}
+
+// TestAdminOverRedis serves the admin listener of a Build on Redis: the metrics read the
+// Redis store (its state initialised at the first start, from the ledger) and the
+// shared breakers, and a breaker reset through the API closes the deployment in Redis.
+func TestAdminOverRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	text := adminConfig(startEmulator(t), t.TempDir(), "5s", "") + fmt.Sprintf(
+		"redis: {url: \"redis://%s/%d\", slot_group: cfgadmin, share_cooldowns: true}\n", srv.Addr(), srv.DB())
+	c := parse(t, text)
+	c.LookupEnv = func(n string) (string, bool) { v, ok := adminEnv[n]; return v, ok }
+	s := buildServed(t, c)
+	cd, ok := s.Engine.Cooldowns().(*redisstore.Cooldowns)
+	if !ok {
+		t.Fatalf("Cooldowns = %T, want *redisstore.Cooldowns", s.Engine.Cooldowns())
+	}
+	now := time.Now()
+	done, _, _ := cd.Allow("openai/gpt-4o", now)
+	done(&llm.Error{Kind: llm.KindAuth, Status: 401}, now) // open for the longest cooldown
+
+	code, body := call(t, http.MethodGet, s.admin.URL+"/metrics", metricsToken, "")
+	for _, want := range []string{"tollgate_redis_degraded 0", "tollgate_redis_rebuilds_total 1",
+		`tollgate_redis_transitions_total{event="rebuilt"} 1`, `tollgate_breaker_state{deployment="openai/gpt-4o"} 1`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET /metrics = %d, lacks %s", code, want)
+		}
+	}
+	if code, body := call(t, http.MethodPost, s.admin.URL+"/admin/v1/breakers/reset", adminToken, `{"deployment": "openai/gpt-4o"}`); code != 200 ||
+		!strings.Contains(body, `"reset": true`) {
+		t.Errorf("breaker reset = %d %s, want reset true", code, body)
+	}
+	if st := cd.State("openai/gpt-4o", time.Now()); st != fallback.Closed {
+		t.Errorf("breaker after the reset = %v, want closed", st)
 	}
 }
 

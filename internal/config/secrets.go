@@ -49,6 +49,10 @@ func (c *Config) Secrets() []Secret {
 	if c.Redis != nil {
 		add(c.Redis.PasswordEnv, "redis.password_env")
 	}
+	if c.Admin != nil {
+		add(c.Admin.KeyEnv, "admin.key_env")
+		add(c.Admin.MetricsKeyEnv, "admin.metrics_key_env")
+	}
 	if b, err := ledger.ParseBackend(c.Ledger.Backend); err == nil && b == ledger.Postgres {
 		add(c.Ledger.URLEnv, "ledger.url_env")
 	}

@@ -1,14 +1,12 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +51,7 @@ func (c *Config) resolve() *resolved {
 	v.keys()
 	v.sections()
 	v.redis()
+	v.admin()
 
 	// A field that failed to decode is zero; whatever the checks above say about it again
 	// ("is required") is noise.
@@ -112,12 +111,7 @@ func (v *validator) nonNegative(path string, d Duration) {
 func (v *validator) top() {
 	c := v.c
 	if c.Listen != "" {
-		host, port, err := net.SplitHostPort(c.Listen)
-		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
-			v.problem("listen", "want host:port such as 127.0.0.1:8080, got %q", c.Listen)
-		} else if strings.ContainsAny(host, " /") {
-			v.problem("listen", "invalid host %q", host)
-		}
+		v.checkListen("listen", c.Listen, DefaultListen)
 	}
 	v.r.loc = time.UTC
 	if c.Timezone != "" {
@@ -456,8 +450,9 @@ func (v *validator) quotas() {
 
 func (v *validator) keys() {
 	c := v.c
-	if len(c.Keys) == 0 {
-		v.problem("keys", "at least one virtual key is required: agents authenticate with one")
+	if len(c.Keys) == 0 && c.Admin == nil {
+		v.problem("keys", "at least one virtual key is required: agents authenticate with one (or add an admin section, "+
+			"whose API creates keys at run time)")
 	}
 	ids := map[string]int{}
 	hashes := map[[32]byte]int{}
@@ -481,12 +476,11 @@ func (v *validator) keys() {
 		case k.KeySHA256 == "" && k.KeyEnv == "":
 			v.problem(p, "the secret is missing: set key_sha256 (hex SHA-256 of the secret) or key_env (the variable holding it)")
 		case k.KeySHA256 != "":
-			b, err := hex.DecodeString(strings.TrimSpace(k.KeySHA256))
-			if err != nil || len(b) != 32 {
+			h, ok := parseHash(k.KeySHA256)
+			if !ok {
 				v.problem(p+".key_sha256", "want 64 hex digits (sha256sum of the secret); a secret itself belongs in key_env's variable")
 				break
 			}
-			h := [32]byte(b)
 			if j, dup := hashes[h]; dup {
 				v.problem(p+".key_sha256", "equals the hash of keys[%d]: secrets must be unique", j)
 			}

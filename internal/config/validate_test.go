@@ -143,7 +143,7 @@ func TestValidateWhole(t *testing.T) {
 		want []string
 	}{
 		{"empty file", "", []string{
-			`t.yaml: keys: at least one virtual key is required: agents authenticate with one`,
+			`t.yaml: keys: at least one virtual key is required: agents authenticate with one (or add an admin section, whose API creates keys at run time)`,
 			`t.yaml: upstreams: at least one upstream is required`,
 		}},
 		{"key problems", `upstreams:
@@ -245,7 +245,7 @@ func TestValidateInCode(t *testing.T) {
 	c := &Config{Upstreams: map[string]Upstream{"openai": {}}}
 	got := problemStrings(c.Validate())
 	want := []string{
-		"keys: at least one virtual key is required: agents authenticate with one",
+		"keys: at least one virtual key is required: agents authenticate with one (or add an admin section, whose API creates keys at run time)",
 		"upstreams.openai.api_key_env: is required: the name of the environment variable that holds the API key",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

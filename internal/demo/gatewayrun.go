@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate/tollgate/engine"
 	"github.com/tollgate/tollgate/gateway"
+	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/metrics"
 )
 
@@ -41,7 +42,7 @@ type gatewayView struct {
 // startGateway starts the gateway over eng on 127.0.0.1:0 with one virtual key per
 // session, all of the demo's tenant, and returns it with the agents' client.
 func startGateway(ctx context.Context, eng *engine.Engine, sessions []sessionBudget) (*gatewayRun, error) {
-	keys := make([]gateway.Key, len(sessions))
+	static := make([]keys.Key, len(sessions))
 	secrets := make(map[string]string, len(sessions))
 	for i, s := range sessions {
 		// Loopback only and gone at the end of the run: the secrets need not be secret.
@@ -49,10 +50,15 @@ func startGateway(ctx context.Context, eng *engine.Engine, sessions []sessionBud
 		secrets[s.name] = secret
 		// Every agent may ask for the priority it was dealt: the cap is not what the demo
 		// shows.
-		keys[i] = gateway.Key{ID: "demo-" + s.name, Tenant: tenant, Hash: gateway.HashKey(secret),
+		static[i] = keys.Key{ID: "demo-" + s.name, Tenant: tenant, Hash: keys.HashSecret(secret),
 			MaxPriority: slices.Max(priorities[:])}
 	}
-	gw, err := gateway.New(gateway.Config{Engine: eng, Keys: keys, Models: []string{routeSmart, routeFast},
+	// Without a Store the registry holds these keys alone and runs nothing to close.
+	reg, err := keys.Open(ctx, keys.Config{Static: static})
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	gw, err := gateway.New(gateway.Config{Engine: eng, Keys: reg, Models: []string{routeSmart, routeFast},
 		ShutdownTimeout: 5 * time.Second,
 		// A log line per refused request would tear the progress display; the report
 		// counts them instead.
