@@ -36,7 +36,9 @@ type ResponsesInfo struct {
 // conversation the request continues is not in the body and is not counted: see
 // llm.Request.NeedsStoredState.
 //
-// Top-level members are matched by exact name, as the upstream matches them. Errors are
+// A background response ("background": true) is refused: it is generated after the call
+// returns and fetched by later requests, where tollgate could not meter it. Top-level
+// members are matched by exact name, as the upstream matches them. Errors are
 // *RequestError values naming the field.
 func ParseResponsesRequest(body []byte) (*llm.Request, ResponsesInfo, error) {
 	var info ResponsesInfo
@@ -93,6 +95,17 @@ func ParseResponsesRequest(body []byte) (*llm.Request, ResponsesInfo, error) {
 			}
 			if id != nil && *id != "" {
 				req.State.PreviousResponseID, prev = *id, true
+			}
+		case "background":
+			var b *bool
+			if err := wire.DecodeField(raw, &b, "background", "a boolean"); err != nil {
+				return nil, info, err
+			}
+			if b != nil && *b {
+				// The answer of a background response is polled for later, by requests
+				// that are not generation and that the engine does not see: its cost
+				// could never be reserved or settled.
+				return nil, info, wire.BadField("background", "is not supported through tollgate, which could not meter a response generated after the call returns; stream it instead")
 			}
 		case "conversation":
 			conversation = !isNull(raw)
