@@ -46,7 +46,9 @@ func TestResponsesThroughClaude(t *testing.T) {
 		check      func(text string, calls []llm.ToolCall, stop string) bool
 	}{
 		{"text", `{"model":"route","instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"Say something."}]}],"store":true}`,
-			func(text string, calls []llm.ToolCall, stop string) bool { return text != "" && len(calls) == 0 && stop == "end_turn" }},
+			func(text string, calls []llm.ToolCall, stop string) bool {
+				return text != "" && len(calls) == 0 && stop == "end_turn"
+			}},
 		{"forced call", `{"model":"route","input":"Weather in Oslo?","tool_choice":"required",` + weather + `}`,
 			func(text string, calls []llm.ToolCall, stop string) bool {
 				return len(calls) > 0 && strings.HasPrefix(calls[0].ID, "toolu_") && calls[0].Name == "get_weather" && json.Valid([]byte(calls[0].Arguments)) && stop == "tool_use"

@@ -72,7 +72,7 @@ func TestEncodeResponsesResponse(t *testing.T) {
 			Usage: llm.Usage{InputTokens: 1200, CachedInputTokens: 1024, CacheWriteTokens: 100, OutputTokens: 9}},
 			status: "completed", types: "message"},
 		{name: "thinking and tool calls", resp: llm.Response{ID: "msg_01Tc", Created: encodeCreated, Reasoning: "Two lookups.", Text: "Checking both.",
-			ToolCalls: []llm.ToolCall{{ID: "toolu_01A", Name: "get_weather", Arguments: `{"city":"Paris"}`}, {Name: "get_time", Arguments: `{"tz":"UTC"}`}},
+			ToolCalls:  []llm.ToolCall{{ID: "toolu_01A", Name: "get_weather", Arguments: `{"city":"Paris"}`}, {Name: "get_time", Arguments: `{"tz":"UTC"}`}},
 			StopReason: "tool_use", Usage: llm.Usage{InputTokens: 400, OutputTokens: 80}},
 			status: "completed", types: "reasoning message function_call function_call"},
 		{name: "cut by the cap", resp: llm.Response{Created: encodeCreated, Text: "The ledger keeps", StopReason: "max_tokens", Usage: llm.Usage{InputTokens: 50, OutputTokens: 16}},
@@ -240,7 +240,9 @@ func TestResponsesStreamEncoder(t *testing.T) {
 func TestResponsesStreamEncoderIncomplete(t *testing.T) {
 	t.Parallel()
 	data := encodeStream(t, []llm.Chunk{{Text: "The ledger"}, {Text: " keeps", StopReason: "length"}},
-		func(e *openai.ResponsesStreamEncoder) error { return e.End("", llm.Usage{InputTokens: 50, OutputTokens: 16}) })
+		func(e *openai.ResponsesStreamEncoder) error {
+			return e.End("", llm.Usage{InputTokens: 50, OutputTokens: 16})
+		})
 	types, final, _, err := readStream(t, data)
 	if err != nil {
 		t.Fatal(err)
