@@ -381,15 +381,16 @@ func (tr translator) rsToolChoice(raw json.RawMessage) (*anToolChoice, error) {
 	return nil, tr.refuse("tool_choice.type", "Anthropic has no tool choice of type %q in this format", named.Type)
 }
 
-// checkKeys refuses a member of the object raw that is not in known and not null.
+// checkKeys refuses a member of the object raw that is not in known and not null. It
+// scans the members' spans without decoding them: it runs on every input item.
 func (tr translator) checkKeys(raw json.RawMessage, field string, known map[string]bool) error {
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) != nil {
+	ms, _, err := wire.Members(raw)
+	if err != nil {
 		return nil // the caller decoded raw as an object already
 	}
-	for k, v := range keys {
-		if !known[k] && !isNull(v) {
-			return tr.refuse(field+"."+k, "unknown field: tollgate cannot tell what it would mean to Anthropic")
+	for _, m := range ms {
+		if !known[string(m.Key)] && !isNull(raw[m.Start:m.End]) {
+			return tr.refuse(field+"."+string(m.Key), "unknown field: tollgate cannot tell what it would mean to Anthropic")
 		}
 	}
 	return nil
