@@ -78,45 +78,25 @@ func ResponsesToAnthropic(body []byte, t Target) (*Request, error) {
 	c := common{effortField: "reasoning.effort", choiceField: "tool_choice"}
 	for _, k := range keys {
 		raw := m[k]
-		switch k {
-		case "model":
-			if out.Model == "" {
-				if err := decode(raw, &out.Model, "model", "a string"); err != nil {
-					return nil, err
-				}
+		if ok, err := tr.shared(k, raw, &out, &c); ok || err != nil {
+			if err != nil {
+				return nil, err
 			}
+			continue
+		}
+		switch k {
 		case "input", "instructions":
 			// Translated below, once the fields they depend on are known.
 		case "max_output_tokens":
 			if err := wire.DecodeTokens(raw, &c.maxTokens, k); err != nil {
 				return nil, err
 			}
-		case "temperature":
-			var v *float64
-			if err := decode(raw, &v, k, "a number"); err != nil {
-				return nil, err
-			}
-			if v != nil {
-				// OpenAI allows up to 2, Anthropic up to 1: the closest it can do.
-				x := min(max(*v, 0), 1)
-				out.Temperature = &x
-			}
-		case "top_p":
-			if err := decode(raw, &out.TopP, k, "a number"); err != nil {
-				return nil, err
-			}
-		case "stream":
-			// Target.Stream decides.
 		case "tools":
 			if c.tools, err = tr.rsTools(raw); err != nil {
 				return nil, err
 			}
 		case "tool_choice":
 			if c.toolChoice, err = tr.rsToolChoice(raw); err != nil {
-				return nil, err
-			}
-		case "parallel_tool_calls":
-			if err := decode(raw, &c.parallel, k, "a boolean"); err != nil {
 				return nil, err
 			}
 		case "text":
@@ -126,25 +106,6 @@ func ResponsesToAnthropic(body []byte, t Target) (*Request, error) {
 		case "reasoning":
 			if c.effort, err = tr.rsReasoning(raw); err != nil {
 				return nil, err
-			}
-		case "user":
-			if err := decode(raw, &c.user, k, "a string"); err != nil {
-				return nil, err
-			}
-		case "safety_identifier":
-			if err := decode(raw, &c.safetyID, k, "a string"); err != nil {
-				return nil, err
-			}
-		case "service_tier":
-			var tier string
-			if err := decode(raw, &tier, k, "a string"); err != nil {
-				return nil, err
-			}
-			switch tier {
-			case "auto":
-				out.ServiceTier = "auto"
-			case "default":
-				out.ServiceTier = "standard_only"
 			}
 		case "previous_response_id":
 			var id *string
@@ -180,14 +141,6 @@ func ResponsesToAnthropic(body []byte, t Target) (*Request, error) {
 					return nil, tr.refuse(fmt.Sprintf("include[%d]", i), "Anthropic cannot include %q", v)
 				}
 			}
-		case "top_logprobs":
-			var v *float64
-			if err := decode(raw, &v, k, "an integer"); err != nil {
-				return nil, err
-			}
-			if v != nil && *v != 0 {
-				return nil, tr.refuse(k, "Anthropic returns no log probabilities")
-			}
 		case "truncation":
 			// "auto" drops the oldest items of an input that overflows the window; Anthropic
 			// refuses such an input instead, with a context-length error that a chain falls
@@ -198,10 +151,6 @@ func ResponsesToAnthropic(body []byte, t Target) (*Request, error) {
 			}
 			if v != nil && *v != "auto" && *v != "disabled" {
 				return nil, bad(k, "must be auto or disabled, got %q", *v)
-			}
-		case "moderation":
-			if !isNull(raw) {
-				return nil, tr.refuse(k, "Anthropic has no moderation policy option")
 			}
 		case "context_management":
 			var v []json.RawMessage

@@ -163,25 +163,20 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 		return nil, err
 	}
 	out := anRequest{Model: t.Model, Stream: t.Stream}
+	c := common{effortField: "reasoning_effort"}
 	var (
 		maxTokens, maxCompletion *int64
-		reasoningEffort          string
-		tools                    []anTool
-		toolChoice               *anToolChoice
-		choiceField              string
-		parallel                 *bool
-		user, safetyID           string
 		responseFormat           json.RawMessage
 	)
 	for _, k := range keys {
 		raw := m[k]
-		switch k {
-		case "model":
-			if out.Model == "" {
-				if err := decode(raw, &out.Model, "model", "a string"); err != nil {
-					return nil, err
-				}
+		if ok, err := tr.shared(k, raw, &out, &c); ok || err != nil {
+			if err != nil {
+				return nil, err
 			}
+			continue
+		}
+		switch k {
 		case "messages":
 			// Translated below, once the fields they depend on are known.
 		case "max_tokens":
@@ -190,21 +185,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			}
 		case "max_completion_tokens":
 			if err := wire.DecodeTokens(raw, &maxCompletion, k); err != nil {
-				return nil, err
-			}
-		case "temperature":
-			var v *float64
-			if err := decode(raw, &v, k, "a number"); err != nil {
-				return nil, err
-			}
-			if v != nil {
-				// The same softmax temperature in both APIs; OpenAI allows up to 2,
-				// Anthropic up to 1, the closest it can do.
-				c := min(max(*v, 0), 1)
-				out.Temperature = &c
-			}
-		case "top_p":
-			if err := decode(raw, &out.TopP, k, "a number"); err != nil {
 				return nil, err
 			}
 		case "top_k":
@@ -220,8 +200,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			if n != nil && *n != 1 {
 				return nil, tr.refuse(k, "Anthropic returns one answer per request")
 			}
-		case "stream":
-			// Target.Stream decides.
 		case "stop":
 			stops, err := decodeStop(raw)
 			if err != nil {
@@ -229,55 +207,32 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			}
 			out.StopSequences = stops
 		case "tools":
-			if tools, err = tr.tools(raw); err != nil {
+			tools, err := tr.tools(raw)
+			if err != nil {
 				return nil, err
 			}
+			c.tools = append(c.tools, tools...)
 		case "functions":
 			var fs []oaFunction
 			if err := decode(raw, &fs, k, "an array of functions"); err != nil {
 				return nil, err
 			}
 			for _, f := range fs {
-				tools = append(tools, anToolOf(f))
+				c.tools = append(c.tools, anToolOf(f))
 			}
 		case "tool_choice", "function_call":
 			if isNull(raw) {
 				continue
 			}
-			if toolChoice, err = tr.toolChoice(raw, k); err != nil {
+			if c.toolChoice, err = tr.toolChoice(raw, k); err != nil {
 				return nil, err
 			}
-			choiceField = k
-		case "parallel_tool_calls":
-			if err := decode(raw, &parallel, k, "a boolean"); err != nil {
-				return nil, err
-			}
+			c.choiceField = k
 		case "response_format":
 			responseFormat = raw
 		case "reasoning_effort":
-			if err := decode(raw, &reasoningEffort, k, "a string"); err != nil {
+			if err := decode(raw, &c.effort, k, "a string"); err != nil {
 				return nil, err
-			}
-		case "user":
-			if err := decode(raw, &user, k, "a string"); err != nil {
-				return nil, err
-			}
-		case "safety_identifier":
-			if err := decode(raw, &safetyID, k, "a string"); err != nil {
-				return nil, err
-			}
-		case "service_tier":
-			var tier string
-			if err := decode(raw, &tier, k, "a string"); err != nil {
-				return nil, err
-			}
-			// auto and default have Anthropic twins; flex, scale and priority name OpenAI
-			// contracts with no Anthropic counterpart, whose tier is then the account's.
-			switch tier {
-			case "auto":
-				out.ServiceTier = "auto"
-			case "default":
-				out.ServiceTier = "standard_only"
 			}
 		case "frequency_penalty", "presence_penalty":
 			var v *float64
@@ -301,14 +256,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 				return nil, err
 			}
 			if v != nil && *v {
-				return nil, tr.refuse(k, "Anthropic returns no log probabilities")
-			}
-		case "top_logprobs":
-			var v *float64
-			if err := decode(raw, &v, k, "an integer"); err != nil {
-				return nil, err
-			}
-			if v != nil && *v != 0 {
 				return nil, tr.refuse(k, "Anthropic returns no log probabilities")
 			}
 		case "seed":
@@ -341,10 +288,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			if !isNull(raw) {
 				return nil, tr.refuse(k, "OpenAI's built-in web search has no Anthropic equivalent in this format")
 			}
-		case "moderation":
-			if !isNull(raw) {
-				return nil, tr.refuse(k, "Anthropic has no moderation policy option")
-			}
 		default:
 			if oaIgnored[k] {
 				continue
@@ -353,8 +296,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 		}
 	}
 
-	c := common{tools: tools, toolChoice: toolChoice, choiceField: choiceField, parallel: parallel,
-		user: user, safetyID: safetyID, effort: reasoningEffort, effortField: "reasoning_effort"}
 	switch {
 	case maxCompletion != nil:
 		c.maxTokens = maxCompletion
@@ -382,6 +323,67 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 	}
 	res.Body = marshal(out)
 	return res, nil
+}
+
+// shared translates a top-level member that chat and the Responses API share, and
+// reports whether k was one: the model, sampling, the parallel tool calls switch, the
+// caller's identifiers, the service tier, log probabilities and moderation.
+func (tr translator) shared(k string, raw json.RawMessage, out *anRequest, c *common) (bool, error) {
+	switch k {
+	case "model":
+		if out.Model == "" {
+			return true, decode(raw, &out.Model, "model", "a string")
+		}
+	case "temperature":
+		var v *float64
+		if err := decode(raw, &v, k, "a number"); err != nil {
+			return true, err
+		}
+		if v != nil {
+			// The same softmax temperature in both APIs; OpenAI allows up to 2,
+			// Anthropic up to 1, the closest it can do.
+			x := min(max(*v, 0), 1)
+			out.Temperature = &x
+		}
+	case "top_p":
+		return true, decode(raw, &out.TopP, k, "a number")
+	case "stream":
+		// Target.Stream decides.
+	case "parallel_tool_calls":
+		return true, decode(raw, &c.parallel, k, "a boolean")
+	case "user":
+		return true, decode(raw, &c.user, k, "a string")
+	case "safety_identifier":
+		return true, decode(raw, &c.safetyID, k, "a string")
+	case "service_tier":
+		var tier string
+		if err := decode(raw, &tier, k, "a string"); err != nil {
+			return true, err
+		}
+		// auto and default have Anthropic twins; flex, scale and priority name OpenAI
+		// contracts with no Anthropic counterpart, whose tier is then the account's.
+		switch tier {
+		case "auto":
+			out.ServiceTier = "auto"
+		case "default":
+			out.ServiceTier = "standard_only"
+		}
+	case "top_logprobs":
+		var v *float64
+		if err := decode(raw, &v, k, "an integer"); err != nil {
+			return true, err
+		}
+		if v != nil && *v != 0 {
+			return true, tr.refuse(k, "Anthropic returns no log probabilities")
+		}
+	case "moderation":
+		if !isNull(raw) {
+			return true, tr.refuse(k, "Anthropic has no moderation policy option")
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 // thinking maps a reasoning effort (chat's reasoning_effort, the Responses API's
