@@ -7,10 +7,88 @@
 //	plan     → walk the route's chain, skipping models in cooldown, too small for the
 //	           prompt, or too expensive for the budget left (downgrade), or clamping max_tokens
 //	reserve  → one all-or-nothing step over every quota, at the worst case
+//	hold     → the worst case journaled in the ledger, durable before the call starts
 //	call     → the upstream, with retries bounded by the deadline and a retry budget
 //	settle   → the real usage replaces the worst case; the ledger gets a record
 //	fallback → on rate limits, overload, timeouts and context-length errors: the next step,
 //	           ending with a cached or static answer when the route has one
+//
+// # Charging rules
+//
+// Worst case. Each attempt reserves, over every quota that applies to it at once, its
+// worst case: the estimated input (Config.Tokenizer) plus n × the output cap, where n is
+// the number of choices asked for (OpenAI's "n"; the only field of either API that
+// multiplies the output) and the cap is the caller's max_tokens, else
+// Config.DefaultMaxTokens, within the model's limits. In micro-USD it is priced by
+// pricing.Model.WorstCost, every input token at the dearest input price the request can
+// incur (a cache write at its TTL's price when the request has cache_control
+// breakpoints), so no usage within those token counts can cost more. Token budgets and
+// rate quotas (TPM) count n × the cap too. When a budget refuses the worst case and the
+// route clamps, the cap is lowered to what the budget can pay for, divided among the n
+// choices; Result.MaxTokens is that per-choice cap as sent.
+//
+// Settle. A whole answer settles at the usage the upstream reports: input including cache
+// reads and writes (each priced at its own rate by pricing.Model.Cost), output summed over
+// the choices, reasoning included. An answer that reports no usage at all (some
+// OpenAI-compatible servers), and one whose body broke off after the upstream's 200 (it was
+// generated, and the attempt fails all the same), are charged their worst case.
+//
+// Streams that end early. A stream that ends before the upstream reports its final usage
+// — the caller went away, the upstream cut the connection, or an error event came after
+// the 200 — and a complete stream that never reported usage, are charged, alike for both
+// wire formats:
+//
+//   - input: the input side the upstream reported (Anthropic's message_start carries it,
+//     cache reads and writes included), else the estimate the reservation used (OpenAI
+//     reports usage only in its last chunk);
+//   - output: the generated text relayed so far — answer text, visible reasoning, tool
+//     call names and arguments, other choices' text — counted with the Tokenizer's
+//     counter of the serving provider's family, or the upstream's own cumulative count
+//     when it reported a larger one. A placeholder is never taken for a count (Anthropic's
+//     message_start output_tokens is not reported by the adapter); a stream abandoned
+//     before its first token is charged its input only;
+//   - never more than the reservation's worst case in either part: the upstream cannot
+//     generate past the cap, and a count above it is the tokenizer's overestimate;
+//   - a model with hidden reasoning (pricing.Model.HiddenReasoning: OpenAI's o-series and
+//     gpt-5, whose reasoning is billed as output and never streamed) is charged its whole
+//     output cap, n × max_tokens: its reasoning may have taken any part of the cap, in its
+//     silent phase or before the visible answer, and nothing relayed tells how much.
+//
+// What the rule can miss: tokens the upstream generated and billed that never reached
+// tollgate before the stream ended (in flight in the network, or generated after the
+// caller left and before the upstream noticed the closed connection); the difference
+// between the tokenizer's count and the provider's for the text relayed (the offline
+// estimates count 1.06x to 1.37x OpenAI's o200k_base, never less; Anthropic's tokenizer
+// is not public, and its estimate adds 25%); for OpenAI, an input estimate that differs
+// from the prompt tokens the upstream counted; and Claude's summarized thinking, billed
+// in full but streamed as a summary. It charges hidden reasoning at the cap, which can be
+// far above what was billed.
+//
+// Cancellation. The caller's cancellation never skips the settle nor the ledger row. An
+// upstream call runs on a context that the caller's cancellation does not reach; when the
+// caller goes away (cancelled, or past its deadline), Do returns at once, and:
+//   - a call still waiting for its answer goes on in the background for at most
+//     Config.AbandonTimeout and settles the usage the upstream reports (a stream that
+//     starts then is closed at once and charged by the rule above); one still unanswered
+//     after it is cut and charged its worst case, since the upstream may have billed it;
+//   - a stream being relayed is closed, which stops the upstream generating, and charged
+//     by the rule above.
+//
+// Every attempt that reached the upstream writes one ledger record: outcome "ok",
+// "error" (the upstream failed; nothing to charge unless it reported usage) or
+// "cancelled" (the caller went away; charged as above).
+//
+// Holds. With a Ledger configured, each reservation's worst case is journaled
+// (Recorder.OpenHold, durable before it returns) after the reserve and before the upstream
+// call; the attempt's record closes it in the same transaction (Record.HoldID), and a
+// release (nothing was sent) closes it with CloseHold. If the hold cannot be journaled,
+// the attempt fails with ErrHold before anything is sent. A hold left open by a process
+// that died is charged at its worst case when the ledger is next opened (see package
+// ledger), so a crash can make the books count more than was spent, never less. And since
+// the quotas give back an attempt's unused worst case only once its record is durable
+// (the settle waits for Recorder.Flush, a group commit shared by concurrent settles), what
+// a crash charges at the worst case was still held at the worst case by the budgets:
+// restored from the ledger, no budget is above its limit by its books.
 package engine
 
 import (
@@ -40,14 +118,27 @@ var (
 	// ErrDowngraded is the error of a chain step skipped because its worst case no longer
 	// fits the budget while a cheaper step follows (see fallback.Attempt.Err).
 	ErrDowngraded = errors.New("skipped for the budget")
+	// ErrHold: the ledger could not journal an attempt's hold, so the attempt was not
+	// made. It is tollgate's failure, not the upstream's; the error wraps the ledger's.
+	ErrHold = errors.New("the ledger could not journal the reservation's hold")
 )
 
-// Recorder receives a usage record for every settled attempt; *ledger.Ledger is one.
+// Recorder is the ledger the engine writes to; *ledger.Ledger is one. Append receives a
+// record for every attempt that reached an upstream, and Flush returns once every record
+// appended before it is durable; OpenHold journals an attempt's worst case before its call
+// and returns once it is durable; CloseHold closes the hold of an attempt that sent
+// nothing. All are called concurrently.
 type Recorder interface {
 	Append(r ledger.Record) error
+	Flush(ctx context.Context) error
+	OpenHold(ctx context.Context, h ledger.Hold) error
+	CloseHold(id string) error
 }
 
-// Config configures an Engine. Zero fields take the documented defaults.
+var _ Recorder = (*ledger.Ledger)(nil)
+
+// Config configures an Engine. Zero fields take the documented defaults; Validate reports
+// the first field that is wrong.
 type Config struct {
 	// Providers are the upstreams by name ("openai", "anthropic"). Required.
 	Providers map[string]llm.Provider
@@ -89,11 +180,18 @@ type Config struct {
 	// MinClampTokens is the smallest max_tokens worth clamping to; below it the step is
 	// skipped instead. 0 means 64.
 	MinClampTokens int
-	// Ledger, when set, receives a record per settled attempt.
+	// Tokenizer estimates prompts and counts the generated text of streams that end
+	// early; nil means the offline estimates of package tokens (see OfflineTokenizer).
+	Tokenizer Tokenizer
+	// Ledger, when set, journals a hold before every upstream call and receives a record
+	// for every attempt that reached an upstream.
 	Ledger Recorder
-	// OnEvent, when set, is called synchronously for every event; it must be fast.
+	// OnEvent, when set, is called synchronously for every event, from the request's
+	// goroutine or, for the end of a stream or of an abandoned call, from the one that
+	// ends it; it must be fast and safe for concurrent use.
 	OnEvent func(Event)
-	// Logger receives warnings (budget thresholds) and refusals; nil means slog.Default().
+	// Logger receives warnings (budget thresholds) and refusals, each line with the
+	// request's id; nil means slog.Default().
 	Logger *slog.Logger
 	// LeaseRenew, when positive and the Store renews leases (the Redis store: a crashed
 	// replica's concurrency slots come back after its lease time), renews an open
@@ -104,6 +202,58 @@ type Config struct {
 	// caller; 0 means 1s. Settles need no such bound: the memory store never blocks and
 	// the Redis store bounds every call by its own timeout.
 	CacheTimeout time.Duration
+	// AbandonTimeout bounds how long an upstream call whose caller went away (cancelled,
+	// or past its deadline) before its answer came may go on in the background so that
+	// its real usage is settled; past it the call is cut and charged its worst case. 0
+	// means 5 minutes. Close waits for such calls.
+	AbandonTimeout time.Duration
+}
+
+// Validate reports the first field of c that is invalid, by name. The zero Config is
+// invalid only for lack of Providers.
+func (c Config) Validate() error {
+	if len(c.Providers) == 0 {
+		return errors.New("engine: Config.Providers is empty")
+	}
+	for name, p := range c.Providers {
+		if p == nil {
+			return fmt.Errorf("engine: Config.Providers[%q] is nil", name)
+		}
+	}
+	for i := range c.Rules {
+		if err := c.Rules[i].Validate(); err != nil {
+			return fmt.Errorf("engine: Config.Rules[%d]: %w", i, err)
+		}
+	}
+	if err := c.Queue.Validate(); err != nil {
+		return fmt.Errorf("engine: Config.Queue: %w", err)
+	}
+	if err := c.Retry.Validate(); err != nil {
+		return fmt.Errorf("engine: Config.Retry: %w", err)
+	}
+	if err := c.RetryBudget.Validate(); err != nil {
+		return fmt.Errorf("engine: Config.RetryBudget: %w", err)
+	}
+	if err := c.Cooldown.Validate(); err != nil {
+		return fmt.Errorf("engine: Config.Cooldown: %w", err)
+	}
+	for _, f := range [...]struct {
+		name string
+		v    int64
+	}{
+		{"FallbackAfter", int64(c.FallbackAfter)}, {"ChainAttempts", int64(c.ChainAttempts)},
+		{"DefaultMaxTokens", int64(c.DefaultMaxTokens)}, {"MinClampTokens", int64(c.MinClampTokens)},
+		{"LeaseRenew", int64(c.LeaseRenew)}, {"CacheTimeout", int64(c.CacheTimeout)},
+		{"AbandonTimeout", int64(c.AbandonTimeout)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("engine: Config.%s must not be negative, got %d", f.name, f.v)
+		}
+	}
+	if c.Cache != nil && c.SharedCache != nil {
+		return errors.New("engine: Config.Cache and Config.SharedCache are both set; set one")
+	}
+	return nil
 }
 
 // ResponseCache stores successful answers by request key; *cache.Cache (through Config.Cache)
@@ -151,28 +301,19 @@ type Engine struct {
 	cooldowns Cooldowns
 	cache     ResponseCache
 	budget    *retry.Budget
+	tokenizer Tokenizer
 	log       *slog.Logger
 	open      atomic.Int64 // reservations neither settled nor released
+	calls     callTracker  // upstream calls running in goroutines of their own
 }
 
-// New validates cfg and returns an Engine.
+// New validates cfg (see Config.Validate) and returns an Engine.
 func New(cfg Config) (*Engine, error) {
-	if len(cfg.Providers) == 0 {
-		return nil, errors.New("engine: Config.Providers is empty")
-	}
-	for i := range cfg.Rules {
-		if err := cfg.Rules[i].Validate(); err != nil {
-			return nil, fmt.Errorf("engine: Config.Rules[%d]: %w", i, err)
-		}
-	}
-	if err := cfg.Retry.Validate(); err != nil {
-		return nil, fmt.Errorf("engine: Config.Retry: %w", err)
-	}
-	if err := cfg.Cooldown.Validate(); err != nil {
-		return nil, fmt.Errorf("engine: Config.Cooldown: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	e := &Engine{cfg: cfg, providers: cfg.Providers, prices: cfg.Pricing, routes: cfg.Routes,
-		store: cfg.Store, log: cfg.Logger, quotas: quotaCache{rules: cfg.Rules}}
+		store: cfg.Store, log: cfg.Logger, quotas: quotaCache{rules: cfg.Rules}, tokenizer: cfg.Tokenizer}
 	if e.prices == nil {
 		e.prices = pricing.Default()
 	}
@@ -185,17 +326,23 @@ func New(cfg Config) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	if e.cfg.DefaultMaxTokens <= 0 {
+	if e.tokenizer == nil {
+		e.tokenizer = OfflineTokenizer{}
+	}
+	if e.cfg.DefaultMaxTokens == 0 {
 		e.cfg.DefaultMaxTokens = 4096
 	}
-	if e.cfg.MinClampTokens <= 0 {
+	if e.cfg.MinClampTokens == 0 {
 		e.cfg.MinClampTokens = 64
 	}
-	if e.cfg.FallbackAfter <= 0 {
+	if e.cfg.FallbackAfter == 0 {
 		e.cfg.FallbackAfter = 2 * time.Second
 	}
-	if e.cfg.CacheTimeout <= 0 {
+	if e.cfg.CacheTimeout == 0 {
 		e.cfg.CacheTimeout = time.Second
+	}
+	if e.cfg.AbandonTimeout == 0 {
+		e.cfg.AbandonTimeout = 5 * time.Minute
 	}
 	var err error
 	if e.queue, err = queue.New(e.store, cfg.Queue); err != nil {
@@ -218,8 +365,14 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Close stops admitting: waiters in the queue get queue.ErrClosed. Requests already
-// admitted finish normally.
-func (e *Engine) Close() error { return e.queue.Close() }
+// admitted finish normally. It then waits for the upstream calls that their callers
+// abandoned (each at most Config.AbandonTimeout) to settle and write their ledger records,
+// so that a ledger closed after it has them all.
+func (e *Engine) Close() error {
+	err := e.queue.Close()
+	e.calls.wait()
+	return err
+}
 
 // Queue returns the admission queue, for its statistics.
 func (e *Engine) Queue() *queue.Queue { return e.queue }
@@ -227,11 +380,15 @@ func (e *Engine) Queue() *queue.Queue { return e.queue }
 // Store returns the quota store.
 func (e *Engine) Store() quota.Store { return e.store }
 
+// Pricing returns the price table the engine plans with: the gateway checks a request's
+// max_tokens against a model's MaxOutput and lists models with it.
+func (e *Engine) Pricing() *pricing.Table { return e.prices }
+
 // Cooldowns returns the per-deployment circuit breakers, for their state.
 func (e *Engine) Cooldowns() Cooldowns { return e.cooldowns }
 
 // Open returns the number of reservations not yet settled or released: zero once every
-// request, streams included, is done.
+// request, streams and abandoned calls included, is done.
 func (e *Engine) Open() int64 { return e.open.Load() }
 
 // Route resolves a request's model field to its route.
@@ -247,13 +404,14 @@ func (e *Engine) Route(name string) (fallback.Route, error) {
 // Result is never nil, also on error.
 //
 // For a streaming request the Response's Stream must be read to its end or closed: the
-// reservation settles then (see the package documentation for how a stream that ends
-// early is charged).
+// reservation settles then. When ctx ends first, Do returns ctx's error at once and the
+// upstream call, if one was under way, is settled in the background (see the package
+// documentation's charging rules); a stream already returned is closed when ctx ends.
 func (e *Engine) Do(ctx context.Context, req *llm.Request) (*Result, error) {
 	r := e.newRun(ctx, req)
 	resp, err := r.run(ctx)
 	if err != nil {
-		r.emit(Event{Kind: Refused, Err: err, Reason: refusalReason(err)})
+		r.emit(Event{Kind: Refused, Err: err, Why: refusalWhy(err), Reason: refusalReason(err)})
 	}
 	r.res.RequestID = r.id
 	r.res.Response = resp
@@ -261,6 +419,22 @@ func (e *Engine) Do(ctx context.Context, req *llm.Request) (*Result, error) {
 	return &r.res, err
 }
 
+// refusalWhy classifies a refusal for metrics, where the chain's reasons apply.
+func refusalWhy(err error) fallback.Why {
+	switch {
+	case errors.Is(err, quota.ErrBudget), errors.Is(err, ErrDowngraded):
+		return fallback.WhyBudget
+	case errors.Is(err, ErrHold):
+		return fallback.WhyHold
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fallback.WhyCancelled
+	case llm.KindOf(err) != llm.KindUnknown:
+		return fallback.WhyUpstream
+	}
+	return fallback.WhyNone
+}
+
+// refusalReason says why a request failed, for people.
 func refusalReason(err error) string {
 	var qe *quota.ExceededError
 	switch {
@@ -270,6 +444,8 @@ func refusalReason(err error) string {
 		return "queue full"
 	case errors.Is(err, queue.ErrTimeout):
 		return "queue timeout"
+	case errors.Is(err, ErrHold):
+		return "hold not journaled"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -5,24 +5,90 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
+	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
 	"github.com/tollgate/tollgate/queue"
 	"github.com/tollgate/tollgate/quota"
 )
 
-// Room is what the budgets of one attempt have left, per unit; math.MaxInt64 where no
-// budget counts that unit. Rates are not budgets: a full rate means waiting, not downgrading.
-type Room struct {
-	InputTokens, OutputTokens, Tokens, MicroUSD int64
-	// Past is the first budget past its downgrade threshold, "" when none is.
-	Past string
+// The plan phase: the prompt's size, the output cap a model step may use, and the
+// reservation of its worst case, clamped or downgraded by the budgets' answer.
+
+// shape is what an attempt's worst case is made of besides its model and cap: the
+// estimated prompt, the number of choices (each may produce the cap) and the longest
+// prompt-cache TTL (cache writes are priced above input).
+type shape struct {
+	input   int64
+	choices int64
+	ttl     time.Duration
 }
 
-// RoomOf computes the room left from the statuses of budget quotas.
-func RoomOf(sts []quota.Status) Room {
-	r := Room{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, ""}
+// worst is the most an attempt of this shape at model m with a cap of maxOut tokens per
+// choice can use: one request, the input, n × the cap, and their price at the dearest
+// rates the request can incur.
+func (s shape) worst(m pricing.Model, maxOut int64) quota.Amount {
+	out := s.choices * maxOut
+	return quota.Amount{Requests: 1, InputTokens: s.input, OutputTokens: out,
+		MicroUSD: m.WorstCost(s.input, out, s.ttl)}
+}
+
+// inputFor estimates the prompt as a model of provider bills it, once per provider family.
+func (r *run) inputFor(provider string) (int64, error) {
+	if r.req.InputTokens > 0 {
+		return int64(r.req.InputTokens), nil
+	}
+	for i := range r.inputs {
+		if r.inputs[i].provider == provider {
+			return r.inputs[i].n, nil
+		}
+	}
+	n, err := r.e.tokenizer.Input(r.req, provider)
+	if err != nil {
+		return 0, &llm.Error{Kind: llm.KindBadRequest, Provider: "tollgate", Message: err.Error(), Err: err}
+	}
+	if len(r.inputs) < cap(r.inputs) {
+		r.inputs = append(r.inputs, estimate{provider, n})
+	}
+	return n, nil
+}
+
+// estimate is a prompt's size for one provider family.
+type estimate struct {
+	provider string
+	n        int64
+}
+
+// capFor returns the output cap per choice for model m: the caller's max_tokens, else the
+// default, within the model's maximum and the context window left by the prompt. It
+// returns a context-length error when the prompt alone does not fit.
+func (r *run) capFor(m pricing.Model, input int64) (int64, error) {
+	maxOut := int64(r.req.MaxTokens)
+	if maxOut <= 0 {
+		maxOut = int64(r.e.cfg.DefaultMaxTokens)
+	}
+	maxOut = min(maxOut, int64(m.MaxOutput))
+	if input >= int64(m.ContextWindow) {
+		return 0, &llm.Error{Kind: llm.KindContextLength, Provider: "tollgate",
+			Message: fmt.Sprintf("prompt of about %d tokens does not fit %s's context window of %d", input, m.Name, m.ContextWindow)}
+	}
+	return min(maxOut, int64(m.ContextWindow)-input), nil
+}
+
+// room is what the budgets of one attempt have left, per unit; math.MaxInt64 where no
+// budget counts that unit. Rates are not budgets: a full rate means waiting, not
+// downgrading.
+type room struct {
+	input, output, tokens, usd int64
+	// past is the first budget past its downgrade threshold, "" when none is.
+	past string
+}
+
+// roomOf computes the room left from the statuses of budget quotas.
+func roomOf(sts []quota.Status) room {
+	r := room{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, ""}
 	for i := range sts {
 		s := &sts[i]
 		q := &s.Quota
@@ -31,16 +97,16 @@ func RoomOf(sts []quota.Status) Room {
 		}
 		switch q.Unit {
 		case quota.InputTokens:
-			r.InputTokens = min(r.InputTokens, s.Remaining)
+			r.input = min(r.input, s.Remaining)
 		case quota.OutputTokens:
-			r.OutputTokens = min(r.OutputTokens, s.Remaining)
+			r.output = min(r.output, s.Remaining)
 		case quota.Tokens:
-			r.Tokens = min(r.Tokens, s.Remaining)
+			r.tokens = min(r.tokens, s.Remaining)
 		case quota.MicroUSD:
-			r.MicroUSD = min(r.MicroUSD, s.Remaining)
+			r.usd = min(r.usd, s.Remaining)
 		}
-		if r.Past == "" {
-			r.Past = past(q, s.Used)
+		if r.past == "" {
+			r.past = past(q, s.Used)
 		}
 	}
 	return r
@@ -69,24 +135,27 @@ func pastBefore(sts []quota.Status, own quota.Amount) string {
 	return ""
 }
 
-// Fits reports whether a call to m with input prompt tokens and up to maxOut output tokens
-// fits the room at its worst case.
-func (r Room) Fits(m pricing.Model, input, maxOut int64) bool {
-	return input <= r.InputTokens && maxOut <= r.OutputTokens && input+maxOut <= r.Tokens &&
-		m.Cost(llm.Usage{InputTokens: input, OutputTokens: maxOut}) <= r.MicroUSD
+// fits reports whether worst case w fits the room.
+func (r room) fits(w quota.Amount) bool {
+	return w.InputTokens <= r.input && w.OutputTokens <= r.output &&
+		w.InputTokens+w.OutputTokens <= r.tokens && w.MicroUSD <= r.usd
 }
 
-// MaxOutput returns the largest output cap, at most maxOut, whose worst case fits the room;
-// 0 when even the prompt alone does not fit.
-func (r Room) MaxOutput(m pricing.Model, input, maxOut int64) int64 {
-	if input > r.InputTokens || input > r.Tokens {
+// maxOutput returns the largest output cap per choice, at most maxOut, whose worst case at
+// model m fits the room; 0 when even the prompt alone does not fit. The output budgets
+// are shared by the choices: the total they allow is divided by their number.
+func (r room) maxOutput(m pricing.Model, s shape, maxOut int64) int64 {
+	if s.input > r.input || s.input > r.tokens {
 		return 0
 	}
-	n := min(maxOut, r.OutputTokens, r.Tokens-input)
-	if r.MicroUSD != math.MaxInt64 {
-		n = min(n, m.MaxOutputFor(r.MicroUSD, input))
+	total := min(maxOut*s.choices, r.output, r.tokens-s.input)
+	if r.usd != math.MaxInt64 {
+		// MaxOutputForTTL caps at the model's MaxOutput, a per-choice limit: the total
+		// over n choices may reach n times it.
+		m.MaxOutput = int(min(total, math.MaxInt32))
+		total = min(total, m.MaxOutputForTTL(r.usd, s.input, s.ttl))
 	}
-	return max(n, 0)
+	return max(total/s.choices, 0)
 }
 
 // planBudget decides, from the budgets' statuses that refused model m's worst case at
@@ -94,16 +163,17 @@ func (r Room) MaxOutput(m pricing.Model, input, maxOut int64) int64 {
 // skipped for a cheaper step (only when a later model step exists), or neither: then the
 // store's own refusal is the answer, with its limit, use and reset time, and planBudget
 // returns maxOut itself.
-func (r *run) planBudget(m pricing.Model, maxOut int64, later bool, sts []quota.Status) (int64, string, bool) {
-	room := RoomOf(sts)
-	if later && room.Past != "" {
-		return 0, "budget: " + room.Past, false
+func (r *run) planBudget(m pricing.Model, s shape, maxOut int64, later bool, sts []quota.Status) (int64, string, bool) {
+	rm := roomOf(sts)
+	if later && rm.past != "" {
+		return 0, "budget: " + rm.past, false
 	}
-	if room.Fits(m, r.input, maxOut) {
+	w := s.worst(m, maxOut)
+	if rm.fits(w) {
 		return maxOut, "", true
 	}
 	if r.route.ClampMaxTokens {
-		if n := room.MaxOutput(m, r.input, maxOut); n >= int64(r.e.cfg.MinClampTokens) {
+		if n := rm.maxOutput(m, s, maxOut); n >= int64(r.e.cfg.MinClampTokens) {
 			r.outcome.Clamped = int(n)
 			r.emit(Event{Kind: Clamped, Model: m.Name, MaxTokens: int(n)})
 			return n, "", true
@@ -112,25 +182,32 @@ func (r *run) planBudget(m pricing.Model, maxOut int64, later bool, sts []quota.
 	if !later {
 		return maxOut, "", true
 	}
-	worst := m.Cost(llm.Usage{InputTokens: r.input, OutputTokens: maxOut})
-	reason := fmt.Sprintf("worst case %s > %s left", quota.MicroUSD.Format(worst), quota.MicroUSD.Format(room.MicroUSD))
-	if room.MicroUSD == math.MaxInt64 {
-		reason = fmt.Sprintf("worst case %d tokens > %d left", r.input+maxOut, min(room.Tokens, room.OutputTokens+r.input))
+	reason := fmt.Sprintf("worst case %s > %s left", quota.MicroUSD.Format(w.MicroUSD), quota.MicroUSD.Format(rm.usd))
+	if rm.usd == math.MaxInt64 {
+		reason = fmt.Sprintf("worst case %d tokens > %d left", w.InputTokens+w.OutputTokens,
+			min(rm.tokens, satAdd(rm.output, s.input)))
 	}
 	return 0, "budget: " + reason, false
 }
 
-// admit reserves model m's worst case at maxOut through the queue, and returns the grant,
-// that worst case and the output cap it was reserved at. The planner's budget look-up is
-// folded into the reserve, so that a request costs the store one round trip to admit: a
-// refusal by a budget answers with the budgets' state, from which the cap is clamped (and
-// reserved again) or the model skipped for a cheaper step (a *budgetSkip); a reservation
-// granted on a budget that was past its downgrade threshold is given back when a cheaper
-// model step follows.
-func (r *run) admit(ctx context.Context, m pricing.Model, maxOut int64, later bool) (queue.Grant, quota.Amount, int64, error) {
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// admit reserves model m's worst case at maxOut per choice through the queue into a, and
+// returns the cap it was reserved at. The planner's budget look-up is folded into the
+// reserve, so that a request costs the store one round trip to admit: a refusal by a
+// budget answers with the budgets' state, from which the cap is clamped (and reserved
+// again) or the model skipped for a cheaper step (a *budgetSkip); a reservation granted on
+// a budget that was past its downgrade threshold is given back when a cheaper model step
+// follows.
+func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (int64, error) {
+	m := a.model
 	for clamped := false; ; clamped = true {
-		worst := quota.Amount{Requests: 1, InputTokens: r.input, OutputTokens: maxOut,
-			MicroUSD: m.Cost(llm.Usage{InputTokens: r.input, OutputTokens: maxOut})}
+		worst := a.shape.worst(m, maxOut)
 		grant, err := r.e.queue.Acquire(ctx, queue.Waiter{
 			Request:  &quota.Request{Quotas: r.quotas.all, Amount: worst},
 			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant, Statuses: r.statuses[:0]})
@@ -138,29 +215,48 @@ func (r *run) admit(ctx context.Context, m pricing.Model, maxOut int64, later bo
 			r.statuses = grant.Statuses
 		}
 		if err == nil {
-			r.quotas.remember(grant.Statuses)
 			if later && len(r.quotas.budget) > 0 {
 				if p := pastBefore(grant.Statuses, worst); p != "" {
 					if rerr := r.e.queue.Release(context.WithoutCancel(ctx), grant.Reservation.ID); rerr != nil {
 						r.e.log.Error("release failed", "request", r.id, "reservation", grant.Reservation.ID.String(), "err", rerr)
 					}
-					return queue.Grant{}, worst, 0, &budgetSkip{reason: "budget: " + p}
+					return 0, &budgetSkip{reason: "budget: " + p}
 				}
 			}
-			return grant, worst, maxOut, nil
+			a.grant, a.worst, a.maxOut = grant, worst, maxOut
+			return maxOut, nil
 		}
 		var qe *quota.ExceededError
 		if clamped || len(r.quotas.budget) == 0 || !errors.As(err, &qe) || !qe.Permanent() ||
 			!qe.Quota.Window.Kind.IsBudget() || len(grant.Statuses) == 0 {
-			return grant, worst, maxOut, err
+			return maxOut, err
 		}
-		n, reason, ok := r.planBudget(m, maxOut, later, grant.Statuses)
+		n, reason, ok := r.planBudget(m, a.shape, maxOut, later, grant.Statuses)
 		if !ok {
-			return queue.Grant{}, worst, 0, &budgetSkip{reason: reason}
+			return 0, &budgetSkip{reason: reason}
 		}
 		if n >= maxOut {
-			return grant, worst, maxOut, err
+			return maxOut, err
 		}
 		maxOut = n
 	}
+}
+
+// budgetSkip is the error of a model step skipped to save budget for a cheaper one. It
+// is a downgrade, not a refusal: it unwraps to ErrDowngraded.
+type budgetSkip struct{ reason string }
+
+func (b *budgetSkip) Error() string { return b.reason }
+func (b *budgetSkip) Unwrap() error { return ErrDowngraded }
+
+// skip records a step skipped without an error of its own.
+func (r *run) skip(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool) {
+	r.skipErr(step, provider, why, reason, downgrade, nil)
+}
+
+// skipErr records a skipped step with the error that caused it, so that callers can
+// branch on it (errors.Is(attempt.Err, quota.ErrBudget)) instead of reading the reason.
+func (r *run) skipErr(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool, err error) {
+	r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provider, Result: fallback.Skipped, Why: why, Reason: reason, Err: err})
+	r.emit(Event{Kind: Skipped, Model: step.Model, Provider: provider, Why: why, Reason: reason, Downgrade: downgrade})
 }

@@ -11,28 +11,6 @@ import (
 type quotaSet struct {
 	all, budget []quota.Quota
 	lease       bool // some quota is a concurrency lease
-
-	// last is the latest statuses the store answered a reserve or settle of all with:
-	// what QuotaStatus reports, so that the response headers cost no round trip.
-	mu   sync.Mutex
-	last []quota.Status
-}
-
-// remember keeps a copy of sts, the store's answer for all, unless it is partial.
-func (s *quotaSet) remember(sts []quota.Status) {
-	if len(sts) != len(s.all) {
-		return
-	}
-	s.mu.Lock()
-	s.last = append(s.last[:0], sts...)
-	s.mu.Unlock()
-}
-
-// recall appends the remembered statuses to dst.
-func (s *quotaSet) recall(dst []quota.Status) []quota.Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append(dst, s.last...)
 }
 
 // quotaCache remembers the quotas of recent label sets. Building a quota's key is a string

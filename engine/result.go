@@ -16,6 +16,10 @@ type Result struct {
 	// sent upstream as X-Client-Request-Id) and the caller's answer: a UUIDv7, unique
 	// across processes and replicas.
 	RequestID string
+	// UpstreamRequestID is the serving upstream's own id of the call (OpenAI's
+	// x-request-id, Anthropic's request-id), as the ledger records it; "" when it sent
+	// none or no upstream served. The ids of failed attempts are in Outcome.Attempts.
+	UpstreamRequestID string
 	// Response is the answer; nil when Do failed. A streamed Response must be read to its
 	// end or closed.
 	Response *llm.Response

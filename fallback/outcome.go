@@ -48,10 +48,12 @@ const (
 	WhyUpstream           // the upstream failed the attempt (Attempt.Err's llm.Kind says how)
 	WhyTimeout            // an attempt timeout passed: response headers, first token, or silence mid-stream
 	WhyUnsupported        // the step cannot serve this kind of request (an endpoint or a field it lacks)
+	WhyCancelled          // the caller went away (cancelled, or its deadline passed) while the step was tried
+	WhyHold               // the reservation's hold could not be journaled in the ledger: tollgate's failure, not the upstream's
 )
 
 var whyNames = [...]string{"", "cooldown", "context_window", "budget", "rate_wait", "unpriced", "no_upstream",
-	"untranslatable", "attempt_cap", "cache_miss", "upstream", "timeout", "unsupported"}
+	"untranslatable", "attempt_cap", "cache_miss", "upstream", "timeout", "unsupported", "cancelled", "hold"}
 
 // String returns the reason's label, as metrics and logs write it ("" for WhyNone).
 func (w Why) String() string {
@@ -73,6 +75,9 @@ type Attempt struct {
 	// "429 after 3 attempts".
 	Reason string
 	Err    error // the upstream error of a Failed step
+	// UpstreamRequestID is the upstream's id of the step's call (its x-request-id or
+	// request-id), when a call was made and answered with one; "" otherwise.
+	UpstreamRequestID string
 }
 
 func (a Attempt) String() string {

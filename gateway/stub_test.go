@@ -40,7 +40,8 @@ func (s *stub) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
 	resp := &llm.Response{Format: s.format, Model: call.Model, Text: "Hello from " + call.Model + ".",
 		StopReason: "stop", Usage: llm.Usage{InputTokens: 10, OutputTokens: 5}}
 	if call.Request.Stream {
-		st := &stubStream{ctx: ctx, chunks: s.chunks, fail: s.failAfter, usage: resp.Usage, release: s.release}
+		st := &stubStream{ctx: ctx, chunks: s.chunks, fail: s.failAfter, usage: resp.Usage, release: s.release,
+			closing: make(chan struct{})}
 		s.mu.Lock()
 		s.streams = append(s.streams, st)
 		s.mu.Unlock()
@@ -52,6 +53,9 @@ func (s *stub) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
 type stubStream struct {
 	ctx     context.Context
 	release chan struct{}
+	// closing is closed by Close: a Recv waiting for release then fails, as a real
+	// stream's read fails when its connection is closed.
+	closing chan struct{}
 	chunks  []llm.Chunk
 	fail    error
 	usage   llm.Usage
@@ -67,6 +71,7 @@ func (s *stubStream) Recv() (llm.Chunk, error) {
 		s.mu.Unlock()
 		select {
 		case <-release:
+		case <-s.closing:
 		case <-s.ctx.Done():
 			return llm.Chunk{}, s.ctx.Err()
 		}
@@ -91,6 +96,9 @@ func (s *stubStream) Usage() llm.Usage { return s.usage }
 
 func (s *stubStream) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.closing)
+	}
 	s.closed = true
 	s.mu.Unlock()
 	return nil

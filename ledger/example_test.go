@@ -79,10 +79,10 @@ func Example() {
 	// Output:
 	// acme today: 4 requests, $0.028785
 	//
-	// SESSION  COST_USD  REQUESTS  ERRORS  FALLBACKS  INPUT  CACHED  OUTPUT
-	// run-2    0.0225           1       0          0   5000       0    1000
-	// run-1    0.006285         3       1          0   3000       0     550
-	// TOTAL    0.028785         4       1          0   8000       0    1550
+	// SESSION  COST_USD  REQUESTS  ERRORS  FALLBACKS  INPUT  CACHED  WRITE_5M  WRITE_1H  OUTPUT  REASONING
+	// run-2    0.0225           1       0          0   5000       0         0         0    1000          0
+	// run-1    0.006285         3       1          0   3000       0         0         0     550          0
+	// TOTAL    0.028785         4       1          0   8000       0         0         0    1550          0
 }
 
 // A hold journals a call's worst case before the call; the settle closes it. A hold its

@@ -27,16 +27,21 @@ func FormatUSD(micro int64) string {
 
 // WriteTable writes rows as an aligned text table: the group (named after the dimension),
 // then the cost in dollars aligned on the decimal point, then right-aligned counts, and a
-// TOTAL line when there is more than one row. An empty group value prints as "-".
+// TOTAL line when there is more than one row. INPUT counts every prompt token: CACHED (read
+// from the prompt cache), WRITE_5M and WRITE_1H (written to it with either TTL) are parts
+// of it; REASONING is part of OUTPUT. An empty group value prints as "-".
 func WriteTable(w io.Writer, rows []Row) error {
 	by := "GROUP"
 	if len(rows) > 0 && rows[0].By != ByNone {
 		by = strings.ToUpper(string(rows[0].By))
 	}
-	cells := [][]string{{by, "COST_USD", "REQUESTS", "ERRORS", "FALLBACKS", "INPUT", "CACHED", "OUTPUT"}}
+	cells := [][]string{{by, "COST_USD", "REQUESTS", "ERRORS", "FALLBACKS", "INPUT", "CACHED", "WRITE_5M",
+		"WRITE_1H", "OUTPUT", "REASONING"}}
 	line := func(group string, r Row) []string {
 		return []string{group, FormatUSD(r.MicroUSD), itoa(r.Requests), itoa(r.Errors),
-			itoa(r.Fallbacks), itoa(r.InputTokens), itoa(r.CachedInputTokens), itoa(r.OutputTokens)}
+			itoa(r.Fallbacks), itoa(r.InputTokens), itoa(r.CachedInputTokens),
+			itoa(r.CacheWriteTokens - r.CacheWrite1hTokens), itoa(r.CacheWrite1hTokens), itoa(r.OutputTokens),
+			itoa(r.ReasoningTokens)}
 	}
 	var total Row
 	for _, r := range rows {
@@ -106,12 +111,13 @@ func writeCells(w io.Writer, cells [][]string, left int) error {
 // prints as "-".
 func WriteRecords(w io.Writer, recs []Record, loc *time.Location) error {
 	cells := [][]string{{"TIME", "REQUEST", "UPSTREAM_ID", "OUTCOME", "PROVIDER", "MODEL", "FALLBACK",
-		"ATTEMPT", "COST_USD", "INPUT", "CACHED", "OUTPUT", "LATENCY"}}
+		"ATTEMPT", "COST_USD", "INPUT", "CACHED", "WRITE_5M", "WRITE_1H", "OUTPUT", "REASONING", "LATENCY"}}
 	for _, r := range recs {
 		cells = append(cells, []string{r.Time.In(loc).Format(time.RFC3339Nano), dash(r.RequestID),
 			dash(r.UpstreamRequestID), dash(r.Outcome), dash(r.Provider), dash(r.Model), dash(r.FallbackReason),
 			strconv.Itoa(r.Attempt), FormatUSD(r.MicroUSD), itoa(r.InputTokens), itoa(r.CachedInputTokens),
-			itoa(r.OutputTokens), r.Latency.Round(time.Millisecond).String()})
+			itoa(r.CacheWriteTokens - r.CacheWrite1hTokens), itoa(r.CacheWrite1hTokens), itoa(r.OutputTokens),
+			itoa(r.ReasoningTokens), r.Latency.Round(time.Millisecond).String()})
 	}
 	return writeCells(w, cells, 7)
 }
@@ -151,7 +157,10 @@ type jsonRecord struct {
 	Model             string      `json:"model"`
 	InputTokens       int64       `json:"input_tokens"`
 	CachedInputTokens int64       `json:"cached_input_tokens"`
+	CacheWriteTokens  int64       `json:"cache_write_tokens"`
+	CacheWrite1h      int64       `json:"cache_write_1h_tokens"`
 	OutputTokens      int64       `json:"output_tokens"`
+	ReasoningTokens   int64       `json:"reasoning_tokens"`
 	MicroUSD          int64       `json:"micro_usd"`
 	CostUSD           json.Number `json:"cost_usd"`
 	Outcome           string      `json:"outcome"`
@@ -167,7 +176,8 @@ func WriteRecordsJSON(w io.Writer, recs []Record) error {
 		out[i] = jsonRecord{Time: r.Time, RequestID: r.RequestID, UpstreamRequestID: r.UpstreamRequestID,
 			HoldID: r.HoldID, Tenant: r.Tenant, Key: r.Key, Agent: r.Agent, Session: r.Session, Route: r.Route,
 			Provider: r.Provider, Model: r.Model, InputTokens: r.InputTokens, CachedInputTokens: r.CachedInputTokens,
-			OutputTokens: r.OutputTokens, MicroUSD: r.MicroUSD, CostUSD: json.Number(FormatUSD(r.MicroUSD)),
+			CacheWriteTokens: r.CacheWriteTokens, CacheWrite1h: r.CacheWrite1hTokens, OutputTokens: r.OutputTokens,
+			ReasoningTokens: r.ReasoningTokens, MicroUSD: r.MicroUSD, CostUSD: json.Number(FormatUSD(r.MicroUSD)),
 			Outcome: r.Outcome, FallbackReason: r.FallbackReason, LatencyMS: float64(r.Latency) / float64(time.Millisecond),
 			Attempt: r.Attempt}
 	}

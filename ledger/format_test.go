@@ -39,7 +39,9 @@ func TestFormatUSD(t *testing.T) {
 // goldenRows is what `tollgate usage --by session` prints for a small day.
 func goldenRows() []Row {
 	return []Row{
-		{By: BySession, Group: "run-7f3a", Sum: Sum{Requests: 1204, InputTokens: 3_912_554, CachedInputTokens: 1_200_000, OutputTokens: 402_113, MicroUSD: 12_345_678}, Errors: 12, Fallbacks: 40},
+		{By: BySession, Group: "run-7f3a", Sum: Sum{Requests: 1204, InputTokens: 3_912_554, CachedInputTokens: 1_200_000,
+			CacheWriteTokens: 250_000, CacheWrite1hTokens: 50_000, OutputTokens: 402_113, ReasoningTokens: 96_000,
+			MicroUSD: 12_345_678}, Errors: 12, Fallbacks: 40},
 		{By: BySession, Group: "run-0001", Sum: Sum{Requests: 3, InputTokens: 2_400, OutputTokens: 310, MicroUSD: 1_500}, Errors: 0, Fallbacks: 1},
 		{By: BySession, Group: "", Sum: Sum{Requests: 1, InputTokens: 12, OutputTokens: 0, MicroUSD: 0}, Errors: 1},
 	}

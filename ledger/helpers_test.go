@@ -67,14 +67,9 @@ func readAll(t testing.TB, l *Ledger) []Record {
 	var out []Record
 	for rows.Next() {
 		var r Record
-		var ts, lat int64
-		if err := rows.Scan(&ts, &r.RequestID, &r.Tenant, &r.Key, &r.Agent, &r.Session,
-			&r.Route, &r.Provider, &r.Model, &r.InputTokens, &r.CachedInputTokens,
-			&r.OutputTokens, &r.MicroUSD, &r.Outcome, &r.FallbackReason, &lat, &r.Attempt,
-			&r.UpstreamRequestID, &r.HoldID); err != nil {
+		if err := scanRecord(rows, &r); err != nil {
 			t.Fatalf("scan: %v", err)
 		}
-		r.Time, r.Latency = time.Unix(0, ts).UTC(), time.Duration(lat)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -135,7 +135,7 @@ func TestUpgradeV1File(t *testing.T) {
 		versions = append(versions, fmt.Sprint(v, " ", name))
 	}
 	rows.Close()
-	if diff := cmp.Diff([]string{"1 usage", "2 requests_and_holds", "3 keys_and_budgets"}, versions); diff != "" {
+	if diff := cmp.Diff([]string{"1 usage", "2 requests_and_holds", "3 keys_and_budgets", "4 usage_detail"}, versions); diff != "" {
 		t.Errorf("ledger_migrations (-want +got):\n%s", diff)
 	}
 	var uv int

@@ -55,7 +55,7 @@ func loadMigrations(b Backend) ([]migration, error) {
 }
 
 // schemaVersion is the version this code reads and writes.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // migrate brings db to the newest version in one transaction, serialized against other
 // processes doing the same: SQLite's write lock (the transaction begins IMMEDIATE) or a

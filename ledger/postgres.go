@@ -130,7 +130,8 @@ const (
 	insertUsageSQL = `INSERT INTO usage (` + usageColumns + `)
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 		$7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
-		$14::text[], $15::text[], $16::bigint[], $17::int[], $18::text[], $19::text[])`
+		$14::text[], $15::text[], $16::bigint[], $17::int[], $18::text[], $19::text[], $20::bigint[],
+		$21::bigint[], $22::bigint[])`
 
 	deleteHoldsSQL = `DELETE FROM holds WHERE id = ANY($1::text[])`
 )
@@ -138,11 +139,12 @@ const (
 // columns is a batch of rows as one array per column, for unnest.
 type columns struct {
 	ts, in, cached, out, usd, latency []int64
+	write, write1h, reasoning         []int64
 	attempt                           []int32
 	s                                 [12][]string
 }
 
-// usageArgs returns the 19 arrays of insertUsageSQL.
+// usageArgs returns the 22 arrays of insertUsageSQL.
 func usageArgs(rs []Record) []any {
 	var c columns
 	for i := range rs {
@@ -158,9 +160,12 @@ func usageArgs(rs []Record) []any {
 		c.usd = append(c.usd, r.MicroUSD)
 		c.latency = append(c.latency, int64(r.Latency))
 		c.attempt = append(c.attempt, int32(r.Attempt))
+		c.write = append(c.write, r.CacheWriteTokens)
+		c.write1h = append(c.write1h, r.CacheWrite1hTokens)
+		c.reasoning = append(c.reasoning, r.ReasoningTokens)
 	}
 	return []any{c.ts, c.s[0], c.s[1], c.s[2], c.s[3], c.s[4], c.s[5], c.s[6], c.s[7], c.in, c.cached,
-		c.out, c.usd, c.s[8], c.s[9], c.latency, c.attempt, c.s[10], c.s[11]}
+		c.out, c.usd, c.s[8], c.s[9], c.latency, c.attempt, c.s[10], c.s[11], c.write, c.write1h, c.reasoning}
 }
 
 // holdArgs returns the arguments of insertHoldsSQL.

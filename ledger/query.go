@@ -68,19 +68,29 @@ func (d Dim) column() (string, bool) {
 }
 
 // Sum is the usage of a group of records. The zero value is no usage.
+//
+// The token sums count as Record does: InputTokens includes CachedInputTokens and
+// CacheWriteTokens, which includes CacheWrite1hTokens; OutputTokens includes
+// ReasoningTokens.
 type Sum struct {
-	Requests          int64 `json:"requests"` // records, that is attempts
-	InputTokens       int64 `json:"input_tokens"`
-	CachedInputTokens int64 `json:"cached_input_tokens"`
-	OutputTokens      int64 `json:"output_tokens"`
-	MicroUSD          int64 `json:"micro_usd"`
+	Requests           int64 `json:"requests"` // records, that is attempts
+	InputTokens        int64 `json:"input_tokens"`
+	CachedInputTokens  int64 `json:"cached_input_tokens"`
+	CacheWriteTokens   int64 `json:"cache_write_tokens"`
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens"`
+	OutputTokens       int64 `json:"output_tokens"`
+	ReasoningTokens    int64 `json:"reasoning_tokens"`
+	MicroUSD           int64 `json:"micro_usd"`
 }
 
 func (s *Sum) add(t Sum) {
 	s.Requests += t.Requests
 	s.InputTokens += t.InputTokens
 	s.CachedInputTokens += t.CachedInputTokens
+	s.CacheWriteTokens += t.CacheWriteTokens
+	s.CacheWrite1hTokens += t.CacheWrite1hTokens
 	s.OutputTokens += t.OutputTokens
+	s.ReasoningTokens += t.ReasoningTokens
 	s.MicroUSD += t.MicroUSD
 }
 
@@ -107,8 +117,9 @@ type Query struct {
 	// Since and Until bound the record times to [Since, Until); zero means unbounded.
 	Since, Until time.Time
 
-	// Filters: a non-empty field keeps only records with exactly that value.
-	Tenant, Key, Agent, Session, Route, Model string
+	// Filters: a non-empty field keeps only records with exactly that value. Outcome is
+	// one of the Outcome constants (OutcomeOrphaned: the holds charged at their worst case).
+	Tenant, Key, Agent, Session, Route, Model, Outcome string
 
 	// Location decides where days start for ByDay; nil means Config.Location.
 	Location *time.Location
@@ -186,7 +197,7 @@ func (l *Ledger) aggregate(ctx context.Context, q Query) (map[string]Row, error)
 	args := []any{lo, hi}
 	for _, f := range [...]struct{ col, val string }{
 		{"tenant", q.Tenant}, {"key_id", q.Key}, {"agent", q.Agent},
-		{"session", q.Session}, {"route", q.Route}, {"model", q.Model},
+		{"session", q.Session}, {"route", q.Route}, {"model", q.Model}, {"outcome", q.Outcome},
 	} {
 		if f.val != "" {
 			fmt.Fprintf(&where, " AND %s = ?", f.col)
@@ -268,7 +279,9 @@ func scanGroups(ctx context.Context, tx *sql.Tx, d *dialect, col, where string, 
 	// Sums are cast back to BIGINT: PostgreSQL sums BIGINT into NUMERIC.
 	query := `SELECT ` + col + ` AS g, count(*),
 		CAST(coalesce(sum(input_tokens), 0) AS BIGINT), CAST(coalesce(sum(cached_input_tokens), 0) AS BIGINT),
-		CAST(coalesce(sum(output_tokens), 0) AS BIGINT), CAST(coalesce(sum(micro_usd), 0) AS BIGINT),
+		CAST(coalesce(sum(cache_write_tokens), 0) AS BIGINT), CAST(coalesce(sum(cache_write_1h_tokens), 0) AS BIGINT),
+		CAST(coalesce(sum(output_tokens), 0) AS BIGINT), CAST(coalesce(sum(reasoning_tokens), 0) AS BIGINT),
+		CAST(coalesce(sum(micro_usd), 0) AS BIGINT),
 		count(CASE WHEN outcome = 'error' THEN 1 END), count(CASE WHEN fallback_reason <> '' THEN 1 END)
 		FROM usage WHERE ` + where
 	if col != "''" {
@@ -283,8 +296,8 @@ func scanGroups(ctx context.Context, tx *sql.Tx, d *dialect, col, where string, 
 	for rows.Next() {
 		var key any
 		var r Row
-		if err := rows.Scan(&key, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
-			&r.OutputTokens, &r.MicroUSD, &r.Errors, &r.Fallbacks); err != nil {
+		if err := rows.Scan(&key, &r.Requests, &r.InputTokens, &r.CachedInputTokens, &r.CacheWriteTokens,
+			&r.CacheWrite1hTokens, &r.OutputTokens, &r.ReasoningTokens, &r.MicroUSD, &r.Errors, &r.Fallbacks); err != nil {
 			return fmt.Errorf("ledger: query: %w", err)
 		}
 		if r.Requests > 0 {

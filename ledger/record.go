@@ -34,10 +34,16 @@ type Record struct {
 	Tenant, Key, Agent, Session string // who paid; Key is the virtual key id, never a secret
 	Route, Provider, Model      string // what served: the route asked for and the model used
 
-	InputTokens       int64 // includes CachedInputTokens, as llm.Usage does
-	CachedInputTokens int64
-	OutputTokens      int64
-	MicroUSD          int64 // the cost, in millionths of a dollar
+	// The usage, as llm.Usage counts it: InputTokens includes CachedInputTokens (read
+	// from the prompt cache) and CacheWriteTokens (written to it), of which
+	// CacheWrite1hTokens with the 1-hour TTL; OutputTokens includes ReasoningTokens.
+	InputTokens        int64
+	CachedInputTokens  int64
+	CacheWriteTokens   int64
+	CacheWrite1hTokens int64
+	OutputTokens       int64
+	ReasoningTokens    int64
+	MicroUSD           int64 // the cost, in millionths of a dollar
 
 	Outcome        string // one of the Outcome constants
 	FallbackReason string // why this attempt was not the first choice; "" when it was

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -37,19 +38,28 @@ func (l *Ledger) Request(ctx context.Context, id string) ([]Record, error) {
 	var out []Record
 	for rows.Next() {
 		var r Record
-		var ts, latency int64
-		if err := rows.Scan(&ts, &r.RequestID, &r.Tenant, &r.Key, &r.Agent, &r.Session, &r.Route,
-			&r.Provider, &r.Model, &r.InputTokens, &r.CachedInputTokens, &r.OutputTokens, &r.MicroUSD,
-			&r.Outcome, &r.FallbackReason, &latency, &r.Attempt, &r.UpstreamRequestID, &r.HoldID); err != nil {
+		if err := scanRecord(rows, &r); err != nil {
 			return nil, fmt.Errorf("ledger: request %s: %w", id, err)
 		}
-		r.Time, r.Latency = time.Unix(0, ts).UTC(), time.Duration(latency)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("ledger: request %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// scanRecord reads a row of usageColumns into r.
+func scanRecord(rows *sql.Rows, r *Record) error {
+	var ts, latency int64
+	if err := rows.Scan(&ts, &r.RequestID, &r.Tenant, &r.Key, &r.Agent, &r.Session, &r.Route,
+		&r.Provider, &r.Model, &r.InputTokens, &r.CachedInputTokens, &r.OutputTokens, &r.MicroUSD,
+		&r.Outcome, &r.FallbackReason, &latency, &r.Attempt, &r.UpstreamRequestID, &r.HoldID,
+		&r.CacheWriteTokens, &r.CacheWrite1hTokens, &r.ReasoningTokens); err != nil {
+		return err
+	}
+	r.Time, r.Latency = time.Unix(0, ts).UTC(), time.Duration(latency)
+	return nil
 }
 
 // OpenHolds returns the holds not yet settled, released or charged, of every instance,

@@ -101,10 +101,11 @@ const insertRows = 32
 // usageColumns are the columns of a usage row as write and the orphan charges fill them.
 const usageColumns = `ts, request_id, tenant, key_id, agent, session, route, provider, model,
 	input_tokens, cached_input_tokens, output_tokens, micro_usd, outcome, fallback_reason,
-	latency_ns, attempt, upstream_request_id, hold_id`
+	latency_ns, attempt, upstream_request_id, hold_id, cache_write_tokens, cache_write_1h_tokens,
+	reasoning_tokens`
 
 // insertColumns is the number of usageColumns: the parameters per record.
-const insertColumns = 19
+const insertColumns = 22
 
 // insertSQL returns an INSERT of n records, insertColumns parameters each.
 func insertSQL(n int) string {
@@ -125,7 +126,7 @@ func recordArgs(args []any, r *Record) []any {
 	return append(args, r.Time.UnixNano(), r.RequestID, r.Tenant, r.Key, r.Agent,
 		r.Session, r.Route, r.Provider, r.Model, r.InputTokens, r.CachedInputTokens,
 		r.OutputTokens, r.MicroUSD, r.Outcome, r.FallbackReason, int64(r.Latency), r.Attempt,
-		r.UpstreamRequestID, r.HoldID)
+		r.UpstreamRequestID, r.HoldID, r.CacheWriteTokens, r.CacheWrite1hTokens, r.ReasoningTokens)
 }
 
 func (b *sqliteBackend) write(ctx context.Context, bt *batch) (unmatched int, err error) {
@@ -203,7 +204,7 @@ func chargeSQL(where string) string {
 // orphanSelect selects a hold row as its orphan charge, in usageColumns order: the worst
 // case at the open time, outcome orphaned, the hold's id in hold_id.
 const orphanSelect = `SELECT opened_ns, request_id, tenant, key_id, agent, session, route, provider, model,
-	input_tokens, 0, output_tokens, micro_usd, '` + OutcomeOrphaned + `', '', 0, attempt, '', id`
+	input_tokens, 0, output_tokens, micro_usd, '` + OutcomeOrphaned + `', '', 0, attempt, '', id, 0, 0, 0`
 
 // charge charges and deletes the holds matching where, in one transaction (the file's
 // write lock makes it exactly once).

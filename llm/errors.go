@@ -57,6 +57,9 @@ type Error struct {
 	// rate-limit state and retry-after, from which package learn learns the upstream's
 	// limits. nil when no answer came (a transport failure) or it came inside a 200 stream.
 	Header http.Header
+	// UpstreamRequestID is the upstream's id of the failed call (its x-request-id or
+	// request-id header); empty when it answered none.
+	UpstreamRequestID string
 }
 
 func (e *Error) Error() string {

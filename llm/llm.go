@@ -175,6 +175,10 @@ type Call struct {
 	Request   *Request
 	Model     string
 	MaxTokens int
+	// RequestID is tollgate's id of the request (see Request.ID), which an adapter sends
+	// upstream as the X-Client-Request-Id header, so that the provider's logs, support and
+	// bill can be matched to tollgate's ledger; "" sends none.
+	RequestID string
 }
 
 // Response is an upstream's answer.
@@ -187,6 +191,10 @@ type Response struct {
 	Model  string // the model the upstream reports having used
 	// ID is the upstream's id of the answer ("chatcmpl-…", "msg_…"); empty when unknown.
 	ID string
+	// UpstreamRequestID is the upstream's id of the HTTP call (OpenAI's x-request-id,
+	// Anthropic's request-id response header), which its support and logs know the call
+	// by; empty when it sent none.
+	UpstreamRequestID string
 	// Created is when the upstream made the answer: OpenAI's "created", or when tollgate
 	// received an answer that does not say (Anthropic's). Zero when unknown.
 	Created time.Time
@@ -270,7 +278,10 @@ func (c *Chunk) IsContent() bool {
 }
 
 // Stream is a streamed response. Recv returns io.EOF after the last chunk. Close releases
-// the connection and may be called at any time, more than once.
+// the connection and may be called at any time, more than once, also from another
+// goroutine while Recv waits: that Recv then returns an error. The engine closes a stream
+// so when its caller's context ends, since the call itself runs on a context that the
+// caller's cancellation does not reach.
 //
 // Usage returns the usage the upstream has reported so far (cumulative; the final figure
 // once Recv has returned io.EOF). Its OutputTokens counts only what the upstream reported

@@ -59,6 +59,13 @@ type Model struct {
 
 	ContextWindow int // tokens of input plus output the model accepts
 	MaxOutput     int // the largest max_tokens the model accepts; 0 for an embedding model
+
+	// HiddenReasoning says the model reasons before it answers and bills that reasoning as
+	// output without ever streaming it (OpenAI's o-series and gpt-5 in Chat Completions:
+	// completion_tokens_details.reasoning_tokens). The generated text a stream relays then
+	// says nothing of what was billed, so tollgate charges such a stream that ends before
+	// its usage arrives its whole output cap (see package engine).
+	HiddenReasoning bool
 }
 
 const perMillion = 1_000_000

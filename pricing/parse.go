@@ -35,6 +35,10 @@ const maxPrice = 1_000_000 * perMillion
 //	    context_window: 128000    # required, > 0
 //	    max_output: 16384         # required for chat: > 0 and <= context_window;
 //	                              #   absent or 0 for embedding
+//	    hidden_reasoning: true    # optional, default false: the model reasons before it
+//	                              #   answers, billed as output and never streamed (OpenAI's
+//	                              #   o-series and gpt-5): a stream of it that ends early is
+//	                              #   charged its whole output cap
 //	    aliases: [my-model-v2]    # optional: other ids that resolve to this model
 //
 // Unknown fields are errors, so that a misspelt "cached_inptu" cannot silently price cached
@@ -56,13 +60,14 @@ type modelYAML struct {
 	Output        usd      `yaml:"output"`
 	ContextWindow int      `yaml:"context_window"`
 	MaxOutput     int      `yaml:"max_output"`
+	Hidden        bool     `yaml:"hidden_reasoning"`
 	Aliases       []string `yaml:"aliases"`
 }
 
 var modelFields = map[string]bool{
 	"provider": true, "kind": true, "input": true, "cached_input": true, "cache_write": true,
 	"cache_write_1h": true, "output": true, "context_window": true, "max_output": true,
-	"aliases": true,
+	"hidden_reasoning": true, "aliases": true,
 }
 
 // Parse reads a price table in the YAML format above. Every error names the model and the
@@ -168,7 +173,7 @@ func parseModel(key, val *yaml.Node) (Model, []string, error) {
 		Name: name, Provider: y.Provider, Kind: kind,
 		Input: int64(y.Input), CachedInput: int64(y.CachedInput),
 		CacheWrite: int64(y.CacheWrite), CacheWrite1h: int64(y.CacheWrite1h), Output: int64(y.Output),
-		ContextWindow: y.ContextWindow, MaxOutput: y.MaxOutput,
+		ContextWindow: y.ContextWindow, MaxOutput: y.MaxOutput, HiddenReasoning: y.Hidden,
 	}
 	switch {
 	case m.Provider != ProviderOpenAI && m.Provider != ProviderAnthropic:

@@ -214,3 +214,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestHiddenReasoning: the models whose reasoning is billed and never streamed say so, in
+// the embedded table and in a user's file; every other model does not.
+func TestHiddenReasoning(t *testing.T) {
+	t.Parallel()
+	hidden := map[string]bool{"gpt-5": true, "gpt-5-mini": true, "gpt-5-nano": true, "o3": true,
+		"o4-mini": true, "o3-mini": true, "o1": true}
+	for _, m := range Default().Models() {
+		if m.HiddenReasoning != hidden[m.Name] {
+			t.Errorf("%s: HiddenReasoning = %v, want %v", m.Name, m.HiddenReasoning, hidden[m.Name])
+		}
+	}
+	tab, err := Parse([]byte(`models:
+  my-reasoner:
+    provider: openai
+    input: 1
+    output: 4
+    context_window: 200000
+    max_output: 100000
+    hidden_reasoning: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := tab.Lookup("my-reasoner"); err != nil || !m.HiddenReasoning {
+		t.Errorf("Lookup(my-reasoner) = %+v, %v; want HiddenReasoning", m, err)
+	}
+}

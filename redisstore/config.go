@@ -16,9 +16,11 @@ const (
 	// FailClosed refuses every operation with an *UnavailableError (ErrUnavailable) until
 	// Redis answers again: no request runs unaccounted. It is the zero value.
 	FailClosed Policy = iota
-	// FailOpenLocal serves from an in-process quota.MemoryStore in which every quota's limit
-	// is divided by Config.Replicas, so that a fleet of N replicas stays near the shared
-	// limit while each counts alone.
+	// FailOpenLocal serves from an in-process quota.MemoryStore in which each replica has
+	// its share of every quota: a rate's or a concurrency limit divided by
+	// Config.Replicas, and of a budget, what remained of it at the replica's last contact
+	// with Redis divided by Config.Replicas. What it spends locally is charged to Redis
+	// when it answers again (see the package documentation for the bound on overspend).
 	FailOpenLocal
 )
 
@@ -44,7 +46,7 @@ func ParsePolicy(s string) (Policy, error) {
 }
 
 // Config configures a Store. The zero value is ready to use: slot group "tg", a 50ms timeout
-// per operation, fail closed.
+// per operation, fail closed, no Source (a lost state is rebuilt empty).
 type Config struct {
 	// SlotGroup is the Cluster hash tag shared by every key of the Store, so that one script
 	// touches one slot. Stores (gateway replicas) that share quotas must use the same group,
@@ -69,16 +71,29 @@ type Config struct {
 	// Policy is what to do when Redis is unreachable or slow. The zero value is FailClosed.
 	Policy Policy
 	// Replicas is the number of gateway replicas sharing this Redis: under FailOpenLocal
-	// each quota's limit is divided by it (at least 1 unit). Zero means 1.
+	// each replica's local share is 1/Replicas (see FailOpenLocal). Zero means 1.
 	Replicas int
-	// Fallback is the local store used under FailOpenLocal. Nil means a new MemoryStore with
-	// this Config's TTL.
-	Fallback *quota.MemoryStore
-	// ProbeInterval is the least time between health probes while Redis is down. Zero means
-	// 1 second.
+	// ProbeInterval is the least time between health probes while Redis is down: the
+	// longest a Store may take to notice that Redis answers again, before it replays its
+	// outbox. Zero means 200ms.
 	ProbeInterval time.Duration
-	// Logger receives one line per transition to and from degraded mode. Nil means
-	// slog.Default().
+	// Outbox bounds the operations kept while Redis is unreachable (settles, releases, and
+	// the charges of local reservations), to be applied when it answers. Zero means 65536.
+	// When it is full a settle or release is dropped (its reservation expires in Redis at
+	// its worst case) and, under FailOpenLocal, local budget reservations are refused.
+	Outbox int
+	// Source is what a lost state is rebuilt from (see Source): the fleet's ledger. Nil
+	// rebuilds it empty: every budget starts again from zero after Redis lost its data.
+	Source Source
+	// RebuildTimeout bounds a rebuild: the Source's read and the writes. It is also the
+	// life of the rebuild lock, so that a replica that dies while rebuilding stops
+	// blocking the others after at most this long. Zero means 30 seconds.
+	RebuildTimeout time.Duration
+	// OnEvent, when set, is called with every transition (degraded, rejoined, data lost,
+	// rebuilt, rebuild failed, outbox full), for metrics and alerts. It is called
+	// synchronously from the goroutine that made the transition and must not block.
+	OnEvent func(Event)
+	// Logger receives one line per transition. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -103,6 +118,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("redisstore: Config.Replicas must not be negative, got %d", c.Replicas)
 	case c.ProbeInterval < 0:
 		return fmt.Errorf("redisstore: Config.ProbeInterval must not be negative, got %v", c.ProbeInterval)
+	case c.Outbox < 0:
+		return fmt.Errorf("redisstore: Config.Outbox must not be negative, got %d", c.Outbox)
+	case c.RebuildTimeout < 0:
+		return fmt.Errorf("redisstore: Config.RebuildTimeout must not be negative, got %v", c.RebuildTimeout)
 	}
 	return nil
 }
@@ -110,6 +129,13 @@ func (c *Config) Validate() error {
 // DefaultLeaseTTL is Config.LeaseTTL's default: how long a concurrency lease lives
 // without Renew.
 const DefaultLeaseTTL = time.Minute
+
+// DefaultProbeInterval is Config.ProbeInterval's default: short enough that a Store
+// notices Redis answering again, and replays what it kept, well within a second.
+const DefaultProbeInterval = 200 * time.Millisecond
+
+// DefaultOutbox is Config.Outbox's default.
+const DefaultOutbox = 1 << 16
 
 // withDefaults returns c with every zero field replaced by its documented default.
 func (c Config) withDefaults() Config {
@@ -133,13 +159,16 @@ func (c Config) withDefaults() Config {
 		c.Replicas = 1
 	}
 	if c.ProbeInterval == 0 {
-		c.ProbeInterval = time.Second
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.Outbox == 0 {
+		c.Outbox = DefaultOutbox
+	}
+	if c.RebuildTimeout == 0 {
+		c.RebuildTimeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
-	}
-	if c.Fallback == nil {
-		c.Fallback = quota.NewMemoryStore(quota.MemoryConfig{TTL: c.TTL})
 	}
 	return c
 }

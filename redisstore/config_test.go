@@ -22,6 +22,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad policy", Config{Policy: 9}, "Policy"},
 		{"negative replicas", Config{Replicas: -2}, "Replicas"},
 		{"negative probe", Config{ProbeInterval: -1}, "ProbeInterval"},
+		{"negative outbox", Config{Outbox: -1}, "Outbox"},
+		{"negative rebuild timeout", Config{RebuildTimeout: -time.Second}, "RebuildTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +58,8 @@ func TestDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{}.withDefaults()
 	if c.SlotGroup != "tg" || c.Timeout != 50*time.Millisecond || c.TTL != 10*time.Minute ||
-		c.LeaseTTL != time.Minute || c.Replicas != 1 || c.ProbeInterval != time.Second || c.Fallback == nil {
+		c.LeaseTTL != time.Minute || c.Replicas != 1 || c.ProbeInterval != 200*time.Millisecond || c.Outbox != 65536 ||
+		c.RebuildTimeout != 30*time.Second || c.Source != nil {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c := (Config{TTL: time.Second}).withDefaults(); c.LeaseTTL != time.Second {

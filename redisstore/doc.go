@@ -86,10 +86,106 @@
 // # When Redis is down or slow
 //
 // Each operation is bounded by Config.Timeout (50ms) and the caller's ctx. When Redis does
-// not answer, the Store is degraded: with FailClosed (the default) every operation returns
-// an *UnavailableError (ErrUnavailable, a 503 for the gateway); with FailOpenLocal it serves
-// from a local quota.MemoryStore in which every limit is divided by Config.Replicas. One
-// slog line marks each transition; Degraded and Stats expose it. While degraded, one
-// caller at most every Config.ProbeInterval (1s) pings Redis; when it answers, the Store
-// rejoins. Reservations made locally settle locally, even after the rejoin.
+// not answer, the Store is degraded: with FailClosed (the default) every reserve returns
+// an *UnavailableError (ErrUnavailable, a 503 for the gateway); with FailOpenLocal it
+// serves from a local quota.MemoryStore with this replica's share of each quota (below).
+// One slog line and one Event (Config.OnEvent) mark each transition; Degraded and Stats
+// expose it. While degraded, one caller at most every Config.ProbeInterval (200ms), and a
+// goroutine of the Store's own, ping Redis; when it answers, the Store replays what it
+// kept (below) and only then rejoins, with a log line saying how much it replayed.
+//
+// Nothing that ended during the outage is lost. A settle or release that Redis cannot take
+// (it fails, or the Store is degraded) goes to the outbox and Settle returns nil; the
+// outbox is applied at the rejoin, eight operations at a time, each idempotent by
+// reservation id and the settle call's nonce (a settle that timed out but ran, and is
+// replayed, counts once). So the leases of calls that ended during a blip are back as
+// soon as Redis answers and the Store notices, within ProbeInterval plus the replay, not
+// after their LeaseTTL. The outbox is bounded (Config.Outbox, 65536): a settle or release
+// that finds it full is dropped with a log line, EventOutboxFull and Stats.Dropped; its
+// reservation is then charged at its worst case when it expires in Redis (Config.TTL),
+// and its leases come back after LeaseTTL: counted too much, never too little.
+//
+// # Fail open, and its bound on overspend
+//
+// Under FailOpenLocal, a replica's local share of a rate or a concurrency quota is its
+// limit divided by Config.Replicas (at least 1). Its share of a budget is its part of what
+// remained at its last contact with Redis: the Store remembers, per budget and window, the
+// remainder in Redis's last answer to it (a reserve's or a settle's), and during an outage
+// the local store starts that budget at a use that leaves floor(remaining / Replicas);
+// a budget this replica never heard of in the current window gets floor(limit /
+// Replicas). Each outage starts a new local store, from what Redis said last.
+//
+// What a replica spends locally reaches Redis when it answers again: each local
+// reservation that touches a budget is promised a slot in the outbox when it is granted
+// (one that finds none is refused: never spent unaccounted). Its settle (or its expiry, at
+// its worst case) puts a charge in that slot, which the rejoin adds to the budgets in
+// Redis, once per reservation id; a local reservation still open at the rejoin is
+// installed in Redis as a reservation holding its worst case until its expiry, whose
+// settle then goes to Redis and refunds the difference. Then the replica admits nothing
+// for a quiet period (2 x ProbeInterval + Timeout), in which the other replicas, which
+// probe as often, replay their own local spend; only then does it reserve from Redis
+// again. (Without it the first replica back would spend what Redis believes remains while
+// the others' local spend is not in it yet.) After the rejoin, Redis's totals include
+// every replica's local spend.
+//
+// The worst case. For one budget of limit L shared by a fleet of N = Config.Replicas
+// replicas, let R0 be what remained of it in Redis when the outage began (open
+// reservations already count at their worst case), and Ri what remained in Redis's last
+// answer to replica i about it before the outage (L if it had none in this window). A
+// replica spends at most floor(Ri / N) locally, so
+//
+//	overspend <= sum_i floor(Ri / N) - R0 + C  <=  sum_i (Ri - R0) / N + C
+//
+// where the sum is over the replicas that served locally, and C is what replicas reserved
+// from Redis while another's local spend was not yet in it: 0 when Redis itself was down
+// for every replica and each found it answering within the others' quiet period; at most
+// R0 when only some replicas lost Redis (a network partition: the others kept spending
+// from it), so that overspend <= sum_i floor(Ri / N) always. Ri - R0 is what the rest of
+// the fleet reserved on that budget (net of refunds) between replica i's last answer and
+// the outage: its staleness. When every replica spoke to Redis about the budget just
+// before the outage the bound is 0 (plus C); when none ever did it is L - R0. It holds per
+// outage (each starts from Redis's totals after the previous rejoin's replay) and assumes
+// Config.Replicas is at least the number of replicas. Rates may overshoot by up to one
+// burst per outage (each replica starts a fresh bucket of burst / N), and concurrency by
+// the leases in flight when it began (still held in Redis and not seen locally).
+// BENCHMARKS.md and docs/config.md have the measured figures.
+//
+// # When Redis loses its data
+//
+// The state hash holds a marker, the field _e: the epoch (a random number) of the state,
+// written when it was initialised. Every quota script reads it in the same call that reads
+// the quotas, so checking it costs nothing; a script that finds it gone (a restart
+// without persistence, a failover to a replica that did not have it, FLUSHALL, an eviction
+// under an allkeys-* policy) changes nothing and answers TGLOST. The Store then rebuilds
+// the fleet's state, once for the whole fleet: it takes a lock in Redis ({g}:b, a random
+// token with a TTL of Config.RebuildTimeout, so that a replica that dies while rebuilding
+// stops blocking the others), reads its Source (the fleet's ledger: each budget's settled
+// use in its current day, month or lifetime, orphaned holds' charges included; the holds
+// still open; the reservations settled in the last TTL), empties the state, writes the
+// budgets, installs the open holds as reservations holding their worst case, marks the
+// recently settled reservations as settled, and writes a new marker last, in batches
+// under the token. Meanwhile other replicas' callers get a *RebuildingError (ErrRebuilding,
+// quota.ErrUnavailable: a 503) instead of a reservation, and this replica's wait for the
+// rebuild as long as their ctx allows; settles that cannot wait go to the outbox. Rate windows and leases start empty. One log
+// line and EventRebuilt report it (EventRebuildFailed when the Source fails: budget
+// reservations keep failing closed, and the next operation tries again after
+// ProbeInterval). A fleet's first start is the same path, with a Source that finds the
+// ledger's totals: Ensure does it at start.
+//
+// Reservations made before the loss (each remembers the epoch it was made in) end this
+// way: one whose hold the ledger journaled was installed again by the rebuild, and
+// settles normally; so does one still open in its replica, which installs its own again
+// when it first sees the new epoch (in a reply, or from the rebuild it made or waited
+// for); one the ledger had already settled is refused as unknown and counts once; any
+// other (its replica settled it before seeing the new epoch) is charged its actual amount
+// to its budgets as a plain charge, once (a marker with the reservation id lives for TTL);
+// a release of one returns nothing. So nothing spent before the loss is
+// lost; what can be counted twice is a settle that was kept in the outbox across the loss
+// of a reservation whose ledger record was written but does not name its hold (more than
+// was spent, never less). Leases of calls in flight at the loss are not restored, so
+// concurrency may exceed its limit by those calls until they end.
+//
+// A failover to a replica that lagged only by some writes keeps the marker and is not
+// detected: it loses those writes (at most the replication lag's reservations and
+// settles). Redis's WAIT, or min-replicas-max-lag, bounds that window.
 package redisstore

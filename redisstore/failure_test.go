@@ -44,14 +44,18 @@ func TestFailClosed(t *testing.T) {
 	if _, _, err := s.Reserve(ctx, req, nil); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("second Reserve = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}, nil); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Settle with Redis stopped = %v, want ErrUnavailable", err)
+	// A settle is not lost: the outbox keeps it for Redis, once.
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}, nil); err != nil {
+		t.Errorf("Settle with Redis stopped = %v, want nil (kept in the outbox)", err)
+	}
+	if _, err := s.Settle(ctx, r.ID, quota.Amount{Requests: 1}, nil); !errors.Is(err, quota.ErrUnknownReservation) {
+		t.Errorf("second Settle with Redis stopped = %v, want ErrUnknownReservation", err)
 	}
 	if _, err := s.Status(ctx, req.Quotas, nil); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Status with Redis stopped = %v, want ErrUnavailable", err)
 	}
-	if st := s.Stats(); st.Transitions != 1 || st.Unavailable != 4 || !st.Degraded {
-		t.Errorf("Stats = %+v, want 1 transition, 4 unavailable, degraded", st)
+	if st := s.Stats(); st.Transitions != 1 || st.Unavailable != 3 || !st.Degraded || st.Outbox != 1 || st.Deferred != 1 {
+		t.Errorf("Stats = %+v, want 1 transition, 3 unavailable, degraded, 1 deferred in the outbox", st)
 	}
 }
 
@@ -91,11 +95,15 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 	if st, err := s.Status(ctx, []quota.Quota{rpm}, nil); err != nil || st[0].Used != 2 || st[0].Quota.Limit != 2 {
 		t.Errorf("local Status = %+v, %v; want 2 used of 2", st, err)
 	}
-	if _, err := s.Settle(ctx, redisRes.ID, quota.Amount{Requests: 1}, nil); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("settling a Redis reservation during the outage = %v, want ErrUnavailable", err)
+	if _, err := s.Settle(ctx, redisRes.ID, quota.Amount{Requests: 1}, nil); err != nil {
+		t.Errorf("settling a Redis reservation during the outage = %v, want nil (kept in the outbox)", err)
 	}
 
 	srv.Restart(t)
+	if s.rejoin(ctx, true) {
+		t.Fatal("rejoined at once under fail_open_local, want a quiet period first")
+	}
+	endQuiet(t, s)
 	r, _, err := s.Reserve(ctx, req, nil)
 	if err != nil {
 		t.Fatalf("Reserve after restart = %v", err)
@@ -118,8 +126,8 @@ func TestFailOpenLocalAndRejoin(t *testing.T) {
 			t.Errorf("settling local %s twice = %v, want ErrUnknownReservation", id, err)
 		}
 	}
-	if st := s.Stats(); st.Transitions != 1 || st.LocalReserves != 2 || st.OpenLocal != 0 {
-		t.Errorf("Stats = %+v, want 1 transition, 2 local reserves, 0 open", st)
+	if st := s.Stats(); st.Transitions != 1 || st.LocalReserves != 2 || st.OpenLocal != 0 || st.Outbox != 0 || st.Replayed != 1 {
+		t.Errorf("Stats = %+v, want 1 transition, 2 local reserves, 0 open, the deferred settle replayed", st)
 	}
 }
 

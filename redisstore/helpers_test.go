@@ -83,6 +83,16 @@ func newStore(t testing.TB, srv *redistest.Server, cfg Config) (*Store, *recorde
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
+	// A fleet's first contact initialises the state (and its marker); the tests count
+	// round trips from there.
+	if _, err := s.Ensure(ctx); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	rec.trips.Store(0)
+	rec.mu.Lock()
+	rec.keys = nil
+	rec.mu.Unlock()
 	return s, rec, c
 }
 

@@ -94,3 +94,7 @@ func holdID(id quota.ID) string { return base64.RawURLEncoding.EncodeToString(id
 func (k *keyNames) state() string { return k.prefix + "s" }
 
 func (k *keyNames) index() string { return k.prefix + "z" }
+
+// lock is the rebuild lock (lua/lock.lua): a token and a TTL, so that one replica
+// rebuilds a lost state.
+func (k *keyNames) lock() string { return k.prefix + "b" }

@@ -22,11 +22,17 @@ var (
 	renewLua string
 	//go:embed lua/status.lua
 	statusLua string
+	//go:embed lua/lock.lua
+	lockLua string
+	//go:embed lua/load.lua
+	loadLua string
 
 	reserveScript = redis.NewScript(commonLua + holdsLua + reserveLua)
 	settleScript  = redis.NewScript(commonLua + holdsLua + settleLua)
 	renewScript   = redis.NewScript(commonLua + holdsLua + renewLua)
 	statusScript  = redis.NewScript(commonLua + holdsLua + statusLua)
+	lockScript    = redis.NewScript(lockLua)
+	loadScript    = redis.NewScript(commonLua + holdsLua + loadLua)
 
 	allScripts = []*redis.Script{reserveScript, settleScript, renewScript, statusScript}
 )

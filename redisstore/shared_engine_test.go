@@ -150,7 +150,7 @@ func (c *commands) take() map[string]int {
 // TestEngineTwoRoundTrips counts what a request through the engine sends to Redis with five
 // quotas (RPM, TPM, a concurrency lease, a session's and a tenant's budget): exactly two
 // round trips, the reserve and the settle. The planner reads the budgets from the reserve's
-// answer, and the response headers (QuotaStatus) from the settle's.
+// answer, and the response headers (Result.Statuses) from the settle's.
 func TestEngineTwoRoundTrips(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -160,8 +160,12 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = store.Close() })
+	if _, err := store.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	rec := &commands{n: map[string]int{}}
-	client.AddHook(rec) // after New: its one-off script loading is not a request's
+	client.AddHook(rec) // after New and Ensure: loading the scripts and the state is not a request's
 	rules := quota.Rules{
 		// Rates over a day: none refills measurably while the test runs.
 		{Name: "rpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Requests, Limit: 10_000, Window: quota.Rolling(24 * time.Hour)},
@@ -193,9 +197,7 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 		if err != nil || out.Served != "gpt-4o" {
 			t.Fatalf("request %d: served %q, %v", i, out.Served, err)
 		}
-		if sts, err = e.QuotaStatus(context.Background(), id, "openai", out.Served, sts[:0]); err != nil {
-			t.Fatal(err)
-		}
+		sts = res.Statuses
 	}
 	if got, want := rec.take(), map[string]int{"evalsha": 2 * requests}; !maps.Equal(got, want) {
 		t.Errorf("commands for %d requests and their headers = %v, want %v: one reserve and one settle each", requests, got, want)
@@ -203,7 +205,7 @@ func TestEngineTwoRoundTrips(t *testing.T) {
 	// The headers' statuses are the last settle's: 20 requests of 10 input and 5 output
 	// tokens (the upstream's usage) at gpt-4o's prices.
 	if len(sts) != len(rules) {
-		t.Fatalf("QuotaStatus = %d statuses, want %d", len(sts), len(rules))
+		t.Fatalf("Result.Statuses = %d statuses, want %d", len(sts), len(rules))
 	}
 	for _, st := range sts {
 		switch st.Quota.Name {

@@ -25,8 +25,9 @@ type Client interface {
 
 // Store is a quota.Store in Redis, shared by every gateway replica that uses the same Redis
 // and slot group. Each Reserve, Settle, Release, Renew and Status is one script, so one
-// round trip and one atomic step on the server. It is safe for concurrent use and starts no
-// goroutines of its own, so it needs no Close.
+// round trip and one atomic step on the server. It is safe for concurrent use. While
+// operations wait in its outbox for Redis to answer, a goroutine of its own replays them;
+// Close stops it.
 type Store struct {
 	bounded
 	ids   *quota.IDGen
@@ -35,10 +36,34 @@ type Store struct {
 	open  pending
 
 	timeout, ttl, leaseTTL, idleTTL, probeEvery time.Duration
+	rebuildTimeout                              time.Duration
 	policy                                      Policy
 	replicas                                    int64
 	log                                         *slog.Logger
-	local                                       *quota.MemoryStore
+	source                                      Source
+	onEvent                                     func(Event)
+
+	// The fleet's epoch (rebuild.go): the last one seen, the one whose loss was logged
+	// (plus one; 0 none), when a failed rebuild may be tried again (unix ns).
+	epoch, lostSeen, nextRebuild atomic.Int64
+	rebuilding                   chan struct{} // one rebuild at a time in this process
+
+	// The outbox and its background replay (outbox.go). rejoinReplayed and
+	// rejoinInstalled count what a rejoin under way replayed; drainMu guards them.
+	box                         outbox
+	quietUntil                  atomic.Int64 // unix ns; 0 outside a FailOpenLocal rejoin
+	rejoinReplayed              int
+	rejoinInstalled             int
+	drainMu                     sync.Mutex
+	flushMu                     sync.Mutex
+	flushing, closed            bool
+	stop                        chan struct{}
+	flushWG                     sync.WaitGroup
+	dropLogged                  atomic.Bool
+	deferred, replayed          atomic.Uint64
+	dropped, rebuilds           atomic.Uint64
+	dataLosses, rebuildFailures atomic.Uint64
+	lastRebuild                 atomic.Int64
 
 	// offset shifts the clock of every script and of the calendar windows; tests in this
 	// package set it to step past a TTL without sleeping. skew shifts the client's clock
@@ -50,9 +75,15 @@ type Store struct {
 	causeMu   sync.Mutex
 	cause     error
 
+	// The local fallback of FailOpenLocal (degraded.go): the store of the current outage,
+	// its reservations, the shares of budgets it started from, and what Redis last said
+	// remained of each budget.
 	localMu  sync.Mutex
-	localIDs map[quota.ID]time.Time // local reservation -> its expiry
+	local    *quota.MemoryStore
+	localIDs map[quota.ID]*localRes
+	shared   map[shareKey]struct{}
 	nLocal   atomic.Int64
+	seen     remainders
 
 	transitions, localReserves, unavailable atomic.Uint64
 }
@@ -76,11 +107,14 @@ func New(client Client, cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	s := &Store{
 		bounded: newBounded(client, cfg.Timeout), ids: quota.NewIDGen(),
-		names: keyNames{prefix: "{" + cfg.SlotGroup + "}:"},
-		ttl:   cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
-		probeEvery: cfg.ProbeInterval, policy: cfg.Policy, replicas: int64(cfg.Replicas),
-		log: cfg.Logger, local: cfg.Fallback, localIDs: make(map[quota.ID]time.Time),
+		names:   keyNames{prefix: "{" + cfg.SlotGroup + "}:"},
+		timeout: cfg.Timeout, ttl: cfg.TTL, leaseTTL: cfg.LeaseTTL, idleTTL: cfg.IdleTTL,
+		probeEvery: cfg.ProbeInterval, rebuildTimeout: cfg.RebuildTimeout, policy: cfg.Policy,
+		replicas: int64(cfg.Replicas), log: cfg.Logger, source: cfg.Source, onEvent: cfg.OnEvent,
+		box: newOutbox(cfg.Outbox), stop: make(chan struct{}), rebuilding: make(chan struct{}, 1),
+		localIDs: make(map[quota.ID]*localRes),
 	}
+	s.resetLocal()
 	s.load(allScripts...)
 	return s, nil
 }
@@ -117,6 +151,15 @@ func (s *Store) Reserve(ctx context.Context, req *quota.Request, dst []quota.Sta
 		return s.reserveLocal(ctx, req, dst, s.lastCause())
 	}
 	r, out, err := s.reserveRedis(ctx, req, dst)
+	if isLost(err) {
+		// Redis lost the state: no budget is admitted before it is rebuilt.
+		if err = s.recoverState(ctx); err == nil {
+			r, out, err = s.reserveRedis(ctx, req, dst)
+			if isLost(err) {
+				err = &RebuildingError{}
+			}
+		}
+	}
 	if err != nil && s.outage(ctx, err) {
 		s.markDown(err)
 		return s.reserveLocal(ctx, req, dst, err)
@@ -218,10 +261,11 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 	if ok && len(res) == 2 && toInt(res[0]) == 3 {
 		return quota.Reservation{}, dst, toInt(res[1]) * 1000, nil
 	}
-	if !ok || len(res) != 2+3*len(req.Quotas) {
+	if !ok || len(res) != 3+3*len(req.Quotas) {
 		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: unexpected reply %v", v)
 	}
-	code, nowUS := toInt(res[0]), toInt(res[1])
+	code, nowUS, epoch := toInt(res[0]), toInt(res[1]), toInt(res[len(res)-1])
+	s.sawEpoch(ctx, epoch)
 	t := nowUS * 1000
 	var refused *quota.ExceededError
 	var warned uint64
@@ -234,6 +278,7 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
 		st := s.state(q, res[2+3*i:5+3*i])
+		s.seen.note(s.policy, q, &st)
 		n := req.Amount.Of(q.Unit)
 		if code == 0 {
 			refused = quota.Worst(refused, st.Check(q, n, t))
@@ -252,7 +297,7 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 		return quota.Reservation{}, dst, 0, refused
 	}
 	expires := time.UnixMicro(nowUS + s.ttl.Microseconds())
-	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano()})
+	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano(), epoch: epoch})
 	return quota.Reservation{ID: id, ExpiresAt: expires, Warned: warned}, dst, 0, nil
 }
 
@@ -300,49 +345,107 @@ func toInt(v any) int64 {
 
 // Settle implements quota.Store in one round trip. A retry of the same call by the client
 // library (after a read timeout) is recognised by a per-call nonce and charges nothing more.
-// The statuses are appended for reservations this Store made.
+// The statuses are appended for reservations this Store made. When Redis cannot take it
+// (unreachable, or its state being rebuilt), the settle goes to the outbox, to be applied
+// when Redis answers, and Settle returns nil with no statuses; a second settle of the same
+// reservation meanwhile returns quota.ErrUnknownReservation. Only a full outbox makes it
+// fail with ErrUnavailable (see the package documentation).
 func (s *Store) Settle(ctx context.Context, id quota.ID, actual quota.Amount, dst []quota.Status) ([]quota.Status, error) {
 	return s.finish(ctx, id, &actual, dst)
 }
 
-// Release implements quota.Store in one round trip.
+// Release implements quota.Store in one round trip; like Settle, it goes to the outbox
+// when Redis cannot take it.
 func (s *Store) Release(ctx context.Context, id quota.ID) error {
 	_, err := s.finish(ctx, id, nil, nil)
 	return err
 }
 
 func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, dst []quota.Status) ([]quota.Status, error) {
-	op := "settle"
+	mode := "s"
 	if actual == nil {
-		op = "release"
+		mode = "r"
 	}
-	if s.forgetLocal(id) {
-		if actual == nil {
-			return dst, s.local.Release(ctx, id)
-		}
-		return s.local.Settle(ctx, id, *actual, dst)
+	if lr, ok := s.takeLocal(id); ok {
+		return s.finishLocal(ctx, id, lr, actual, dst)
 	}
 	if err := ctx.Err(); err != nil {
-		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, err)
+		return dst, fmt.Errorf("redisstore: %s %s: %w", opName(mode), id, err)
 	}
-	if !s.up(ctx) {
-		s.unavailable.Add(1)
-		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, &UnavailableError{Policy: s.policy, Err: s.lastCause()})
+	if s.box.has(id) {
+		// Settled or released already; the outbox applies it when Redis answers.
+		return dst, fmt.Errorf("redisstore: %s %s: %w", opName(mode), id, quota.ErrUnknownReservation)
 	}
 	r, known := s.open.take(id)
-	var a quota.Amount
-	mode := "r"
+	o := deferredOp{id: id, mode: mode, nonce: s.ids.Next().String(), res: r, known: known}
 	if actual != nil {
-		a, mode = *actual, "s"
+		o.actual = *actual
 	}
-	keys := []string{s.names.state(), s.names.index()}
+	if !s.up(ctx) {
+		return dst, s.deferOp(o, s.lastCause())
+	}
+	res, err := s.runOp(ctx, &o)
+	if isLost(err) {
+		// Redis lost the state: once it is rebuilt, this reservation is found again (its
+		// hold was in the ledger) or charged as what it is, a reservation of an earlier
+		// epoch. Until then the outbox keeps it.
+		if err = s.recoverState(ctx); err == nil {
+			res, err = s.runOp(ctx, &o)
+		}
+		var re *RebuildingError
+		if isLost(err) || errors.As(err, &re) {
+			return dst, s.deferOp(o, err)
+		}
+	}
+	if err != nil {
+		if s.outage(ctx, err) {
+			s.markDown(err)
+			return dst, s.deferOp(o, err)
+		}
+		if known {
+			s.open.put(id, r) // the call may not have run: a retry must still know it
+		}
+		return dst, fmt.Errorf("redisstore: %s %s: %w", opName(mode), id, err)
+	}
+	if len(res) == 0 || toInt(res[0]) != 1 {
+		return dst, fmt.Errorf("redisstore: %s %s: %w", opName(mode), id, quota.ErrUnknownReservation)
+	}
+	if !known || actual == nil || len(res) != 2+3*len(r.quotas) {
+		return dst, nil
+	}
+	t := toInt(res[1]) * 1000
+	dst = slices.Grow(dst, len(r.quotas))
+	for i := range r.quotas {
+		q := &r.quotas[i]
+		v := res[2+3*i : 5+3*i]
+		var st quota.State
+		switch {
+		case q.Window.Kind != quota.Day && q.Window.Kind != quota.Month:
+			st = s.state(q, v)
+		case toInt(v[2]) == 0:
+			// The hold's window, still current.
+			st = quota.State{Used: toInt(v[0]), Held: toInt(v[1]), Start: r.starts[i] * int64(time.Second)}
+			st.End = s.cal.end(q.Window, st.Start)
+		}
+		// Otherwise the hold's window has ended: the next one is reported unused.
+		s.seen.note(s.policy, q, &st)
+		dst = st.AppendStatus(dst, q, t)
+	}
+	return dst, nil
+}
+
+// settleArgs are the settle script's arguments for o (lua/settle.lua).
+func (s *Store) settleArgs(o *deferredOp) []any {
+	r, a := &o.res, o.actual
 	args := make([]any, 4, 4+2*len(r.quotas))
-	p := newPack(24 + 24*len(r.quotas))
+	p := newPack(32 + 24*len(r.quotas))
 	p.int(s.offset.Microseconds())
 	p.int(exact(a.Requests))
 	p.int(exact(a.InputTokens))
 	p.int(exact(a.OutputTokens))
 	p.int(exact(a.MicroUSD))
+	p.int(r.epoch)
+	p.int(s.ttl.Microseconds())
 	for i := range r.quotas {
 		q := &r.quotas[i]
 		f := s.names.fields(q)
@@ -369,47 +472,11 @@ func (s *Store) finish(ctx context.Context, id quota.ID, actual *quota.Amount, d
 			args = append(args, name+"u", name+"h")
 		}
 	}
-	args[0], args[1], args[2], args[3] = holdID(id), s.ids.Next().String(), mode, p.bytes()
-	if !known {
+	args[0], args[1], args[2], args[3] = holdID(o.id), o.nonce, o.mode, p.bytes()
+	if !o.known {
 		args = args[:4]
 	}
-	v, err := s.run(ctx, settleScript, keys, args)
-	if err != nil {
-		if known {
-			s.open.put(id, r) // the call may not have run: a retry must still know it
-		}
-		if s.outage(ctx, err) {
-			s.markDown(err)
-			s.unavailable.Add(1)
-			err = &UnavailableError{Policy: s.policy, Err: err}
-		}
-		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, err)
-	}
-	res, _ := v.([]any)
-	if len(res) == 0 || toInt(res[0]) != 1 {
-		return dst, fmt.Errorf("redisstore: %s %s: %w", op, id, quota.ErrUnknownReservation)
-	}
-	if !known || actual == nil || len(res) != 2+3*len(r.quotas) {
-		return dst, nil
-	}
-	t := toInt(res[1]) * 1000
-	dst = slices.Grow(dst, len(r.quotas))
-	for i := range r.quotas {
-		q := &r.quotas[i]
-		v := res[2+3*i : 5+3*i]
-		var st quota.State
-		switch {
-		case q.Window.Kind != quota.Day && q.Window.Kind != quota.Month:
-			st = s.state(q, v)
-		case toInt(v[2]) == 0:
-			// The hold's window, still current.
-			st = quota.State{Used: toInt(v[0]), Held: toInt(v[1]), Start: r.starts[i] * int64(time.Second)}
-			st.End = s.cal.end(q.Window, st.Start)
-		}
-		// Otherwise the hold's window has ended: the next one is reported unused.
-		dst = st.AppendStatus(dst, q, t)
-	}
-	return dst, nil
+	return args
 }
 
 // Renew extends a reservation's concurrency leases to LeaseTTL from now (never past the
@@ -422,11 +489,22 @@ func (s *Store) Renew(ctx context.Context, id quota.ID) error {
 	if s.isLocal(id) {
 		return nil
 	}
+	if s.box.has(id) {
+		return fmt.Errorf("redisstore: renew %s: %w", id, quota.ErrUnknownReservation)
+	}
 	if !s.up(ctx) {
 		s.unavailable.Add(1)
 		return fmt.Errorf("redisstore: renew %s: %w", id, &UnavailableError{Policy: s.policy, Err: s.lastCause()})
 	}
-	v, err := s.run(ctx, renewScript, []string{s.names.state(), s.names.index()}, []any{s.leaseTTL.Microseconds(), s.offset.Microseconds(), holdID(id)})
+	r, _ := s.open.get(id)
+	keys := []string{s.names.state(), s.names.index()}
+	args := []any{s.leaseTTL.Microseconds(), s.offset.Microseconds(), holdID(id), r.epoch}
+	v, err := s.run(ctx, renewScript, keys, args)
+	if isLost(err) {
+		if err = s.recoverState(ctx); err == nil {
+			v, err = s.run(ctx, renewScript, keys, args)
+		}
+	}
 	if err != nil {
 		if s.outage(ctx, err) {
 			s.markDown(err)
@@ -454,6 +532,11 @@ func (s *Store) Status(ctx context.Context, quotas []quota.Quota, dst []quota.St
 		return s.statusLocal(ctx, quotas, dst, s.lastCause())
 	}
 	out, err := s.statusRedis(ctx, quotas, dst)
+	if isLost(err) {
+		if err = s.recoverState(ctx); err == nil {
+			out, err = s.statusRedis(ctx, quotas, dst)
+		}
+	}
 	if err != nil && s.outage(ctx, err) {
 		s.markDown(err)
 		return s.statusLocal(ctx, quotas, dst, err)
@@ -485,9 +568,10 @@ func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quo
 		return dst, fmt.Errorf("redisstore: status: %w", err)
 	}
 	res, ok := v.([]any)
-	if !ok || len(res) != 1+3*len(quotas) {
+	if !ok || len(res) != 2+3*len(quotas) {
 		return dst, fmt.Errorf("redisstore: status: unexpected reply %v", v)
 	}
+	s.sawEpoch(ctx, toInt(res[len(res)-1]))
 	t := toInt(res[0]) * 1000
 	dst = slices.Grow(dst, len(quotas))
 	for i := range quotas {

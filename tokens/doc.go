@@ -57,6 +57,14 @@
 // everything counted from text, because Claude models are commonly measured to use more
 // tokens than o200k_base for the same text. Treat its error as unknown but biased high.
 //
+// # Generated text
+//
+// Counter counts what a stream generated, delta by delta, for a stream that ends before the
+// upstream reports its usage (see package engine's charging rules). Relaying every corpus
+// sample one o200k_base token per delta, from go test -run CounterStreamed -v ./tokens, it
+// counts 1.09x to 1.37x o200k_base (Text of the whole: 1.06x to 1.30x): never under,
+// slightly more than the whole where deltas cut a run that Text would price as one piece.
+//
 // # Request bodies
 //
 // OpenAIChat and AnthropicMessages parse the raw JSON body: they add the chat formats'

@@ -65,6 +65,12 @@ const (
 // what OpenAI's o200k_base tokenizer counts (see the package documentation for the measured
 // error). It is safe for concurrent use, does not allocate and runs in time linear in len(s).
 func Text(s string) int {
+	return (textUnits(s)*safety + unit*unit - 1) / (unit * unit)
+}
+
+// textUnits is Text's sum in sixteenths of a token, before the safety margin and the
+// rounding.
+func textUnits(s string) int {
 	var units int
 	n := len(s)
 	for i := 0; i < n; {
@@ -142,7 +148,7 @@ func Text(s string) int {
 			i += size
 		}
 	}
-	return (units*safety + unit*unit - 1) / (unit * unit)
+	return units
 }
 
 // runeCost is the cost of one non-ASCII rune, by script, from ranges rather than the unicode

@@ -51,13 +51,17 @@ type Built struct {
 	Ledger *ledger.Ledger
 	// Store holds the quota state: a *quota.MemoryStore or a *redisstore.Store.
 	Store quota.Store
-	// Restored lists the budget counters read back from the ledger at start.
+	// Restored lists the budget counters read back from the ledger at start: into the
+	// memory store, or into Redis when this replica initialised its state (a first start,
+	// or a Redis that lost its data). With Redis already initialised it is empty: Redis
+	// keeps the counters.
 	Restored []Restored
 	// NotRestored lists the budget rules whose counters were not read back from the ledger,
-	// with the reason: with Redis, every budget (Redis keeps its own counters).
+	// with the reason.
 	NotRestored []string
 
 	redis  redisClient
+	rstore *redisstore.Store
 	closed bool
 }
 
@@ -71,7 +75,9 @@ type redisClient interface {
 // providers, the price table, routes and quota rules, the quota store (in memory, or in
 // Redis), the queue, retry, cooldown and cache settings, the ledger, and the engine. Budget
 // counters of the current day, month and lifetime are restored from the ledger into a
-// memory store, so that a restart does not reset today's spend. It fails with Problems
+// memory store, so that a restart does not reset today's spend; with Redis, the ledger is
+// what the Redis state is initialised from, and rebuilt from when Redis loses it (Build
+// initialises it when it is missing). It fails with Problems
 // when Validate reports any, and with an error wrapping ErrMissingSecret when a secret's
 // variable is unset. On error nothing is left open.
 //
@@ -146,20 +152,14 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 			// Capacity freed by another replica raises no local signal: look again this often.
 			qcfg.Recheck = DefaultRedisRecheck
 		}
-		b.Store, err = redisstore.New(b.redis, redisstore.Config{Timeout: c.Redis.Timeout.D(), Policy: r.policy,
-			Replicas: c.Redis.Replicas, SlotGroup: c.Redis.SlotGroup, LeaseTTL: c.Redis.LeaseTTL.D(), Logger: logger})
-		if err != nil {
-			return nil, fmt.Errorf("config: redis: %w", err)
-		}
-		for _, rule := range r.rules {
-			if rule.Window.Kind.IsBudget() {
-				b.NotRestored = append(b.NotRestored, rule.Name+": Redis keeps its own counters")
-			}
+		if err := c.buildRedisStore(ctx, b, r, logger); err != nil {
+			return nil, err
 		}
 	} else {
 		mem := quota.NewMemoryStore(quota.MemoryConfig{})
 		b.Store = mem
-		b.Restored, err = restoreBudgets(ctx, b.Ledger, mem, r.rules, time.Now())
+		now := time.Now()
+		b.Restored, err = restoreBudgets(ctx, b.Ledger, func(q quota.Quota, used int64) { mem.Restore(now, q, used) }, r.rules, now)
 		if err != nil {
 			return nil, fmt.Errorf("config: restoring budgets from the ledger: %w", err)
 		}
@@ -271,6 +271,43 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 // DefaultRedisRecheck is queue.recheck when Redis is configured and the field is 0.
 const DefaultRedisRecheck = 100 * time.Millisecond
 
+// ledgerCommitInterval is ledger.Config.CommitInterval's default.
+const ledgerCommitInterval = 100 * time.Millisecond
+
+// buildRedisStore makes the Redis quota store, with the ledger as the Source of its
+// rebuilds, and initialises the fleet's state in Redis when it is missing. A Redis that is
+// down, or another replica rebuilding, is not an error: the first operation that finds the
+// state missing rebuilds it.
+func (c *Config) buildRedisStore(ctx context.Context, b *Built, r *resolved, logger *slog.Logger) error {
+	rd := c.Redis
+	if b.Ledger.Backend() != ledger.Postgres && rd.Replicas > 1 {
+		logger.Warn("redis: with a sqlite ledger, a Redis that loses its data is rebuilt from this replica's records only; a fleet needs ledger.backend postgres",
+			"replicas", rd.Replicas)
+	}
+	lcfg, err := c.LedgerConfig()
+	if err != nil {
+		return err
+	}
+	src := &ledgerSource{l: b.Ledger, rules: r.rules, log: logger, settle: 2 * cmp.Or(lcfg.CommitInterval, ledgerCommitInterval)}
+	st, err := redisstore.New(b.redis, redisstore.Config{Timeout: rd.Timeout.D(), Policy: r.policy,
+		Replicas: rd.Replicas, SlotGroup: rd.SlotGroup, ProbeInterval: rd.ProbeInterval.D(), Outbox: rd.Outbox, LeaseTTL: rd.LeaseTTL.D(),
+		RebuildTimeout: rd.RebuildTimeout.D(), Source: src, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	b.Store, b.rstore = st, st
+	rb, err := st.Ensure(ctx)
+	switch {
+	case err != nil:
+		logger.Warn("redis: the quota state could not be checked at start; the first request will", "err", err)
+	case rb != nil:
+		for _, u := range rb.Budgets {
+			b.Restored = append(b.Restored, Restored{Quota: u.Quota, Used: u.Used})
+		}
+	}
+	return nil
+}
+
 // Close shuts down in order: the engine stops admitting, then the ledger commits every
 // pending record and closes its file, then the Redis client closes. Call it after the
 // gateway has drained, so that every request has settled and appended its record. ctx
@@ -283,6 +320,9 @@ func (b *Built) Close(ctx context.Context) error {
 	var errs []error
 	if b.Engine != nil {
 		errs = append(errs, b.Engine.Close())
+	}
+	if b.rstore != nil {
+		errs = append(errs, b.rstore.Close())
 	}
 	if b.Ledger != nil {
 		if err := b.Ledger.Close(ctx); err != nil {

@@ -259,7 +259,7 @@ func TestRestoreScopes(t *testing.T) {
 			t.Parallel()
 			mem := quota.NewMemoryStore(quota.MemoryConfig{})
 			tt.rule.Limit = 1_000_000
-			restored, err := restoreBudgets(t.Context(), &fakeLedger{records: records}, mem, quota.Rules{tt.rule}, now)
+			restored, err := restoreBudgets(t.Context(), &fakeLedger{records: records}, func(q quota.Quota, used int64) { mem.Restore(now, q, used) }, quota.Rules{tt.rule}, now)
 			if err != nil {
 				t.Fatal(err)
 			}

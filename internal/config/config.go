@@ -287,6 +287,15 @@ type Redis struct {
 	FailurePolicy string `yaml:"failure_policy"`
 	// Replicas is the number of gateways sharing the Redis; 0 means 1.
 	Replicas int `yaml:"replicas"`
+	// ProbeInterval is how often a replica probes a Redis that stopped answering; 0 means
+	// redisstore.DefaultProbeInterval (200ms).
+	ProbeInterval Duration `yaml:"probe_interval"`
+	// Outbox bounds the settles and releases (and fail_open_local charges) kept while
+	// Redis is unreachable; 0 means redisstore.DefaultOutbox (65536).
+	Outbox int `yaml:"outbox"`
+	// RebuildTimeout bounds a rebuild of the state from the ledger after Redis lost it,
+	// and is the life of the rebuild lock; 0 means 30s.
+	RebuildTimeout Duration `yaml:"rebuild_timeout"`
 	// SlotGroup is the Cluster hash tag of every key; "" means "tg".
 	SlotGroup string `yaml:"slot_group"`
 	// ShareCooldowns keeps the model cooldowns (circuit breakers) in Redis, so that a 429

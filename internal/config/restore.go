@@ -22,23 +22,24 @@ type budgetSource interface {
 	Query(ctx context.Context, q ledger.Query) ([]ledger.Row, error)
 }
 
-// restoreBudgets sets the counters of every budget rule (day, month, lifetime) in mem to
-// what the ledger recorded in the rule's current window at now, so that a restart does not
-// reset today's spend. Rates and leases are not restored: a rate refills within its period
-// and no call is in flight after a restart.
+// restoreBudgets reads, for every budget rule (day, month, lifetime), what the ledger
+// recorded in the rule's current window at now for each of its quotas, and hands each
+// quota with use to set: into a memory store at start, so that a restart does not reset
+// today's spend, or into Redis when its state is rebuilt. Rates and leases are not
+// restored: a rate refills within its period and no call is in flight after a restart.
 //
 // The ledger groups by one label at a time and filters by the others (but not by
 // provider), so a scope with several "*" labels is read level by level: group by the first,
 // then, within each of its values, by the next. The provider label, which cannot be
 // filtered on, is always the last level.
-func restoreBudgets(ctx context.Context, l budgetSource, mem *quota.MemoryStore, rules quota.Rules, now time.Time) ([]Restored, error) {
+func restoreBudgets(ctx context.Context, l budgetSource, set func(q quota.Quota, used int64), rules quota.Rules, now time.Time) ([]Restored, error) {
 	var restored []Restored
 	for i := range rules {
 		r := &rules[i]
 		if !r.Window.Kind.IsBudget() {
 			continue
 		}
-		rs := ruleRestore{l: l, mem: mem, rule: r, now: now}
+		rs := ruleRestore{l: l, set: set, rule: r, now: now}
 		if err := rs.walk(ctx, 0, rs.base(), fixedLabels(r.Scope)); err != nil {
 			return nil, fmt.Errorf("quota %q: %w", r.Name, err)
 		}
@@ -50,7 +51,7 @@ func restoreBudgets(ctx context.Context, l budgetSource, mem *quota.MemoryStore,
 // ruleRestore reads one rule's counters back.
 type ruleRestore struct {
 	l        budgetSource
-	mem      *quota.MemoryStore
+	set      func(q quota.Quota, used int64)
 	rule     *quota.Rule
 	now      time.Time
 	levels   []ledger.Dim // the "*" labels (provider last), then a fixed provider
@@ -144,7 +145,7 @@ func (rs *ruleRestore) restore(labels quota.Labels, sum ledger.Sum) {
 	if used <= 0 {
 		return
 	}
-	rs.mem.Restore(rs.now, q, used)
+	rs.set(q, used)
 	rs.restored = append(rs.restored, Restored{Quota: q, Used: used})
 }
 

@@ -662,6 +662,11 @@ func (v *validator) redis() {
 	}
 	v.nonNegative("redis.timeout", rd.Timeout)
 	v.nonNegative("redis.lease_ttl", rd.LeaseTTL)
+	v.nonNegative("redis.probe_interval", rd.ProbeInterval)
+	v.nonNegative("redis.rebuild_timeout", rd.RebuildTimeout)
+	if rd.Outbox < 0 {
+		v.problem("redis.outbox", "must not be negative, got %d", rd.Outbox)
+	}
 	p, err := redisstore.ParsePolicy(rd.FailurePolicy)
 	if err != nil {
 		v.problem("redis.failure_policy", "unknown policy %q: want fail_closed or fail_open_local", rd.FailurePolicy)

@@ -25,6 +25,9 @@ type fleetConfig struct {
 	redis string
 	// ledgerPath is the gateway's SQLite ledger; "" means ":memory:".
 	ledgerPath string
+	// postgres, when set, is the URL of the fleet's shared PostgreSQL ledger (instead of
+	// ledgerPath), given to the gateways through an env_file next to the configuration.
+	postgres string
 	// commitInterval is ledger.commit_interval; "" means the default.
 	commitInterval string
 	// extra is more top-level YAML, written as is.
@@ -40,6 +43,14 @@ func (c fleetConfig) write(t testing.TB, dir, name string) string {
 	ledgerPath := c.ledgerPath
 	if ledgerPath == "" {
 		ledgerPath = ":memory:"
+	}
+	ledgerSection := fmt.Sprintf("ledger:\n  path: %q\n", ledgerPath)
+	if c.postgres != "" {
+		env := filepath.Join(dir, name+".env")
+		if err := os.WriteFile(env, []byte("TOLLGATE_LEDGER_URL="+c.postgres+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ledgerSection = fmt.Sprintf("env_file: %q\nledger:\n  backend: postgres\n  url_env: TOLLGATE_LEDGER_URL\n", env)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `listen: 127.0.0.1:0
@@ -59,9 +70,7 @@ keys:
     key_sha256: %s
 retry:
   max_attempts: 1
-ledger:
-  path: %q
-`, c.upstream, hex.EncodeToString(sum[:]), ledgerPath)
+%s`, c.upstream, hex.EncodeToString(sum[:]), ledgerSection)
 	if c.commitInterval != "" {
 		fmt.Fprintf(&b, "  commit_interval: %s\n", c.commitInterval)
 	}

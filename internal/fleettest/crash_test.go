@@ -9,52 +9,50 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/emulator"
+	"github.com/tollgate/tollgate/ledger"
 )
 
-// TestKillNineRestoresTodaysSpend kills a gateway (memory store, a ledger file, a daily USD
-// budget) with SIGKILL while 16 clients keep it busy, then starts it again with the same
-// configuration and ledger. Today's spend comes back from the ledger: the budget left that
-// the restarted gateway reports is exactly the budget minus what the ledger holds, and what
-// the ledger lost to the kill (answers the upstream served that no committed record
-// counts) stays within the ledger's documented bound.
-func TestKillNineRestoresTodaysSpend(t *testing.T) {
+// TestKillNineChargesInFlightCalls kills a gateway (memory store, a ledger file, a daily
+// USD budget) with SIGKILL while 16 clients keep it busy, starts it again on the same
+// configuration and ledger, and lets the clients spend the rest of the day's budget. The
+// calls in flight at the kill, which the upstream may have billed, are charged from their
+// holds at their worst case when the ledger opens; nothing the upstream billed is missing
+// from the ledger; the restarted gateway restores the day's spend, orphan charges
+// included; and by the ledger's books the budget ends within its limit.
+func TestKillNineChargesInFlightCalls(t *testing.T) {
 	const (
-		workers  = 16
-		killAt   = 600 // upstream arrivals before the kill
-		limit    = 100_000_000
-		interval = 100 * time.Millisecond // ledger.commit_interval
-		// The ledger's documented worst case for a kill -9 (ledger.Config): the queue plus a
-		// batch, QueueSize + MaxBatch at their defaults; plus the requests in flight, which
-		// had no record to append yet.
-		lossBound = 16*512 + 512 + workers
+		workers = 16
+		killAt  = 200 // upstream arrivals before the kill
+		limit   = 250_000
 	)
-	up := startUpstream(t, emulator.Config{Seed: 5, Output: emulator.Output{MinTokens: 20, MaxTokens: 60}})
+	up := startUpstream(t, emulator.Config{Seed: 5, Output: emulator.Output{MinTokens: 20, MaxTokens: 60},
+		Latency: emulator.Latency{FirstToken: 20 * time.Millisecond, TokensPerSecond: 1000}})
 	dir := t.TempDir()
 	cfg := fleetConfig{
 		upstream: up.baseURL(),
 		quotas: `
 - name: fleet-daily-usd
   unit: usd
-  limit: "100.00"
+  limit: "0.25"
   window: day
 `,
 		ledgerPath:     filepath.Join(dir, "gateway.db"),
-		commitInterval: interval.String(),
+		commitInterval: "100ms",
 	}
 	path := cfg.write(t, dir, "gateway")
 	g := startGateway(t, "gateway", path)
 
-	killed := make(chan time.Time, 1)
+	killed := make(chan struct{})
 	var once sync.Once
 	up.onArrival(func(n int) {
 		if n >= killAt {
 			once.Do(func() {
 				_ = g.cmd.Process.Kill()
-				killed <- time.Now()
+				close(killed)
 			})
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c := newClient(t)
 	var wg sync.WaitGroup
@@ -67,64 +65,135 @@ func TestKillNineRestoresTodaysSpend(t *testing.T) {
 			}
 		})
 	}
-	var killTime time.Time
 	select {
-	case killTime = <-killed:
+	case <-killed:
 	case <-ctx.Done():
 		t.Fatalf("the upstream saw fewer than %d requests before the deadline", killAt)
 	}
 	<-g.done
 	wg.Wait()
 	up.onArrival(nil)
-	before := up.Stats().Total
-	arrivals := up.arrivalTimes()
-	recent := 0
-	for _, at := range arrivals {
-		if at.After(killTime.Add(-interval)) {
-			recent++
-		}
-	}
+	atKill := up.Stats().Total
 
+	restart := time.Now()
 	g2 := startGateway(t, "gateway-restarted", path)
+	orphans, ok := g2.hasLog("ledger: charged holds left open by a process that is gone, at their worst case")
+	if !ok {
+		t.Fatalf("the restarted gateway charged no orphaned hold: the calls in flight at the kill are not in its books")
+	}
 	l, _ := g2.hasLog("tollgate: listening")
 	if n, _ := l.fields["budgets_restored"].(float64); n != 1 {
 		t.Errorf("the restarted gateway restored %v budgets, want 1: %s", l.fields["budgets_restored"], l.raw)
 	}
-	r := chat(ctx, c, g2.url(), "fleet", 64)
-	if r.status != http.StatusOK {
-		t.Fatalf("after the restart: %v, want 200", &r)
+	// The first answer after the restart reports what the budget has left: the restored
+	// spend, orphan charges included, is what the ledger held before it.
+	first := chat(ctx, c, g2.url(), "fleet", 64)
+	if first.status != http.StatusOK {
+		t.Fatalf("after the restart: %v, want 200", &first)
 	}
-	remaining, err := budgetRemaining(r.header)
+	remaining, err := budgetRemaining(first.header)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cost := up.Stats().Total.CostMicroUSD - before.CostMicroUSD
-	restored := limit - remaining - cost
-	stopAll(t, []*gateway{g2})
-	sum := ledgerSum(t, cfg.ledgerPath)
-	ledgerUSD, ledgerRecords := sum.MicroUSD-cost, sum.Requests-1
+	firstBills := up.BillsFor(first.header.Get("X-Request-Id"))
+	if len(firstBills) != 1 {
+		t.Fatalf("bills of the first request after the restart: %+v, want 1", firstBills)
+	}
+	firstCost := firstBills[0].CostMicroUSD
 
-	lostRecords := before.Served - ledgerRecords
-	lostUSD := before.CostMicroUSD - ledgerUSD
-	t.Logf("killed after %d upstream answers ($%.6f); the ledger kept %d records ($%.6f): lost %d records (%.2f%%), %d µUSD; %d arrived in the last commit interval (%v) before the kill",
-		before.Served, float64(before.CostMicroUSD)/1e6, ledgerRecords, float64(ledgerUSD)/1e6, lostRecords,
-		100*float64(lostRecords)/float64(before.Served), lostUSD, recent, interval)
-	if i := len(arrivals) - int(lostRecords); lostRecords > 0 && i >= 0 {
-		// Records are appended in about the order requests arrive: the lost ones are about the
-		// last lostRecords arrivals, which span this long before the kill.
-		t.Logf("the lost records are about the requests that arrived in the last %v before the kill (commit_interval %v)",
-			killTime.Sub(arrivals[i]).Round(time.Millisecond), interval)
+	// Spend the rest of the day: every client goes on until the budget refuses it.
+	var refused sync.WaitGroup
+	for range workers {
+		refused.Go(func() {
+			for ctx.Err() == nil {
+				r := chat(ctx, c, g2.url(), "fleet", 64)
+				if r.isBudgetRefusal() {
+					return
+				}
+				if r.status != http.StatusOK {
+					t.Errorf("after the restart: %v, want 200 or the budget's refusal", &r)
+					return
+				}
+			}
+		})
 	}
-	t.Logf("the restarted gateway reports today's spend as %d µUSD (limit %d, remaining %d after a request of %d)",
-		restored, limit, remaining, cost)
+	refused.Wait()
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := g2.stop(sctx); err != nil {
+		t.Fatal(err)
+	}
 
-	if restored != ledgerUSD {
-		t.Errorf("restored spend = %d µUSD, want %d (what the ledger holds)", restored, ledgerUSD)
+	bills := up.Bills()
+	books := openBooks(t, cfg.ledgerPath, bills, restart)
+	billed := up.Stats().Total
+	t.Logf("killed after %d upstream answers ($%.6f billed); the restart charged %v orphaned holds; in all the upstream billed $%.6f for %d calls and the ledger holds $%.6f in %d records (%d orphaned, $%.6f)",
+		atKill.Served, float64(atKill.CostMicroUSD)/1e6, orphans.fields["holds"], float64(billed.CostMicroUSD)/1e6,
+		billed.Served, float64(books.total.MicroUSD)/1e6, books.total.Requests, books.orphaned, float64(books.orphanedUSD)/1e6)
+	if books.total.MicroUSD > limit {
+		t.Errorf("the ledger's books hold %d µUSD for the day, over the budget's limit of %d", books.total.MicroUSD, limit)
 	}
-	if ledgerUSD <= 0 || ledgerUSD > before.CostMicroUSD {
-		t.Errorf("ledger = %d µUSD before the restart, want in (0, %d] (what the upstream served)", ledgerUSD, before.CostMicroUSD)
+	if books.total.MicroUSD < billed.CostMicroUSD {
+		t.Errorf("the ledger holds %d µUSD, less than the %d µUSD the upstream billed", books.total.MicroUSD, billed.CostMicroUSD)
 	}
-	if lostRecords < 0 || lostRecords > lossBound {
-		t.Errorf("lost %d records to kill -9, want 0 to %d (queue + batch + requests in flight)", lostRecords, lossBound)
+	if n, _ := orphans.fields["holds"].(float64); books.orphaned == 0 || int(n) != books.orphaned {
+		t.Errorf("%d orphaned records, the restart logged %v charged holds; want the same, at least one", books.orphaned, orphans.fields["holds"])
 	}
+	for _, b := range bills {
+		if got := books.byRequest[b.ClientRequestID]; got < b.CostMicroUSD {
+			t.Errorf("request %s: the upstream billed %d µUSD (%s), the ledger charges %d", b.ClientRequestID, b.CostMicroUSD, b.End, got)
+		}
+	}
+	if restored := limit - remaining - firstCost; restored != books.beforeRestart {
+		t.Errorf("the restarted gateway restored %d µUSD of spend, want %d: what the ledger held at its start", restored, books.beforeRestart)
+	}
+}
+
+// books is a gateway's ledger read after it has exited.
+type books struct {
+	total         ledger.Sum
+	beforeRestart int64 // µUSD of the records stamped before the restart, orphan charges included
+	orphaned      int
+	orphanedUSD   int64
+	byRequest     map[string]int64 // µUSD charged per request id, for the requests billed
+}
+
+func openBooks(t testing.TB, path string, bills []emulator.Bill, restart time.Time) *books {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := ledger.Open(ctx, ledger.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open ledger %s: %v", path, err)
+	}
+	defer l.Close(ctx)
+	sum := func(q ledger.Query) ledger.Row {
+		rows, err := l.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 0 {
+			return ledger.Row{}
+		}
+		return rows[0]
+	}
+	b := &books{byRequest: map[string]int64{}}
+	b.total = sum(ledger.Query{}).Sum
+	b.beforeRestart = sum(ledger.Query{Until: restart}).MicroUSD
+	o := sum(ledger.Query{Outcome: ledger.OutcomeOrphaned})
+	b.orphaned, b.orphanedUSD = int(o.Requests), o.MicroUSD
+	for _, bill := range bills {
+		if _, done := b.byRequest[bill.ClientRequestID]; done {
+			continue
+		}
+		recs, err := l.Request(ctx, bill.ClientRequestID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.byRequest[bill.ClientRequestID] = 0
+		for _, r := range recs {
+			b.byRequest[bill.ClientRequestID] += r.MicroUSD
+		}
+	}
+	return b
 }

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/pgtest"
 )
 
 // binary is the tollgate executable under test, built once by TestMain. Tests only read it.
@@ -13,7 +15,8 @@ var binary string
 
 // TestMain builds cmd/tollgate once for every test: each test runs it as real processes, the
 // way a fleet runs it. The binary is built with -race when the tests are, so that a data race
-// inside a gateway fails the run as it would in the package's own tests.
+// inside a gateway fails the run as it would in the package's own tests. The fleets' shared
+// ledger is a real PostgreSQL (internal/pgtest), started on first use and stopped at the end.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -40,5 +43,5 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "fleettest: go %v: %v\n%s", args, err, out)
 		return 1
 	}
-	return m.Run()
+	return pgtest.Main(m)
 }

@@ -2,6 +2,8 @@ package fleettest
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -25,7 +27,8 @@ func globalQuota(t testing.TB, r quota.Rule) quota.Quota {
 }
 
 // redisView is the test's own Store on the fleet's Redis, reading the same keys as the
-// gateways (same slot group) without changing them.
+// gateways (same slot group) without changing them. It never rebuilds a lost state (its
+// Source refuses): that is the gateways' job, from the fleet's ledger.
 type redisView struct {
 	store *redisstore.Store
 }
@@ -39,12 +42,18 @@ func newRedisView(t testing.TB, srv *redistest.Server) *redisView {
 
 func newRedisViewClient(t testing.TB, c redisstore.Client) *redisView {
 	t.Helper()
-	s, err := redisstore.New(c, redisstore.Config{Timeout: 5 * time.Second})
+	never := redisstore.SourceFunc(func(context.Context, time.Time, time.Time) (*redisstore.Baseline, error) {
+		return nil, errors.New("the test's view of Redis does not rebuild its state")
+	})
+	s, err := redisstore.New(c, redisstore.Config{Timeout: 5 * time.Second, Source: never, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return &redisView{store: s}
 }
+
+var quiet = slog.New(slog.DiscardHandler)
 
 // status returns q's state in Redis.
 func (v *redisView) status(t testing.TB, q quota.Quota) quota.Status {

@@ -21,6 +21,9 @@ type upstream struct {
 	arrivals []time.Time
 	// notify, when set, is called with the number of arrivals so far after each one.
 	notify func(n int)
+	// gate, when set, holds every chat request after its arrival until it is closed: the
+	// calls stay in flight as long as the test needs.
+	gate chan struct{}
 }
 
 // startUpstream serves an emulator built from cfg on a loopback port until the test ends.
@@ -35,10 +38,13 @@ func startUpstream(t testing.TB, cfg emulator.Config) *upstream {
 		if r.Method == http.MethodPost {
 			u.mu.Lock()
 			u.arrivals = append(u.arrivals, time.Now())
-			n, notify := len(u.arrivals), u.notify
+			n, notify, gate := len(u.arrivals), u.notify, u.gate
 			u.mu.Unlock()
 			if notify != nil {
 				notify(n)
+			}
+			if gate != nil {
+				<-gate
 			}
 		}
 		e.ServeHTTP(w, r)
@@ -62,4 +68,21 @@ func (u *upstream) arrivalTimes() []time.Time {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]time.Time(nil), u.arrivals...)
+}
+
+// hold makes chat requests wait after their arrival until the returned function is called.
+func (u *upstream) hold() (release func()) {
+	gate := make(chan struct{})
+	u.mu.Lock()
+	u.gate = gate
+	u.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			u.mu.Lock()
+			u.gate = nil
+			u.mu.Unlock()
+			close(gate)
+		})
+	}
 }

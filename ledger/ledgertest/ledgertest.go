@@ -87,7 +87,8 @@ func rec(id string, d time.Duration, tenant, session string, usd int64) ledger.R
 	return ledger.Record{
 		Time: t0.Add(d), RequestID: id, Tenant: tenant, Key: "k-" + tenant, Agent: "agent-1",
 		Session: session, Route: "default", Provider: "openai", Model: "gpt-4o-mini",
-		InputTokens: 100, CachedInputTokens: 10, OutputTokens: 20, MicroUSD: usd,
+		InputTokens: 100, CachedInputTokens: 10, CacheWriteTokens: 30, CacheWrite1hTokens: 5, OutputTokens: 20,
+		ReasoningTokens: 8, MicroUSD: usd,
 		Outcome: ledger.OutcomeOK, Latency: 250 * time.Millisecond, Attempt: 1,
 	}
 }

@@ -89,6 +89,9 @@ func testSumSinceByDay(t *testing.T, newConfig NewConfig) {
 					w.Requests++
 					w.InputTokens += 100
 					w.CachedInputTokens += 10
+					w.CacheWriteTokens += 30
+					w.CacheWrite1hTokens += 5
+					w.ReasoningTokens += 8
 					w.OutputTokens += 20
 					w.MicroUSD += int64(n)
 					want[day] = w
@@ -133,7 +136,8 @@ func testSumSince(t *testing.T, newConfig NewConfig) {
 	flush(t, l)
 
 	sum := func(n, usd int64) ledger.Sum {
-		return ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, OutputTokens: 20 * n, MicroUSD: usd}
+		return ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, CacheWriteTokens: 30 * n,
+			CacheWrite1hTokens: 5 * n, OutputTokens: 20 * n, ReasoningTokens: 8 * n, MicroUSD: usd}
 	}
 	tests := []struct {
 		by   ledger.Dim
@@ -193,7 +197,8 @@ func testQuery(t *testing.T, newConfig NewConfig) {
 
 	row := func(by ledger.Dim, group string, n, usd, errs, fallbacks int64) ledger.Row {
 		return ledger.Row{By: by, Group: group, Errors: errs, Fallbacks: fallbacks,
-			Sum: ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, OutputTokens: 20 * n, MicroUSD: usd}}
+			Sum: ledger.Sum{Requests: n, InputTokens: 100 * n, CachedInputTokens: 10 * n, CacheWriteTokens: 30 * n,
+				CacheWrite1hTokens: 5 * n, OutputTokens: 20 * n, ReasoningTokens: 8 * n, MicroUSD: usd}}
 	}
 	tests := []struct {
 		name string
@@ -223,6 +228,9 @@ func testQuery(t *testing.T, newConfig NewConfig) {
 		{"since and until", ledger.Query{By: ledger.BySession, Since: t0.Add(time.Minute), Until: t0.Add(day + time.Minute)}, []ledger.Row{
 			row(ledger.BySession, "s2", 1, 900, 0, 0),
 			row(ledger.BySession, "s1", 2, 50, 1, 1),
+		}},
+		{"filter outcome", ledger.Query{By: ledger.BySession, Outcome: ledger.OutcomeCancelled}, []ledger.Row{
+			row(ledger.BySession, "s4", 1, 550, 0, 0),
 		}},
 		{"filter session", ledger.Query{By: ledger.ByModel, Session: "s1"}, []ledger.Row{
 			row(ledger.ByModel, "gpt-4o", 2, 500, 1, 0),

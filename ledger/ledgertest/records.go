@@ -59,7 +59,8 @@ func testRoundTripBatches(t *testing.T, newConfig NewConfig) {
 					UpstreamRequestID: fmt.Sprint("up-", i%5), HoldID: "",
 					Tenant: fmt.Sprint("t", i%3), Key: fmt.Sprint("k", i), Agent: fmt.Sprint("a", i%5),
 					Session: fmt.Sprint("s", i%7), Route: "r", Provider: "p", Model: fmt.Sprint("m", i%2),
-					InputTokens: int64(i), CachedInputTokens: int64(i / 2), OutputTokens: int64(2 * i),
+					InputTokens: int64(3 * i), CachedInputTokens: int64(i / 2), CacheWriteTokens: int64(i),
+					CacheWrite1hTokens: int64(i / 3), OutputTokens: int64(2 * i), ReasoningTokens: int64(i / 4),
 					MicroUSD: int64(1000 + i), Outcome: ledger.OutcomeOK, FallbackReason: fmt.Sprint("f", i%4),
 					Latency: time.Duration(i) * time.Microsecond, Attempt: 1 + i%3}
 			}

@@ -25,6 +25,9 @@ type CountTokensRequest struct {
 	// for the same system, messages and tools (tokens.AnthropicMessages, biased high): the
 	// answer when no Anthropic upstream can count them.
 	Estimate int
+	// ID, when set, is tollgate's id of the request, sent upstream as the
+	// X-Client-Request-Id header, as Do sends llm.Call.RequestID.
+	ID string
 }
 
 // ParseCountTokensRequest reads a token-counting body in one pass: the model (required),
@@ -80,19 +83,22 @@ type TokenCount struct {
 	// Body is the upstream's answer as received, to relay (it may carry more than the
 	// count).
 	Body []byte
-	// Header is the upstream's HTTP response header, read-only: its request id and the
-	// rate-limit state of the counting endpoint's own limit.
+	// Header is the upstream's HTTP response header, read-only: the rate-limit state of
+	// the counting endpoint's own limit.
 	Header http.Header
+	// UpstreamRequestID is the upstream's id of the call (its request-id header).
+	UpstreamRequestID string
 }
 
-// CountTokens asks the upstream how many input tokens body would be billed, by
-// POST {base}/v1/messages/count_tokens. body is the caller's token-counting body, passed
-// through with only "model" rewritten (when model is not empty) and the unsigned thinking
-// blocks that tollgate's encoders wrote dropped (as Do drops them), with the context's
-// anthropic-beta (WithBeta). Counting is free and is not an attempt at generation: the
+// CountTokens asks the upstream how many input tokens req's body would be billed, by
+// POST {base}/v1/messages/count_tokens. The body is passed through with only "model"
+// rewritten (when model is not empty) and the unsigned thinking blocks that tollgate's
+// encoders wrote dropped (as Do drops them), with the context's anthropic-beta (WithBeta)
+// and req.ID as X-Client-Request-Id. Counting is free and is not an attempt at generation: the
 // engine's quotas and budgets do not apply, and the upstream's own request limit does.
 // Failures are *llm.Error values classified as Do's.
-func (p *Provider) CountTokens(ctx context.Context, body []byte, model string) (*TokenCount, error) {
+func (p *Provider) CountTokens(ctx context.Context, req *CountTokensRequest, model string) (*TokenCount, error) {
+	body := req.Body
 	var sets []wire.Set
 	if model != "" {
 		modelJSON, _ := json.Marshal(model)
@@ -122,13 +128,17 @@ func (p *Provider) CountTokens(ctx context.Context, body []byte, model string) (
 	if beta := betaFrom(ctx); beta != "" {
 		hreq.Header.Set("Anthropic-Beta", beta)
 	}
+	if req.ID != "" {
+		hreq.Header.Set(wire.ClientRequestIDHeader, req.ID)
+	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
 		return nil, wire.TransportError(ctx, p.name, p.key, err)
 	}
 	defer resp.Body.Close()
+	upstreamID := resp.Header.Get(requestIDHeader)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, p.statusError(ctx, resp)
+		return nil, p.statusError(ctx, resp, upstreamID)
 	}
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil {
@@ -139,7 +149,7 @@ func (p *Provider) CountTokens(ctx context.Context, body []byte, model string) (
 	}
 	if err := json.Unmarshal(raw, &w); err != nil || w.InputTokens == nil {
 		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
-			Message: "unreadable token count", Err: err}
+			Message: "unreadable token count", Err: err, UpstreamRequestID: upstreamID}
 	}
-	return &TokenCount{InputTokens: *w.InputTokens, Body: raw, Header: resp.Header}, nil
+	return &TokenCount{InputTokens: *w.InputTokens, Body: raw, Header: resp.Header, UpstreamRequestID: upstreamID}, nil
 }

@@ -19,6 +19,9 @@ import (
 // DefaultBaseURL is the Anthropic API root that Config.BaseURL defaults to.
 const DefaultBaseURL = "https://api.anthropic.com"
 
+// requestIDHeader is where Anthropic names its id of a call.
+const requestIDHeader = "Request-Id"
+
 // APIVersion is the anthropic-version header sent with every call.
 const APIVersion = "2023-06-01"
 
@@ -107,6 +110,9 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if beta := betaFrom(ctx); beta != "" && call.Request.Format == llm.Anthropic && call.Request.Body != nil {
 		hreq.Header.Set("Anthropic-Beta", beta)
 	}
+	if call.RequestID != "" {
+		hreq.Header.Set(wire.ClientRequestIDHeader, call.RequestID)
+	}
 	stream := call.Request.Stream
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
@@ -117,22 +123,30 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if err != nil {
 		return nil, wire.TransportError(ctx, p.name, p.key, err)
 	}
+	upstreamID := resp.Header.Get(requestIDHeader)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
-		return nil, p.statusError(ctx, resp)
+		return nil, p.statusError(ctx, resp, upstreamID)
 	}
 	model := call.Model
 	if model == "" {
 		model = call.Request.Model
 	}
 	if stream {
-		return &llm.Response{Format: llm.Anthropic, Model: model, Created: time.Now(), Header: resp.Header,
+		return &llm.Response{Format: llm.Anthropic, Model: model, Created: time.Now(), Header: resp.Header, UpstreamRequestID: upstreamID,
 			Stream: newStream(resp.Body, p.name, p.key, responseTool)}, nil
 	}
 	defer resp.Body.Close()
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil {
-		return nil, wire.TransportError(ctx, p.name, p.key, err)
+		// The upstream answered 200 and the body broke off: the answer was generated, and
+		// its id says so to the caller, who may have to pay for it.
+		err = wire.TransportError(ctx, p.name, p.key, err)
+		var le *llm.Error
+		if errors.As(err, &le) {
+			le.UpstreamRequestID = upstreamID
+		}
+		return nil, err
 	}
 	out, err := parseResponse(raw, responseTool)
 	if err != nil {
@@ -145,16 +159,18 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 		out.Model = model
 	}
 	out.Header = resp.Header
+	out.UpstreamRequestID = upstreamID
 	return out, nil
 }
 
-func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
+func (p *Provider) statusError(ctx context.Context, resp *http.Response, upstreamID string) error {
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil && len(raw) == 0 && ctx.Err() != nil {
 		return wire.TransportError(ctx, p.name, p.key, err)
 	}
 	e := p.upstreamError(resp.StatusCode, raw)
 	e.Header = resp.Header
+	e.UpstreamRequestID = upstreamID
 	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}

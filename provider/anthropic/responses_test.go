@@ -202,11 +202,12 @@ func TestCountTokens(t *testing.T) {
 	if ct.Model != "route" || ct.Estimate == 0 {
 		t.Fatalf("ParseCountTokensRequest() = %+v", ct)
 	}
-	got, err := p.CountTokens(ctx, ct.Body, "claude-sonnet-4-5")
+	ct.ID = "tg-count-1"
+	got, err := p.CountTokens(ctx, ct, "claude-sonnet-4-5")
 	if err != nil {
 		t.Fatalf("CountTokens() error %v", err)
 	}
-	if got.InputTokens == 0 || string(got.Body) != `{"input_tokens":`+itoa(got.InputTokens)+`}` || got.Header.Get("Request-Id") == "" {
+	if got.InputTokens == 0 || string(got.Body) != `{"input_tokens":`+itoa(got.InputTokens)+`}` || got.UpstreamRequestID == "" || got.UpstreamRequestID != got.Header.Get("Request-Id") {
 		t.Errorf("CountTokens() = %d, body %s, header %v", got.InputTokens, got.Body, got.Header)
 	}
 	if int64(ct.Estimate) < got.InputTokens {
@@ -224,16 +225,16 @@ func TestCountTokens(t *testing.T) {
 		t.Errorf("count_tokens said %d, /v1/messages billed %d input tokens", got.InputTokens, resp.Usage.InputTokens)
 	}
 
-	_, err = p.CountTokens(ctx, ct.Body, "claude-sonnet-4-5")
+	_, err = p.CountTokens(ctx, ct, "claude-sonnet-4-5")
 	if err != nil {
 		t.Fatalf("second count: %v", err)
 	}
-	_, err = p.CountTokens(ctx, ct.Body, "claude-sonnet-4-5")
+	_, err = p.CountTokens(ctx, ct, "claude-sonnet-4-5")
 	var le *llm.Error
 	if !errors.As(err, &le) || le.Kind != llm.KindRateLimited || le.RetryAfter <= 0 {
 		t.Errorf("third count in the minute: error %#v, want rate limited with a retry-after", err)
 	}
-	if _, err := p.CountTokens(ctx, ct.Body, "claude-unknown-9"); llm.KindOf(err) != llm.KindBadRequest {
+	if _, err := p.CountTokens(ctx, ct, "claude-unknown-9"); llm.KindOf(err) != llm.KindBadRequest {
 		t.Errorf("unknown model: error %v, want a bad request", err)
 	}
 	if string(anthropic.EncodeTokenCount(ct.Estimate)) != `{"input_tokens":`+itoa(int64(ct.Estimate))+`}` {

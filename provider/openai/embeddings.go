@@ -206,28 +206,28 @@ func (p *Provider) doEmbeddings(ctx context.Context, call llm.Call) (*llm.Respon
 	if err != nil {
 		return nil, p.named(err)
 	}
-	resp, err := p.post(ctx, p.url("/embeddings"), body, false)
+	resp, upstreamID, err := p.post(ctx, p.url("/embeddings"), body, false, call.RequestID)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := wire.ReadBodyLimit(resp.Body, wire.MaxEmbeddingsBody)
+	raw, err := p.readWhole(ctx, resp, upstreamID, wire.MaxEmbeddingsBody)
 	if err != nil {
-		return nil, wire.TransportError(ctx, p.name, p.key, err)
+		return nil, err
 	}
 	out, failed, err := parseEmbeddings(raw)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
-			Message: "unreadable response body", Err: err}
+			Message: "unreadable response body", Err: err, UpstreamRequestID: upstreamID}
 	}
 	if failed {
 		le := p.upstreamError(0, raw)
-		le.Header = resp.Header
+		le.Header, le.UpstreamRequestID = resp.Header, upstreamID
 		return nil, le
 	}
 	if out.Model == "" {
 		out.Model = call.Model
 	}
-	out.Header = resp.Header
+	out.Header, out.UpstreamRequestID = resp.Header, upstreamID
 	return out, nil
 }

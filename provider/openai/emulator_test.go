@@ -2,8 +2,11 @@ package openai_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +108,74 @@ func run(p *openai.Provider, call llm.Call) (string, llm.Usage, error) {
 			return b.String(), resp.Stream.Usage(), err
 		}
 		b.WriteString(c.Text)
+	}
+}
+
+// TestRequestIDs sends tollgate's request id upstream and reads the upstream's own id of
+// the call back, on answers, streams and errors: the emulator files its bill under the
+// first and names it by the second.
+func TestRequestIDs(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		stream bool
+		faults emulator.Faults
+	}{
+		{name: "answer"},
+		{name: "stream", stream: true},
+		{name: "error", faults: emulator.Faults{ServerError: 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			em, err := emulator.New(emulator.Config{Seed: 1,
+				Models: map[string]emulator.Model{"emu-gpt": {Provider: "openai", Faults: &tt.faults}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sent string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sent = r.Header.Get("X-Client-Request-Id")
+				em.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			p, err := openai.New(openai.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-emu", HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := openai.ParseRequest([]byte(`{"model":"emu-gpt","messages":[{"role":"user","content":"Hi."}],"max_tokens":20,"stream":` +
+				strconv.FormatBool(tt.stream) + "}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const id = "0190a8f2-7c3e-7a31-9b1e-4c2d8e5f6a7b"
+			resp, err := p.Do(context.Background(), llm.Call{Request: req, Model: "emu-gpt", RequestID: id})
+			var upstream string
+			switch {
+			case err != nil:
+				var le *llm.Error
+				if !errors.As(err, &le) {
+					t.Fatalf("Do = %v, want an *llm.Error", err)
+				}
+				upstream = le.UpstreamRequestID
+			case resp.Stream != nil:
+				resp.Stream.Close()
+				upstream = resp.UpstreamRequestID
+			default:
+				upstream = resp.UpstreamRequestID
+			}
+			if sent != id {
+				t.Errorf("X-Client-Request-Id sent = %q, want %q", sent, id)
+			}
+			if upstream == "" {
+				t.Fatalf("UpstreamRequestID is empty, want the emulator's id of the call")
+			}
+			if tt.faults != (emulator.Faults{}) || tt.stream {
+				// A refusal has no bill; a stream's is filed after its last byte went out,
+				// which its reader cannot wait for.
+				return
+			}
+			bills := em.BillsFor(id)
+			if len(bills) != 1 || bills[0].RequestID != upstream {
+				t.Errorf("bills for %s = %+v, want one named %q", id, bills, upstream)
+			}
+		})
 	}
 }

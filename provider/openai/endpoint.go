@@ -16,16 +16,21 @@ func (p *Provider) url(path string) string {
 	return strings.TrimSuffix(p.endpoint, "/chat/completions") + path
 }
 
-// post sends body to url and returns the upstream's 2xx answer, its body unread, or the
-// classified failure: a transport error, or the status and body of any other answer.
-func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool) (*http.Response, error) {
+// post sends body to url, with tollgate's request id (llm.Call.RequestID) when not
+// empty, and returns the upstream's 2xx answer with its body unread and the upstream's id
+// of the call, or the classified failure: a transport error, or the status and body of
+// any other answer.
+func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool, requestID string) (*http.Response, string, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, &llm.Error{Kind: llm.KindBadRequest, Provider: p.name, Err: err}
+		return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: p.name, Err: err}
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	if p.key != "" {
 		hreq.Header.Set("Authorization", "Bearer "+p.key)
+	}
+	if requestID != "" {
+		hreq.Header.Set(wire.ClientRequestIDHeader, requestID)
 	}
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
@@ -34,13 +39,30 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
-		return nil, wire.TransportError(ctx, p.name, p.key, err)
+		return nil, "", wire.TransportError(ctx, p.name, p.key, err)
 	}
+	upstreamID := resp.Header.Get(requestIDHeader)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
-		return nil, p.statusError(ctx, resp)
+		return nil, upstreamID, p.statusError(ctx, resp, upstreamID)
 	}
-	return resp, nil
+	return resp, upstreamID, nil
+}
+
+// readWhole reads a 2xx answer's body, at most limit bytes. A body that breaks off was
+// generated all the same: the failure names the upstream's id of the call, so that the
+// caller may charge it.
+func (p *Provider) readWhole(ctx context.Context, resp *http.Response, upstreamID string, limit int) ([]byte, error) {
+	raw, err := wire.ReadBodyLimit(resp.Body, limit)
+	if err != nil {
+		err = wire.TransportError(ctx, p.name, p.key, err)
+		var le *llm.Error
+		if errors.As(err, &le) {
+			le.UpstreamRequestID = upstreamID
+		}
+		return nil, err
+	}
+	return raw, nil
 }
 
 // named sets the provider's name on an *llm.Error that an encoder made.
@@ -59,7 +81,7 @@ func (p *Provider) doResponses(ctx context.Context, call llm.Call) (*llm.Respons
 		return nil, p.named(err)
 	}
 	stream := call.Request.Stream
-	resp, err := p.post(ctx, p.url("/responses"), body, stream)
+	resp, upstreamID, err := p.post(ctx, p.url("/responses"), body, stream, call.RequestID)
 	if err != nil {
 		return nil, err
 	}
@@ -68,27 +90,27 @@ func (p *Provider) doResponses(ctx context.Context, call llm.Call) (*llm.Respons
 		model = call.Request.Model
 	}
 	if stream {
-		return &llm.Response{Format: llm.Responses, Model: model, Header: resp.Header,
+		return &llm.Response{Format: llm.Responses, Model: model, Header: resp.Header, UpstreamRequestID: upstreamID,
 			Stream: newResponsesStream(resp.Body, p.name, p.key)}, nil
 	}
 	defer resp.Body.Close()
-	raw, err := wire.ReadBody(resp.Body)
+	raw, err := p.readWhole(ctx, resp, upstreamID, wire.MaxBody)
 	if err != nil {
-		return nil, wire.TransportError(ctx, p.name, p.key, err)
+		return nil, err
 	}
 	out, err := parseResponses(raw, p.name, p.key)
 	if err != nil {
 		var le *llm.Error
 		if errors.As(err, &le) {
-			le.Header = resp.Header
+			le.Header, le.UpstreamRequestID = resp.Header, upstreamID
 			return nil, le
 		}
 		return nil, &llm.Error{Kind: llm.KindServer, Provider: p.name, Status: resp.StatusCode,
-			Message: "unreadable response body", Err: err}
+			Message: "unreadable response body", Err: err, UpstreamRequestID: upstreamID}
 	}
 	if out.Model == "" {
 		out.Model = model
 	}
-	out.Header = resp.Header
+	out.Header, out.UpstreamRequestID = resp.Header, upstreamID
 	return out, nil
 }

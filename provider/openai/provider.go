@@ -16,6 +16,9 @@ import (
 	"github.com/tollgate/tollgate/retry"
 )
 
+// requestIDHeader is where OpenAI names its id of a call.
+const requestIDHeader = "X-Request-Id"
+
 // DefaultBaseURL is the OpenAI API root that Config.BaseURL defaults to.
 const DefaultBaseURL = "https://api.openai.com/v1"
 
@@ -112,6 +115,9 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if p.key != "" {
 		hreq.Header.Set("Authorization", "Bearer "+p.key)
 	}
+	if call.RequestID != "" {
+		hreq.Header.Set(wire.ClientRequestIDHeader, call.RequestID)
+	}
 	stream := call.Request.Stream
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
@@ -122,25 +128,36 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 	if err != nil {
 		return nil, wire.TransportError(ctx, p.name, p.key, err)
 	}
+	upstreamID := resp.Header.Get(requestIDHeader)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
-		return nil, p.statusError(ctx, resp)
+		return nil, p.statusError(ctx, resp, upstreamID)
 	}
 	model := call.Model
 	if model == "" {
 		model = call.Request.Model
 	}
 	if stream {
-		return &llm.Response{Format: llm.OpenAI, Model: model, Header: resp.Header, Stream: newStream(resp.Body, p.name, p.key, addedUsage)}, nil
+		return &llm.Response{Format: llm.OpenAI, Model: model, Header: resp.Header, UpstreamRequestID: upstreamID,
+			Stream: newStream(resp.Body, p.name, p.key, addedUsage)}, nil
 	}
 	defer resp.Body.Close()
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil {
-		return nil, wire.TransportError(ctx, p.name, p.key, err)
+		// The upstream answered 200 and the body broke off: the answer was generated, and
+		// its id says so to the caller, who may have to pay for it.
+		err = wire.TransportError(ctx, p.name, p.key, err)
+		var le *llm.Error
+		if errors.As(err, &le) {
+			le.UpstreamRequestID = upstreamID
+		}
+		return nil, err
 	}
 	if errorBody(raw) {
 		// LM Studio and some proxies answer 200 with an error body instead of a 4xx.
-		return nil, p.upstreamError(0, raw)
+		e := p.upstreamError(0, raw)
+		e.UpstreamRequestID = upstreamID
+		return nil, e
 	}
 	out, err := ParseResponse(raw)
 	if err != nil {
@@ -151,16 +168,18 @@ func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error)
 		out.Model = model
 	}
 	out.Header = resp.Header
+	out.UpstreamRequestID = upstreamID
 	return out, nil
 }
 
-func (p *Provider) statusError(ctx context.Context, resp *http.Response) error {
+func (p *Provider) statusError(ctx context.Context, resp *http.Response, upstreamID string) error {
 	raw, err := wire.ReadBody(resp.Body)
 	if err != nil && len(raw) == 0 && ctx.Err() != nil {
 		return wire.TransportError(ctx, p.name, p.key, err)
 	}
 	e := p.upstreamError(resp.StatusCode, raw)
 	e.Header = resp.Header
+	e.UpstreamRequestID = upstreamID
 	if d, ok := retry.ServerDelay(resp.StatusCode, resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}

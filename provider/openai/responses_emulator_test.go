@@ -281,7 +281,7 @@ func TestEmbeddingsEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := p.Do(ctx, llm.Call{Request: req, Model: tt.model})
+			resp, err := p.Do(ctx, llm.Call{Request: req, Model: tt.model, RequestID: "tg-emb-" + tt.name})
 			if tt.kind != 0 {
 				if llm.KindOf(err) != tt.kind {
 					t.Fatalf("Do() error %v, want kind %v", err, tt.kind)
@@ -305,6 +305,9 @@ func TestEmbeddingsEmulator(t *testing.T) {
 			if resp.Format != llm.Embeddings || len(body.Data) != tt.inputs || resp.Usage != (llm.Usage{InputTokens: body.Usage.PromptTokens}) ||
 				body.Usage.PromptTokens == 0 || body.Usage.TotalTokens != body.Usage.PromptTokens || resp.Model == "" {
 				t.Errorf("Do() = format %s model %q usage %+v, body %d vectors usage %+v", resp.Format, resp.Model, resp.Usage, len(body.Data), body.Usage)
+			}
+			if resp.UpstreamRequestID == "" {
+				t.Errorf("no upstream request id")
 			}
 			if int64(req.InputTokens) < resp.Usage.InputTokens {
 				t.Errorf("estimate %d below the upstream's %d", req.InputTokens, resp.Usage.InputTokens)

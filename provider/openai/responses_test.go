@@ -333,8 +333,8 @@ func TestResponsesWhole(t *testing.T) {
 				mu.Lock()
 				got = b
 				mu.Unlock()
-				if r.URL.Path != "/v1/responses" || r.Header.Get("Authorization") != "Bearer "+testKey {
-					t.Errorf("request %s %s %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+				if r.URL.Path != "/v1/responses" || r.Header.Get("Authorization") != "Bearer "+testKey || r.Header.Get("X-Client-Request-Id") != "tg-req-1" {
+					t.Errorf("request %s %s %v", r.Method, r.URL.Path, r.Header)
 				}
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("X-Request-Id", "req_55")
@@ -345,7 +345,7 @@ func TestResponsesWhole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := p.Do(context.Background(), llm.Call{Request: req, Model: "o4-mini", MaxTokens: 700})
+			resp, err := p.Do(context.Background(), llm.Call{Request: req, Model: "o4-mini", MaxTokens: 700, RequestID: "tg-req-1"})
 			mu.Lock()
 			sent := string(got)
 			mu.Unlock()
@@ -356,13 +356,13 @@ func TestResponsesWhole(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Do() error %v", err)
 				}
-				if resp.Format != llm.Responses || resp.Header.Get("X-Request-Id") != "req_55" || !tt.want(resp) {
+				if resp.Format != llm.Responses || resp.UpstreamRequestID != "req_55" || !tt.want(resp) {
 					t.Errorf("Do() = %+v", resp)
 				}
 				return
 			}
 			var le *llm.Error
-			if !errors.As(err, &le) || le.Kind != tt.kind || le.Code != tt.code || le.Provider != "openai" || le.Header.Get("X-Request-Id") != "req_55" {
+			if !errors.As(err, &le) || le.Kind != tt.kind || le.Code != tt.code || le.Provider != "openai" || le.UpstreamRequestID != "req_55" || le.Header.Get("X-Request-Id") != "req_55" {
 				t.Errorf("Do() error %#v, want kind %v code %q with the answer's header", err, tt.kind, tt.code)
 			}
 		})

@@ -10,11 +10,13 @@
 --   d<h>:<s>u, d<h>:<s>h  a day's budget in the window that starts at <s> (unix s);
 --                         m<h>:<s>u, m<h>:<s>h a month's
 --   l<h>                  a concurrency quota's leases held
---   r<id>                 a reservation (hold): its expiry (16 digits, unix µs) and its
---                         entries in MessagePack, six per quota: kind, field base name,
---                         amount, unit, window start (s), window end (µs); once settled, a
---                         short-lived marker 'd' .. the settle's nonce
+--   r<id>                 a reservation (hold): its expiry (16 digits, unix µs), 'R' if a
+--                         rebuild or a rejoin installed it, and its entries in
+--                         MessagePack, six per quota: kind, field base name, amount, unit,
+--                         window start (s), window end (µs); once settled, a short-lived
+--                         marker 'd' .. the settle's nonce
 --   _c                    the cursor of the sweep that forgets idle quotas
+--   _e                    the marker: the epoch of the state (see lost below)
 --
 -- {g}:z orders reservations by when to look at them again: r<id> at the hold's expiry (then
 -- charged at its worst case if unsettled) or, once settled, when its marker ends; L<id> at
@@ -24,6 +26,23 @@
 -- once.
 
 local E = 6 -- numbers per entry of a hold
+
+-- A reservation installed by a rebuild or a rejoin (rather than made by reserve) has 'R'
+-- after its expiry: its settle applies its own entries, whatever the client sends.
+--
+-- entries returns a hold's entries and whether it was installed.
+local function entries(v)
+  if string.sub(v, 17, 17) == 'R' then return cmsgpack.unpack(string.sub(v, 18)), true end
+  return cmsgpack.unpack(string.sub(v, 17)), false
+end
+
+-- The field _e is the fleet's marker: the epoch (a random number) of the state in the hash,
+-- written by the rebuild that initialised it. A script that finds it gone knows the hash was
+-- lost (a restart without persistence, a failover to a replica without it, FLUSHALL, an
+-- eviction) and changes nothing: the client rebuilds the state from the ledger first.
+local function lost()
+  return redis.error_reply('TGLOST the quota state in Redis is gone; it must be rebuilt from the ledger')
+end
 
 local function bname(name, start)
   if start == 0 then return name end
@@ -49,7 +68,7 @@ local function charge(S, due, now_us)
     local v = vals[i]
     local lease = string.sub(m, 1, 1) == 'L'
     if v and string.sub(v, 1, 1) ~= 'd' then
-      local h = cmsgpack.unpack(string.sub(v, 17))
+      local h = entries(v)
       for j = 1, #h, E do
         local kind, name, amt, start, stop = h[j], h[j + 1], h[j + 2], h[j + 4], h[j + 5]
         if lease then

@@ -14,14 +14,16 @@
 -- ARGV[4..]     the fields the quotas read, in order: a rate's or a lease quota's one; a
 --               lifetime budget's u, h and x; a day's or month's u and h in that window
 --
--- Returns {code, now (µs), then three numbers per quota}: code 1 reserved, 0 refused
--- (nothing changed), 2 already reserved by an earlier run of this call (a client retry),
--- 3 the server's clock is in another calendar window than the client's (nothing changed;
--- the client sends again with the server's time). The numbers are each quota's state,
--- after the reservation or as refused: a rate's TAT ('' when none), 0, 0; a lease quota's
--- leases held, 0, 0; a budget's settled use, held amount and window start (unix s; 0 for a
--- lifetime). The client decides from them which quota refused and why, as the memory store
--- does.
+-- Returns {code, now (µs), then three numbers per quota, then the epoch}: code 1 reserved,
+-- 0 refused (nothing changed), 2 already reserved by an earlier run of this call (a client
+-- retry), 3 the server's clock is in another calendar window than the client's (nothing
+-- changed; the client sends again with the server's time; the reply is {3, now}). The
+-- numbers are each quota's state, after the reservation or as refused: a rate's TAT (''
+-- when none), 0, 0; a lease quota's leases held, 0, 0; a budget's settled use, held amount
+-- and window start (unix s; 0 for a lifetime). The client decides from them which quota
+-- refused and why, as the memory store does. The epoch is the marker's (holds.lua): the
+-- reservation belongs to it. Without the marker, the reply is the TGLOST error and nothing
+-- changed.
 
 local S, Z = KEYS[1], KEYS[2]
 local id = ARGV[1]
@@ -33,9 +35,9 @@ local ttl_us, lease_us, n = a[2], a[3], a[4]
 local out, rel, xs, f
 -- decide reads the quotas and reports whether the request fits them all.
 local function decide()
-  f = redis.call('HMGET', S, rid, '_c', unpack(ARGV, 4))
+  f = redis.call('HMGET', S, rid, '_c', '_e', unpack(ARGV, 4))
   out, rel, xs = {0, now_us}, {}, {}
-  local fits, p, q = true, 5, 3
+  local fits, p, q = true, 5, 4
   for i = 1, n do
     local kind = a[p]
     local o = 3 * i
@@ -79,9 +81,12 @@ end
 local swept = now_us % 16 == 0 and expire_due(S, Z, now_us, 64) >= 0
 local fits = decide()
 if fits == nil then return {3, now_us} end
+if not f[3] then return lost() end
 if not fits and not f[1] and not swept and expire_due(S, Z, now_us, 64) > 0 then fits = decide() end
+local epoch = tonumber(f[3])
 if f[1] or not fits then
   if f[1] then out[1] = 2 end
+  out[#out + 1] = epoch
   return out
 end
 
@@ -138,4 +143,5 @@ else
   redis.call('ZADD', Z, expiry, rid)
 end
 out[1] = 1
+out[#out + 1] = epoch
 return out

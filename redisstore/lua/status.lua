@@ -6,12 +6,15 @@
 --               kind and, for a day or month, the boundaries w0..w3 (µs; see pick)
 -- ARGV[1+i]     quota i's field base name
 --
--- Returns {now (µs), then three numbers per quota as reserve returns them}.
+-- Returns {now (µs), then three numbers per quota as reserve returns them, then the epoch};
+-- without the marker, the TGLOST error.
 
 local S, Z = KEYS[1], KEYS[2]
 local a = cmsgpack.unpack(ARGV[1])
 local now_us = clock(a[1])
 local n = a[2]
+local epoch = redis.call('HGET', S, '_e')
+if not epoch then return lost() end
 while expire_due(S, Z, now_us, 256) == 256 do end
 local out = {now_us}
 local p = 3
@@ -35,4 +38,5 @@ for i = 1, n do
     out[o], out[o + 1], out[o + 2] = tonumber(f[1]) or 0, tonumber(f[2]) or 0, start
   end
 end
+out[#out + 1] = tonumber(epoch)
 return out

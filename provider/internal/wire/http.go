@@ -17,6 +17,12 @@ import (
 // completion, low enough that a broken upstream cannot exhaust memory.
 const MaxBody = 64 << 20
 
+// ClientRequestIDHeader carries tollgate's request id to the upstream (llm.Call.RequestID):
+// OpenAI documents it ("X-Client-Request-Id", up to 512 ASCII characters, logged with the
+// call and quoted by its support); Anthropic ignores headers it does not know, and the
+// emulator files its bill under it.
+const ClientRequestIDHeader = "X-Client-Request-Id"
+
 // NewClient returns an HTTP client tuned for a gateway that keeps many calls in flight to
 // one upstream host: large keep-alive pools, HTTP/2 when offered, and no overall timeout
 // (streams last as long as they last; the caller's context bounds each call).
