@@ -24,7 +24,17 @@ type Format string
 const (
 	OpenAI    Format = "openai"    // POST /v1/chat/completions
 	Anthropic Format = "anthropic" // POST /v1/messages
+	// Responses is OpenAI's Responses API (POST /v1/responses). An OpenAI upstream serves
+	// it at its own endpoint; an Anthropic upstream through translation.
+	Responses Format = "responses"
+	// Embeddings is OpenAI's embeddings API (POST /v1/embeddings): a request priced by
+	// its input alone, which generates no tokens (see Format.Generates).
+	Embeddings Format = "embeddings"
 )
+
+// Generates reports whether a request of this format generates tokens: false for
+// Embeddings, whose worst case is its input alone and whose output cap is 0.
+func (f Format) Generates() bool { return f != Embeddings }
 
 // Usage counts the tokens of one call as the provider bills them.
 //
@@ -105,11 +115,42 @@ type Request struct {
 	// TTL, above the input price, so the worst case is priced with it.
 	CacheTTL time.Duration
 
-	// InputTokens is the estimate of the prompt size; 0 lets the engine estimate it.
+	// InputTokens is the estimate of the prompt size; 0 lets the engine estimate it. For
+	// a request that NeedsStoredState it counts the body only: the stored conversation
+	// that the upstream adds to it is not known here.
 	InputTokens int
+
+	// State is what a Responses API request says about conversation state kept by the
+	// upstream; zero for every other format.
+	State State
 
 	Identity Identity
 }
+
+// State is what a Responses API request says about the conversation state that an
+// OpenAI upstream keeps for it.
+type State struct {
+	// Store reports that the caller asked the upstream to store the answer ("store",
+	// which defaults to true), so that a later request may continue it by its id. Only an
+	// OpenAI Responses upstream stores anything: an answer translated from another
+	// provider's is stored nowhere, and says so ("store": false).
+	Store bool
+	// PreviousResponseID is the caller's previous_response_id: the stored response that
+	// the request continues. Empty when none.
+	PreviousResponseID string
+	// Field names the first member of the body whose meaning is state stored at the
+	// upstream: "previous_response_id", "conversation", "prompt" (a stored prompt
+	// template), or an input item that refers to a stored item ("input[3]"). Empty when
+	// the request is self-contained. Such a request can only be served by the OpenAI
+	// upstream that holds that state; see NeedsStoredState.
+	Field string
+}
+
+// NeedsStoredState reports whether the request refers to state stored at an OpenAI
+// upstream (State.Field is set): no other upstream can serve it, and its input includes
+// a stored conversation whose size the body does not show, up to the model's context
+// window.
+func (r *Request) NeedsStoredState() bool { return r.State.Field != "" }
 
 // NewRequestID returns a new request id: a UUIDv7, unique across processes and replicas
 // and ordered by time, so that ledger rows and log lines sort by it. Should the system's

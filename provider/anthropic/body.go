@@ -19,9 +19,12 @@ const DefaultMaxTokens = translate.DefaultMaxTokens
 //
 // When the request came in this format with a Body, only "model" and "max_tokens" are
 // rewritten and every other member is forwarded untouched and in order. An OpenAI Body is
-// translated in full by translate.ToAnthropic: a field that Anthropic cannot carry fails
-// with an *llm.Error of KindBadRequest that wraps an *llm.UntranslatableError naming it
-// (errors.Is(err, llm.ErrUntranslatable)). A Request without a Body is built from the
+// translated in full by translate.ToAnthropic, a Responses API Body by
+// translate.ResponsesToAnthropic: a field that Anthropic cannot carry fails with an
+// *llm.Error of KindBadRequest that wraps an *llm.UntranslatableError naming it
+// (errors.Is(err, llm.ErrUntranslatable)). An embeddings request, or a Responses request
+// that continues state stored at OpenAI, fails the same way wrapping an
+// *llm.UnsupportedError (errors.Is(err, llm.ErrUnsupported)). A Request without a Body is built from the
 // neutral fields, and an Opaque message fails the same way.
 func EncodeRequest(call llm.Call) ([]byte, error) {
 	body, _, err := encodeRequest(call)
@@ -61,11 +64,19 @@ func encodeRequest(call llm.Call) (body []byte, responseTool string, err error) 
 		}
 		return out, "", nil
 	}
+	if err := unsupported("anthropic", req); err != nil {
+		return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: err.Error(), Err: err}
+	}
 	if req.Body != nil {
-		if req.Format != llm.OpenAI {
+		translateFn := translate.ToAnthropic
+		switch req.Format {
+		case llm.OpenAI:
+		case llm.Responses:
+			translateFn = translate.ResponsesToAnthropic
+		default:
 			return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: fmt.Sprintf("unknown request format %q", req.Format)}
 		}
-		tr, err := translate.ToAnthropic(req.Body, translate.Target{Model: model, MaxTokens: call.MaxTokens, Stream: req.Stream})
+		tr, err := translateFn(req.Body, translate.Target{Model: model, MaxTokens: call.MaxTokens, Stream: req.Stream})
 		if err != nil {
 			return nil, "", &llm.Error{Kind: llm.KindBadRequest, Provider: "anthropic", Message: err.Error(), Err: err}
 		}

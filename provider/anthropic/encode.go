@@ -13,13 +13,18 @@ import (
 	"github.com/tollgate/tollgate/llm"
 )
 
-// StopReason maps a stop reason in either vocabulary (Anthropic's stop_reason or OpenAI's
-// finish_reason) to Anthropic's. An empty reason stays empty; an unknown one passes through.
+// StopReason maps a stop reason in any vocabulary (Anthropic's stop_reason, OpenAI's
+// finish_reason, the Responses API's status or incomplete reason) to Anthropic's. An
+// empty reason stays empty, and so does the Responses API's "completed", which says no
+// more than that (a call's stop reason depends on whether it made tool calls); an unknown
+// one passes through.
 func StopReason(reason string) string {
 	switch reason {
+	case "completed":
+		return ""
 	case "stop":
 		return "end_turn"
-	case "length":
+	case "length", "max_output_tokens":
 		return "max_tokens"
 	case "tool_calls", "function_call":
 		return "tool_use"

@@ -13,14 +13,17 @@ import (
 	"github.com/tollgate/tollgate/llm"
 )
 
-// FinishReason maps a stop reason in either vocabulary (OpenAI's finish_reason or
-// Anthropic's stop_reason) to OpenAI's. An empty reason stays empty; an unknown one passes
-// through.
+// FinishReason maps a stop reason in any vocabulary (OpenAI's finish_reason, Anthropic's
+// stop_reason, the Responses API's status or incomplete reason) to OpenAI's. An empty
+// reason stays empty, and so does StopCompleted, which says no more than that (a call's
+// finish reason depends on whether it made tool calls); an unknown one passes through.
 func FinishReason(reason string) string {
 	switch reason {
+	case StopCompleted:
+		return ""
 	case "end_turn", "stop_sequence", "pause_turn":
 		return "stop"
-	case "max_tokens", "model_context_window_exceeded":
+	case "max_tokens", "model_context_window_exceeded", StopMaxOutputTokens:
 		return "length"
 	case "tool_use":
 		return "tool_calls"

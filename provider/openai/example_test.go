@@ -77,3 +77,29 @@ func ExampleStreamEncoder() {
 	//
 	// data: [DONE]
 }
+
+// A Responses API body is parsed with its conversation state, then forwarded with only
+// the model and the cap rewritten.
+func ExampleParseResponsesRequest() {
+	body := []byte(`{"model":"fast","previous_response_id":"resp_7","input":[{"type":"function_call_output","call_id":"call_1","output":"42"}],"prompt_cache_key":"conv-9"}`)
+	req, info, err := openai.ParseResponsesRequest(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(req.Format, req.Model, req.NeedsStoredState(), req.State.PreviousResponseID, info.SessionHint)
+	out, _ := openai.EncodeResponsesRequest(llm.Call{Request: req, Model: "gpt-4.1", MaxTokens: 512})
+	fmt.Println(string(out))
+	// Output:
+	// responses fast true resp_7 conv-9
+	// {"model":"gpt-4.1","previous_response_id":"resp_7","input":[{"type":"function_call_output","call_id":"call_1","output":"42"}],"prompt_cache_key":"conv-9","max_output_tokens":512}
+}
+
+// An answer from another provider's model, written for a Responses caller.
+func ExampleEncodeResponsesResponse() {
+	resp := &llm.Response{ID: "msg_01", Created: time.Unix(1767225600, 0), Text: "14C and rain.", StopReason: "end_turn",
+		Usage: llm.Usage{InputTokens: 60, OutputTokens: 6}}
+	fmt.Println(string(openai.EncodeResponsesResponse(resp, "claude-haiku-4-5")))
+	// Output:
+	// {"id":"resp_msg_01","object":"response","created_at":1767225600,"status":"completed","background":false,"completed_at":1767225600,"error":null,"incomplete_details":null,"instructions":null,"max_output_tokens":null,"model":"claude-haiku-4-5","output":[{"id":"msg_tg5a253f45cc4b5319","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"14C and rain."}],"role":"assistant"}],"parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},"store":false,"temperature":1,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1,"truncation":"disabled","usage":{"input_tokens":60,"input_tokens_details":{"cached_tokens":0},"output_tokens":6,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":66},"user":null,"metadata":{}}
+}

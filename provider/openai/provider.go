@@ -50,7 +50,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Provider calls the OpenAI Chat Completions API. It is safe for concurrent use.
+// Provider calls the OpenAI Chat Completions, Responses and embeddings APIs. It is safe
+// for concurrent use.
 type Provider struct {
 	endpoint string
 	key      string
@@ -82,12 +83,22 @@ func New(cfg Config) (*Provider, error) {
 // Name returns the provider's name from Config.Name.
 func (p *Provider) Name() string { return p.name }
 
-// Do performs one attempt of call. A non-streaming call returns once the whole answer is
-// read. A streaming call returns as soon as the upstream answered 200 with its headers, so
+// Do performs one attempt of call, at the endpoint of the request's format: a Chat
+// Completions or Anthropic request at /chat/completions, a Responses request at
+// /responses (answered in llm.Responses format), an embeddings request at /embeddings. A
+// non-streaming call returns once the whole answer is read. A streaming call returns as soon as the upstream answered 200 with its headers, so
 // that a refusal can still be handled before anything reaches the client; the caller then
 // reads Response.Stream and must close it. Every failure is an *llm.Error except the
 // caller's own cancellation, which is returned wrapped (errors.Is(err, context.Canceled)).
 func (p *Provider) Do(ctx context.Context, call llm.Call) (*llm.Response, error) {
+	if call.Request != nil {
+		switch call.Request.Format {
+		case llm.Responses:
+			return p.doResponses(ctx, call)
+		case llm.Embeddings:
+			return p.doEmbeddings(ctx, call)
+		}
+	}
 	body, addedUsage, err := encodeRequest(call)
 	if err != nil {
 		var le *llm.Error

@@ -27,3 +27,14 @@ func BenchmarkToOpenAI(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkResponsesToAnthropic(b *testing.B) {
+	body := fixture(b, "responses_agent_tools.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := translate.ResponsesToAnthropic(body, translate.Target{Model: "claude-haiku-4-5", MaxTokens: 1000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,6 @@
 // Package translate carries a caller's request across wire formats, OpenAI Chat
-// Completions ⇄ Anthropic Messages, when a fallback chain sends it to a model of the other
-// provider. It works on the caller's raw body, not on tollgate's neutral form, and never
+// Completions ⇄ Anthropic Messages and OpenAI Responses → Anthropic Messages, when a
+// fallback chain sends it to a model of the other provider. It works on the caller's raw body, not on tollgate's neutral form, and never
 // drops a field silently: every member is mapped, or named by an *llm.UntranslatableError
 // (errors.Is(err, llm.ErrUntranslatable)) so that the engine can skip that step of the
 // chain and the gateway can answer 400 naming the field when every step refuses. A
@@ -58,8 +58,8 @@
 //     (null, 0, false, 1 choice) is accepted.
 //   - max_tokens / max_completion_tokens: the target's cap, else the caller's, else
 //     DefaultMaxTokens (Anthropic requires one).
-//   - reasoning_effort: low, medium, high, xhigh → thinking with a budget of 1024, 2048,
-//     4096, 8192 tokens, kept below max_tokens (refused when that leaves less than
+//   - reasoning_effort: low, medium, high, xhigh, max → thinking with a budget of 1024,
+//     2048, 4096, 8192, 16384 tokens, kept below max_tokens (refused when that leaves less than
 //     Anthropic's minimum of 1024); none and minimal → no thinking. With thinking on,
 //     Anthropic accepts no temperature but 1, no top_p below 0.95, no top_k, and no forced
 //     tool: each is refused by name.
@@ -111,6 +111,65 @@
 //     diagnostics, speed. Refused: inference_geo (a data-residency promise OpenAI cannot
 //     keep), container, mcp_servers, context_management, and any member not listed here.
 //
+// # OpenAI Responses to Anthropic (ResponsesToAnthropic)
+//
+// The Responses API is carried as chat is, with the same decisions where the two share a
+// field (images, tools, tool_choice, structured output, reasoning, sampling, user):
+//
+//   - input: a string is one user message. Items: messages (type "message", or no type
+//     with a role) of the system and developer roles join the system prompt, after the
+//     instructions; user content parts input_text, input_image (a base64 data URL or an
+//     http(s) URL; a file_id is refused) and input_file (a base64 PDF in file_data, or a
+//     file_url, as a document titled by its filename; a file_id, another media type and
+//     input_audio are refused); assistant content output_text and refusal parts as text.
+//     function_call items become tool_use blocks of the assistant turn (call_id as the
+//     id, with bytes outside [a-zA-Z0-9_-] replaced by '_' as for chat; arguments parsed,
+//     and refused when they are no JSON object), function_call_output items tool_result
+//     blocks of the user turn that follows (a string, or input_text, input_image and
+//     input_file parts as text, image and document blocks), consecutive ones merged and
+//     before any user text. reasoning items are not carried: OpenAI's reasoning, encrypted
+//     or summarized, is output that Anthropic cannot read back (it ignores earlier
+//     thinking of its own too). An input that ends with an assistant message is refused
+//     (a prefill), one that ends with a call without its output is the caller's bad
+//     request. Items' id, status and phase identify an earlier answer's items and are not
+//     carried; any other member of a message, call or output is refused unless null.
+//     item_reference items, and items of other types (hosted tool calls, shell and patch
+//     calls, MCP, custom tools, compaction) are refused.
+//   - instructions: a string, first in the system prompt.
+//   - max_output_tokens → max_tokens (the target's cap first; DefaultMaxTokens when
+//     neither sets one). Both bound thinking plus visible output.
+//   - tools: function tools (name, description, parameters, strict) as chat's; hosted
+//     tools (web_search, file_search, computer use, code interpreter, image generation,
+//     MCP, shell, apply_patch…) and custom tools are refused, and so is a function tool's
+//     member other than those (defer_loading, output_schema…) unless null. tool_choice:
+//     auto, none, required → any, {"type": "function", "name"} → tool; allowed_tools and
+//     hosted tool choices are refused. parallel_tool_calls as chat's.
+//   - text.format: json_schema (name, schema, strict, description) and json_object by the
+//     tool-forcing pattern, as chat's response_format (native output_config.format while
+//     thinking); text.verbosity other than medium is refused.
+//   - reasoning.effort as chat's reasoning_effort; reasoning.summary asks for what
+//     Anthropic's visible thinking is and needs nothing; reasoning.context all_turns
+//     (earlier reasoning read back) is refused.
+//   - temperature, top_p, user, safety_identifier, service_tier as chat's; top_logprobs
+//     (non-zero) is refused.
+//   - refused, because their state is stored at OpenAI: previous_response_id,
+//     conversation, prompt (a stored template). background (true) is refused: Anthropic
+//     has no responses to poll. include values that ask for logprobs are refused; the
+//     others (encrypted reasoning, hosted tools' outputs, input image URLs) ask for nothing
+//     an Anthropic answer could hold. moderation and a non-empty context_management
+//     (compaction) are refused.
+//   - truncation: "auto" drops the oldest items of an input that overflows the window,
+//     where Anthropic refuses it with a context-length error that a chain falls back on;
+//     an input that fits is answered the same either way, so it is accepted.
+//   - not carried, because they steer OpenAI's own services and not the answer: store
+//     (the translated answer says "store": false, and nothing can continue it by its id),
+//     metadata, prompt_cache_key, prompt_cache_retention, prompt_cache_options,
+//     stream_options, max_tool_calls (it counts hosted tool calls, which are refused), and
+//     the content parts' prompt_cache_breakpoint. Any other member is refused.
+//
+// Chat Completions ⇄ Responses is not translated: an OpenAI upstream serves each at its
+// own endpoint, and no route needs one carried to the other.
+//
 // # Answers
 //
 // openai.EncodeResponse writes a chat.completion with the text (content null beside tool
@@ -123,5 +182,12 @@
 // thinking block (unsigned: only Anthropic can sign its own), a text block and tool_use
 // blocks (arguments that are no JSON object are kept as a JSON string, so that nothing is
 // lost and the caller's parsing fails as it would have), stop_reason, and usage split back
-// into input, cache-read and cache-write tokens.
+// into input, cache-read and cache-write tokens. openai.EncodeResponsesResponse and
+// openai.ResponsesStreamEncoder write a Responses answer: a reasoning item (the visible
+// reasoning as its summary), a message with output_text, function_call items (call_id the
+// call's id, arguments its JSON text), status completed or incomplete (max_tokens and
+// length → max_output_tokens, refusal and content_filter → content_filter), the usage as
+// OpenAI counts it, and the typed stream events in OpenAI's order. The ids of the items
+// they write start with rs_tg, msg_tg and fc_tg; a client that sends such a reasoning item
+// back to an OpenAI upstream has it dropped (OpenAI refuses reasoning it did not make).
 package translate

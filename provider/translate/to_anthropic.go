@@ -163,25 +163,20 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 		return nil, err
 	}
 	out := anRequest{Model: t.Model, Stream: t.Stream}
+	c := common{effortField: "reasoning_effort"}
 	var (
 		maxTokens, maxCompletion *int64
-		reasoningEffort          string
-		tools                    []anTool
-		toolChoice               *anToolChoice
-		choiceField              string
-		parallel                 *bool
-		user, safetyID           string
 		responseFormat           json.RawMessage
 	)
 	for _, k := range keys {
 		raw := m[k]
-		switch k {
-		case "model":
-			if out.Model == "" {
-				if err := decode(raw, &out.Model, "model", "a string"); err != nil {
-					return nil, err
-				}
+		if ok, err := tr.shared(k, raw, &out, &c); ok || err != nil {
+			if err != nil {
+				return nil, err
 			}
+			continue
+		}
+		switch k {
 		case "messages":
 			// Translated below, once the fields they depend on are known.
 		case "max_tokens":
@@ -190,21 +185,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			}
 		case "max_completion_tokens":
 			if err := wire.DecodeTokens(raw, &maxCompletion, k); err != nil {
-				return nil, err
-			}
-		case "temperature":
-			var v *float64
-			if err := decode(raw, &v, k, "a number"); err != nil {
-				return nil, err
-			}
-			if v != nil {
-				// The same softmax temperature in both APIs; OpenAI allows up to 2,
-				// Anthropic up to 1, the closest it can do.
-				c := min(max(*v, 0), 1)
-				out.Temperature = &c
-			}
-		case "top_p":
-			if err := decode(raw, &out.TopP, k, "a number"); err != nil {
 				return nil, err
 			}
 		case "top_k":
@@ -220,8 +200,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			if n != nil && *n != 1 {
 				return nil, tr.refuse(k, "Anthropic returns one answer per request")
 			}
-		case "stream":
-			// Target.Stream decides.
 		case "stop":
 			stops, err := decodeStop(raw)
 			if err != nil {
@@ -229,55 +207,32 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			}
 			out.StopSequences = stops
 		case "tools":
-			if tools, err = tr.tools(raw); err != nil {
+			tools, err := tr.tools(raw)
+			if err != nil {
 				return nil, err
 			}
+			c.tools = append(c.tools, tools...)
 		case "functions":
 			var fs []oaFunction
 			if err := decode(raw, &fs, k, "an array of functions"); err != nil {
 				return nil, err
 			}
 			for _, f := range fs {
-				tools = append(tools, anToolOf(f))
+				c.tools = append(c.tools, anToolOf(f))
 			}
 		case "tool_choice", "function_call":
 			if isNull(raw) {
 				continue
 			}
-			if toolChoice, err = tr.toolChoice(raw, k); err != nil {
+			if c.toolChoice, err = tr.toolChoice(raw, k); err != nil {
 				return nil, err
 			}
-			choiceField = k
-		case "parallel_tool_calls":
-			if err := decode(raw, &parallel, k, "a boolean"); err != nil {
-				return nil, err
-			}
+			c.choiceField = k
 		case "response_format":
 			responseFormat = raw
 		case "reasoning_effort":
-			if err := decode(raw, &reasoningEffort, k, "a string"); err != nil {
+			if err := decode(raw, &c.effort, k, "a string"); err != nil {
 				return nil, err
-			}
-		case "user":
-			if err := decode(raw, &user, k, "a string"); err != nil {
-				return nil, err
-			}
-		case "safety_identifier":
-			if err := decode(raw, &safetyID, k, "a string"); err != nil {
-				return nil, err
-			}
-		case "service_tier":
-			var tier string
-			if err := decode(raw, &tier, k, "a string"); err != nil {
-				return nil, err
-			}
-			// auto and default have Anthropic twins; flex, scale and priority name OpenAI
-			// contracts with no Anthropic counterpart, whose tier is then the account's.
-			switch tier {
-			case "auto":
-				out.ServiceTier = "auto"
-			case "default":
-				out.ServiceTier = "standard_only"
 			}
 		case "frequency_penalty", "presence_penalty":
 			var v *float64
@@ -301,14 +256,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 				return nil, err
 			}
 			if v != nil && *v {
-				return nil, tr.refuse(k, "Anthropic returns no log probabilities")
-			}
-		case "top_logprobs":
-			var v *float64
-			if err := decode(raw, &v, k, "an integer"); err != nil {
-				return nil, err
-			}
-			if v != nil && *v != 0 {
 				return nil, tr.refuse(k, "Anthropic returns no log probabilities")
 			}
 		case "seed":
@@ -341,10 +288,6 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 			if !isNull(raw) {
 				return nil, tr.refuse(k, "OpenAI's built-in web search has no Anthropic equivalent in this format")
 			}
-		case "moderation":
-			if !isNull(raw) {
-				return nil, tr.refuse(k, "Anthropic has no moderation policy option")
-			}
 		default:
 			if oaIgnored[k] {
 				continue
@@ -354,64 +297,21 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 	}
 
 	switch {
-	case t.MaxTokens > 0:
-		out.MaxTokens = t.MaxTokens
 	case maxCompletion != nil:
-		out.MaxTokens = int(*maxCompletion)
+		c.maxTokens = maxCompletion
 	case maxTokens != nil:
-		out.MaxTokens = int(*maxTokens)
-	default:
-		out.MaxTokens = DefaultMaxTokens
+		c.maxTokens = maxTokens
 	}
-	switch {
-	case user != "":
-		out.Metadata = &anMetadata{UserID: user}
-	case safetyID != "":
-		out.Metadata = &anMetadata{UserID: safetyID}
-	}
-
-	if err := tr.thinking(&out, reasoningEffort); err != nil {
-		return nil, err
-	}
-
-	// Tools and the choice among them, then the response format that may add one.
-	out.Tools = tools
-	if toolChoice != nil && len(tools) == 0 && toolChoice.Type != "none" {
-		return nil, bad(choiceField, "is only allowed when tools are specified")
-	}
-	if len(tools) > 0 {
-		if parallel != nil && !*parallel {
-			if toolChoice == nil {
-				toolChoice = &anToolChoice{Type: "auto"}
-			}
-			if toolChoice.Type != "none" {
-				toolChoice.DisableParallelToolUse = true
-			}
-		}
-		out.ToolChoice = toolChoice
-	} else if toolChoice != nil && toolChoice.Type == "none" {
-		// "none" without tools changes nothing; Anthropic wants tools beside a choice.
-		toolChoice = nil
-	}
-	res := &Request{}
-	if !isNull(responseFormat) && out.Thinking != nil {
-		// Thinking forbids forcing a tool: native structured output carries the schema.
-		if err := tr.nativeFormat(&out, responseFormat); err != nil {
-			return nil, err
-		}
-	} else if !isNull(responseFormat) {
-		name, err := tr.responseFormat(&out, responseFormat)
+	if !isNull(responseFormat) {
+		f, err := chatFormat(responseFormat)
 		if err != nil {
 			return nil, err
 		}
-		res.ResponseTool = name
+		c.format = &f
 	}
-	if out.Thinking != nil && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
-		field := choiceField
-		if res.ResponseTool != "" {
-			field = "response_format"
-		}
-		return nil, tr.refuse(field, "Anthropic cannot force a tool call while thinking (reasoning_effort) is on")
+	res := &Request{}
+	if err := tr.finish(&out, t, c, res); err != nil {
+		return nil, err
 	}
 
 	raw, ok := m["messages"]
@@ -425,8 +325,70 @@ func ToAnthropic(body []byte, t Target) (*Request, error) {
 	return res, nil
 }
 
-// thinking maps reasoning_effort onto a thinking budget below max_tokens.
-func (tr translator) thinking(out *anRequest, effort string) error {
+// shared translates a top-level member that chat and the Responses API share, and
+// reports whether k was one: the model, sampling, the parallel tool calls switch, the
+// caller's identifiers, the service tier, log probabilities and moderation.
+func (tr translator) shared(k string, raw json.RawMessage, out *anRequest, c *common) (bool, error) {
+	switch k {
+	case "model":
+		if out.Model == "" {
+			return true, decode(raw, &out.Model, "model", "a string")
+		}
+	case "temperature":
+		var v *float64
+		if err := decode(raw, &v, k, "a number"); err != nil {
+			return true, err
+		}
+		if v != nil {
+			// The same softmax temperature in both APIs; OpenAI allows up to 2,
+			// Anthropic up to 1, the closest it can do.
+			x := min(max(*v, 0), 1)
+			out.Temperature = &x
+		}
+	case "top_p":
+		return true, decode(raw, &out.TopP, k, "a number")
+	case "stream":
+		// Target.Stream decides.
+	case "parallel_tool_calls":
+		return true, decode(raw, &c.parallel, k, "a boolean")
+	case "user":
+		return true, decode(raw, &c.user, k, "a string")
+	case "safety_identifier":
+		return true, decode(raw, &c.safetyID, k, "a string")
+	case "service_tier":
+		var tier string
+		if err := decode(raw, &tier, k, "a string"); err != nil {
+			return true, err
+		}
+		// auto and default have Anthropic twins; flex, scale and priority name OpenAI
+		// contracts with no Anthropic counterpart, whose tier is then the account's.
+		switch tier {
+		case "auto":
+			out.ServiceTier = "auto"
+		case "default":
+			out.ServiceTier = "standard_only"
+		}
+	case "top_logprobs":
+		var v *float64
+		if err := decode(raw, &v, k, "an integer"); err != nil {
+			return true, err
+		}
+		if v != nil && *v != 0 {
+			return true, tr.refuse(k, "Anthropic returns no log probabilities")
+		}
+	case "moderation":
+		if !isNull(raw) {
+			return true, tr.refuse(k, "Anthropic has no moderation policy option")
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// thinking maps a reasoning effort (chat's reasoning_effort, the Responses API's
+// reasoning.effort: field names it) onto a thinking budget below max_tokens.
+func (tr translator) thinking(out *anRequest, effort, field string) error {
 	var budget int
 	switch effort {
 	case "", "none", "minimal":
@@ -440,22 +402,24 @@ func (tr translator) thinking(out *anRequest, effort string) error {
 		budget = budgetHigh
 	case "xhigh":
 		budget = budgetXHigh
+	case "max":
+		budget = budgetMax
 	default:
-		return bad("reasoning_effort", "must be one of none, minimal, low, medium, high, xhigh; got %q", effort)
+		return bad(field, "must be one of none, minimal, low, medium, high, xhigh, max; got %q", effort)
 	}
 	// The budget counts against max_tokens and must stay below it.
 	budget = min(budget, out.MaxTokens-1)
 	if budget < minThinkingBudget {
-		return tr.refuse("reasoning_effort", "Anthropic needs a thinking budget of at least %d tokens below max_tokens, and max_tokens is %d", minThinkingBudget, out.MaxTokens)
+		return tr.refuse(field, "Anthropic needs a thinking budget of at least %d tokens below max_tokens, and max_tokens is %d", minThinkingBudget, out.MaxTokens)
 	}
 	if out.Temperature != nil && *out.Temperature != 1 {
-		return tr.refuse("temperature", "Anthropic accepts no temperature but 1 while thinking (reasoning_effort) is on")
+		return tr.refuse("temperature", "Anthropic accepts no temperature but 1 while thinking (%s) is on", field)
 	}
 	if out.TopP != nil && *out.TopP < 0.95 {
-		return tr.refuse("top_p", "Anthropic accepts no top_p below 0.95 while thinking (reasoning_effort) is on")
+		return tr.refuse("top_p", "Anthropic accepts no top_p below 0.95 while thinking (%s) is on", field)
 	}
 	if out.TopK != nil {
-		return tr.refuse("top_k", "Anthropic accepts no top_k while thinking (reasoning_effort) is on")
+		return tr.refuse("top_k", "Anthropic accepts no top_k while thinking (%s) is on", field)
 	}
 	out.Thinking = &anThinking{Type: "enabled", BudgetTokens: budget}
 	return nil
@@ -563,10 +527,22 @@ func (tr translator) toolChoice(raw json.RawMessage, field string) (*anToolChoic
 // responseToolDescription is what the model reads of the tool that carries a JSON answer.
 const responseToolDescription = "Respond to the user with a JSON object that matches this tool's input schema. Call this tool to give your final answer."
 
-// responseFormat carries response_format by the tool-forcing pattern: a tool whose input
-// schema is the answer's schema, which the model is made to call. It returns the tool's
-// name, or "" for a plain text format.
-func (tr translator) responseFormat(out *anRequest, raw json.RawMessage) (string, error) {
+// formatSpec is a structured-output request in either OpenAI shape: chat's
+// response_format {type, json_schema: {name, description, schema, strict}} or the
+// Responses API's text.format {type, name, description, schema, strict}. The field names
+// say where its members sit in the caller's body, for errors.
+type formatSpec struct {
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Strict      *bool           `json:"strict"`
+
+	field, typeField, nameField, schemaField string
+}
+
+// chatFormat reads chat's response_format.
+func chatFormat(raw json.RawMessage) (formatSpec, error) {
 	var rf struct {
 		Type       string `json:"type"`
 		JSONSchema *struct {
@@ -577,25 +553,110 @@ func (tr translator) responseFormat(out *anRequest, raw json.RawMessage) (string
 		} `json:"json_schema"`
 	}
 	if err := decode(raw, &rf, "response_format", "an object"); err != nil {
-		return "", err
+		return formatSpec{}, err
 	}
+	f := formatSpec{Type: rf.Type, field: "response_format", typeField: "response_format.type",
+		nameField: "response_format.json_schema.name", schemaField: "response_format.json_schema.schema"}
+	if js := rf.JSONSchema; js != nil {
+		f.Name, f.Description, f.Schema, f.Strict = js.Name, js.Description, js.Schema, js.Strict
+	}
+	return f, nil
+}
+
+// common is what both OpenAI formats ask of an Anthropic request besides the
+// conversation, gathered from the caller's body and applied by finish.
+type common struct {
+	maxTokens           *int64 // the caller's output cap
+	effort, effortField string // the reasoning effort and where the body says it
+	tools               []anTool
+	toolChoice          *anToolChoice
+	choiceField         string // where the body says the tool choice
+	parallel            *bool
+	user, safetyID      string
+	format              *formatSpec // nil for none
+}
+
+// finish sets out's cap, metadata, thinking, tools, tool choice and structured output
+// from c, in the order their constraints need, and names the response tool in res.
+func (tr translator) finish(out *anRequest, t Target, c common, res *Request) error {
+	switch {
+	case t.MaxTokens > 0:
+		out.MaxTokens = t.MaxTokens
+	case c.maxTokens != nil:
+		out.MaxTokens = int(*c.maxTokens)
+	default:
+		out.MaxTokens = DefaultMaxTokens
+	}
+	switch {
+	case c.user != "":
+		out.Metadata = &anMetadata{UserID: c.user}
+	case c.safetyID != "":
+		out.Metadata = &anMetadata{UserID: c.safetyID}
+	}
+
+	if err := tr.thinking(out, c.effort, c.effortField); err != nil {
+		return err
+	}
+
+	// Tools and the choice among them, then the response format that may add one.
+	out.Tools = c.tools
+	toolChoice := c.toolChoice
+	if toolChoice != nil && len(c.tools) == 0 && toolChoice.Type != "none" {
+		return bad(c.choiceField, "is only allowed when tools are specified")
+	}
+	if len(c.tools) > 0 {
+		if c.parallel != nil && !*c.parallel {
+			if toolChoice == nil {
+				toolChoice = &anToolChoice{Type: "auto"}
+			}
+			if toolChoice.Type != "none" {
+				toolChoice.DisableParallelToolUse = true
+			}
+		}
+		out.ToolChoice = toolChoice
+	}
+	if f := c.format; f != nil && out.Thinking != nil {
+		// Thinking forbids forcing a tool: native structured output carries the schema.
+		if err := tr.nativeFormat(out, *f, c.effortField); err != nil {
+			return err
+		}
+	} else if f != nil {
+		name, err := tr.responseFormat(out, *f)
+		if err != nil {
+			return err
+		}
+		res.ResponseTool = name
+	}
+	if out.Thinking != nil && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
+		field := c.choiceField
+		if res.ResponseTool != "" {
+			field = c.format.field
+		}
+		return tr.refuse(field, "Anthropic cannot force a tool call while thinking (%s) is on", c.effortField)
+	}
+	return nil
+}
+
+// responseFormat carries a structured-output request by the tool-forcing pattern: a tool
+// whose input schema is the answer's schema, which the model is made to call. It returns
+// the tool's name, or "" for a plain text format.
+func (tr translator) responseFormat(out *anRequest, f formatSpec) (string, error) {
 	tool := anTool{Description: responseToolDescription}
-	switch rf.Type {
+	switch f.Type {
 	case "text":
 		return "", nil
 	case "json_object":
 		tool.Name = "json_response"
 		tool.InputSchema = json.RawMessage(`{"type":"object"}`)
 	case "json_schema":
-		js := rf.JSONSchema
-		if js == nil || js.Name == "" {
-			return "", bad("response_format.json_schema.name", "is required")
+		if f.Name == "" {
+			return "", bad(f.nameField, "is required")
 		}
-		tool.Name = js.Name
-		if js.Description != "" {
-			tool.Description = js.Description + "\n\n" + responseToolDescription
+		tool.Name = f.Name
+		if f.Description != "" {
+			tool.Description = f.Description + "\n\n" + responseToolDescription
 		}
-		tool.InputSchema = js.Schema
+		tool.InputSchema = f.Schema
 		if isNull(tool.InputSchema) {
 			tool.InputSchema = json.RawMessage(`{"type":"object"}`)
 		}
@@ -603,15 +664,15 @@ func (tr translator) responseFormat(out *anRequest, raw json.RawMessage) (string
 			Type json.RawMessage `json:"type"`
 		}
 		if json.Unmarshal(tool.InputSchema, &top) != nil || (len(top.Type) > 0 && string(top.Type) != `"object"`) {
-			return "", tr.refuse("response_format.json_schema.schema", "an Anthropic tool input must be a JSON object, and this schema's top level is not")
+			return "", tr.refuse(f.schemaField, "an Anthropic tool input must be a JSON object, and this schema's top level is not")
 		}
-		tool.Strict = js.Strict != nil && *js.Strict
+		tool.Strict = f.Strict != nil && *f.Strict
 	default:
-		return "", tr.refuse("response_format.type", "Anthropic has no response format %q", rf.Type)
+		return "", tr.refuse(f.typeField, "Anthropic has no response format %q", f.Type)
 	}
 	for _, t := range out.Tools {
 		if t.Name == tool.Name {
-			return "", tr.refuse("response_format", "its name %q is also a tool's, and the answer could not be told from a call", tool.Name)
+			return "", tr.refuse(f.field, "its name %q is also a tool's, and the answer could not be told from a call", tool.Name)
 		}
 	}
 	switch c := out.ToolChoice; {
@@ -622,36 +683,27 @@ func (tr translator) responseFormat(out *anRequest, raw json.RawMessage) (string
 		// tool leaves it those two choices and no third (plain text).
 		out.ToolChoice = &anToolChoice{Type: "any", DisableParallelToolUse: c != nil && c.DisableParallelToolUse}
 	default:
-		return "", tr.refuse("response_format", "it is carried to Anthropic by forcing a tool call, which tool_choice %q already decides", c.Type)
+		return "", tr.refuse(f.field, "it is carried to Anthropic by forcing a tool call, which tool_choice %q already decides", c.Type)
 	}
 	out.Tools = append(out.Tools, tool)
 	return tool.Name, nil
 }
 
-// nativeFormat carries a json_schema response format as Anthropic's structured output
+// nativeFormat carries a json_schema format as Anthropic's structured output
 // (output_config.format), for a request that thinks and so cannot force a tool. Models
 // before Claude Sonnet 4.5 and Haiku 4.5 refuse it; the upstream says so.
-func (tr translator) nativeFormat(out *anRequest, raw json.RawMessage) error {
-	var rf struct {
-		Type       string `json:"type"`
-		JSONSchema *struct {
-			Schema json.RawMessage `json:"schema"`
-		} `json:"json_schema"`
-	}
-	if err := decode(raw, &rf, "response_format", "an object"); err != nil {
-		return err
-	}
-	switch rf.Type {
+func (tr translator) nativeFormat(out *anRequest, f formatSpec, effortField string) error {
+	switch f.Type {
 	case "text":
 		return nil
 	case "json_schema":
-		if rf.JSONSchema == nil || isNull(rf.JSONSchema.Schema) {
-			return bad("response_format.json_schema.schema", "is required")
+		if isNull(f.Schema) {
+			return bad(f.schemaField, "is required")
 		}
-		out.OutputConfig = &anOutputConfig{Format: &anFormat{Type: "json_schema", Schema: rf.JSONSchema.Schema}}
+		out.OutputConfig = &anOutputConfig{Format: &anFormat{Type: "json_schema", Schema: f.Schema}}
 		return nil
 	}
-	return tr.refuse("response_format", "a %q format is carried to Anthropic by forcing a tool call, which thinking (reasoning_effort) forbids", rf.Type)
+	return tr.refuse(f.field, "a %q format is carried to Anthropic by forcing a tool call, which thinking (%s) forbids", f.Type, effortField)
 }
 
 // messages translates the conversation: system and developer messages into the system

@@ -150,4 +150,5 @@ const (
 	budgetMedium      = 2048
 	budgetHigh        = 4096
 	budgetXHigh       = 8192
+	budgetMax         = 16384
 )

@@ -245,6 +245,28 @@ var typeKinds = map[string]llm.Kind{
 	"BadRequestError":       llm.KindBadRequest, // vLLM, SGLang
 	"api_error":             llm.KindServer,
 	"server_error":          llm.KindServer,
+	// The error codes of a failed Responses API answer (response.failed): a prompt or an
+	// image the model refuses fails the same way again, a file search that timed out may
+	// pass.
+	"invalid_prompt":                 llm.KindBadRequest,
+	"bio_policy":                     llm.KindBadRequest,
+	"misalignment_policy_violation":  llm.KindBadRequest,
+	"data_residency_mismatch":        llm.KindBadRequest,
+	"invalid_image":                  llm.KindBadRequest,
+	"invalid_image_format":           llm.KindBadRequest,
+	"invalid_base64_image":           llm.KindBadRequest,
+	"invalid_image_url":              llm.KindBadRequest,
+	"image_too_large":                llm.KindBadRequest,
+	"image_too_small":                llm.KindBadRequest,
+	"image_parse_error":              llm.KindBadRequest,
+	"image_content_policy_violation": llm.KindBadRequest,
+	"invalid_image_mode":             llm.KindBadRequest,
+	"image_file_too_large":           llm.KindBadRequest,
+	"unsupported_image_media_type":   llm.KindBadRequest,
+	"empty_image_file":               llm.KindBadRequest,
+	"failed_to_download_image":       llm.KindBadRequest,
+	"image_file_not_found":           llm.KindBadRequest,
+	"vector_store_timeout":           llm.KindTimeout,
 }
 
 // Classify returns the Kind of an upstream error from its HTTP status (0 for an error

@@ -36,14 +36,21 @@ func NewClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
+// MaxEmbeddingsBody bounds an embeddings answer, which can be far larger than a
+// completion: 2048 inputs of 3072 dimensions written as JSON numbers reach about 130 MB.
+const MaxEmbeddingsBody = 256 << 20
+
 // ReadBody reads a whole non-streaming body, at most MaxBody bytes.
-func ReadBody(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
+func ReadBody(r io.Reader) ([]byte, error) { return ReadBodyLimit(r, MaxBody) }
+
+// ReadBodyLimit reads a whole non-streaming body, at most limit bytes.
+func ReadBodyLimit(r io.Reader, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxBody {
-		return nil, fmt.Errorf("upstream body larger than %d bytes", MaxBody)
+	if len(b) > limit {
+		return nil, fmt.Errorf("upstream body larger than %d bytes", limit)
 	}
 	return b, nil
 }
