@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
@@ -370,14 +371,18 @@ func TestFallback(t *testing.T) {
 }
 
 // TestCancel: a call whose context is cancelled, before the answer or in the middle of a
-// stream, leaves no reservation open and no hold in the ledger once the SDK call, or the
-// stream's Close, has returned.
+// stream, returns context.Canceled to the SDK at once, and leaves no reservation open and
+// no hold in the ledger once the engine has finished the upstream calls its callers
+// abandoned (Close waits for them; the provider may bill a call its caller left, so the
+// engine learns what it cost before it lets the hold go). The hanging and silent upstreams
+// drop the connection after HangMax, as a real one's idle timeout would.
 func TestCancel(t *testing.T) {
+	const hangMax = 50 * time.Millisecond
 	emu := emulator.Config{Seed: 1, Output: emulator.Output{MinTokens: 500, MaxTokens: 500}, Models: map[string]emulator.Model{
-		"gpt-4o":          {Faults: &emulator.Faults{Hang: 1}},
-		"claude-sonnet-4": {Faults: &emulator.Faults{Hang: 1}},
-		"gpt-4.1":         {Faults: &emulator.Faults{Silent: 1}},
-		"claude-opus-4-1": {Faults: &emulator.Faults{Silent: 1}},
+		"gpt-4o":          {Faults: &emulator.Faults{Hang: 1, HangMax: hangMax}},
+		"claude-sonnet-4": {Faults: &emulator.Faults{Hang: 1, HangMax: hangMax}},
+		"gpt-4.1":         {Faults: &emulator.Faults{Silent: 1, HangMax: hangMax}},
+		"claude-opus-4-1": {Faults: &emulator.Faults{Silent: 1, HangMax: hangMax}},
 	}}
 	// waiting cancels the call once its request reached the emulator.
 	waiting := func(t *testing.T, f *fixture) context.Context {
@@ -447,6 +452,9 @@ func TestCancel(t *testing.T) {
 			err := tt.do(t, f)
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			if err := f.eng.Close(); err != nil {
+				t.Fatal(err)
 			}
 			f.settled(t)
 		})

@@ -182,6 +182,9 @@ type Config struct {
 	MinClampTokens int
 	// Tokenizer estimates prompts and counts the generated text of streams that end
 	// early; nil means the offline estimates of package tokens (see OfflineTokenizer).
+	// A Tokenizer set here is authoritative: it is asked even for a request whose parser
+	// already counted its input (llm.Request.InputTokens, the offline estimate made in the
+	// parser's one pass over the body), which is used only when Tokenizer is nil.
 	Tokenizer Tokenizer
 	// Ledger, when set, journals a hold before every upstream call and receives a record
 	// for every attempt that reached an upstream.
@@ -302,9 +305,12 @@ type Engine struct {
 	cache     ResponseCache
 	budget    *retry.Budget
 	tokenizer Tokenizer
-	log       *slog.Logger
-	open      atomic.Int64 // reservations neither settled nor released
-	calls     callTracker  // upstream calls running in goroutines of their own
+	// parsedInput: the offline tokenizer is in use, so a count the request's parser made
+	// (llm.Request.InputTokens) is the same estimate and is taken as it is.
+	parsedInput bool
+	log         *slog.Logger
+	open        atomic.Int64 // reservations neither settled nor released
+	calls       callTracker  // upstream calls running in goroutines of their own
 }
 
 // New validates cfg (see Config.Validate) and returns an Engine.
@@ -327,6 +333,7 @@ func New(cfg Config) (*Engine, error) {
 		e.log = slog.Default()
 	}
 	if e.tokenizer == nil {
+		e.parsedInput = true
 		e.tokenizer = OfflineTokenizer{}
 	}
 	if e.cfg.DefaultMaxTokens == 0 {

@@ -37,7 +37,7 @@ func (s shape) worst(m pricing.Model, maxOut int64) quota.Amount {
 
 // inputFor estimates the prompt as a model of provider bills it, once per provider family.
 func (r *run) inputFor(provider string) (int64, error) {
-	if r.req.InputTokens > 0 {
+	if r.req.InputTokens > 0 && r.e.parsedInput {
 		return int64(r.req.InputTokens), nil
 	}
 	for i := range r.inputs {
