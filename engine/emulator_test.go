@@ -16,10 +16,19 @@ import (
 	"github.com/tollgate/tollgate/retry"
 )
 
-// emuTokenizer counts generated text as the emulator does (emulator.CountTokens), so that
-// what the early-end rule counts can be compared with the emulator's bill token for token;
-// prompts it estimates offline.
+// emuTokenizer counts as the emulator does (emulator.CountTokens), so that what the
+// early-end rule counts can be compared with the emulator's bill token for token: generated
+// text, and prompts of plain text messages with the chat framing (3 tokens per message and
+// 3 per request).
 type emuTokenizer struct{ engine.OfflineTokenizer }
+
+func (emuTokenizer) Input(req *llm.Request, _ string) (int64, error) {
+	n := 3
+	for _, m := range req.Messages {
+		n += 3 + emulator.CountTokens(m.Content)
+	}
+	return int64(n), nil
+}
 
 func (emuTokenizer) Output(string) engine.TokenCounter { return &emuCounter{} }
 

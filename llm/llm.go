@@ -115,7 +115,10 @@ type Request struct {
 	// TTL, above the input price, so the worst case is priced with it.
 	CacheTTL time.Duration
 
-	// InputTokens is the estimate of the prompt size; 0 lets the engine estimate it. For
+	// InputTokens is the offline estimate of the prompt size that the request's parser
+	// made in its one pass over the body; 0 lets the engine estimate it. The engine takes
+	// it only when its Tokenizer is the default (offline) one: a configured Tokenizer is
+	// asked instead. For
 	// a request that NeedsStoredState it counts the body only: the stored conversation
 	// that the upstream adds to it is not known here.
 	InputTokens int
