@@ -191,6 +191,9 @@ func (c *Cache) Put(k Key, resp *llm.Response, now time.Time) error {
 	r.Cached = true
 	// The caller may reuse its buffer; the cache's copy must not change under readers.
 	r.Body = append([]byte(nil), resp.Body...)
+	// The upstream's headers describe that call (its request id, its rate-limit state),
+	// not a later answer from the cache; they are also the largest part of an entry.
+	r.Header = nil
 	it := &item{key: k, entry: Entry{Response: r, StoredAt: now}, size: size}
 
 	c.mu.Lock()

@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -129,10 +130,13 @@ func (fakeStream) Recv() (llm.Chunk, error) { return llm.Chunk{}, llm.EOF }
 func (fakeStream) Usage() llm.Usage         { return llm.Usage{} }
 func (fakeStream) Close() error             { return nil }
 
+// TestPutCopiesBody: the entry is the cache's own copy, without the upstream's headers,
+// which described that call (its request id, its rate-limit state) and not a later answer.
 func TestPutCopiesBody(t *testing.T) {
 	t.Parallel()
 	c := New(Config{})
 	r := answer("a")
+	r.Header = http.Header{"X-Request-Id": {"req_upstream"}, "X-Ratelimit-Remaining-Requests": {"3"}}
 	if err := c.Put(keyN(1), r, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +145,9 @@ func TestPutCopiesBody(t *testing.T) {
 	e, _, _ := c.Get(keyN(1), t0)
 	if e.Response.Body[0] != '{' || !e.Response.Cached {
 		t.Errorf("Get() after caller mutation = %q cached=%v, want unchanged copy", e.Response.Body, e.Response.Cached)
+	}
+	if e.Response.Header != nil {
+		t.Errorf("cached entry kept the upstream's headers %v, want none", e.Response.Header)
 	}
 }
 

@@ -19,7 +19,6 @@ package metrics
 
 import (
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -223,10 +222,8 @@ func (m *Metrics) Observe(ev engine.Event) {
 	case engine.Clamped:
 		m.clamped.Inc()
 	case engine.BudgetWarning:
-		// The event names the quota with its scope ("tenant-usd [tenant=acme]"); the
-		// rule's name alone is the bounded part.
-		name, _, _ := strings.Cut(ev.Quota, " [")
-		m.budgetWarnings.WithLabelValues(name).Inc()
+		// The rule's name is the bounded part; the scope (a tenant, a session) is not.
+		m.budgetWarnings.WithLabelValues(ev.Budget.Name).Inc()
 	case engine.Settled:
 		tenant := m.Tenant(ev.Identity.Tenant)
 		model := m.Model(ev.Model)

@@ -270,6 +270,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		ChainAttempts:    c.Retry.ChainAttempts,
 		Cooldown:         c.cooldownConfig(),
 		DefaultMaxTokens: c.DefaultMaxTokens,
+		AbandonTimeout:   c.AbandonTimeout.D(),
 		Ledger:           b.Ledger,
 		OnEvent:          onEvent,
 		Logger:           logger,

@@ -41,6 +41,10 @@ type Config struct {
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
 	// RequestTimeout bounds one request, streams included; 0 means 10 minutes.
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// AbandonTimeout bounds how long an upstream call goes on after its caller left
+	// (cancelled, disconnected, timed out) so that what the provider bills for it is
+	// learned and settled; 0 means 5 minutes (engine.Config.AbandonTimeout).
+	AbandonTimeout Duration `yaml:"abandon_timeout"`
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown; 0 means 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// BudgetStatus is the HTTP status of a budget refusal: 429 or 402; 0 means 429. See

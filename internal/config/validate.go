@@ -126,6 +126,7 @@ func (v *validator) top() {
 		v.problem("default_max_tokens", "must not be negative, got %d", c.DefaultMaxTokens)
 	}
 	v.nonNegative("request_timeout", c.RequestTimeout)
+	v.nonNegative("abandon_timeout", c.AbandonTimeout)
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	if c.BudgetStatus != 0 && c.BudgetStatus != 429 && c.BudgetStatus != 402 {
 		v.problem("budget_status", "want 429 (the default) or 402, got %d", c.BudgetStatus)
