@@ -65,6 +65,9 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		r.skip(step, provName, fallback.WhyNoUpstream, err.Error(), false)
 		return nil, err, true
 	}
+	if err := r.supported(step, provName, prov, model); err != nil {
+		return nil, err, true
+	}
 	deployment := provName + "/" + step.Model
 	if st := e.cooldowns.State(deployment, time.Now()); st == fallback.Open {
 		err := &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}
@@ -83,7 +86,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 	labels := quota.Labels{Provider: provName, Model: model.Name, Tenant: r.req.Identity.Tenant,
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
 	r.quotas = e.quotas.get(labels)
-	sh := shape{input: input, choices: int64(r.req.Choices()), ttl: r.req.CacheTTL}
+	sh := r.shapeFor(model, input)
 
 	var last error
 	for try := 1; ; try++ {

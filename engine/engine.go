@@ -391,6 +391,11 @@ func (e *Engine) Store() quota.Store { return e.store }
 // max_tokens against a model's MaxOutput and lists models with it.
 func (e *Engine) Pricing() *pricing.Table { return e.prices }
 
+// Provider returns the upstream called name (Config.Providers), nil when there is none:
+// the gateway asks an Anthropic upstream to count a prompt's tokens, a call that is not an
+// attempt at generation and that no quota covers.
+func (e *Engine) Provider(name string) llm.Provider { return e.providers[name] }
+
 // Cooldowns returns the per-deployment circuit breakers, for their state.
 func (e *Engine) Cooldowns() Cooldowns { return e.cooldowns }
 

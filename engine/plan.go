@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate/tollgate/pricing"
 	"github.com/tollgate/tollgate/queue"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 // The plan phase: the prompt's size, the output cap a model step may use, and the
@@ -24,21 +25,51 @@ type shape struct {
 	input   int64
 	choices int64
 	ttl     time.Duration
+	// window, when positive, is the context window of a request that continues state
+	// stored at the upstream (llm.Request.NeedsStoredState): its stored conversation,
+	// which the body does not show, may fill whatever the window leaves beside the
+	// output cap, so its input is reserved as that much.
+	window int64
+}
+
+// shapeFor returns the shape of an attempt at model m whose prompt is estimated at
+// input tokens.
+func (r *run) shapeFor(m pricing.Model, input int64) shape {
+	s := shape{input: input, choices: int64(r.req.Choices()), ttl: r.req.CacheTTL}
+	if r.req.NeedsStoredState() {
+		s.window = int64(m.ContextWindow)
+	}
+	return s
 }
 
 // worst is the most an attempt of this shape at model m with a cap of maxOut tokens per
 // choice can use: one request, the input, n × the cap, and their price at the dearest
-// rates the request can incur.
+// rates the request can incur. A request that continues stored state may bring up to
+// the context window less the cap as input: the upstream refuses a prompt that leaves
+// no room for the cap, and a smaller cap (a clamp) leaves room for more input.
 func (s shape) worst(m pricing.Model, maxOut int64) quota.Amount {
 	out := s.choices * maxOut
-	return quota.Amount{Requests: 1, InputTokens: s.input, OutputTokens: out,
-		MicroUSD: m.WorstCost(s.input, out, s.ttl)}
+	in := s.input
+	if s.window > 0 {
+		in = max(in, s.window-out)
+	}
+	return quota.Amount{Requests: 1, InputTokens: in, OutputTokens: out,
+		MicroUSD: m.WorstCost(in, out, s.ttl)}
 }
 
 // inputFor estimates the prompt as a model of provider bills it, once per provider family.
+// A Responses API request's InputTokens is its parser's estimate, calibrated for OpenAI:
+// served by an Anthropic model, whose tokenizer counts more, it gets
+// tokens.AnthropicMargin on top, as the OfflineTokenizer gives a chat body.
 func (r *run) inputFor(provider string) (int64, error) {
-	if r.req.InputTokens > 0 && r.e.parsedInput {
-		return int64(r.req.InputTokens), nil
+	// The parser's count is the offline estimate: taken as it is unless a Tokenizer was
+	// configured, which is asked instead for the chat formats it counts.
+	chat := r.req.Format == llm.OpenAI || r.req.Format == llm.Anthropic
+	if n := int64(r.req.InputTokens); n > 0 && (r.e.parsedInput || !chat) {
+		if r.req.Format == llm.Responses && provider == pricing.ProviderAnthropic {
+			n = (n*tokens.AnthropicMargin + 3) / 4
+		}
+		return n, nil
 	}
 	for i := range r.inputs {
 		if r.inputs[i].provider == provider {
@@ -259,4 +290,37 @@ func (r *run) skip(step fallback.Step, provider string, why fallback.Why, reason
 func (r *run) skipErr(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool, err error) {
 	r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provider, Result: fallback.Skipped, Why: why, Reason: reason, Err: err})
 	r.emit(Event{Kind: Skipped, Model: step.Model, Provider: provider, Why: why, Reason: reason, Downgrade: downgrade})
+}
+
+// supported reports whether the step of model m at provider prov can serve the request
+// at all, before anything is reserved for it: an embeddings request needs an embedding
+// model and any other request a model that generates; and a provider that is an
+// llm.Supporter is asked about its endpoints, the state it holds (a previous_response_id
+// stored at OpenAI) and what its translation can carry. A step that cannot is recorded
+// as skipped, WhyUnsupported or WhyUntranslatable, and its error returned: when no step
+// can, that error is the request's, which the gateway answers with a 400 naming the
+// field.
+func (r *run) supported(step fallback.Step, provName string, prov llm.Provider, m pricing.Model) error {
+	var err error
+	switch f := r.req.Format; {
+	case !f.Generates() && m.Kind != pricing.KindEmbedding:
+		err = &llm.UnsupportedError{Provider: provName, Format: f,
+			Reason: fmt.Sprintf("%s is not an embedding model", m.Name)}
+	case f.Generates() && m.Kind == pricing.KindEmbedding:
+		err = &llm.UnsupportedError{Provider: provName, Format: f,
+			Reason: fmt.Sprintf("%s is an embedding model, which generates no text", m.Name)}
+	default:
+		if s, ok := prov.(llm.Supporter); ok {
+			err = s.Supports(r.req)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	why := fallback.WhyUnsupported
+	if errors.Is(err, llm.ErrUntranslatable) {
+		why = fallback.WhyUntranslatable
+	}
+	r.skipErr(step, provName, why, err.Error(), false, err)
+	return err
 }

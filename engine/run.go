@@ -99,6 +99,17 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 			if errors.Is(last, quota.ErrBudget) || errors.Is(last, quota.ErrTooLarge) {
 				return nil, last
 			}
+			if r.noStepCould() {
+				// Nor would any model: the request itself needs what no step has, and its
+				// caller must hear why rather than get a stand-in answer.
+				return nil, last
+			}
+			if !r.req.Format.Generates() {
+				// A text is no embedding: the caller could not tell it from a real answer.
+				r.outcome.Record(fallback.Attempt{Model: "static", Result: fallback.Skipped, Why: fallback.WhyUnsupported,
+					Reason: "a static answer is text, and an " + string(r.req.Format) + " request generates none"})
+				continue
+			}
 			return r.static(step), nil
 		}
 	}
@@ -106,6 +117,17 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 		last = ErrNoRoute
 	}
 	return nil, last
+}
+
+// noStepCould reports whether every step tried so far was skipped as unable to serve the
+// request at all (an endpoint, stored state or a field that it lacks), at least one.
+func (r *run) noStepCould() bool {
+	for _, a := range r.outcome.Attempts {
+		if a.Why != fallback.WhyUnsupported && a.Why != fallback.WhyUntranslatable {
+			return false
+		}
+	}
+	return len(r.outcome.Attempts) > 0
 }
 
 // laterModel reports whether a model step follows step i: only then is skipping step i for

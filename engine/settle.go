@@ -133,7 +133,9 @@ func answerUsage(resp *llm.Response, a *attempt) llm.Usage {
 func (a *attempt) earlyUsage(reported llm.Usage, counted int64) llm.Usage {
 	u := reported
 	if reported.InputTokens == 0 {
-		u = llm.Usage{InputTokens: a.shape.input, ReasoningTokens: reported.ReasoningTokens}
+		// The reservation's input: the estimate, or, for a request that continues stored
+		// state, all the window could hold, since the stored part is unknown.
+		u = llm.Usage{InputTokens: a.worst.InputTokens, ReasoningTokens: reported.ReasoningTokens}
 	}
 	u.OutputTokens = max(reported.OutputTokens, min(counted, a.worst.OutputTokens))
 	if a.model.HiddenReasoning {

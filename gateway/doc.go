@@ -1,14 +1,20 @@
-// Package gateway is tollgate's HTTP server: it speaks the OpenAI Chat Completions
-// (POST /v1/chat/completions) and Anthropic Messages (POST /v1/messages) wire formats, so
+// Package gateway is tollgate's HTTP server: it speaks the OpenAI Chat Completions,
+// Responses and embeddings, and Anthropic Messages wire formats, so
 // that an agent points its official SDK's base URL at it and changes nothing else, and it
 // runs every request through an engine.Engine.
 //
 // # Endpoints
 //
-//	POST /v1/chat/completions  OpenAI format (streaming or not)
-//	POST /v1/messages          Anthropic format (streaming or not)
-//	GET  /v1/models            the models and routes the key may use: OpenAI's list format,
-//	                           or Anthropic's when the request has anthropic-version
+//	POST /v1/chat/completions         OpenAI format (streaming or not)
+//	POST /v1/responses                OpenAI's Responses API (streaming, with its typed
+//	                                  events, or not); a Claude model serves it translated
+//	POST /v1/embeddings               OpenAI embeddings, embedding models only
+//	POST /v1/messages                 Anthropic format (streaming or not)
+//	POST /v1/messages/count_tokens    Anthropic token counting: the route's Anthropic
+//	                                  upstream, else the offline estimate (HeaderTokenCount)
+//	GET  /v1/models                   the models and routes the key may use: OpenAI's list
+//	                                  format, or Anthropic's with anthropic-version
+//	GET  /v1/models/{id}              one of them; 404 model_not_found for any other id
 //	GET  /healthz              200 while the process serves
 //	GET  /readyz               200 when ready; 503 once shutdown began or a Config.Ready check fails
 //	GET  /metrics              Prometheus metrics, only with Config.ServeMetrics

@@ -189,6 +189,14 @@ func classify(err error) *apiError {
 			anType: "overloaded_error", outcome: outcomeUnavailable, msg: "tollgate: " + err.Error()}
 	}
 
+	if errors.Is(err, llm.ErrUnsupported) || errors.Is(err, llm.ErrUntranslatable) {
+		// No step of the route can serve the request as it is: the caller's to change
+		// (another route, or without the field), and final.
+		e := badRequest("tollgate: no model of the route can serve this request: " + err.Error())
+		e.oaCode = "unsupported_request"
+		return e
+	}
+
 	var le *llm.Error
 	if !errors.As(err, &le) {
 		// Not an upstream's answer: tollgate's own state (the quota store unreachable) or

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,11 @@ func New(cfg Config) (*Gateway, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { g.complete(w, r, openAIWire) })
 	mux.HandleFunc("POST /v1/messages", func(w http.ResponseWriter, r *http.Request) { g.complete(w, r, anthropicWire) })
+	mux.HandleFunc("POST /v1/responses", func(w http.ResponseWriter, r *http.Request) { g.complete(w, r, responsesWire) })
+	mux.HandleFunc("POST /v1/embeddings", func(w http.ResponseWriter, r *http.Request) { g.complete(w, r, embeddingsWire) })
+	mux.HandleFunc("POST /v1/messages/count_tokens", g.countTokens)
 	mux.HandleFunc("GET /v1/models", g.listModels)
+	mux.HandleFunc("GET /v1/models/{id...}", g.getModel)
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("GET /readyz", g.readyz)
 	if cfg.ServeMetrics {
@@ -247,13 +252,15 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) notFound(w http.ResponseWriter, r *http.Request) {
 	f := llm.OpenAI
-	if r.Header.Get("Anthropic-Version") != "" || r.URL.Path == "/v1/messages" {
+	if r.Header.Get("Anthropic-Version") != "" || strings.HasPrefix(r.URL.Path, "/v1/messages") {
 		f = llm.Anthropic
 	}
 	e := &apiError{status: http.StatusNotFound, oaType: "invalid_request_error", anType: "not_found_error",
-		outcome: outcomeNotFound, msg: "tollgate serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models; not " +
+		outcome: outcomeNotFound, msg: "tollgate serves POST /v1/chat/completions, /v1/responses, /v1/embeddings, " +
+			"/v1/messages and /v1/messages/count_tokens, and GET /v1/models and /v1/models/{id}; not " +
 			headerValue(r.Method+" "+r.URL.Path)}
-	if r.URL.Path == "/v1/chat/completions" || r.URL.Path == "/v1/messages" || r.URL.Path == "/v1/models" {
+	switch r.URL.Path {
+	case "/v1/chat/completions", "/v1/messages", "/v1/models", "/v1/responses", "/v1/embeddings", "/v1/messages/count_tokens":
 		e.status, e.msg = http.StatusMethodNotAllowed, "method "+headerValue(r.Method)+" not allowed on "+r.URL.Path
 	}
 	writeError(w, f, e, g.live.Load().budgetStatus)

@@ -45,13 +45,27 @@ var (
 			req, info, err := anthropic.ParseRequestInfo(b)
 			return req, parsed{hint: info.SessionHint}, err
 		}}
+	responsesWire = &wireFormat{format: llm.Responses,
+		parse: func(b []byte) (*llm.Request, parsed, error) {
+			req, info, err := openai.ParseResponsesRequest(b)
+			return req, parsed{hint: info.SessionHint}, err
+		}}
+	embeddingsWire = &wireFormat{format: llm.Embeddings,
+		parse: func(b []byte) (*llm.Request, parsed, error) {
+			req, info, err := openai.ParseEmbeddingsRequest(b)
+			return req, parsed{hint: info.SessionHint}, err
+		}}
+	// countTokensWire is POST /v1/messages/count_tokens: its body is parsed by the
+	// handler itself, and its errors are Anthropic's.
+	countTokensWire = &wireFormat{format: llm.Anthropic}
 )
 
 // maxLabel bounds the identity values taken from headers and bodies, which become quota
 // keys and log fields.
 const maxLabel = 256
 
-// complete serves POST /v1/chat/completions and POST /v1/messages.
+// complete serves POST /v1/chat/completions, /v1/messages, /v1/responses and
+// /v1/embeddings: one life of a request over the engine, whatever its format.
 func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireFormat) {
 	x := g.begin(wf)
 	defer g.record(r.Context(), x)
@@ -214,19 +228,32 @@ func (g *Gateway) checkModel(k *keys.Key, req *llm.Request) *apiError {
 			msg: fmt.Sprintf("tollgate: virtual key %q may not use %q; it may use: %s", k.ID, name, listForMessage(g.visible(k)))}
 	}
 	if maxOut > 0 && req.MaxTokens > maxOut {
-		return badRequest(fmt.Sprintf("max_tokens: %d is more than %q can produce (at most %d output tokens)",
-			req.MaxTokens, name, maxOut))
+		field := "max_tokens"
+		if req.Format == llm.Responses {
+			field = "max_output_tokens"
+		}
+		return badRequest(fmt.Sprintf("%s: %d is more than %q can produce (at most %d output tokens)",
+			field, req.MaxTokens, name, maxOut))
 	}
 	return nil
 }
 
 // resolve reports whether the gateway serves name, and the largest max_tokens that a model
 // of its route accepts (0 when no model step is priced). Config.Models are resolved once,
-// in New; other names (any route or priced model, when Config.Models is empty) each time.
+// in New, and a dated id of one of them is served as it; other names (any route or priced
+// model, when Config.Models is empty) are resolved each time.
 func (g *Gateway) resolve(name string) (maxOut int, ok bool) {
 	if g.models != nil {
-		m, ok := g.models[name]
-		return m, ok
+		if m, ok := g.models[name]; ok {
+			return m, true
+		}
+		// A dated or floating id of a listed model ("gpt-4o-2024-08-06" of "gpt-4o") is
+		// that model, as the price table resolves it.
+		if pm, err := g.eng.Pricing().Lookup(name); err == nil && pm.Name != name {
+			m, ok := g.models[pm.Name]
+			return m, ok
+		}
+		return 0, false
 	}
 	return g.routeMaxOutput(name)
 }

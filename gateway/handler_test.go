@@ -81,7 +81,7 @@ func TestHandlerErrors(t *testing.T) {
 		{"anthropic/no-key", "/v1/messages", okMessages, []string{"Anthropic-Version", "2023-06-01"}, 401, "virtual key"},
 		{"anthropic/not-allowed", "/v1/messages", okMessages, []string{"X-Api-Key", secretBob}, 403, "may not use"},
 		{"models/no-key", "/v1/models", "", nil, 401, "virtual key"},
-		{"unknown-path", "/v1/embeddings", "{}", alice, 404, "tollgate serves"},
+		{"unknown-path", "/v1/images/generations", "{}", alice, 404, "tollgate serves"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

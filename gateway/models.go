@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -55,21 +56,14 @@ func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
 	}
 	names := g.visible(k)
 	if f == llm.Anthropic {
-		type model struct {
-			Type        string `json:"type"`
-			ID          string `json:"id"`
-			DisplayName string `json:"display_name"`
-			CreatedAt   string `json:"created_at"`
-		}
 		out := struct {
-			Data    []model `json:"data"`
-			HasMore bool    `json:"has_more"`
-			FirstID *string `json:"first_id"`
-			LastID  *string `json:"last_id"`
-		}{Data: []model{}}
+			Data    []anthropicModel `json:"data"`
+			HasMore bool             `json:"has_more"`
+			FirstID *string          `json:"first_id"`
+			LastID  *string          `json:"last_id"`
+		}{Data: []anthropicModel{}}
 		for _, n := range names {
-			// Routes and models have no creation date here; the epoch parses everywhere.
-			out.Data = append(out.Data, model{Type: "model", ID: n, DisplayName: n, CreatedAt: "1970-01-01T00:00:00Z"})
+			out.Data = append(out.Data, newAnthropicModel(n))
 		}
 		if len(names) > 0 {
 			out.FirstID, out.LastID = &names[0], &names[len(names)-1]
@@ -77,20 +71,66 @@ func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
 	out := struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{Object: "list", Data: []model{}}
+		Object string        `json:"object"`
+		Data   []openAIModel `json:"data"`
+	}{Object: "list", Data: []openAIModel{}}
 	for _, n := range names {
-		out.Data = append(out.Data, model{ID: n, Object: "model", OwnedBy: g.owner(n)})
+		out.Data = append(out.Data, g.openAIModel(n))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// openAIModel is a model object of OpenAI's models API.
+type openAIModel struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func (g *Gateway) openAIModel(name string) openAIModel {
+	return openAIModel{ID: name, Object: "model", OwnedBy: g.owner(name)}
+}
+
+// anthropicModel is a model object of Anthropic's models API.
+type anthropicModel struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+func newAnthropicModel(name string) anthropicModel {
+	// Routes and models have no creation date here; the epoch parses everywhere.
+	return anthropicModel{Type: "model", ID: name, DisplayName: name, CreatedAt: "1970-01-01T00:00:00Z"}
+}
+
+// getModel serves GET /v1/models/{id}: the model or route id if the key may call it, in
+// OpenAI's format (Anthropic's when the request carries anthropic-version), and a 404 in
+// the same format otherwise: an id the gateway does not serve and one the key may not use
+// read alike, so that a key cannot probe what others may call.
+func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
+	f := llm.OpenAI
+	if r.Header.Get("Anthropic-Version") != "" {
+		f = llm.Anthropic
+	}
+	k := g.authenticate(r)
+	if k == nil {
+		writeError(w, f, errUnauthorized, g.live.Load().budgetStatus)
+		return
+	}
+	id := r.PathValue("id")
+	if _, ok := g.resolve(id); !ok || !k.Allows(id) {
+		writeError(w, f, notFound(fmt.Sprintf("tollgate: model or route %q does not exist or is not available to this key; GET /v1/models lists those it may call",
+			headerValue(id))), g.live.Load().budgetStatus)
+		return
+	}
+	if f == llm.Anthropic {
+		writeJSON(w, http.StatusOK, newAnthropicModel(id))
+		return
+	}
+	writeJSON(w, http.StatusOK, g.openAIModel(id))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

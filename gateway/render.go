@@ -106,10 +106,14 @@ func (r Render) refuse(w http.ResponseWriter, e *apiError) Rendered {
 	return Rendered{Status: e.statusFor(r.Format, r.BudgetStatus), Outcome: e.outcome, Source: e.source(), Err: e.msg}
 }
 
-// encodeAnswer encodes a whole answer in format f.
+// encodeAnswer encodes a whole answer in format f. An embeddings answer is never
+// re-encoded: only an embedding model answers one, in its own format.
 func encodeAnswer(f llm.Format, resp *llm.Response, model string) []byte {
-	if f == llm.Anthropic {
+	switch f {
+	case llm.Anthropic:
 		return anthropic.EncodeResponse(resp, model)
+	case llm.Responses:
+		return openai.EncodeResponsesResponse(resp, model)
 	}
 	return openai.EncodeResponse(resp, model)
 }

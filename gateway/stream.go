@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -36,6 +37,7 @@ type encoder interface {
 var (
 	_ encoder = (*openai.StreamEncoder)(nil)
 	_ encoder = (*anthropic.StreamEncoder)(nil)
+	_ encoder = (*openai.ResponsesStreamEncoder)(nil)
 )
 
 // newSink returns the sink that writes an answer of format from ("" for one that came
@@ -43,7 +45,21 @@ var (
 // resp gives a re-encoded stream its id and creation time, when known.
 func newSink(w io.Writer, to, from llm.Format, includeUsage bool, resp *llm.Response, model string) *sink {
 	s := &sink{model: model}
-	if to == llm.Anthropic {
+	switch to {
+	case llm.Responses:
+		enc := openai.NewResponsesStreamEncoder(w)
+		if resp.ID != "" {
+			enc.ID = resp.ID
+		}
+		if !resp.Created.IsZero() {
+			enc.Created = resp.Created
+		}
+		// response.failed carries a code only; OpenAI's codes are the error's.
+		s.fail = func(e *apiError) error { return enc.Fail(cmp.Or(e.oaCode, e.oaType), e.msg) }
+		if to != from {
+			s.enc = enc
+		}
+	case llm.Anthropic:
 		enc := anthropic.NewStreamEncoder(w)
 		if resp.ID != "" {
 			enc.ID = resp.ID
@@ -52,7 +68,7 @@ func newSink(w io.Writer, to, from llm.Format, includeUsage bool, resp *llm.Resp
 		if to != from {
 			s.enc = enc
 		}
-	} else {
+	default:
 		enc := openai.NewStreamEncoder(w, includeUsage)
 		if resp.ID != "" {
 			enc.ID = resp.ID

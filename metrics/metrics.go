@@ -235,7 +235,8 @@ func (m *Metrics) Observe(ev engine.Event) {
 
 // Request is the gateway's record of one answered request.
 type Request struct {
-	// Format is the caller's wire format: "openai" or "anthropic".
+	// Format is the caller's wire format: "openai", "anthropic", "responses" or
+	// "embeddings" (count_tokens is counted as "anthropic").
 	Format string
 	// Route is the request's model field; "" when the request was refused before it was
 	// read.

@@ -294,6 +294,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		ShutdownTimeout: c.ShutdownTimeout.D(),
 		Metrics:         b.Metrics,
 		Logger:          logger,
+		Models:          c.gatewayModels(r),
 	}
 	gs := c.gatewaySettings()
 	b.Gateway.AccessLogSample, b.Gateway.RefusalLogInterval, b.Gateway.BudgetStatus = gs.AccessLogSample, gs.RefusalLogInterval, gs.BudgetStatus
@@ -366,6 +367,26 @@ func (c *Config) deployments(r *resolved) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// gatewayModels is what the gateway serves and GET /v1/models lists: Config.Models, or
+// by default every route by name, then every priced model whose provider has an upstream
+// of its name (where a bare model goes), by name.
+func (c *Config) gatewayModels(r *resolved) []string {
+	if len(c.Models) > 0 {
+		return slices.Clone(c.Models)
+	}
+	var out []string
+	for _, rt := range r.routes {
+		out = append(out, rt.Name)
+	}
+	slices.Sort(out)
+	for _, m := range r.prices.Models() {
+		if _, ok := r.upstreams[m.Provider]; ok && !slices.Contains(out, m.Name) {
+			out = append(out, m.Name)
+		}
+	}
+	return out
 }
 
 // setAdminKeys makes the admin handler accept the tokens whose hashes are given.

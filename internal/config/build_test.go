@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -273,6 +274,48 @@ func TestRestoreScopes(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("restored (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+// TestBuildFillsGatewayModels gives the gateway the models and routes callers may use:
+// the file's models list as it is, or by default every route then every priced model an
+// upstream serves.
+func TestBuildFillsGatewayModels(t *testing.T) {
+	t.Parallel()
+	url := startEmulator(t)
+	tests := []struct {
+		name  string
+		extra string
+		check func(t *testing.T, models []string)
+	}{
+		{name: "listed", extra: "models: [smart, gpt-4o-mini, text-embedding-3-small]\n", check: func(t *testing.T, models []string) {
+			if diff := cmp.Diff([]string{"smart", "gpt-4o-mini", "text-embedding-3-small"}, models); diff != "" {
+				t.Errorf("Gateway.Models (-want +got):\n%s", diff)
+			}
+		}},
+		{name: "default", check: func(t *testing.T, models []string) {
+			if len(models) < 3 || models[0] != "smart" {
+				t.Fatalf("Gateway.Models = %v, want the route first", models)
+			}
+			for _, want := range []string{"gpt-4o", "claude-3-5-haiku", "text-embedding-3-small"} {
+				if !slices.Contains(models[1:], want) {
+					t.Errorf("Gateway.Models = %v, want %s", models, want)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := parse(t, emulatorConfig(url, t.TempDir())+tt.extra)
+			c.LookupEnv = func(n string) (string, bool) { v, ok := testEnv[n]; return v, ok }
+			b, err := c.Build(t.Context(), quietLogger())
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			defer b.Close(context.WithoutCancel(t.Context()))
+			tt.check(t, b.Gateway.Models)
 		})
 	}
 }

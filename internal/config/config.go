@@ -72,6 +72,12 @@ type Config struct {
 	// Keys are the virtual keys that agents send instead of a provider key; more are
 	// created at run time through the admin API (package keys).
 	Keys []Key `yaml:"keys"`
+	// Models lists the model ids and route names that callers may use, in the order GET
+	// /v1/models lists them; each must be a route or a priced model, and a dated id of a
+	// listed model (gpt-4o-2024-08-06 of gpt-4o) is served as it. Empty means every route,
+	// by name, then every priced model whose provider has an upstream of its name. A key's
+	// allowed_models narrows it further.
+	Models []string `yaml:"models"`
 
 	Queue       Queue       `yaml:"queue"`
 	Retry       Retry       `yaml:"retry"`

@@ -49,6 +49,7 @@ func (c *Config) resolve() *resolved {
 	v.routes()
 	v.quotas()
 	v.keys()
+	v.models()
 	v.sections()
 	v.redis()
 	v.admin()
@@ -446,6 +447,22 @@ func (v *validator) quotas() {
 			continue
 		}
 		v.r.rules = append(v.r.rules, r)
+	}
+}
+
+// models checks the gateway's list of callable models and routes.
+func (v *validator) models() {
+	seen := map[string]int{}
+	for i, m := range v.c.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		if j, dup := seen[m]; dup {
+			v.problem(p, "%q is already models[%d]", m, j)
+			continue
+		}
+		seen[m] = i
+		if _, isRoute := v.c.Routes[m]; !isRoute {
+			v.lookupModel(p, m)
+		}
 	}
 }
 
