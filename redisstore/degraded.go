@@ -117,15 +117,18 @@ func (s *Store) resetLocal() {
 	s.shared = make(map[shareKey]struct{})
 }
 
-// markUp ends an outage: a new local store for the next one, and the Store up, in one step
-// under localMu, so that a reserve that found Redis down either reserved from this
+// markUp ends an outage: the Store up, and a new local store for the next outage, in one
+// step under localMu, so that a reserve that found Redis down either reserved from this
 // outage's local store before, or finds the Store up (reserveLocal). It reports whether
 // the Store was down.
 func (s *Store) markUp() bool {
 	s.localMu.Lock()
 	defer s.localMu.Unlock()
+	if !s.down.CompareAndSwap(true, false) {
+		return false
+	}
 	s.resetLocal()
-	return s.down.CompareAndSwap(true, false)
+	return true
 }
 
 // reserveLocal applies the policy to a reserve that Redis could not serve. It returns

@@ -262,7 +262,8 @@ func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 		return false
 	}
 	defer s.drainMu.Unlock()
-	if s.down.Load() {
+	wasDown := s.down.Load()
+	if wasDown {
 		_, err := s.call(ctx, func(ctx context.Context) (any, error) { return s.c.Ping(ctx).Result() })
 		if err != nil {
 			if ctx.Err() == nil {
@@ -280,6 +281,15 @@ func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 	s.rejoinVoided += d.voided
 	if !ok {
 		return false
+	}
+	if !wasDown {
+		// A replay while up (settles kept during a rebuild, voids of reserves whose caller
+		// gave up): nothing to rejoin. An outage that began meanwhile is not over.
+		s.rejoinReplayed, s.rejoinInstalled, s.rejoinVoided = 0, 0, 0
+		if s.box.len() > 0 {
+			s.kick()
+		}
+		return true
 	}
 	if s.policy == FailOpenLocal && s.down.Load() {
 		now := time.Now()

@@ -116,7 +116,7 @@ func New(client Client, cfg Config) (*Store, error) {
 		box: newOutbox(cfg.Outbox), stop: make(chan struct{}), rebuilding: make(chan struct{}, 1),
 		localIDs: make(map[quota.ID]*localRes),
 	}
-	s.markUp()
+	s.resetLocal() // no other goroutine has s yet
 	s.load(allScripts...)
 	return s, nil
 }
