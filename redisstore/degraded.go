@@ -65,6 +65,11 @@ func (s *Store) up(ctx context.Context) bool {
 // its rejoin (see rejoin).
 var errRejoining = errors.New("redis answers again; waiting for every replica's local spend to reach it before admitting")
 
+// errRejoined is reserveLocal's answer to a caller that found Redis down and arrives after
+// the Store rejoined: Redis serves it. Served locally, it would start a new outage's local
+// store, with a share of a remainder that Redis's totals have left behind.
+var errRejoined = errors.New("redis answers again")
+
 // localRes is a reservation served by the local fallback.
 type localRes struct {
 	mem     *quota.MemoryStore // the store of the outage that granted it
@@ -105,19 +110,38 @@ type shareKey struct {
 }
 
 // resetLocal starts a new local store for the next outage: each outage's shares are taken
-// from what Redis said last, which already counts what the previous one spent.
+// from what Redis said last, which already counts what the previous one spent. The
+// caller holds localMu.
 func (s *Store) resetLocal() {
-	s.localMu.Lock()
 	s.local = quota.NewMemoryStore(quota.MemoryConfig{TTL: s.ttl, IdleTTL: s.idleTTL})
 	s.shared = make(map[shareKey]struct{})
-	s.localMu.Unlock()
 }
 
-// reserveLocal applies the policy to a reserve that Redis could not serve.
+// markUp ends an outage: the Store up, and a new local store for the next outage, in one
+// step under localMu, so that a reserve that found Redis down either reserved from this
+// outage's local store before, or finds the Store up (reserveLocal). It reports whether
+// the Store was down.
+func (s *Store) markUp() bool {
+	s.localMu.Lock()
+	defer s.localMu.Unlock()
+	if !s.down.CompareAndSwap(true, false) {
+		return false
+	}
+	s.resetLocal()
+	return true
+}
+
+// reserveLocal applies the policy to a reserve that Redis could not serve. It returns
+// errRejoined, having done nothing, when the Store is up again by the time it would
+// reserve locally: whether it is down and which local store it reserves from are read
+// together, under localMu, as rejoin changes them.
 func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, dst []quota.Status, cause error) (quota.Reservation, []quota.Status, error) {
 	if s.policy != FailOpenLocal {
 		s.unavailable.Add(1)
 		return quota.Reservation{}, dst, &UnavailableError{Policy: s.policy, Err: cause}
+	}
+	if !s.down.Load() {
+		return quota.Reservation{}, dst, errRejoined
 	}
 	if s.quietUntil.Load() != 0 {
 		s.unavailable.Add(1)
@@ -137,6 +161,13 @@ func (s *Store) reserveLocal(ctx context.Context, req *quota.Request, dst []quot
 	}
 	now := time.Now()
 	s.localMu.Lock()
+	if !s.down.Load() {
+		s.localMu.Unlock()
+		if promised {
+			s.box.unpromise()
+		}
+		return quota.Reservation{}, dst, errRejoined
+	}
 	mem := s.local
 	quotas := s.localQuotas(mem, req.Quotas, now)
 	s.localMu.Unlock()

@@ -105,6 +105,15 @@
 // reservation is then charged at its worst case when it expires in Redis (Config.TTL),
 // and its leases come back after LeaseTTL: counted too much, never too little.
 //
+// Nor does a reserve that got no reply leave anything behind. It timed out, or its caller
+// gave up, yet it may have run in Redis, or may run when Redis resumes from a pause and
+// reads it from the socket; nobody would settle that reservation, and it would hold its
+// worst case and its leases until its TTL, so that a nearly spent budget would refuse as
+// transient (held, worth waiting for) what its settled use refuses as final. Each such
+// reserve leaves a void in the outbox: applied like a release, it returns what the
+// reservation took if it was made, and otherwise takes its id for TTL, so that the
+// reserve, should it still arrive, finds its id taken and changes nothing.
+//
 // # Fail open, and its bound on overspend
 //
 // Under FailOpenLocal, a replica's local share of a rate or a concurrency quota is its

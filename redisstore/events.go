@@ -58,8 +58,10 @@ type Event struct {
 	// installed as reservations, and markers of reservations the ledger already counts.
 	Budgets, Holds, Settled int
 	// Replayed is the number of deferred settles, releases and local charges applied at a
-	// rejoin; Installed the local reservations still open that it installed in Redis.
-	Replayed, Installed int
+	// rejoin; Installed the local reservations still open that it installed in Redis;
+	// Voided the reservations whose reserve got no reply, released (or their ids taken,
+	// should the reserve still arrive) so that they hold nothing.
+	Replayed, Installed, Voided int
 }
 
 // Stats are a Store's counters since New. All fields only grow except the gauges Degraded,

@@ -28,7 +28,8 @@ type outbox struct {
 	promised int // slots promised to open local reservations
 }
 
-// deferredOp is a settle ('s'), release ('r') or local charge ('c') kept for Redis.
+// deferredOp is a settle ('s'), release ('r'), local charge ('c') or void ('v': the
+// release of a reservation whose reserve got no reply, see Store.void) kept for Redis.
 type deferredOp struct {
 	id     quota.ID
 	mode   string
@@ -153,6 +154,8 @@ func opName(mode string) string {
 		return "release"
 	case "c":
 		return "charge"
+	case "v":
+		return "void"
 	}
 	return "settle"
 }
@@ -161,19 +164,23 @@ func opName(mode string) string {
 // is one round trip, and they commute (distinct reservations).
 const replayWorkers = 8
 
+// drained counts what a drain applied: deferred settles, releases and local charges
+// (replayed), local reservations installed, and reservations voided (Store.void).
+type drained struct{ replayed, installed, voided int }
+
 // drain brings Redis up to date with what this Store kept while it was unreachable: it
 // installs the local reservations still open, then applies the outbox. It reports whether
 // everything was applied; it stops at the first outage, or when the state is lost and
 // cannot be rebuilt now.
-func (s *Store) drain(ctx context.Context) (replayed, installed int, ok bool) {
-	installed, ok = s.installLocal(ctx)
+func (s *Store) drain(ctx context.Context) (d drained, ok bool) {
+	d.installed, ok = s.installLocal(ctx)
 	if !ok {
-		return 0, installed, false
+		return drained{}, false
 	}
 	for {
 		batch := s.box.head(64)
 		if len(batch) == 0 {
-			return replayed, installed, true
+			return d, true
 		}
 		errs := make([]error, len(batch))
 		var wg sync.WaitGroup
@@ -192,7 +199,11 @@ func (s *Store) drain(ctx context.Context) (replayed, installed int, ok bool) {
 			case err == nil:
 				s.box.remove(o)
 				s.replayed.Add(1)
-				replayed++
+				if o.mode == "v" {
+					d.voided++
+				} else {
+					d.replayed++
+				}
 			case isLost(err):
 				lost = true
 			case s.outage(ctx, err) || callerDone(ctx) != nil:
@@ -210,11 +221,11 @@ func (s *Store) drain(ctx context.Context) (replayed, installed int, ok bool) {
 			}
 		}
 		if down {
-			return replayed, installed, false
+			return d, false
 		}
 		if lost {
 			if err := s.recoverState(ctx); err != nil {
-				return replayed, installed, false
+				return d, false
 			}
 		}
 	}
@@ -251,7 +262,8 @@ func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 		return false
 	}
 	defer s.drainMu.Unlock()
-	if s.down.Load() {
+	wasDown := s.down.Load()
+	if wasDown {
 		_, err := s.call(ctx, func(ctx context.Context) (any, error) { return s.c.Ping(ctx).Result() })
 		if err != nil {
 			if ctx.Err() == nil {
@@ -263,11 +275,21 @@ func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 		}
 	}
 	start := time.Now()
-	replayed, installed, ok := s.drain(ctx)
-	s.rejoinReplayed += replayed
-	s.rejoinInstalled += installed
+	d, ok := s.drain(ctx)
+	s.rejoinReplayed += d.replayed
+	s.rejoinInstalled += d.installed
+	s.rejoinVoided += d.voided
 	if !ok {
 		return false
+	}
+	if !wasDown {
+		// A replay while up (settles kept during a rebuild, voids of reserves whose caller
+		// gave up): nothing to rejoin. An outage that began meanwhile is not over.
+		s.rejoinReplayed, s.rejoinInstalled, s.rejoinVoided = 0, 0, 0
+		if s.box.len() > 0 {
+			s.kick()
+		}
+		return true
 	}
 	if s.policy == FailOpenLocal && s.down.Load() {
 		now := time.Now()
@@ -275,22 +297,22 @@ func (s *Store) rejoin(ctx context.Context, wait bool) bool {
 		case q == 0:
 			s.quietUntil.Store(now.Add(s.quietFor()).UnixNano())
 			s.log.Info("redis answers again: this replica's local spend is replayed; it admits nothing until the other replicas have replayed theirs",
-				"replayed", s.rejoinReplayed, "installed", s.rejoinInstalled, "quiet", s.quietFor())
+				"replayed", s.rejoinReplayed, "installed", s.rejoinInstalled, "voided", s.rejoinVoided, "quiet", s.quietFor())
 			return false
 		case now.UnixNano() < q:
 			return false
 		}
 	}
-	s.resetLocal()
-	if s.down.CompareAndSwap(true, false) {
+	if s.markUp() {
 		took := time.Since(start)
 		s.log.Info("redis quota store rejoined", "policy", s.policy.String(), "replayed", s.rejoinReplayed,
-			"installed", s.rejoinInstalled, "took", took)
+			"installed", s.rejoinInstalled, "voided", s.rejoinVoided, "took", took)
 		s.dropLogged.Store(false)
-		s.emit(Event{Kind: EventRejoined, Replayed: s.rejoinReplayed, Installed: s.rejoinInstalled, Took: took})
+		s.emit(Event{Kind: EventRejoined, Replayed: s.rejoinReplayed, Installed: s.rejoinInstalled,
+			Voided: s.rejoinVoided, Took: took})
 	}
 	s.quietUntil.Store(0)
-	s.rejoinReplayed, s.rejoinInstalled = 0, 0
+	s.rejoinReplayed, s.rejoinInstalled, s.rejoinVoided = 0, 0, 0
 	if s.box.len() > 0 {
 		// Queued while this drain finished: the background replay takes them.
 		s.kick()

@@ -457,8 +457,8 @@ func TestFailOpenLocalShareOfWhatRemained(t *testing.T) {
 		t.Fatal(err)
 	}
 	resume := pause(t, c)
-	// A read notices the outage (a reserve that timed out would still run when Redis
-	// resumes, and hold its worst case there until its TTL).
+	// A read notices the outage (a reserve that timed out would be voided at the rejoin:
+	// TestReserveWithoutReplyIsVoided).
 	if _, err := s.Status(ctx, []quota.Quota{q}, nil); err != nil || !s.Degraded() {
 		t.Fatalf("Status with Redis paused = %v (degraded %v), want the local status", err, s.Degraded())
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -48,12 +49,13 @@ type Store struct {
 	epoch, lostSeen, nextRebuild atomic.Int64
 	rebuilding                   chan struct{} // one rebuild at a time in this process
 
-	// The outbox and its background replay (outbox.go). rejoinReplayed and
-	// rejoinInstalled count what a rejoin under way replayed; drainMu guards them.
+	// The outbox and its background replay (outbox.go). rejoinReplayed, rejoinInstalled
+	// and rejoinVoided count what a rejoin under way applied; drainMu guards them.
 	box                         outbox
 	quietUntil                  atomic.Int64 // unix ns; 0 outside a FailOpenLocal rejoin
 	rejoinReplayed              int
 	rejoinInstalled             int
+	rejoinVoided                int
 	drainMu                     sync.Mutex
 	flushMu                     sync.Mutex
 	flushing, closed            bool
@@ -114,7 +116,7 @@ func New(client Client, cfg Config) (*Store, error) {
 		box: newOutbox(cfg.Outbox), stop: make(chan struct{}), rebuilding: make(chan struct{}, 1),
 		localIDs: make(map[quota.ID]*localRes),
 	}
-	s.resetLocal()
+	s.resetLocal() // no other goroutine has s yet
 	s.load(allScripts...)
 	return s, nil
 }
@@ -148,7 +150,11 @@ func (s *Store) Reserve(ctx context.Context, req *quota.Request, dst []quota.Sta
 		return quota.Reservation{}, dst, errors.New("redisstore: reserve: duplicate quota key in one request")
 	}
 	if !s.up(ctx) {
-		return s.reserveLocal(ctx, req, dst, s.lastCause())
+		r, out, err := s.reserveLocal(ctx, req, dst, s.lastCause())
+		if !errors.Is(err, errRejoined) {
+			return r, out, err
+		}
+		// Redis answered while this caller was on its way to the local store.
 	}
 	r, out, err := s.reserveRedis(ctx, req, dst)
 	if isLost(err) {
@@ -162,7 +168,14 @@ func (s *Store) Reserve(ctx context.Context, req *quota.Request, dst []quota.Sta
 	}
 	if err != nil && s.outage(ctx, err) {
 		s.markDown(err)
-		return s.reserveLocal(ctx, req, dst, err)
+		r, out, err2 := s.reserveLocal(ctx, req, dst, err)
+		if errors.Is(err2, errRejoined) {
+			// Another caller's probe found Redis answering in the meantime; this caller
+			// does not try again.
+			s.unavailable.Add(1)
+			err2 = &UnavailableError{Policy: s.policy, Err: err}
+		}
+		return r, out, err2
 	}
 	return r, out, err
 }
@@ -255,6 +268,9 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 	args[0], args[1], args[2] = holdID(id), p.bytes(), hold.bytes()
 	v, err := s.run(ctx, reserveScript, keys, args)
 	if err != nil {
+		if unanswered(err) {
+			s.void(id, req, now, err)
+		}
 		return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: reserve: %w", err)
 	}
 	res, ok := v.([]any)
@@ -299,6 +315,46 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 	expires := time.UnixMicro(nowUS + s.ttl.Microseconds())
 	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano(), epoch: epoch})
 	return quota.Reservation{ID: id, ExpiresAt: expires, Warned: warned}, dst, 0, nil
+}
+
+// unanswered reports whether a failed call may have been sent and got no reply (a
+// timeout, a lost connection, the caller giving up): the script may then have run, or may
+// still run when Redis reads it. An error reply, a connection that could not be made and a
+// pool with no connection to give mean that the call never ran.
+func unanswered(err error) bool {
+	var rerr redis.Error
+	var nerr *net.OpError
+	switch {
+	case errors.As(err, &rerr), errors.As(err, &nerr) && nerr.Op == "dial",
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		return false
+	}
+	return true
+}
+
+// void keeps in the outbox the release of reservation id, whose reserve (of req, with the
+// calendar windows around now, unix ns) got no reply. The script may have run all the
+// same: Redis answered too late, or reads the call when it resumes from a pause. Nobody
+// would settle that reservation, and it would hold its worst case and its leases until its
+// TTL: on a nearly spent budget, that held amount turns what the settled use refuses at
+// once (quota.ErrBudget) into a transient refusal that callers queue on for nothing.
+// Applied when Redis answers (lua/settle.lua, mode 'v'), the void releases the
+// reservation if it was made, and otherwise takes its id for the hold TTL, so that the
+// reserve, should it still arrive, finds its id taken and changes nothing. A full outbox
+// drops it (logged): the reservation is then charged at its worst case when it expires,
+// as before.
+func (s *Store) void(id quota.ID, req *quota.Request, now int64, cause error) {
+	r := openRes{quotas: req.Quotas, amount: req.Amount}
+	for i := range req.Quotas {
+		q := &req.Quotas[i]
+		if q.Window.Kind == quota.Day || q.Window.Kind == quota.Month {
+			if r.starts == nil {
+				r.starts = make([]int64, len(req.Quotas))
+			}
+			r.starts[i] = s.cal.around(q.Window, now)[1] / int64(time.Second)
+		}
+	}
+	_ = s.deferOp(deferredOp{id: id, mode: "v", nonce: s.ids.Next().String(), res: r, known: true}, cause)
 }
 
 // state reads one quota's three numbers of a script's reply (see reserve.lua).

@@ -5,7 +5,10 @@
 -- ARGV[2]    the call's nonce
 -- ARGV[3]    's' to settle, 'r' to release, 'c' to charge a reservation that Redis may
 --            not know (one made locally while Redis was down): settle it if a rejoin
---            installed it, else add the actual amount to its budgets
+--            installed it, else add the actual amount to its budgets; 'v' to void a
+--            reservation whose reserve got no reply (it may have run, or may still
+--            arrive): release it if it ran, else take its id for the marker's life, so
+--            that a reserve arriving later finds it taken and changes nothing
 -- ARGV[4]    MessagePack array: clock offset (µs), the actual requests, input tokens,
 --            output tokens and micro-USD, the epoch the reservation was made in (0:
 --            unknown), how long a charge's marker lives (µs), then, when the client knows
@@ -52,6 +55,7 @@ end
 
 if not v then
   local ep = a[6]
+  if mode == 'v' then mark(a[7]); return {1} end
   if mode ~= 'c' and (ep == 0 or ep == tonumber(f[2])) then return {0} end
   -- Not known to this state: charge what it spent to its budgets, once.
   if mode == 'r' then mark(a[7]); return {1} end
@@ -106,7 +110,7 @@ if #ARGV >= 5 and not installed then
     end
   end
 else
-  local release = mode == 'r'
+  local release = mode == 'r' or mode == 'v'
   local req, tin, tout, usd = a[2], a[3], a[4], a[5]
   local read = {}
   for i = 1, #h, E do
