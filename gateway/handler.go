@@ -132,6 +132,11 @@ func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireForma
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	if beta := r.Header.Get("Anthropic-Beta"); beta != "" && wf.format == llm.Anthropic {
+		// The beta features the caller opted into go to an Anthropic step as sent; a
+		// translated step gets none (the Anthropic adapter drops it).
+		ctx = anthropic.WithBeta(ctx, beta)
+	}
 	res, err := g.eng.Do(ctx, req)
 	x.res = res
 	if err == nil {
