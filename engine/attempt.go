@@ -65,9 +65,22 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		r.skip(step, provName, fallback.WhyNoUpstream, err.Error(), false)
 		return nil, err, true
 	}
+	if sp, ok := prov.(llm.Supporter); ok {
+		// A step that cannot carry the request is skipped before anything is reserved:
+		// the request is fine, another step may take it.
+		if err := sp.Supports(r.req); err != nil {
+			why := fallback.WhyUnsupported
+			if errors.Is(err, llm.ErrUntranslatable) {
+				why = fallback.WhyUntranslatable
+			}
+			r.skipErr(step, provName, why, err.Error(), false, err)
+			return nil, err, true
+		}
+	}
 	deployment := provName + "/" + step.Model
-	if st := e.cooldowns.State(deployment, time.Now()); st == fallback.Open {
+	if st, until := r.cooldownState(deployment); st == fallback.Open {
 		err := &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}
+		r.coolingUntil(until)
 		r.skip(step, provName, fallback.WhyCooldown, "cooldown", false)
 		return nil, err, true
 	}
@@ -116,6 +129,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		done, until, ok := e.cooldowns.Allow(deployment, time.Now())
 		if !ok {
 			a.release()
+			r.coolingUntil(until)
 			r.skip(step, provName, fallback.WhyCooldown, "cooldown until "+until.Format(time.TimeOnly), false)
 			return nil, &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}, true
 		}
@@ -145,6 +159,14 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		}
 		if err == nil {
 			return r.served(ctx, a, resp), nil, false
+		}
+		if why, refusal := cannotCarry(err); refusal != nil {
+			// The adapter refused the request before sending it (an upstream without
+			// Supports, or a field Supports let through): nothing reached the upstream.
+			a.done(refusal, time.Now())
+			a.release()
+			r.skipErr(step, provName, why, refusal.Error(), false, refusal)
+			return nil, refusal, true
 		}
 		a.done(err, time.Now())
 		if r.req.Stream || !cutAfterAnswer(err) {
@@ -193,6 +215,30 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			Reason: reason, Err: err, UpstreamRequestID: upstreamID(err)})
 		return nil, err, fallsBack(kind)
 	}
+}
+
+// cannotCarry returns the untranslatable or unsupported refusal inside err, an adapter's
+// refusal of a request it cannot send, and its reason class; nil for any other error.
+func cannotCarry(err error) (fallback.Why, error) {
+	var ut *llm.UntranslatableError
+	if errors.As(err, &ut) {
+		return fallback.WhyUntranslatable, ut
+	}
+	var us *llm.UnsupportedError
+	if errors.As(err, &us) {
+		return fallback.WhyUnsupported, us
+	}
+	return fallback.WhyNone, nil
+}
+
+// cooldownState returns deployment's breaker state and, when it is open and the breakers
+// say, when it half-opens.
+func (r *run) cooldownState(deployment string) (fallback.State, time.Time) {
+	now := time.Now()
+	if su, ok := r.e.cooldowns.(stateUntil); ok {
+		return su.StateUntil(deployment, now)
+	}
+	return r.e.cooldowns.State(deployment, now), time.Time{}
 }
 
 // cutAfterAnswer reports whether a whole answer's call failed after the upstream answered

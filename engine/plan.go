@@ -233,7 +233,13 @@ func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (
 		}
 		n, reason, ok := r.planBudget(m, a.shape, maxOut, later, grant.Statuses)
 		if !ok {
-			return 0, &budgetSkip{reason: reason}
+			skip := &budgetSkip{reason: reason}
+			if q := &qe.Quota; q.Scope.Provider == "" && q.Scope.Model == "" {
+				// A budget of the tenant, key, agent or session binds every step alike:
+				// should no later step serve, its refusal is the answer.
+				skip.refusal = qe
+			}
+			return 0, skip
 		}
 		if n >= maxOut {
 			return maxOut, err
@@ -243,11 +249,22 @@ func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (
 }
 
 // budgetSkip is the error of a model step skipped to save budget for a cheaper one. It
-// is a downgrade, not a refusal: it unwraps to ErrDowngraded.
-type budgetSkip struct{ reason string }
+// is a downgrade: it unwraps to ErrDowngraded, and also to the budget's refusal when the
+// refusing budget binds every step of the chain (it is not a model's or a provider's), so
+// that a chain whose later steps fail for passing reasons ends with that final refusal.
+type budgetSkip struct {
+	reason  string
+	refusal *quota.ExceededError
+}
 
 func (b *budgetSkip) Error() string { return b.reason }
-func (b *budgetSkip) Unwrap() error { return ErrDowngraded }
+
+func (b *budgetSkip) Unwrap() []error {
+	if b.refusal == nil {
+		return []error{ErrDowngraded}
+	}
+	return []error{ErrDowngraded, b.refusal}
+}
 
 // skip records a step skipped without an error of its own.
 func (r *run) skip(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool) {

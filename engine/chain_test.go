@@ -1,0 +1,186 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/emulator"
+	"github.com/tollgate/tollgate/engine"
+	"github.com/tollgate/tollgate/fallback"
+	"github.com/tollgate/tollgate/llm"
+	"github.com/tollgate/tollgate/provider/anthropic"
+	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/quota"
+)
+
+// emuUpstreams starts an emulator of cfg over real HTTP and returns it with the OpenAI and
+// Anthropic providers that call it.
+func emuUpstreams(t *testing.T, cfg emulator.Config) (*emulator.Emulator, map[string]llm.Provider) {
+	t.Helper()
+	em, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(em)
+	t.Cleanup(srv.Close)
+	oa, err := openai.New(openai.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-test", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an, err := anthropic.New(anthropic.Config{BaseURL: srv.URL, APIKey: "sk-test", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em, map[string]llm.Provider{"openai": oa, "anthropic": an}
+}
+
+// toolImageHistory is an Anthropic request whose tool result carries an image: an OpenAI
+// tool message carries text only, so no OpenAI model can take it.
+const toolImageHistory = `{"model":"m","max_tokens":50,"messages":[{"role":"user","content":"hi"},` +
+	`{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}}]},` +
+	`{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"image","source":{"type":"url","url":"https://x.example/a.png"}}]}]}]}`
+
+// chatWithLogprobs is an OpenAI request with logprobs, which Anthropic cannot return.
+const chatWithLogprobs = `{"model":"m","max_tokens":50,"logprobs":true,"messages":[{"role":"user","content":"hi"}]}`
+
+// TestStepsThatCannotTakeTheRequest: a step whose upstream cannot carry the request (its
+// translation would lose a field, or the endpoint does not exist there) is skipped without
+// a call, recorded in the outcome, and the next step serves; when every step refuses, the
+// refusal is tollgate's and names the field.
+func TestStepsThatCannotTakeTheRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		format llm.Format
+		body   string
+		chain  string
+		served string       // "" when Do must fail
+		why    fallback.Why // the first step's
+		field  string       // the refusal's field, when every step refuses
+		sent   int          // requests that reached the emulator
+		err    error        // the sentinel of Do's error
+	}{
+		{"tool history to OpenAI, then Anthropic", llm.Anthropic, toolImageHistory,
+			"openai/gpt-4o-mini -> anthropic/claude-haiku-4-5", "claude-haiku-4-5", fallback.WhyUntranslatable, "", 1, nil},
+		{"logprobs to Anthropic, then OpenAI", llm.OpenAI, chatWithLogprobs,
+			"anthropic/claude-haiku-4-5 -> openai/gpt-4o-mini", "gpt-4o-mini", fallback.WhyUntranslatable, "", 1, nil},
+		{"embeddings to Anthropic, then OpenAI", llm.Embeddings, `{"model":"m","input":"hello"}`,
+			"anthropic/claude-haiku-4-5 -> openai/text-embedding-3-small", "text-embedding-3-small", fallback.WhyUnsupported, "", 1, nil},
+		{"tool history to OpenAI only", llm.Anthropic, toolImageHistory,
+			"openai/gpt-4o-mini -> openai/gpt-4o", "", fallback.WhyUntranslatable, "messages[2].content[0].content[0]", 0, llm.ErrUntranslatable},
+		{"embeddings to Anthropic only", llm.Embeddings, `{"model":"m","input":"hello"}`,
+			"anthropic/claude-haiku-4-5", "", fallback.WhyUnsupported, "", 0, llm.ErrUnsupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			em, provs := emuUpstreams(t, emulator.Config{Seed: 1})
+			e := newEngine(t, engine.Config{Providers: provs, Routes: routes(t, chain(t, "r", tt.chain))})
+			req := &llm.Request{Format: tt.format, Body: []byte(tt.body), Model: "r", MaxTokens: 50,
+				Identity: llm.Identity{Tenant: "acme"}}
+			res, err := e.Do(context.Background(), req)
+			if tt.served != "" {
+				if err != nil || res.Outcome.Served != tt.served {
+					t.Fatalf("Do = served %q, %v; want served by %s", res.Outcome.Served, err, tt.served)
+				}
+			} else if !errors.Is(err, tt.err) || llm.KindOf(err) != llm.KindUnknown {
+				t.Fatalf("Do error = %v, want tollgate's refusal (%v), not an upstream's", err, tt.err)
+			}
+			if a := res.Outcome.Attempts[0]; a.Result != fallback.Skipped || a.Why != tt.why || a.Err == nil {
+				t.Errorf("first step %+v, want skipped for %s with its error", a, tt.why)
+			}
+			var ut *llm.UntranslatableError
+			if tt.field != "" && (!errors.As(err, &ut) || ut.Field != tt.field) {
+				t.Errorf("Do error = %v, want it to name the field %s", err, tt.field)
+			}
+			if n := int(em.Stats().Total.Requests); n != tt.sent {
+				t.Errorf("the emulator got %d requests, want %d", n, tt.sent)
+			}
+			if n := e.Open(); n != 0 {
+				t.Errorf("Open() = %d, want 0", n)
+			}
+		})
+	}
+}
+
+// TestEveryModelCoolingDown: with every model of a route cooling down, no upstream is
+// called and Do fails with tollgate's *CooldownError, whose RetryAfter is when the first
+// breaker half-opens; a budget spent meanwhile is the final answer instead.
+func TestEveryModelCoolingDown(t *testing.T) {
+	t.Parallel()
+	spent := quota.Rules{{Name: "tenant-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD,
+		Limit: 1_000_000, Window: quota.Forever()}}
+	tests := []struct {
+		name   string
+		chain  string
+		cool   map[string]time.Duration // deployment → its breaker's Retry-After
+		rules  quota.Rules
+		served string
+		err    error
+		after  time.Duration // the CooldownError's RetryAfter is within (after-1s, after]
+	}{
+		{"every model", "gpt-4o -> gpt-4o-mini", map[string]time.Duration{"openai/gpt-4o": 20 * time.Second,
+			"openai/gpt-4o-mini": 7 * time.Second}, nil, "", engine.ErrCoolingDown, 7 * time.Second},
+		{"every model, across providers", "gpt-4o -> anthropic/claude-haiku-4-5", map[string]time.Duration{
+			"openai/gpt-4o": 9 * time.Second, "anthropic/claude-haiku-4-5": 12 * time.Second}, nil, "", engine.ErrCoolingDown, 9 * time.Second},
+		{"the later model serves", "gpt-4o -> gpt-4o-mini", map[string]time.Duration{"openai/gpt-4o": 20 * time.Second},
+			nil, "gpt-4o-mini", nil, 0},
+		{"a static step serves", "gpt-4o -> static", map[string]time.Duration{"openai/gpt-4o": 20 * time.Second},
+			nil, "static", nil, 0},
+		// The tenant's budget is spent (the first step is skipped for it, a downgrade) and
+		// the second model cools down: the budget's final refusal wins.
+		{"a spent budget wins over a cooldown", "gpt-4o -> gpt-4o-mini", map[string]time.Duration{"openai/gpt-4o-mini": 20 * time.Second},
+			spent, "", quota.ErrBudget, 0},
+		{"a spent budget wins over a cooldown before it", "gpt-4o -> gpt-4o-mini", map[string]time.Duration{"openai/gpt-4o": 20 * time.Second},
+			spent, "", quota.ErrBudget, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			em, provs := emuUpstreams(t, emulator.Config{Seed: 1})
+			cd := fallback.NewCooldowns(fallback.CooldownConfig{})
+			now := time.Now()
+			for dep, ra := range tt.cool {
+				done, _, _ := cd.Allow(dep, now)
+				done(&llm.Error{Kind: llm.KindRateLimited, Status: 429, RetryAfter: ra}, now)
+			}
+			store := quota.NewMemoryStore(quota.MemoryConfig{})
+			if tt.rules != nil {
+				// Spend all but a micro-dollar of the tenant's budget.
+				q, _ := tt.rules[0].For(quota.Labels{Tenant: "acme"})
+				ctx := context.Background()
+				r, _, err := store.Reserve(ctx, &quota.Request{Quotas: []quota.Quota{q}, Amount: quota.Amount{MicroUSD: 999_999}}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := store.Settle(ctx, r.ID, quota.Amount{MicroUSD: 999_999}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e := newEngine(t, engine.Config{Providers: provs, SharedCooldowns: cd, Rules: tt.rules, Store: store,
+				Routes: routes(t, chain(t, "r", tt.chain))})
+			req := request("r", 50)
+			req.Identity = llm.Identity{Tenant: "acme"}
+			res, err := e.Do(context.Background(), req)
+			if tt.served != "" {
+				if err != nil || res.Outcome.Served != tt.served {
+					t.Fatalf("Do = served %q, %v; want %s", res.Outcome.Served, err, tt.served)
+				}
+				return
+			}
+			if !errors.Is(err, tt.err) || llm.KindOf(err) != llm.KindUnknown {
+				t.Fatalf("Do error = %v (%T), want %v, tollgate's", err, err, tt.err)
+			}
+			var ce *engine.CooldownError
+			if tt.after != 0 && (!errors.As(err, &ce) || ce.RetryAfter > tt.after || ce.RetryAfter <= tt.after-time.Second) {
+				t.Errorf("Do error = %#v, want RetryAfter when the first breaker half-opens (%v)", err, tt.after)
+			}
+			if n := em.Stats().Total.Requests; n != 0 {
+				t.Errorf("the emulator got %d requests, want none", n)
+			}
+		})
+	}
+}
