@@ -97,6 +97,9 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
 	r.quotas = e.quotas.get(labels)
 	sh := shape{input: input, choices: int64(r.req.Choices()), ttl: r.req.CacheTTL}
+	if r.req.MaxTokens <= 0 {
+		maxOut = r.fitDefaultCap(model, sh, maxOut)
+	}
 
 	var last error
 	for try := 1; ; try++ {

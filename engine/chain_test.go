@@ -184,3 +184,63 @@ func TestEveryModelCoolingDown(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultCapFitsTheQuota: a request without max_tokens under a small token quota
+// (1,000 tokens per minute) is sent with the default cap lowered to what the quota can
+// hold; a cap the caller gave is never lowered, and only a prompt that cannot fit alone is
+// refused.
+func TestDefaultCapFitsTheQuota(t *testing.T) {
+	t.Parallel()
+	const prompt = "Tell me about rate limits."
+	in := emuPrompt(prompt)
+	tests := []struct {
+		name      string
+		unit      quota.Unit
+		window    quota.Window
+		limit     int64
+		maxTokens int   // the caller's
+		input     int   // the prompt's estimate; 0 for the prompt's
+		want      int64 // the cap sent; 0 when Do must fail with ErrTooLarge
+	}{
+		{"tokens per minute, no max_tokens", quota.Tokens, quota.PerMinute(), 1000, 0, 0, 1000 - int64(in)},
+		{"output tokens per day, no max_tokens", quota.OutputTokens, quota.Daily(nil), 300, 0, 0, 300},
+		{"under the quota, no max_tokens", quota.Tokens, quota.PerMinute(), 100_000, 0, 0, 4096},
+		{"caller's max_tokens too large", quota.Tokens, quota.PerMinute(), 1000, 4096, 0, 0},
+		{"caller's max_tokens fits", quota.Tokens, quota.PerMinute(), 1000, 500, 0, 500},
+		{"the prompt alone does not fit", quota.Tokens, quota.PerMinute(), 1000, 0, 1200, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			em, provs := emuUpstreams(t, emulator.Config{Seed: 1, Output: emulator.Output{MinTokens: 20, MaxTokens: 20}})
+			rules := quota.Rules{{Name: "small", Scope: quota.Labels{Tenant: quota.Each}, Unit: tt.unit, Limit: tt.limit, Window: tt.window}}
+			e := newEngine(t, engine.Config{Providers: provs, Rules: rules})
+			input := tt.input
+			if input == 0 {
+				input = in
+			}
+			req := &llm.Request{Format: llm.OpenAI, Model: "gpt-4o-mini", MaxTokens: tt.maxTokens, InputTokens: input,
+				Messages: []llm.Message{{Role: "user", Content: prompt}}, Identity: llm.Identity{Tenant: "acme"}}
+			res, err := e.Do(context.Background(), req)
+			if tt.want == 0 {
+				if !errors.Is(err, quota.ErrTooLarge) {
+					t.Fatalf("Do = %v, want the quota's refusal (it can never fit)", err)
+				}
+				if n := em.Stats().Total.Requests; n != 0 {
+					t.Errorf("the emulator got %d requests, want none", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			if int64(res.MaxTokens) != tt.want {
+				t.Errorf("Result.MaxTokens = %d, want %d", res.MaxTokens, tt.want)
+			}
+			bills := em.BillsFor(res.RequestID)
+			if len(bills) != 1 || bills[0].End != emulator.EndComplete {
+				t.Errorf("bills %+v, want one complete answer", bills)
+			}
+		})
+	}
+}

@@ -77,6 +77,37 @@ func (r *run) capFor(m pricing.Model, input int64) (int64, error) {
 	return min(maxOut, int64(m.ContextWindow)-input), nil
 }
 
+// fitDefaultCap lowers maxOut, the default output cap of a request whose caller set none,
+// to what every quota of the attempt can hold at all: a token or money quota whose whole
+// capacity (a rate's burst, a budget's limit) is below the worst case would refuse the
+// request as one that can never fit, for a cap the caller never asked for. Only the
+// capacities count, not the use: a full rate is waited for and a spent budget refused as
+// ever. It returns maxOut unchanged when the prompt alone cannot fit, so that the store's
+// refusal says so.
+func (r *run) fitDefaultCap(m pricing.Model, s shape, maxOut int64) int64 {
+	rm := room{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, ""}
+	for i := range r.quotas.all {
+		q := &r.quotas.all[i]
+		switch c := q.Capacity(); q.Unit {
+		case quota.InputTokens:
+			rm.input = min(rm.input, c)
+		case quota.OutputTokens:
+			rm.output = min(rm.output, c)
+		case quota.Tokens:
+			rm.tokens = min(rm.tokens, c)
+		case quota.MicroUSD:
+			rm.usd = min(rm.usd, c)
+		}
+	}
+	if rm.fits(s.worst(m, maxOut)) {
+		return maxOut
+	}
+	if n := rm.maxOutput(m, s, maxOut); n > 0 {
+		return n
+	}
+	return maxOut
+}
+
 // room is what the budgets of one attempt have left, per unit; math.MaxInt64 where no
 // budget counts that unit. Rates are not budgets: a full rate means waiting, not
 // downgrading.
