@@ -124,6 +124,13 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 				r.skipErr(step, provName, fallback.WhyBudget, err.Error(), true, err)
 				return nil, err, true
 			}
+			var we *queue.WaitError
+			if errors.As(err, &we) && errors.Is(err, queue.ErrTimeout) && ctx.Err() == nil {
+				// A rate would hold the request longer than the route waits (or than the
+				// queue lets it wait): the next step may answer at once.
+				r.skipErr(step, provName, fallback.WhyRateWait, rateWaitReason(we, later, e.cfg.FallbackAfter), false, err)
+				return nil, err, true
+			}
 			return nil, err, false
 		}
 		maxOut = n
@@ -218,6 +225,19 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			Reason: reason, Err: err, UpstreamRequestID: upstreamID(err)})
 		return nil, err, fallsBack(kind)
 	}
+}
+
+// rateWaitReason says why a step's rate wait ended it, once: the refusing quota (which
+// says when it has room) and how long the route was willing to wait.
+func rateWaitReason(we *queue.WaitError, later bool, threshold time.Duration) string {
+	what := "queued behind other requests"
+	if we.Quota != nil {
+		what = we.Quota.Error()
+	}
+	if later {
+		return fmt.Sprintf("rate: %s; the route moves on after waiting %v", what, threshold)
+	}
+	return "rate: " + we.Error()
 }
 
 // cannotCarry returns the untranslatable or unsupported refusal inside err, an adapter's

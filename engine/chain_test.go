@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,6 +241,79 @@ func TestDefaultCapFitsTheQuota(t *testing.T) {
 			bills := em.BillsFor(res.RequestID)
 			if len(bills) != 1 || bills[0].End != emulator.EndComplete {
 				t.Errorf("bills %+v, want one complete answer", bills)
+			}
+		})
+	}
+}
+
+// TestRateWaitOrMoveOn: a step whose rate quota is full is waited for only while the wait
+// is shorter than the route's fallback threshold; a longer wait moves the request to the
+// next step at once. The repro of the issue: gpt-4o cooling down, gpt-4o-mini's rate full,
+// and every request is served by the later steps instead of "queue wait timed out".
+func TestRateWaitOrMoveOn(t *testing.T) {
+	t.Parallel()
+	const n = 30
+	tests := []struct {
+		name   string
+		rpm    int64 // gpt-4o-mini's requests per minute, all taken before the test
+		after  time.Duration
+		served string
+	}{
+		// The next request fits in 60s, far past the 2s threshold: move on.
+		{"long wait moves on", 1, 2 * time.Second, "claude-3-5-haiku"},
+		// Room comes back within 60/600 s = 100ms: under 30 concurrent requests some wait
+		// more than the threshold of 1ms and move on, none is refused.
+		{"short threshold", 600, time.Millisecond, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			em, provs := emuUpstreams(t, emulator.Config{Seed: 1, Output: emulator.Output{MinTokens: 5, MaxTokens: 5}})
+			cd := fallback.NewCooldowns(fallback.CooldownConfig{})
+			now := time.Now()
+			done, _, _ := cd.Allow("openai/gpt-4o", now)
+			done(&llm.Error{Kind: llm.KindRateLimited, Status: 429, RetryAfter: time.Minute}, now)
+			rules := quota.Rules{{Name: "mini-rpm", Scope: quota.Labels{Provider: "openai", Model: "gpt-4o-mini"},
+				Unit: quota.Requests, Limit: tt.rpm, Window: quota.PerMinute()}}
+			e := newEngine(t, engine.Config{Providers: provs, SharedCooldowns: cd, Rules: rules, FallbackAfter: tt.after,
+				Routes: routes(t, chain(t, "r", "gpt-4o -> gpt-4o-mini -> anthropic/claude-3-5-haiku -> static"))})
+			// Fill gpt-4o-mini's rate.
+			for range tt.rpm {
+				if _, err := e.Do(context.Background(), request("gpt-4o-mini", 10)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			type result struct {
+				served, fallback string
+				err              error
+			}
+			results := make(chan result, n)
+			for range n {
+				go func() {
+					res, err := e.Do(context.Background(), request("r", 10))
+					results <- result{res.Outcome.Served, res.Outcome.Attempts[min(1, len(res.Outcome.Attempts)-1)].Reason, err}
+				}()
+			}
+			byModel := map[string]int{}
+			for range n {
+				r := <-results
+				if r.err != nil {
+					t.Errorf("Do = %v, want every request served by a step that can", r.err)
+					continue
+				}
+				byModel[r.served]++
+				if r.served == "claude-3-5-haiku" && strings.Count(r.fallback, "retry after") != 1 {
+					t.Errorf("gpt-4o-mini's reason %q, want it to say once when the rate has room", r.fallback)
+				}
+			}
+			if byModel["static"] != 0 {
+				t.Errorf("served by %v, want no static answer while claude-3-5-haiku is free", byModel)
+			}
+			if tt.served != "" && byModel[tt.served] != n {
+				t.Errorf("served by %v, want all %d by %s", byModel, n, tt.served)
+			}
+			if got := em.Stats().Total.Requests; got != int64(n)+tt.rpm {
+				t.Errorf("the emulator got %d requests, want %d", got, int64(n)+tt.rpm)
 			}
 		})
 	}

@@ -237,11 +237,17 @@ func satAdd(a, b int64) int64 {
 // follows.
 func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (int64, error) {
 	m := a.model
+	var maxWait time.Duration
+	if later {
+		// A full rate is worth waiting for only as long as the route waits before moving
+		// on: past that, the next model answers sooner.
+		maxWait = r.e.cfg.FallbackAfter
+	}
 	for clamped := false; ; clamped = true {
 		worst := a.shape.worst(m, maxOut)
 		grant, err := r.e.queue.Acquire(ctx, queue.Waiter{
 			Request:  &quota.Request{Quotas: r.quotas.all, Amount: worst},
-			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant, Statuses: r.statuses[:0]})
+			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant, Statuses: r.statuses[:0], MaxWait: maxWait})
 		if grant.Statuses != nil {
 			r.statuses = grant.Statuses
 		}
