@@ -69,8 +69,9 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		return nil, err, true
 	}
 	deployment := provName + "/" + step.Model
-	if st := e.cooldowns.State(deployment, time.Now()); st == fallback.Open {
+	if st, until := r.cooldownState(deployment); st == fallback.Open {
 		err := &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}
+		r.coolingUntil(until)
 		r.skip(step, provName, fallback.WhyCooldown, "cooldown", false)
 		return nil, err, true
 	}
@@ -87,6 +88,9 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
 	r.quotas = e.quotas.get(labels)
 	sh := r.shapeFor(model, input)
+	if r.req.MaxTokens <= 0 {
+		maxOut = r.fitDefaultCap(model, sh, maxOut)
+	}
 
 	var last error
 	for try := 1; ; try++ {
@@ -111,6 +115,13 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 				r.skipErr(step, provName, fallback.WhyBudget, err.Error(), true, err)
 				return nil, err, true
 			}
+			var we *queue.WaitError
+			if errors.As(err, &we) && errors.Is(err, queue.ErrTimeout) && ctx.Err() == nil {
+				// A rate would hold the request longer than the route waits (or than the
+				// queue lets it wait): the next step may answer at once.
+				r.skipErr(step, provName, fallback.WhyRateWait, rateWaitReason(we, later, e.cfg.FallbackAfter), false, err)
+				return nil, err, true
+			}
 			return nil, err, false
 		}
 		maxOut = n
@@ -119,6 +130,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		done, until, ok := e.cooldowns.Allow(deployment, time.Now())
 		if !ok {
 			a.release()
+			r.coolingUntil(until)
 			r.skip(step, provName, fallback.WhyCooldown, "cooldown until "+until.Format(time.TimeOnly), false)
 			return nil, &llm.Error{Kind: llm.KindOverloaded, Provider: provName, Message: "in cooldown"}, true
 		}
@@ -148,6 +160,14 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		}
 		if err == nil {
 			return r.served(ctx, a, resp), nil, false
+		}
+		if why, refusal := cannotCarry(err); refusal != nil {
+			// The adapter refused the request before sending it (an upstream without
+			// Supports, or a field Supports let through): nothing reached the upstream.
+			a.done(refusal, time.Now())
+			a.release()
+			r.skipErr(step, provName, why, refusal.Error(), false, refusal)
+			return nil, refusal, true
 		}
 		a.done(err, time.Now())
 		if r.req.Stream || !cutAfterAnswer(err) {
@@ -196,6 +216,43 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			Reason: reason, Err: err, UpstreamRequestID: upstreamID(err)})
 		return nil, err, fallsBack(kind)
 	}
+}
+
+// rateWaitReason says why a step's rate wait ended it, once: the refusing quota (which
+// says when it has room) and how long the route was willing to wait.
+func rateWaitReason(we *queue.WaitError, later bool, threshold time.Duration) string {
+	what := "queued behind other requests"
+	if we.Quota != nil {
+		what = we.Quota.Error()
+	}
+	if later {
+		return fmt.Sprintf("rate: %s; the route moves on after waiting %v", what, threshold)
+	}
+	return "rate: " + we.Error()
+}
+
+// cannotCarry returns the untranslatable or unsupported refusal inside err, an adapter's
+// refusal of a request it cannot send, and its reason class; nil for any other error.
+func cannotCarry(err error) (fallback.Why, error) {
+	var ut *llm.UntranslatableError
+	if errors.As(err, &ut) {
+		return fallback.WhyUntranslatable, ut
+	}
+	var us *llm.UnsupportedError
+	if errors.As(err, &us) {
+		return fallback.WhyUnsupported, us
+	}
+	return fallback.WhyNone, nil
+}
+
+// cooldownState returns deployment's breaker state and, when it is open and the breakers
+// say, when it half-opens.
+func (r *run) cooldownState(deployment string) (fallback.State, time.Time) {
+	now := time.Now()
+	if su, ok := r.e.cooldowns.(stateUntil); ok {
+		return su.StateUntil(deployment, now)
+	}
+	return r.e.cooldowns.State(deployment, now), time.Time{}
 }
 
 // cutAfterAnswer reports whether a whole answer's call failed after the upstream answered

@@ -96,6 +96,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -121,7 +122,38 @@ var (
 	// ErrHold: the ledger could not journal an attempt's hold, so the attempt was not
 	// made. It is tollgate's failure, not the upstream's; the error wraps the ledger's.
 	ErrHold = errors.New("the ledger could not journal the reservation's hold")
+	// ErrCoolingDown: no upstream was called because the circuit breaker of every model
+	// the route could use is open (a *CooldownError says until when).
+	ErrCoolingDown = errors.New("every model of the route is cooling down")
 )
+
+// CooldownError is Do's error when every model step of a route was skipped because its
+// deployment's circuit breaker is open (and no step was refused by a budget, whose final
+// refusal wins). No upstream was called: the failure is tollgate's, and the caller may
+// come back once the first breaker half-opens. It unwraps to ErrCoolingDown.
+type CooldownError struct {
+	// Deployments are the deployments skipped for their cooldown, in chain order
+	// ("openai/gpt-4o").
+	Deployments []string
+	// Until is when the first of them half-opens and takes a probe; zero when no breaker
+	// said (a shared breaker whose state was unavailable).
+	Until time.Time
+	// RetryAfter is Until less the time of the refusal, at least 1ms when Until is set;
+	// 0 when Until is zero.
+	RetryAfter time.Duration
+}
+
+func (e *CooldownError) Error() string {
+	s := "every model of the route is cooling down after upstream failures (" + strings.Join(e.Deployments, ", ") +
+		"); no upstream was called"
+	if e.RetryAfter > 0 {
+		s += "; the first half-opens in " + e.RetryAfter.Round(time.Millisecond).String()
+	}
+	return s
+}
+
+// Unwrap returns ErrCoolingDown.
+func (e *CooldownError) Unwrap() error { return ErrCoolingDown }
 
 // Recorder is the ledger the engine writes to; *ledger.Ledger is one. Append receives a
 // record for every attempt that reached an upstream, and Flush returns once every record
@@ -268,13 +300,24 @@ type ResponseCache interface {
 
 // Cooldowns is the circuit breaker per deployment ("openai/gpt-4o") that the engine asks
 // before each call; *fallback.Cooldowns is the in-process one. Allow's done must be called
-// exactly once with the call's result.
+// exactly once with the call's result. An implementation that also has StateUntil
+// (fallback.Cooldowns and redisstore.Cooldowns do) lets a route whose every model is
+// cooling down tell its caller when to come back (CooldownError.RetryAfter).
 type Cooldowns interface {
 	Allow(deployment string, now time.Time) (done func(err error, now time.Time), until time.Time, ok bool)
 	State(deployment string, now time.Time) fallback.State
 }
 
-var _ Cooldowns = (*fallback.Cooldowns)(nil)
+// stateUntil is the optional method of Cooldowns: State, and for an open deployment when
+// it half-opens.
+type stateUntil interface {
+	StateUntil(deployment string, now time.Time) (fallback.State, time.Time)
+}
+
+var (
+	_ Cooldowns  = (*fallback.Cooldowns)(nil)
+	_ stateUntil = (*fallback.Cooldowns)(nil)
+)
 
 // memoryCache adapts the in-process cache, which never blocks, to ResponseCache.
 type memoryCache struct{ c *cache.Cache }
@@ -438,6 +481,12 @@ func refusalWhy(err error) fallback.Why {
 		return fallback.WhyBudget
 	case errors.Is(err, ErrHold):
 		return fallback.WhyHold
+	case errors.Is(err, ErrCoolingDown):
+		return fallback.WhyCooldown
+	case errors.Is(err, llm.ErrUntranslatable):
+		return fallback.WhyUntranslatable
+	case errors.Is(err, llm.ErrUnsupported):
+		return fallback.WhyUnsupported
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fallback.WhyCancelled
 	case llm.KindOf(err) != llm.KindUnknown:
@@ -458,6 +507,12 @@ func refusalReason(err error) string {
 		return "queue timeout"
 	case errors.Is(err, ErrHold):
 		return "hold not journaled"
+	case errors.Is(err, ErrCoolingDown):
+		return "cooldown"
+	case errors.Is(err, llm.ErrUntranslatable):
+		return "untranslatable"
+	case errors.Is(err, llm.ErrUnsupported):
+		return "unsupported"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, context.DeadlineExceeded):

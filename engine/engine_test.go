@@ -193,7 +193,7 @@ func TestServeSettlesActualUsage(t *testing.T) {
 	}
 	// gpt-4o: $2.50 in, $10 out per 1M: 1000 in + 200 out = 2500 + 2000 micro-USD.
 	const want = 4500
-	q, _ := session.For(quota.Labels{Session: "s1"})
+	q, _ := session.For(quota.Labels{Tenant: "acme", Session: "s1"})
 	st, _ := e.Store().Status(context.Background(), []quota.Quota{q}, nil)
 	if st[0].Used != want || rec.spent() != want {
 		t.Errorf("session used %d, ledger %d; want %d", st[0].Used, rec.spent(), want)
@@ -426,7 +426,7 @@ func (s *stream) Close() error { s.closed = true; return nil }
 func TestStreamSettlesAtEnd(t *testing.T) {
 	t.Parallel()
 	session := quota.Rule{Name: "s", Scope: quota.Labels{Session: quota.Each}, Unit: quota.Tokens, Limit: 1 << 30, Window: quota.Forever()}
-	q, _ := session.For(quota.Labels{Session: "s1"})
+	q, _ := session.For(quota.Labels{Tenant: "acme", Session: "s1"})
 	for _, tt := range []struct {
 		name string
 		read int // chunks read before Close; -1 reads to the end

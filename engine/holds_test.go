@@ -120,7 +120,7 @@ func TestHoldFailureSendsNothing(t *testing.T) {
 	if out := res.Outcome; len(out.Attempts) != 1 || out.Attempts[0].Why != fallback.WhyHold {
 		t.Errorf("outcome %v, want the first step failed for its hold, and no fallback", &out)
 	}
-	q, _ := session.For(quota.Labels{Session: "s1"})
+	q, _ := session.For(quota.Labels{Tenant: "acme", Session: "s1"})
 	st, _ := e.Store().Status(context.Background(), []quota.Quota{q}, nil)
 	if st[0].Used != 0 || e.Open() != 0 || len(rec.all()) != 0 {
 		t.Errorf("used %d, open %d, records %d; want the reservation released and nothing recorded", st[0].Used, e.Open(), len(rec.all()))

@@ -108,6 +108,37 @@ func (r *run) capFor(m pricing.Model, input int64) (int64, error) {
 	return min(maxOut, int64(m.ContextWindow)-input), nil
 }
 
+// fitDefaultCap lowers maxOut, the default output cap of a request whose caller set none,
+// to what every quota of the attempt can hold at all: a token or money quota whose whole
+// capacity (a rate's burst, a budget's limit) is below the worst case would refuse the
+// request as one that can never fit, for a cap the caller never asked for. Only the
+// capacities count, not the use: a full rate is waited for and a spent budget refused as
+// ever. It returns maxOut unchanged when the prompt alone cannot fit, so that the store's
+// refusal says so.
+func (r *run) fitDefaultCap(m pricing.Model, s shape, maxOut int64) int64 {
+	rm := room{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, ""}
+	for i := range r.quotas.all {
+		q := &r.quotas.all[i]
+		switch c := q.Capacity(); q.Unit {
+		case quota.InputTokens:
+			rm.input = min(rm.input, c)
+		case quota.OutputTokens:
+			rm.output = min(rm.output, c)
+		case quota.Tokens:
+			rm.tokens = min(rm.tokens, c)
+		case quota.MicroUSD:
+			rm.usd = min(rm.usd, c)
+		}
+	}
+	if rm.fits(s.worst(m, maxOut)) {
+		return maxOut
+	}
+	if n := rm.maxOutput(m, s, maxOut); n > 0 {
+		return n
+	}
+	return maxOut
+}
+
 // room is what the budgets of one attempt have left, per unit; math.MaxInt64 where no
 // budget counts that unit. Rates are not budgets: a full rate means waiting, not
 // downgrading.
@@ -237,11 +268,17 @@ func satAdd(a, b int64) int64 {
 // follows.
 func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (int64, error) {
 	m := a.model
+	var maxWait time.Duration
+	if later {
+		// A full rate is worth waiting for only as long as the route waits before moving
+		// on: past that, the next model answers sooner.
+		maxWait = r.e.cfg.FallbackAfter
+	}
 	for clamped := false; ; clamped = true {
 		worst := a.shape.worst(m, maxOut)
 		grant, err := r.e.queue.Acquire(ctx, queue.Waiter{
 			Request:  &quota.Request{Quotas: r.quotas.all, Amount: worst},
-			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant, Statuses: r.statuses[:0]})
+			Priority: r.req.Identity.Priority, Tenant: r.req.Identity.Tenant, Statuses: r.statuses[:0], MaxWait: maxWait})
 		if grant.Statuses != nil {
 			r.statuses = grant.Statuses
 		}
@@ -264,7 +301,13 @@ func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (
 		}
 		n, reason, ok := r.planBudget(m, a.shape, maxOut, later, grant.Statuses)
 		if !ok {
-			return 0, &budgetSkip{reason: reason}
+			skip := &budgetSkip{reason: reason}
+			if q := &qe.Quota; q.Scope.Provider == "" && q.Scope.Model == "" {
+				// A budget of the tenant, key, agent or session binds every step alike:
+				// should no later step serve, its refusal is the answer.
+				skip.refusal = qe
+			}
+			return 0, skip
 		}
 		if n >= maxOut {
 			return maxOut, err
@@ -274,11 +317,22 @@ func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (
 }
 
 // budgetSkip is the error of a model step skipped to save budget for a cheaper one. It
-// is a downgrade, not a refusal: it unwraps to ErrDowngraded.
-type budgetSkip struct{ reason string }
+// is a downgrade: it unwraps to ErrDowngraded, and also to the budget's refusal when the
+// refusing budget binds every step of the chain (it is not a model's or a provider's), so
+// that a chain whose later steps fail for passing reasons ends with that final refusal.
+type budgetSkip struct {
+	reason  string
+	refusal *quota.ExceededError
+}
 
 func (b *budgetSkip) Error() string { return b.reason }
-func (b *budgetSkip) Unwrap() error { return ErrDowngraded }
+
+func (b *budgetSkip) Unwrap() []error {
+	if b.refusal == nil {
+		return []error{ErrDowngraded}
+	}
+	return []error{ErrDowngraded, b.refusal}
+}
 
 // skip records a step skipped without an error of its own.
 func (r *run) skip(step fallback.Step, provider string, why fallback.Why, reason string, downgrade bool) {

@@ -37,6 +37,9 @@ type run struct {
 	att attempt
 	// res collects what Do returns besides the answer.
 	res Result
+	// coolUntil is when the first deployment skipped for its cooldown half-opens; zero
+	// when none was skipped so or its breaker did not say.
+	coolUntil time.Time
 }
 
 func (e *Engine) newRun(ctx context.Context, req *llm.Request) *run {
@@ -116,7 +119,70 @@ func (r *run) run(ctx context.Context) (*llm.Response, error) {
 	if last == nil {
 		last = ErrNoRoute
 	}
-	return nil, last
+	return nil, r.chainError(last)
+}
+
+// chainError decides what a chain that no step served fails with, from last (the last
+// step's error) and the outcome:
+//
+//   - a final refusal wins over a transient one: when a step was refused by a budget and
+//     the chain then ended on a failure that time cures (a cooldown, a full rate, an
+//     overloaded upstream), the budget's refusal is the answer, so that the caller stops
+//     instead of retrying what cannot pass;
+//   - when no step reached an upstream and some were skipped for their cooldown, a
+//     *CooldownError that says when the first breaker half-opens;
+//   - otherwise last: when every step refused the request as one it cannot carry (an
+//     untranslatable or unsupported field), that refusal, which names the field.
+func (r *run) chainError(last error) error {
+	if finalErr(last) {
+		return last
+	}
+	for _, a := range r.outcome.Attempts {
+		var qe *quota.ExceededError
+		if a.Err != nil && errors.As(a.Err, &qe) && qe.Permanent() {
+			return qe
+		}
+	}
+	var cooling []string
+	for _, a := range r.outcome.Attempts {
+		switch {
+		case a.Result != fallback.Skipped:
+			return last // an upstream was tried: its failure is the answer
+		case a.Why == fallback.WhyCooldown:
+			cooling = append(cooling, fallback.Deployment(a.Provider, a.Model))
+		}
+	}
+	if len(cooling) == 0 {
+		return last
+	}
+	ce := &CooldownError{Deployments: cooling, Until: r.coolUntil}
+	if !ce.Until.IsZero() {
+		ce.RetryAfter = max(time.Until(ce.Until), time.Millisecond)
+	}
+	return ce
+}
+
+// finalErr reports whether err is a refusal that retrying cannot cure: a budget, a
+// request larger than a quota or an upstream's limit, a spent upstream quota, rejected
+// credentials, or the caller's own cancellation.
+func finalErr(err error) bool {
+	switch {
+	case errors.Is(err, quota.ErrBudget), errors.Is(err, quota.ErrTooLarge),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	switch llm.KindOf(err) {
+	case llm.KindQuotaExhausted, llm.KindTooLarge, llm.KindAuth:
+		return true
+	}
+	return false
+}
+
+// coolingUntil notes that a deployment skipped for its cooldown half-opens at until.
+func (r *run) coolingUntil(until time.Time) {
+	if !until.IsZero() && (r.coolUntil.IsZero() || until.Before(r.coolUntil)) {
+		r.coolUntil = until
+	}
 }
 
 // noStepCould reports whether every step tried so far was skipped as unable to serve the

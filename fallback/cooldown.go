@@ -291,10 +291,22 @@ func (c *Cooldowns) backoff(trips int) time.Duration {
 
 // State returns deployment's state at now, for metrics and tests. It changes nothing.
 func (c *Cooldowns) State(deployment string, now time.Time) State {
+	st, _ := c.StateUntil(deployment, now)
+	return st
+}
+
+// StateUntil returns deployment's state at now and, when it is Open, when it half-opens
+// (zero otherwise): what a caller refused by every deployment of a chain is told to wait.
+// It changes nothing.
+func (c *Cooldowns) StateUntil(deployment string, now time.Time) (State, time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if b := c.m[deployment]; b != nil {
-		return b.state(now)
+		st := b.state(now)
+		if st == Open {
+			return st, b.openUntil
+		}
+		return st, time.Time{}
 	}
-	return Closed
+	return Closed, time.Time{}
 }

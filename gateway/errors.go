@@ -168,6 +168,29 @@ func classify(err error) *apiError {
 		return rateLimited("tollgate: "+qe.Error(), qe.RetryAfter, outcomeRateLimited)
 	}
 
+	var cool *engine.CooldownError
+	var untranslatable *llm.UntranslatableError
+	var unsupported *llm.UnsupportedError
+	switch {
+	case errors.As(err, &cool):
+		// No upstream was called: tollgate refuses, and says when the first breaker
+		// half-opens.
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "models_cooling_down",
+			anType: "overloaded_error", outcome: outcomeCooldown, retryAfter: cool.RetryAfter, msg: "tollgate: " + cool.Error()}
+	case errors.Is(err, engine.ErrHold):
+		// Before the deadline case: the ledger's own timeout unwraps to it too. The
+		// ledger is tollgate's; another replica, or this one shortly, may do better.
+		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "unavailable",
+			anType: "api_error", outcome: outcomeUnavailable, retryAfter: time.Second,
+			msg: "tollgate: the request was not sent: " + err.Error()}
+	case errors.As(err, &untranslatable):
+		// Every step of the route refused the request as one it cannot carry; no upstream
+		// was called. The message names the field.
+		return unsupportedRequest(untranslatable)
+	case errors.As(err, &unsupported):
+		return unsupportedRequest(unsupported)
+	}
+
 	switch {
 	case errors.Is(err, quota.ErrUnavailable):
 		// Before the deadline case: a store that timed out also unwraps to
@@ -190,11 +213,7 @@ func classify(err error) *apiError {
 	}
 
 	if errors.Is(err, llm.ErrUnsupported) || errors.Is(err, llm.ErrUntranslatable) {
-		// No step of the route can serve the request as it is: the caller's to change
-		// (another route, or without the field), and final.
-		e := badRequest("tollgate: no model of the route can serve this request: " + err.Error())
-		e.oaCode = "unsupported_request"
-		return e
+		return unsupportedRequest(err)
 	}
 
 	var le *llm.Error
@@ -226,49 +245,21 @@ func tollgateError(le *llm.Error) *apiError {
 	return e
 }
 
-// classifyResult maps Do's error with what its Result says of the chain:
-//
-//   - a final refusal wins over a transient one: when a step was refused by a budget
-//     (final: waiting will not bring the money back) and a later step failed transiently
-//     (a cooldown, a full rate), the budget's refusal is the answer, with x-should-retry:
-//     false, so that clients do not retry what cannot pass;
-//   - a route none of whose steps reached an upstream (every model in cooldown, too small
-//     for the prompt, unpriced) failed in tollgate: the error is tollgate's, not the
-//     upstreams', whatever the last step's error names.
+// classifyResult maps Do's error with what its Result says of the chain: a route none of
+// whose steps reached an upstream (every model too small for the prompt, unpriced, or
+// without an upstream) failed in tollgate, so the error is tollgate's, not the upstreams',
+// whatever the last step's error names. Which of the steps' errors is the answer (a
+// budget's final refusal over a later transient failure, a cooldown of the whole route)
+// the engine decides.
 func classifyResult(err error, res *engine.Result) *apiError {
 	e := classify(err)
-	if res == nil {
+	if res == nil || !e.upstream || len(res.Outcome.Attempts) == 0 {
 		return e
 	}
-	attempts := res.Outcome.Attempts
-	if !e.final {
-		for _, a := range attempts {
-			if a.Err != nil && (errors.Is(a.Err, quota.ErrBudget) || errors.Is(a.Err, quota.ErrTooLarge)) {
-				return classify(a.Err)
-			}
-		}
-	}
-	if !e.upstream || len(attempts) == 0 {
-		return e
-	}
-	cooling := true
-	var steps []string
-	for _, a := range attempts {
+	for _, a := range res.Outcome.Attempts {
 		if a.Result != fallback.Skipped {
 			return e // an upstream was called: its failure is the answer
 		}
-		cooling = cooling && a.Why == fallback.WhyCooldown
-		steps = append(steps, fallback.Deployment(a.Provider, a.Model))
-	}
-	var le *llm.Error
-	if cooling && errors.As(err, &le) {
-		// Every model is cooling down after upstream failures: nothing was called. The
-		// engine does not say yet when the first breaker half-opens; le.RetryAfter is
-		// used when it does.
-		return &apiError{status: http.StatusServiceUnavailable, oaType: "server_error", oaCode: "models_cooling_down",
-			anType: "overloaded_error", outcome: outcomeCooldown, retryAfter: le.RetryAfter,
-			msg: "tollgate: every model of the route is cooling down after upstream failures (" +
-				strings.Join(steps, ", ") + "); no upstream was called"}
 	}
 	e.upstream = false
 	return e
@@ -368,4 +359,13 @@ func headerValue(s string) string {
 		}
 	}
 	return s
+}
+
+// unsupportedRequest is the refusal of a request that no step of the route can serve as it
+// is (a field a translation cannot carry, an endpoint a provider lacks): the caller's to
+// change (another route, or without the field), and final. No upstream was called.
+func unsupportedRequest(err error) *apiError {
+	e := badRequest("tollgate: no model of the route can serve this request: " + err.Error())
+	e.oaCode = "unsupported_request"
+	return e
 }

@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,13 +157,35 @@ func TestAllCoolingDown(t *testing.T) {
 		}
 	}
 	calls := len(oa.calls)
-	golden(t, "errors/openai_cooldown.txt", transcript(resp, body))
+	// The answer says when the first breaker half-opens: at most the breaker's 30s
+	// cooldown from now.
+	waits := func(resp *http.Response) {
+		t.Helper()
+		ra, err1 := strconv.Atoi(resp.Header.Get("Retry-After"))
+		ms, err2 := strconv.Atoi(resp.Header.Get("Retry-After-Ms"))
+		if err1 != nil || err2 != nil || ra < 1 || ra > 30 || ms < 1 || ms > 30_000 {
+			t.Errorf("Retry-After %q, Retry-After-Ms %q; want when the first breaker half-opens, within 30s",
+				resp.Header.Get("Retry-After"), resp.Header.Get("Retry-After-Ms"))
+		}
+	}
+	waits(resp)
+	golden(t, "errors/openai_cooldown.txt", untilFree(transcript(resp, body)))
 	resp, body = e.do(t, http.MethodPost, "/v1/messages", `{"model":"pair","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`,
 		"X-Api-Key", secretAlice)
-	golden(t, "errors/anthropic_cooldown.txt", transcript(resp, body))
+	waits(resp)
+	golden(t, "errors/anthropic_cooldown.txt", untilFree(transcript(resp, body)))
 	if len(oa.calls) != calls {
 		t.Errorf("the upstream was called %d more times while every model cooled down", len(oa.calls)-calls)
 	}
+}
+
+// untilFree replaces in a transcript the wait until a breaker half-opens, which the clock
+// decides, by a placeholder.
+func untilFree(b []byte) []byte {
+	return regexp.MustCompile(`Retry-After(-Ms)?: [0-9]+|half-opens in [0-9.]+[mµn]?s`).ReplaceAllFunc(b, func(m []byte) []byte {
+		i := bytes.LastIndexAny(m, " ")
+		return append(m[:i+1:i+1], "<wait>"...)
+	})
 }
 
 // TestContextWindowIsTollgates: a prompt larger than every model's context window is
@@ -187,29 +213,42 @@ func TestContextWindowIsTollgates(t *testing.T) {
 func TestClassifyResult(t *testing.T) {
 	day := quota.Quota{Name: "tenant-usd", Key: "k", Unit: quota.MicroUSD, Limit: 5_000_000, Window: quota.Daily(nil)}
 	budget := quota.NewRefusal(day, quota.ErrBudget, 5_000_000, 20_000, time.Hour, time.Now().Add(time.Hour))
-	cooling := &llm.Error{Kind: llm.KindOverloaded, Provider: "openai", Message: "in cooldown"}
 	skipCool := fallback.Attempt{Model: "gpt-4o-mini", Provider: "openai", Result: fallback.Skipped, Why: fallback.WhyCooldown}
 	tests := []struct {
-		name     string
-		err      error
-		attempts []fallback.Attempt
-		status   int
-		source   string
-		final    bool
-		code     string
+		name       string
+		err        error
+		attempts   []fallback.Attempt
+		status     int
+		source     string
+		final      bool
+		code       string
+		retryAfter time.Duration
 	}{
-		{"budget refusal before a cooling step wins", cooling, []fallback.Attempt{
+		// The engine decides that the budget's final refusal wins over a later cooldown.
+		{"budget refusal before a cooling step", budget, []fallback.Attempt{
 			{Model: "gpt-4o", Provider: "openai", Result: fallback.Skipped, Why: fallback.WhyBudget, Err: budget}, skipCool},
-			429, "tollgate", true, "insufficient_quota"},
-		{"every step cooling", cooling, []fallback.Attempt{
+			429, "tollgate", true, "insufficient_quota", time.Hour},
+		{"every step cooling", &engine.CooldownError{Deployments: []string{"openai/gpt-4o", "openai/gpt-4o-mini"},
+			RetryAfter: 7 * time.Second}, []fallback.Attempt{
 			{Model: "gpt-4o", Provider: "openai", Result: fallback.Skipped, Why: fallback.WhyCooldown}, skipCool},
-			503, "tollgate", false, "models_cooling_down"},
+			503, "tollgate", false, "models_cooling_down", 7 * time.Second},
+		{"hold not journaled", fmt.Errorf("%w: %w", engine.ErrHold, context.DeadlineExceeded), []fallback.Attempt{
+			{Model: "gpt-4o", Provider: "openai", Result: fallback.Failed, Why: fallback.WhyHold}},
+			503, "tollgate", false, "unavailable", time.Second},
+		{"every step cannot carry the request", &llm.UntranslatableError{From: llm.Anthropic, To: llm.OpenAI,
+			Field: "messages[1].content[0]", Reason: "a server tool result"}, []fallback.Attempt{
+			{Model: "gpt-4o", Provider: "openai", Result: fallback.Skipped, Why: fallback.WhyUntranslatable}},
+			400, "tollgate", false, "unsupported_request", 0},
+		{"no step can serve the endpoint", &llm.UnsupportedError{Provider: "anthropic", Format: llm.Embeddings,
+			Reason: "Anthropic has no embeddings API"}, []fallback.Attempt{
+			{Model: "claude-haiku-4-5", Provider: "anthropic", Result: fallback.Skipped, Why: fallback.WhyUnsupported}},
+			400, "tollgate", false, "unsupported_request", 0},
 		{"an upstream failed after a cooling step", &llm.Error{Kind: llm.KindServer, Provider: "openai", Status: 500}, []fallback.Attempt{
 			skipCool, {Model: "gpt-4o", Provider: "openai", Result: fallback.Failed, Why: fallback.WhyUpstream}},
-			502, "upstream", false, ""},
+			502, "upstream", false, "", 0},
 		{"no step reached an upstream", &llm.Error{Kind: llm.KindOverloaded, Provider: "openai", Message: "in cooldown"}, []fallback.Attempt{
 			{Model: "gpt-4o", Provider: "openai", Result: fallback.Skipped, Why: fallback.WhyContextWindow}, skipCool},
-			503, "tollgate", false, "overloaded"},
+			503, "tollgate", false, "overloaded", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,6 +256,12 @@ func TestClassifyResult(t *testing.T) {
 			if e.status != tt.status || e.source() != tt.source || e.final != tt.final || e.oaCode != tt.code {
 				t.Errorf("= %d %s final %v code %s, want %d %s %v %s", e.status, e.source(), e.final, e.oaCode,
 					tt.status, tt.source, tt.final, tt.code)
+			}
+			if tt.retryAfter != 0 && (e.retryAfter <= 0 || e.retryAfter > tt.retryAfter) {
+				t.Errorf("retry after %v, want (0, %v]", e.retryAfter, tt.retryAfter)
+			}
+			if tt.retryAfter == 0 && e.retryAfter != 0 {
+				t.Errorf("retry after %v, want none", e.retryAfter)
 			}
 		})
 	}

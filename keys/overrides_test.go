@@ -39,7 +39,7 @@ func TestOverrides(t *testing.T) {
 		sa, sb := newStores(t)
 		a, b := open(t, keys.Config{Store: sa}), open(t, keys.Config{Store: sb})
 		alpha := quota.Labels{Provider: "openai", Model: "gpt-4o", Tenant: "alpha", Session: "run-1"}
-		base := map[string]int64{"tenant-daily|tenant=alpha": 50_000_000, "session-usd|session=run-1": 1_000_000,
+		base := map[string]int64{"tenant-daily|tenant=alpha": 50_000_000, "session-usd|tenant=alpha|session=run-1": 1_000_000,
 			"alpha-monthly|tenant=alpha": 9_000_000, "gpt-4o-rpm|provider=openai|model=gpt-4o": 500}
 		if diff := cmp.Diff(base, limits(a, alpha)); diff != "" {
 			t.Fatalf("limits before any override (-want +got):\n%s", diff)
@@ -57,7 +57,7 @@ func TestOverrides(t *testing.T) {
 		if _, err := a.SetOverride(ctx, rules[2], quota.Labels{Tenant: "alpha"}, 12_000_000, ""); err != nil {
 			t.Fatal(err)
 		}
-		raised := map[string]int64{"tenant-daily|tenant=alpha": 80_000_000, "session-usd|session=run-1": 1_000_000,
+		raised := map[string]int64{"tenant-daily|tenant=alpha": 80_000_000, "session-usd|tenant=alpha|session=run-1": 1_000_000,
 			"alpha-monthly|tenant=alpha": 12_000_000, "gpt-4o-rpm|provider=openai|model=gpt-4o": 500}
 		if diff := cmp.Diff(raised, limits(a, alpha)); diff != "" {
 			t.Errorf("limits on the replica that set them (-want +got):\n%s", diff)

@@ -118,8 +118,12 @@ func (q *Queue) Acquire(ctx context.Context, w Waiter) (Grant, error) {
 	return q.wait(ctx, wt)
 }
 
-// newWaiter makes the waiter for w, whose deadline is the earlier of ctx's and now+maxWait.
+// newWaiter makes the waiter for w, whose deadline is the earlier of ctx's and now+maxWait
+// (w.MaxWait when shorter).
 func newWaiter(ctx context.Context, maxWait time.Duration, w Waiter, level Level, now time.Time) *waiter {
+	if w.MaxWait > 0 && w.MaxWait < maxWait {
+		maxWait = w.MaxWait
+	}
 	deadline := now.Add(maxWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate/tollgate/quota"
 )
 
 // Sentinel errors. Acquire's refusals unwrap to exactly one of them (or are a permanent quota
@@ -78,8 +80,15 @@ func (e *WaitError) Error() string {
 	if e.Quota != nil {
 		msg += ": " + e.Quota.Error()
 	}
-	if e.RetryAfter > 0 {
+	if e.RetryAfter > 0 && !saysWhen(e.Quota) {
 		msg += "; retry after " + e.RetryAfter.Round(time.Millisecond).String()
 	}
 	return msg
+}
+
+// saysWhen reports whether a quota refusal's message already says when to retry (a rate's
+// wait, a window's reset), so that a WaitError does not say it twice.
+func saysWhen(err error) bool {
+	var qe *quota.ExceededError
+	return errors.As(err, &qe) && (qe.RetryAfter > 0 || !qe.ResetAt.IsZero())
 }

@@ -157,6 +157,11 @@ type Waiter struct {
 	// Statuses is where Acquire appends the store's statuses (Grant.Statuses); it may be
 	// nil. Reusing a buffer saves an allocation per request.
 	Statuses []quota.Status
+	// MaxWait, when positive and shorter than Config.MaxWait, is the longest this request
+	// waits: a caller with somewhere else to go (a fallback chain's next model) waits no
+	// longer than it is worth, and is refused at once when the store's estimate already
+	// passes it.
+	MaxWait time.Duration
 }
 
 // Grant is an admitted request.

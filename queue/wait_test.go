@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -45,12 +46,14 @@ func TestCancelRemovesWaiter(t *testing.T) {
 func TestDeadlineRefusedAtOnce(t *testing.T) {
 	rate := quota.Quota{Name: "rpm", Key: "model", Unit: quota.Requests, Limit: 1, Window: quota.PerMinute()}
 	for _, tc := range []struct {
-		name    string
-		maxWait time.Duration
-		ctxWait time.Duration
+		name       string
+		maxWait    time.Duration
+		ctxWait    time.Duration
+		waiterWait time.Duration // Waiter.MaxWait
 	}{
-		{"max wait", 10 * time.Second, 0},
-		{"ctx deadline", time.Hour, 10 * time.Second},
+		{"max wait", 10 * time.Second, 0, 0},
+		{"ctx deadline", time.Hour, 10 * time.Second, 0},
+		{"the waiter's own max wait", time.Hour, 0, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -64,10 +67,13 @@ func TestDeadlineRefusedAtOnce(t *testing.T) {
 					defer cancel()
 				}
 				start := time.Now()
-				_, err := q.Acquire(ctx, Waiter{Request: req(rate)})
+				_, err := q.Acquire(ctx, Waiter{Request: req(rate), MaxWait: tc.waiterWait})
 				var we *WaitError
 				if !errors.Is(err, ErrTimeout) || !errors.As(err, &we) {
 					t.Fatalf("Acquire = %v, want *WaitError with ErrTimeout", err)
+				}
+				if n := strings.Count(err.Error(), "retry after"); n != 1 {
+					t.Errorf("Acquire = %q, want it to say once when to retry", err)
 				}
 				if we.RetryAfter != time.Minute || we.Waited != 0 || time.Since(start) != 0 {
 					t.Errorf("RetryAfter %v, Waited %v, took %v; want 1m, 0, 0", we.RetryAfter, we.Waited, time.Since(start))

@@ -38,7 +38,7 @@ func Example() {
 		_ = time.Second
 	}
 	// Output:
-	// call 7 refused: budget exhausted: session-usd [session=run-42] ($0.05 lifetime): limit $0.05, used $0.039, requested $0.0125; it does not reset
+	// call 7 refused: budget exhausted: session-usd [tenant=acme,session=run-42] ($0.05 lifetime): limit $0.05, used $0.039, requested $0.0125; it does not reset
 }
 
 // Reserve and Settle answer with every quota's state, so that a caller plans and reports

@@ -81,19 +81,39 @@ func (r *Rule) Validate() error {
 	return q.Validate()
 }
 
+// ScopedByTenant reports whether r's quotas are kept per tenant although its Scope does not
+// name the tenant: a rule scoped by agent or session. Agent and session ids are names that
+// callers choose (X-Session-Id), so two tenants may pick the same one; keyed by the id alone,
+// one tenant's requests would spend another's budget. Such a rule's quota key and scope
+// include the request's tenant when it has one (see For).
+func (r *Rule) ScopedByTenant() bool {
+	return r.Scope.Tenant == "" && (r.Scope.Agent != "" || r.Scope.Session != "")
+}
+
+// tenantDim is the index of the tenant in Labels.dims.
+const tenantDim = 2
+
 // For returns the concrete quota that r puts on a request labelled l, and false when r does
 // not apply to it (a fixed label differs, or an Each label is empty in l).
 //
 // The key is the rule name followed by the scope's values, so that rules never share state
-// by accident and the same scope instance always maps to the same key.
+// by accident and the same scope instance always maps to the same key. A rule scoped by
+// agent or session (ScopedByTenant) is scoped within the request's tenant as well: its key
+// and Scope carry the tenant when l has one, and it applies alike to a request without one.
 func (r *Rule) For(l Labels) (Quota, bool) {
 	var scope Labels
 	var b strings.Builder
 	b.Grow(len(r.Name) + 32)
 	b.WriteString(r.Name)
 	sd, ld, dd := r.Scope.dims(), l.dims(), scope.dims()
+	byTenant := r.ScopedByTenant()
 	for i, want := range sd {
 		if *want == "" {
+			if i == tenantDim && byTenant && l.Tenant != "" {
+				scope.Tenant = l.Tenant
+				b.WriteString("|tenant=")
+				b.WriteString(l.Tenant)
+			}
 			continue
 		}
 		got := *ld[i]

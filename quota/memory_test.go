@@ -79,13 +79,32 @@ func TestRuleFor(t *testing.T) {
 		{"other model", quota.Labels{Model: "gpt-4o-mini"}, "", false},
 		{"per agent, none given", quota.Labels{Agent: quota.Each}, "", false},
 		{"tenant and session", quota.Labels{Tenant: quota.Each, Session: quota.Each}, "r|tenant=acme|session=s1", true},
+		// A session or agent id is the caller's choice: its quota is the tenant's own.
+		{"per session", quota.Labels{Session: quota.Each}, "r|tenant=acme|session=s1", true},
+		{"fixed session", quota.Labels{Session: "s1"}, "r|tenant=acme|session=s1", true},
+		{"per session of another tenant", quota.Labels{Session: quota.Each}, "r|tenant=beta|session=s1", true},
+		{"per session, no tenant", quota.Labels{Session: quota.Each}, "r|session=s1", true},
+		{"per model and agent", quota.Labels{Model: quota.Each, Agent: quota.Each}, "r|model=gpt-4o|tenant=acme|agent=a1", true},
+		{"per key", quota.Labels{Key: quota.Each}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			l := l
+			switch tt.name {
+			case "per session of another tenant":
+				l.Tenant = "beta"
+			case "per session, no tenant":
+				l.Tenant = ""
+			case "per model and agent":
+				l.Agent = "a1"
+			}
 			r := quota.Rule{Name: "r", Scope: tt.scope, Unit: quota.Requests, Limit: 1, Window: quota.PerMinute()}
 			q, ok := r.For(l)
 			if ok != tt.ok || q.Key != tt.wantKey {
 				t.Errorf("For(%v) = %q, %v; want %q, %v", l, q.Key, ok, tt.wantKey, tt.ok)
+			}
+			if ok && q.Scope.Tenant != l.Tenant && (tt.scope.Tenant != "" || r.ScopedByTenant()) {
+				t.Errorf("For(%v).Scope = %v, want the tenant %q in it", l, q.Scope, l.Tenant)
 			}
 		})
 	}

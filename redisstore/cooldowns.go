@@ -301,11 +301,19 @@ func (c *Cooldowns) reportLocal(deployment string, err error, now time.Time) {
 // metrics. It changes nothing. It answers from the state this replica last saw if that is
 // at most StateMaxAge old by now, else asks Redis (one round trip); Allow is what decides.
 func (c *Cooldowns) State(deployment string, now time.Time) fallback.State {
-	if st, ok := c.recent(deployment, now); ok {
-		return st
+	st, _ := c.StateUntil(deployment, now)
+	return st
+}
+
+// StateUntil is State that also returns, for an Open deployment, when it half-opens (zero
+// otherwise), as fallback.Cooldowns.StateUntil does: from the state this replica last saw
+// or from Redis, as State decides.
+func (c *Cooldowns) StateUntil(deployment string, now time.Time) (fallback.State, time.Time) {
+	if st, until, ok := c.recent(deployment, now); ok {
+		return st, until
 	}
 	if !c.l.useRedis() {
-		return c.local.State(deployment, now)
+		return c.local.StateUntil(deployment, now)
 	}
 	ctx := context.Background()
 	v, err := c.l.run(ctx, cooldownStateScript, []string{c.key(deployment)}, []any{c.offset.Microseconds()})
@@ -315,12 +323,16 @@ func (c *Cooldowns) State(deployment string, now time.Time) fallback.State {
 	}
 	if err != nil {
 		c.l.failed(ctx, fmt.Errorf("redisstore: cooldown state %s: %w", deployment, err))
-		return c.local.State(deployment, now)
+		return c.local.StateUntil(deployment, now)
 	}
 	c.l.ok()
 	st := fallback.State(toInt(res[0]))
 	c.remember(deployment, st, toInt(res[1]), toInt(res[2]), now)
-	return st
+	var until time.Time
+	if st == fallback.Open {
+		until = now.Add(time.Duration(toInt(res[1])-toInt(res[2])) * time.Microsecond)
+	}
+	return st, until
 }
 
 // Breakers returns every deployment's breaker that has state in Redis at now, by name, as
@@ -418,21 +430,24 @@ func (c *Cooldowns) remember(deployment string, st fallback.State, ou, srvNow in
 	c.seen[deployment] = s
 }
 
-func (c *Cooldowns) recent(deployment string, now time.Time) (fallback.State, bool) {
+func (c *Cooldowns) recent(deployment string, now time.Time) (fallback.State, time.Time, bool) {
 	if c.stateAge <= 0 {
-		return 0, false
+		return 0, time.Time{}, false
 	}
 	c.mu.Lock()
 	s, found := c.seen[deployment]
 	c.mu.Unlock()
 	age := now.Sub(s.at)
 	if !found || age < 0 || age > c.stateAge {
-		return 0, false
+		return 0, time.Time{}, false
 	}
-	if s.state == fallback.Open && age >= s.openLeft {
-		return fallback.HalfOpen, true
+	if s.state == fallback.Open {
+		if age >= s.openLeft {
+			return fallback.HalfOpen, time.Time{}, true
+		}
+		return fallback.Open, s.at.Add(s.openLeft), true
 	}
-	return s.state, true
+	return s.state, time.Time{}, true
 }
 
 // link is a connection to Redis shared by Cooldowns and Cache: round trips bounded by a

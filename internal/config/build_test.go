@@ -104,8 +104,8 @@ func TestBuildServesAndRestores(t *testing.T) {
 	if got["daily|tenant=t1"] <= 0 {
 		t.Errorf("restored daily spend of t1 = %d, want the request's cost (restored %v)", got["daily|tenant=t1"], got)
 	}
-	if got["session|session=s1"] != tokens {
-		t.Errorf("restored session tokens = %d, want %d", got["session|session=s1"], tokens)
+	if got["session|tenant=t1|session=s1"] != tokens {
+		t.Errorf("restored session tokens = %d, want %d", got["session|tenant=t1|session=s1"], tokens)
 	}
 	if got["key-month|model=gpt-4o|key=k1"] != 1 {
 		t.Errorf("restored monthly requests of k1 = %d, want 1", got["key-month|model=gpt-4o|key=k1"])
@@ -116,7 +116,7 @@ func TestBuildServesAndRestores(t *testing.T) {
 	if len(b2.NotRestored) != 0 {
 		t.Errorf("NotRestored = %q, want every budget restored", b2.NotRestored)
 	}
-	st, err := b2.Store.Status(ctx, []quota.Quota{{Name: "session", Key: "session|session=s1", Unit: quota.Tokens,
+	st, err := b2.Store.Status(ctx, []quota.Quota{{Name: "session", Key: "session|tenant=t1|session=s1", Unit: quota.Tokens,
 		Limit: 1_000_000, Window: quota.Forever()}}, nil)
 	if err != nil || st[0].Used != tokens {
 		t.Errorf("store status of the session = %+v, %v; want %d used", st, err, tokens)

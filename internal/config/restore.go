@@ -80,6 +80,12 @@ func (rs *ruleRestore) base() ledger.Query {
 		val string
 	}{{ledger.ByModel, &q.Model, s.Model}, {ledger.ByTenant, &q.Tenant, s.Tenant}, {ledger.ByKey, &q.Key, s.Key},
 		{ledger.ByAgent, &q.Agent, s.Agent}, {ledger.BySession, &q.Session, s.Session}} {
+		if f.dim == ledger.ByTenant && r.ScopedByTenant() {
+			// An agent's or session's quota is kept per tenant (quota.Rule.ScopedByTenant).
+			// Records without a tenant cannot be told apart by the ledger's filters and are
+			// not restored; the gateway's keys always have one.
+			f.val = quota.Each
+		}
 		if f.val == quota.Each {
 			rs.levels = append(rs.levels, f.dim)
 		} else {
