@@ -508,7 +508,7 @@ func TestLearnedFromCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(learn.NewCollector(set))
 	got := MetricsLearned{Gatherer: reg}.LearnedLimits()
-	want := []LearnedLimit{{Deployment: "openai/gpt-4o-mini", Unit: "requests", PerMinute: 500}}
+	want := []LearnedLimit{{Deployment: "openai/gpt-4o-mini", Unit: "requests", PerMinute: 500, Source: "headers"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LearnedLimits() (-want +got):\n%s", diff)
 	}
