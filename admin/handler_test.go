@@ -365,7 +365,7 @@ func TestLive(t *testing.T) {
 
 	var learned struct{ Limits []LearnedJSON }
 	call(t, f.h, "GET", "/admin/v1/learned", adminToken, nil, &learned)
-	if diff := cmp.Diff([]LearnedJSON{{Deployment: "openai/gpt-4o", Unit: "requests", PerMinute: 480, Configured: 500}}, learned.Limits); diff != "" {
+	if diff := cmp.Diff([]LearnedJSON{{Deployment: "openai/gpt-4o", Unit: "requests", PerMinute: 480, Configured: 500, Source: "headers"}}, learned.Limits); diff != "" {
 		t.Errorf("learned limits (-want +got):\n%s", diff)
 	}
 	var rev struct{ Revision int64 }
