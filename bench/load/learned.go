@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate/tollgate/emulator"
 	"github.com/tollgate/tollgate/internal/config"
 	"github.com/tollgate/tollgate/internal/redistest"
+	"github.com/tollgate/tollgate/learn"
 )
 
 // learnedRun is one scenario of the learned-limits measurement: the emulator enforcing
@@ -41,9 +42,11 @@ func (r learnedRun) String() string {
 
 // learnedFigures is what one scenario measured after its warm-up.
 type learnedFigures struct {
-	served, upstream, limited int64         // the emulator's, over the window
-	agents                    map[int]int64 // the agents' answers by status; -1 a failed call
-	window                    time.Duration // measured
+	served, upstream, limited int64          // the emulator's, over the window
+	agents                    map[int]int64  // the agents' answers by status; -1 a failed call
+	samples                   map[int]string // the first body of each status but 200
+	learned                   []string       // each replica's learned limits at the end
+	window                    time.Duration  // measured
 }
 
 // runLearned measures each scenario: agents closed-loop agents for warmup, then for
@@ -76,6 +79,12 @@ func runLearned(scenarios []learnedRun, agents int, warmup, measure time.Duratio
 		}
 		fmt.Printf("%-52s %9d %8.1f%% %9d %7.2f%% %s\n", sc, f.served, 100*float64(f.served)/capacity, f.upstream,
 			100*share, strings.Join(answers, " "))
+		for _, l := range f.learned {
+			fmt.Printf("    %s\n", l)
+		}
+		for code, b := range f.samples {
+			fmt.Printf("    %d: %.200s\n", code, strings.TrimSpace(b))
+		}
 	}
 	return nil
 }
@@ -106,6 +115,7 @@ func measureLearned(sc learnedRun, agents int, warmup, measure time.Duration) (l
 	}
 	env := map[string]string{"OPENAI_API_KEY": "sk-emulator", "TOLLGATE_KEY": secret}
 	var urls []string
+	var sets []*learn.Set
 	for i := range sc.replicas {
 		text := fmt.Sprintf(`upstreams:
   openai: {api_key_env: OPENAI_API_KEY, base_url: "%s/v1"}
@@ -135,24 +145,28 @@ queue: {max_wait: 60s}
 			b.Close(context.Background())
 		}()
 		urls = append(urls, "http://"+ln.Addr().String()+"/v1/chat/completions")
+		sets = append(sets, b.Learned)
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	var measuring atomic.Bool
 	var mu sync.Mutex
-	answers := map[int]int64{}
+	answers, samples := map[int]int64{}, map[int]string{}
 	var wg sync.WaitGroup
 	for a := range agents {
 		t := target{name: "gateway", url: urls[a%len(urls)], auth: "Bearer " + secret}
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				code := post(ctx, client, t)
+				code, text := post(ctx, client, t)
 				if code == 0 {
 					continue
 				}
 				if measuring.Load() {
 					mu.Lock()
 					answers[code]++
+					if _, ok := samples[code]; !ok && code != 200 {
+						samples[code] = text
+					}
 					mu.Unlock()
 				}
 			}
@@ -166,32 +180,43 @@ queue: {max_wait: 60s}
 	after := emu.Stats().Total
 	window := time.Since(start)
 	measuring.Store(false)
+	var learned []string
+	for i, set := range sets {
+		if set == nil {
+			continue
+		}
+		for _, r := range set.Status() {
+			learned = append(learned, fmt.Sprintf("replica %d: %s %s %d/min from %s (%d 429s, %d down, %d up)",
+				i+1, r.Model, r.Dim, r.Limit, r.Source, r.Refusals, r.Decreases, r.Increases))
+		}
+	}
 	cancel()
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
 	return learnedFigures{served: after.Served - before.Served, upstream: after.Requests - before.Requests,
-		limited: after.RateLimited - before.RateLimited, agents: answers, window: window}, nil
+		limited: after.RateLimited - before.RateLimited, agents: answers, samples: samples, learned: learned, window: window}, nil
 }
 
-// post sends one chat request and returns its status; 0 when ctx ended it.
-func post(ctx context.Context, c *http.Client, t target) int {
+// post sends one chat request and returns its status and body; 0 when ctx ended it, -1
+// when it failed.
+func post(ctx context.Context, c *http.Client, t target) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(string(body)))
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	req.Header.Set("Authorization", t.auth)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0
+			return 0, ""
 		}
-		return -1
+		return -1, err.Error()
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
 }
 
 // parseLearned reads scenarios written HEADERS:REPLICAS[:MODE], comma-separated:
