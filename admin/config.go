@@ -52,6 +52,10 @@ type LearnedLimit struct {
 	// Configured is the limit the configuration gives for the same deployment and unit,
 	// per minute; 0 when it gives none.
 	Configured float64
+	// Source is where the limit comes from: "headers" (the provider's rate-limit
+	// headers), "message" (a 429's message) or "refusals" (inferred from 429s); "" when
+	// unknown.
+	Source string
 	// Updated is when the limit last changed; zero when unknown.
 	Updated time.Time
 }

@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite docs/dashboard.png from the das
 // collectJS reads the figures the dashboard shows from its DOM: the raw values it keeps
 // in data attributes beside the text it draws.
 const collectJS = `(() => {
-  const out = {tenants: {}, tenant_text: {}, quotas: {}, sessions: [], waiting: {}, figures: {}, breakers: {}, learned: {}};
+  const out = {tenants: {}, tenant_text: {}, quotas: {}, sessions: [], waiting: {}, figures: {}, breakers: {}, learned: {}, learned_source: {}};
   for (const tr of document.querySelectorAll("#tenants tr[data-tenant]")) {
     const cell = tr.querySelector('[data-field="spent-today"]');
     out.tenants[tr.dataset.tenant] = Number(cell.dataset.value);
@@ -45,6 +45,7 @@ const collectJS = `(() => {
   for (const tr of document.querySelectorAll("#breakers tr[data-deployment]")) out.breakers[tr.dataset.deployment] = tr.dataset.state;
   for (const tr of document.querySelectorAll("#learned tr[data-deployment]")) {
     out.learned[tr.dataset.deployment + " " + tr.dataset.unit] = Number(tr.querySelector('[data-field="learned"]').dataset.value);
+    out.learned_source[tr.dataset.deployment + " " + tr.dataset.unit] = tr.querySelector('[data-field="source"]').textContent;
   }
   out.learned_empty_shown = document.getElementById("learned-empty").checkVisibility();
   return out;
@@ -60,6 +61,7 @@ type shown struct {
 	Figures          map[string]float64  `json:"figures"`
 	Breakers         map[string]string   `json:"breakers"`
 	Learned          map[string]float64  `json:"learned"`
+	LearnedSource    map[string]string   `json:"learned_source"`
 	LearnedEmptyShow bool                `json:"learned_empty_shown"`
 }
 
@@ -84,7 +86,7 @@ func expected(t *testing.T, srv string) shown {
 	}
 	s := shown{Tenants: map[string]int64{}, TenantText: map[string]string{}, Quotas: map[string][3]int64{},
 		Sessions: []sessionShown{}, Waiting: map[string]int{}, Breakers: map[string]string{}, Learned: map[string]float64{},
-		LearnedEmptyShow: len(ov.Learned) == 0}
+		LearnedSource: map[string]string{}, LearnedEmptyShow: len(ov.Learned) == 0}
 	for _, ts := range ov.Tenants {
 		s.Tenants[ts.Tenant] = ts.Today.MicroUSD
 		s.TenantText[ts.Tenant] = quota.MicroUSD.Format(ts.Today.MicroUSD)
@@ -107,6 +109,7 @@ func expected(t *testing.T, srv string) shown {
 	}
 	for _, l := range ov.Learned {
 		s.Learned[l.Deployment+" "+l.Unit] = l.PerMinute
+		s.LearnedSource[l.Deployment+" "+l.Unit] = sourceText(l.Source)
 	}
 	return s
 }
@@ -166,7 +169,7 @@ func TestDashboard(t *testing.T) {
 	}
 	got := collect(t, ctx)
 	if got.TenantText["alpha"] != "$2.25" || got.Waiting["critical"] != 1 || got.Breakers["openai/gpt-4o"] != "open" ||
-		got.Learned["openai/gpt-4o requests"] != 480 || got.LearnedEmptyShow {
+		got.Learned["openai/gpt-4o requests"] != 480 || got.LearnedSource["openai/gpt-4o requests"] != "headers" || got.LearnedEmptyShow {
 		t.Errorf("the dashboard shows %+v", got)
 	}
 	if *update {
@@ -242,4 +245,12 @@ func TestDashboardLogin(t *testing.T) {
 	if visible("login") || !visible("board") {
 		t.Error("after the token: the form is still shown or the board is not")
 	}
+}
+
+// sourceText is how the dashboard shows a learned limit's source: "—" when unknown.
+func sourceText(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

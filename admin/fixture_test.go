@@ -123,7 +123,7 @@ func newFixture(t testing.TB) *fixture {
 	f.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: n.Fallbacks, Help: "fallbacks"}, []string{"route", "reason"})
 	f.cache = prometheus.NewCounterVec(prometheus.CounterOpts{Name: n.CacheRequests, Help: "cache"}, []string{n.CacheResult})
 	f.wait = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: n.QueueWait, Help: "wait"}, []string{n.Level})
-	f.learned = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n.LearnedLimit, Help: "learned"}, []string{n.Deployment, n.Unit})
+	f.learned = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n.LearnedLimit, Help: "learned"}, []string{n.Deployment, n.Unit, "source"})
 	configured := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n.ConfiguredLimit, Help: "configured"}, []string{n.Deployment, n.Unit})
 	f.prom.MustRegister(f.requests, f.upstream, f.retries, f.fallbacks, f.cache, f.wait, f.learned, configured)
 	configured.WithLabelValues("openai/gpt-4o", "requests").Set(500)
@@ -261,7 +261,7 @@ func (f *fixture) traffic(t testing.TB) {
 	f.fallbacks.WithLabelValues("smart", "rate_limited").Add(3)
 	f.cache.WithLabelValues("hit").Add(2)
 	f.cache.WithLabelValues("miss").Add(6)
-	f.learned.WithLabelValues("openai/gpt-4o", "requests").Set(480)
+	f.learned.WithLabelValues("openai/gpt-4o", "requests", "headers").Set(480)
 
 	now := time.Now()
 	done, _, _ := f.cd.Allow("openai/gpt-4o", now)

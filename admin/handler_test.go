@@ -365,7 +365,7 @@ func TestLive(t *testing.T) {
 
 	var learned struct{ Limits []LearnedJSON }
 	call(t, f.h, "GET", "/admin/v1/learned", adminToken, nil, &learned)
-	if diff := cmp.Diff([]LearnedJSON{{Deployment: "openai/gpt-4o", Unit: "requests", PerMinute: 480, Configured: 500}}, learned.Limits); diff != "" {
+	if diff := cmp.Diff([]LearnedJSON{{Deployment: "openai/gpt-4o", Unit: "requests", PerMinute: 480, Configured: 500, Source: "headers"}}, learned.Limits); diff != "" {
 		t.Errorf("learned limits (-want +got):\n%s", diff)
 	}
 	var rev struct{ Revision int64 }
@@ -508,7 +508,7 @@ func TestLearnedFromCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(learn.NewCollector(set))
 	got := MetricsLearned{Gatherer: reg}.LearnedLimits()
-	want := []LearnedLimit{{Deployment: "openai/gpt-4o-mini", Unit: "requests", PerMinute: 500}}
+	want := []LearnedLimit{{Deployment: "openai/gpt-4o-mini", Unit: "requests", PerMinute: 500, Source: "headers"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LearnedLimits() (-want +got):\n%s", diff)
 	}

@@ -142,11 +142,13 @@ func (h *Handler) metricsSummary(w http.ResponseWriter, r *http.Request) error {
 
 // LearnedJSON is one learned limit.
 type LearnedJSON struct {
-	Deployment string     `json:"deployment"`
-	Unit       string     `json:"unit"`
-	PerMinute  float64    `json:"per_minute"`
-	Configured float64    `json:"configured_per_minute"`
-	UpdatedAt  *time.Time `json:"updated_at"`
+	Deployment string  `json:"deployment"`
+	Unit       string  `json:"unit"`
+	PerMinute  float64 `json:"per_minute"`
+	Configured float64 `json:"configured_per_minute"`
+	// Source is "headers", "message" or "refusals"; "" when unknown.
+	Source    string     `json:"source"`
+	UpdatedAt *time.Time `json:"updated_at"`
 }
 
 func (h *Handler) learnedLimits() []LearnedJSON {
@@ -156,7 +158,7 @@ func (h *Handler) learnedLimits() []LearnedJSON {
 	}
 	for _, l := range h.cfg.Learned.LearnedLimits() {
 		out = append(out, LearnedJSON{Deployment: l.Deployment, Unit: l.Unit, PerMinute: l.PerMinute,
-			Configured: l.Configured, UpdatedAt: timePtr(l.Updated)})
+			Configured: l.Configured, Source: l.Source, UpdatedAt: timePtr(l.Updated)})
 	}
 	return out
 }

@@ -250,7 +250,8 @@ func (m MetricsLearned) LearnedLimits() []LearnedLimit {
 			if math.IsNaN(v) {
 				continue
 			}
-			out = append(out, LearnedLimit{Deployment: k.dep, Unit: k.unit, PerMinute: v, Configured: configured[k]})
+			out = append(out, LearnedLimit{Deployment: k.dep, Unit: k.unit, PerMinute: v, Configured: configured[k],
+				Source: label(mt, "source")})
 		}
 	}
 	slices.SortFunc(out, func(a, b LearnedLimit) int {

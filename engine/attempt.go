@@ -153,6 +153,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		}
 		a.callStart = time.Now()
 		resp, err, abandoned := a.call(ctx, prov, llm.Call{Request: r.req, Model: step.Model, MaxTokens: int(maxOut), RequestID: r.id})
+		a.learn(resp, err, abandoned)
 		if abandoned {
 			r.outcome.Record(fallback.Attempt{Model: step.Model, Provider: provName, Result: fallback.Failed,
 				Why: fallback.WhyCancelled, Reason: "the caller went away before the upstream answered; settled when it does", Err: ctx.Err()})

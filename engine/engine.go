@@ -180,6 +180,13 @@ type Config struct {
 	Routes *fallback.Routes
 	// Rules are the quotas; each attempt reserves every rule that applies to it.
 	Rules quota.Rules
+	// Quotas, when set, puts the quotas on each attempt's labels in place of Rules alone
+	// (Quotas.For with Rules): a key registry's own budgets and budget overrides. The
+	// engine rebuilds its quotas when Quotas.Generation changes.
+	Quotas Quotas
+	// Learned configures the upstream limits learned from the upstreams' answers; the
+	// zero value learns nothing.
+	Learned Learned
 	// Store holds quota state; nil means a new quota.MemoryStore.
 	Store quota.Store
 	// Queue configures admission.
@@ -259,6 +266,9 @@ func (c Config) Validate() error {
 		if err := c.Rules[i].Validate(); err != nil {
 			return fmt.Errorf("engine: Config.Rules[%d]: %w", i, err)
 		}
+	}
+	if err := c.Learned.Validate(c.Providers); err != nil {
+		return err
 	}
 	if err := c.Queue.Validate(); err != nil {
 		return fmt.Errorf("engine: Config.Queue: %w", err)
@@ -362,7 +372,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, providers: cfg.Providers, prices: cfg.Pricing, routes: cfg.Routes,
-		store: cfg.Store, log: cfg.Logger, quotas: quotaCache{rules: cfg.Rules}, tokenizer: cfg.Tokenizer}
+		store: cfg.Store, log: cfg.Logger, tokenizer: cfg.Tokenizer}
+	e.quotas = quotaCache{rules: cfg.Rules, src: cfg.Quotas, learned: &e.cfg.Learned}
 	if e.prices == nil {
 		e.prices = pricing.Default()
 	}

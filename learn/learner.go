@@ -147,7 +147,11 @@ func (l *Learner) Quotas(dst []quota.Quota) []quota.Quota { return append(dst, l
 // just under it (by Config.Decrease at least). A limit that binds (its quota made
 // requests wait) while nothing is refused comes back under the estimate within a few
 // Config.Interval, holds there for Config.Hold, then probes higher.
-func (l *Learner) Observe(now time.Time, o Outcome) {
+//
+// Observe reports whether it took o as a refusal for a per-minute rate: the learned
+// quotas then hold calls back until the provider has room (the engine need not also
+// open a circuit breaker). A refusal for a daily limit (RPD, TPD) is not one.
+func (l *Learner) Observe(now time.Time, o Outcome) (absorbed bool) {
 	ms, hasHeaders := readMeters(o.Header, now)
 	var st stated
 	if o.Refused {
@@ -205,6 +209,7 @@ func (l *Learner) Observe(now time.Time, o Outcome) {
 			dl.live.RaiseFloor(quota.FloorFor(now.Add(o.RetryAfter), o.Reserved.Of(d.Unit()), limit, burst, l.cfg.Period))
 		}
 	}
+	absorbed = len(refused) > 0
 	if hasHeaders {
 		for d, dl := range l.dims {
 			if m := &ms[d]; dl != nil && m.hasRem {
@@ -215,6 +220,7 @@ func (l *Learner) Observe(now time.Time, o Outcome) {
 			}
 		}
 	}
+	return absorbed
 }
 
 // apply applies ev to the local state, keeps it for the shared state, and moves the

@@ -19,3 +19,16 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+// TestLiveConformance runs the cases of learned limits (quota.Live: a limit read at each
+// reserve, the provider's floor under the TAT, refusals counted, a settle at the limit the
+// reserve was decided with) against Redis, as quota's tests run them against the memory
+// store.
+func TestLiveConformance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	quotatest.RunLive(t, func(t *testing.T) quota.Store {
+		s, _, _ := newStore(t, srv, Config{Timeout: 10 * time.Second})
+		return s
+	})
+}

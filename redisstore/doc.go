@@ -33,6 +33,16 @@
 // TAT at settle. Rate periods up to about 100 days are exact; limits above 2^53 act as
 // 2^53.
 //
+// Learned limits (a Rate whose Quota.Live is set, package learn) are resolved by the
+// client at each reserve: the Live's limit and burst in force give the intervals sent,
+// and the Live's floor under the TAT (the provider's word on its own state: what remains,
+// or shut until its retry-after) travels as an offset from the client's now, which the
+// script adds to the server's TIME: the stored TAT becomes at least that, for every
+// replica, so that what one replica hears from the provider binds the whole fleet at
+// once. A reservation settles at the limit it was reserved at. The limits themselves are
+// shared by package learn (learn.RedisShared); while Redis is down (fail_open_local) a
+// replica's local store enforces its own learned limits whole, not divided by Replicas.
+//
 // Calendar windows need a time zone, which Lua lacks. The client computes the day (or
 // month) that contains its own time (quota.Window.Span) and sends its bounds; the script
 // checks them against the server's TIME, which decides. When they disagree (a replica's

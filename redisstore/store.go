@@ -213,6 +213,10 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 	p.int(int64(len(req.Quotas)))
 	hold := newPack(32 * len(req.Quotas))
 	calendar := false
+	// quotas are req.Quotas as decided: a Live quota resolved to its limit in force (see
+	// resolveLive); floors are the Live quotas' TAT floors as offsets from now.
+	quotas := req.Quotas
+	var floors []int64
 	for i := range req.Quotas {
 		q := &req.Quotas[i]
 		f := s.names.fields(q)
@@ -222,6 +226,15 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 		var start, stop int64
 		switch k {
 		case quota.Rate:
+			var fl int64
+			if q.Live != nil {
+				if floors == nil {
+					quotas, floors = slices.Clone(req.Quotas), make([]int64, len(req.Quotas))
+				}
+				quotas[i], fl = resolveLive(q, n, now)
+				floors[i] = fl
+				q = &quotas[i]
+			}
 			tol := q.Interval(q.Capacity())
 			if tol >= maxExact || int64(q.Window.Period) >= maxExact {
 				return quota.Reservation{}, dst, 0, fmt.Errorf("redisstore: quota %q: rate period %v too long for exact script math (max about 100 days)", q.Name, q.Window.Period)
@@ -230,6 +243,7 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 			p.int(exact(q.Capacity()))
 			p.int(exact(q.Interval(n)))
 			p.int(tol)
+			p.int(exact(fl))
 			args = append(args, f.base)
 		case quota.Day, quota.Month:
 			calendar = true
@@ -291,13 +305,21 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 	}
 	n0 := len(dst)
 	dst = slices.Grow(dst, len(req.Quotas))
-	for i := range req.Quotas {
-		q := &req.Quotas[i]
+	for i := range quotas {
+		q := &quotas[i]
 		st := s.state(q, res[2+3*i:5+3*i])
+		if floors != nil && floors[i] > 0 {
+			// As the script decided: the TAT is at least the floor.
+			st.TAT = max(st.TAT, t+floors[i])
+		}
 		s.seen.note(s.policy, q, &st)
 		n := req.Amount.Of(q.Unit)
 		if code == 0 {
-			refused = quota.Worst(refused, st.Check(q, n, t))
+			e := st.Check(q, n, t)
+			if e != nil && q.Live != nil {
+				q.Live.Refused()
+			}
+			refused = quota.Worst(refused, e)
 		} else if i < 64 && q.Warns(st.Used+st.Held-n, n) {
 			warned |= 1 << i
 		}
@@ -313,7 +335,9 @@ func (s *Store) reserveAt(ctx context.Context, req *quota.Request, dst []quota.S
 		return quota.Reservation{}, dst, 0, refused
 	}
 	expires := time.UnixMicro(nowUS + s.ttl.Microseconds())
-	s.open.put(id, openRes{quotas: req.Quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano(), epoch: epoch})
+	// A Live quota settles at the limit it was reserved at: the refund undoes exactly
+	// what the reserve took, however the Live moved since.
+	s.open.put(id, openRes{quotas: quotas, amount: req.Amount, starts: starts, expires: expires.UnixNano(), epoch: epoch})
 	return quota.Reservation{ID: id, ExpiresAt: expires, Warned: warned}, dst, 0, nil
 }
 
@@ -509,8 +533,9 @@ func (s *Store) settleArgs(o *deferredOp) []any {
 		p.int(int64(k))
 		switch k {
 		case quota.Rate:
-			// The exact change of the TAT, computed here with 128-bit math.
-			p.int(q.Interval(a.Of(q.Unit)) - q.Interval(r.amount.Of(q.Unit)))
+			// The exact change of the TAT, computed here with 128-bit math; an OutputAtCap
+			// rate keeps the output cap that the call did not use (quota.Quota.Settled).
+			p.int(q.Interval(q.Settled(r.amount, a)) - q.Interval(r.amount.Of(q.Unit)))
 			args = append(args, f.base)
 		case quota.Lease:
 			args = append(args, f.base)
@@ -633,9 +658,25 @@ func (s *Store) statusRedis(ctx context.Context, quotas []quota.Quota, dst []quo
 	for i := range quotas {
 		q := &quotas[i]
 		st := s.state(q, res[1+3*i:4+3*i])
+		if q.Live != nil && q.Window.Kind == quota.Rate {
+			r, fl := resolveLive(q, 0, now)
+			st.TAT = max(st.TAT, t+fl)
+			dst = st.AppendStatus(dst, &r, t)
+			continue
+		}
 		dst = st.AppendStatus(dst, q, t)
 	}
 	return dst, nil
+}
+
+// resolveLive returns Live rate quota q as a reservation of n units at now (unix ns, the
+// client's clock) is decided: with the Live's limit and burst (quota.Quota.Resolve), and
+// the Live's TAT floor as an offset from now, 0 when the floor is not ahead of now. The
+// scripts apply the offset to the server's TIME: a floor is the provider's word on its
+// state at the instant this process heard it, which replicas' clocks must not shift.
+func resolveLive(q *quota.Quota, n, now int64) (quota.Quota, int64) {
+	r, floor := q.Resolve(n)
+	return r, max(floor-now, 0)
 }
 
 // outage reports whether err means Redis is unreachable or unable to serve, as opposed to

@@ -166,7 +166,8 @@ function renderLearned(ov) {
     el("td", {}, l.deployment),
     el("td", {}, l.unit),
     el("td", { class: "num", "data-field": "learned", "data-value": l.per_minute }, count(l.per_minute)),
-    el("td", { class: "num" }, l.configured_per_minute > 0 ? count(l.configured_per_minute) : "—"))));
+    el("td", { class: "num" }, l.configured_per_minute > 0 ? count(l.configured_per_minute) : "—"),
+    el("td", { "data-field": "source" }, l.source || "—"))));
 }
 
 function setFigure(id, v, text) {

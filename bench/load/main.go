@@ -7,6 +7,13 @@
 //	go run ./bench/load                       # all three, 1,000 req/s each for 10s
 //	go run ./bench/load -configs memory -rate 500 -duration 5s
 //
+// With -learned it measures the learned limits instead (issue 14): the emulator enforces
+// -rpm on every model, its headers visible or hidden, and -agents closed-loop agents call
+// gateways built from a configuration with no quota, as `tollgate serve` builds them (one,
+// or several over one Redis that it starts), for -warmup, then -measure:
+//
+//	go run ./bench/load -learned visible:1,hidden:1,hidden:3,hidden:1:off -rpm 120 -agents 20
+//
 // Nothing leaves the machine: every server listens on 127.0.0.1.
 package main
 
@@ -51,7 +58,23 @@ func main() {
 	workers := flag.Int("workers", 64, "closed-loop concurrency")
 	configs := flag.String("configs", "off,memory,redis", "configurations to measure")
 	redisAddr := flag.String("redis", "", "use this Redis instead of starting one")
+	learned := flag.String("learned", "", "measure learned limits instead: scenarios HEADERS:REPLICAS[:MODE], e.g. visible:1,hidden:3")
+	rpm := flag.Int("rpm", 120, "with -learned: the emulator's hidden requests per minute")
+	agents := flag.Int("agents", 20, "with -learned: closed-loop agents")
+	warmup := flag.Duration("warmup", time.Minute, "with -learned: warm-up before measuring")
+	measure := flag.Duration("measure", 2*time.Minute, "with -learned: length of the measured window")
 	flag.Parse()
+	if *learned != "" {
+		scs, err := parseLearned(*learned, *rpm)
+		if err == nil {
+			err = runLearned(scs, *agents, *warmup, *measure)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*rate, *duration, *maxDuration, *rounds, *workers, strings.Split(*configs, ","), *redisAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)

@@ -160,6 +160,9 @@ func printStatus(w io.Writer, base string, ov *admin.Overview) {
 	var learned []string
 	for _, l := range ov.Learned {
 		s := fmt.Sprintf("%s %s %.0f/min", l.Deployment, l.Unit, l.PerMinute)
+		if l.Source != "" {
+			s += " from " + l.Source
+		}
 		if l.Configured > 0 {
 			s += fmt.Sprintf(" (configured %.0f)", l.Configured)
 		}

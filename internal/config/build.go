@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/fallback"
 	"github.com/tollgate/tollgate/gateway"
 	"github.com/tollgate/tollgate/keys"
+	"github.com/tollgate/tollgate/learn"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/metrics"
@@ -73,10 +74,16 @@ type Built struct {
 	// NotRestored lists the budget rules whose counters were not read back from the ledger,
 	// with the reason.
 	NotRestored []string
+	// Learned holds the limits learned from the upstreams' answers; nil when
+	// learned_limits.mode is off.
+	Learned *learn.Set
 
 	redis  redisClient
 	rstore *redisstore.Store
 	closed bool
+	// stopLearn stops the loop that shares the learned limits through Redis; nil
+	// without one.
+	stopLearn func()
 
 	cfg       *Config      // the configuration the parts were built from
 	adminBase admin.Config // the admin handler's parts; Reload sets its tokens
@@ -255,7 +262,18 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		// are counted (tollgate_cache_requests_total).
 		respCache = b.Metrics.CountCache(respCache)
 	}
+	learned, err := c.buildLearned(b, r, logger)
+	if err != nil {
+		return nil, err
+	}
+	if b.Learned != nil {
+		if err := b.Metrics.Registry().Register(learn.NewCollector(b.Learned)); err != nil {
+			return nil, fmt.Errorf("config: metrics: %w", err)
+		}
+	}
 	b.Engine, err = engine.New(engine.Config{
+		Quotas:           b.Keys,
+		Learned:          learned,
 		SharedCache:      respCache,
 		SharedCooldowns:  sharedCooldowns,
 		LeaseRenew:       leaseRenew,
@@ -325,6 +343,9 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		}
 		if br, ok := b.Engine.Cooldowns().(admin.Breakers); ok {
 			b.adminBase.Breakers = br
+		}
+		if b.Learned != nil {
+			b.adminBase.Learned = learnedView{set: b.Learned, rules: r.rules}
 		}
 		b.admin = &adminSwitch{noMetrics: listener == MetricsOnGateway}
 		if err := b.setAdminKeys(adminKey, metricsKey); err != nil {
@@ -500,6 +521,9 @@ func (b *Built) Close(ctx context.Context) error {
 	var errs []error
 	if b.Engine != nil {
 		errs = append(errs, b.Engine.Close())
+	}
+	if b.stopLearn != nil {
+		b.stopLearn()
 	}
 	if b.Keys != nil {
 		// Its polling reads the ledger, which closes next.

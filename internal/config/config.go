@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -92,6 +93,8 @@ type Config struct {
 	Admin *Admin `yaml:"admin"`
 	// Metrics says where GET /metrics is served.
 	Metrics MetricsSection `yaml:"metrics"`
+	// LearnedLimits configures the upstreams' rate limits learned from their answers.
+	LearnedLimits LearnedLimits `yaml:"learned_limits"`
 
 	// LookupEnv resolves the environment variables that hold secrets. Nil means the
 	// process environment, then EnvFile. Tests set it to avoid touching the environment.
@@ -125,6 +128,42 @@ type Upstream struct {
 	// Headroom is the fraction of the provider's published limits that the quotas are meant
 	// to use (informational, shown by config check); 0 means 0.8.
 	Headroom float64 `yaml:"headroom"`
+	// LearnLimits, when false, learns no limits of this upstream (see LearnedLimits);
+	// unset means learned_limits.mode applies.
+	LearnLimits *bool `yaml:"learn_limits"`
+}
+
+// LearnedLimits configures the limits learned from the upstreams' answers (package learn,
+// engine.Learned). Zero fields are package learn's defaults.
+type LearnedLimits struct {
+	// Mode is "enforce" (""), "observe" or "off".
+	Mode        string   `yaml:"mode"`
+	Interval    Duration `yaml:"interval"`     // 0: 10s
+	Increase    float64  `yaml:"increase"`     // 0: 0.02
+	MaxIncrease float64  `yaml:"max_increase"` // 0: 0.16
+	Decrease    float64  `yaml:"decrease"`     // 0: 0.9
+	Margin      float64  `yaml:"margin"`       // 0: 0.02
+	Hold        Duration `yaml:"hold"`         // 0: 3m
+	// Sync is how often a replica shares what it learned through Redis; 0 means 1s.
+	Sync Duration `yaml:"sync"`
+}
+
+// The modes of learned_limits.
+const (
+	LearnEnforce = "enforce"
+	LearnObserve = "observe"
+	LearnOff     = "off"
+)
+
+// DefaultLearnSync is learned_limits.sync's default.
+const DefaultLearnSync = time.Second
+
+// LearnMode returns learned_limits.mode with its default: enforce.
+func (c *Config) LearnMode() string {
+	if c.LearnedLimits.Mode == "" {
+		return LearnEnforce
+	}
+	return c.LearnedLimits.Mode
 }
 
 // Prices adds to the embedded price table.

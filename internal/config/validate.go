@@ -53,6 +53,7 @@ func (c *Config) resolve() *resolved {
 	v.sections()
 	v.redis()
 	v.admin()
+	v.learnedLimits()
 
 	// A field that failed to decode is zero; whatever the checks above say about it again
 	// ("is required") is noise.

@@ -5,7 +5,9 @@
 -- ARGV[1]       the reservation id
 -- ARGV[2]       MessagePack array: clock offset (µs, tests only), hold TTL (µs), lease
 --               time (µs), number of quotas, then per quota its kind and:
---                 rate (1):        amount, burst, interval(amount) ns, interval(burst) ns
+--                 rate (1):        amount, burst, interval(amount) ns, interval(burst) ns,
+--                                  floor (ns after now: the TAT is at least now + floor;
+--                                  0 for none, see quota.Live)
 --                 day/month (2/3): amount, limit, start and end of the window the client
 --                                  takes to be current (µs)
 --                 lifetime (4):    amount, limit, idle TTL (ms; -1: none)
@@ -49,9 +51,9 @@ local function decide()
         dt = (s - now_s) * 1000000000 + (ns - now_n)
       end
       out[o], out[o + 1], out[o + 2] = ts or '', 0, 0
-      rel[i] = math.max(dt, 0) + a[p + 3]
+      rel[i] = math.max(dt, a[p + 5]) + a[p + 3]
       if a[p + 1] > a[p + 2] or rel[i] > a[p + 4] then fits = false end
-      p, q = p + 5, q + 1
+      p, q = p + 6, q + 1
     elseif kind == 5 then
       local c = tonumber(f[q]) or 0
       out[o], out[o + 1], out[o + 2] = c, 0, 0
@@ -103,7 +105,7 @@ for i = 1, n do
     if out[o] == '' then fresh = fresh + 1 end
     set[#set + 1], set[#set + 2] = ARGV[q], tat
     out[o] = tat
-    p, q = p + 5, q + 1
+    p, q = p + 6, q + 1
   elseif kind == 5 then
     leases = true
     out[o] = out[o] + 1
