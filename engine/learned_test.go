@@ -94,7 +94,8 @@ func TestLearnedLimits(t *testing.T) {
 			var we *queue.WaitError
 			var qe *quota.ExceededError
 			fromQueue := errors.As(last, &we) && errors.As(last, &qe) && qe.Quota.Name == "learned-requests"
-			cooldown := llm.KindOf(last) == llm.KindOverloaded
+			var ce *engine.CooldownError
+			cooldown := errors.As(last, &ce)
 			if fromQueue != tt.lastQueue || cooldown != tt.lastCooldown {
 				t.Errorf("last call: %v; want refused by the learned quota %v, by the cooldown %v", last, tt.lastQueue, tt.lastCooldown)
 			}
