@@ -136,7 +136,7 @@ type Upstream struct {
 // LearnedLimits configures the limits learned from the upstreams' answers (package learn,
 // engine.Learned). Zero fields are package learn's defaults.
 type LearnedLimits struct {
-	// Mode is "enforce" (""), "observe" or "off".
+	// Mode is "enforce", "observe" ("") or "off".
 	Mode        string   `yaml:"mode"`
 	Interval    Duration `yaml:"interval"`     // 0: 10s
 	Increase    float64  `yaml:"increase"`     // 0: 0.02
@@ -158,10 +158,12 @@ const (
 // DefaultLearnSync is learned_limits.sync's default.
 const DefaultLearnSync = time.Second
 
-// LearnMode returns learned_limits.mode with its default: enforce.
+// LearnMode returns learned_limits.mode with its default: observe. Enforcement waits to
+// be the default until a Live quota in a reservation keeps fail_open_local's outage
+// guarantees (see docs/config.md).
 func (c *Config) LearnMode() string {
 	if c.LearnedLimits.Mode == "" {
-		return LearnEnforce
+		return LearnObserve
 	}
 	return c.LearnedLimits.Mode
 }

@@ -20,8 +20,8 @@ func TestLearnedLimitsShown(t *testing.T) {
 		name, section string
 		learned       bool
 	}{
-		{name: "default enforce", learned: true},
-		{name: "observe", section: "learned_limits: {mode: observe}\n", learned: true},
+		{name: "default observe", learned: true},
+		{name: "enforce", section: "learned_limits: {mode: enforce}\n", learned: true},
 		{name: "off", section: "learned_limits: {mode: off}\n"},
 		{name: "off for the upstream", section: "", learned: false},
 	}
