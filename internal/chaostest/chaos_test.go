@@ -678,9 +678,12 @@ func checkBudgets(t *testing.T, ctx context.Context, l *ledger.Ledger, eng *engi
 		var labels []quota.Labels
 		switch {
 		case r.Scope.Session != "":
+			// A session's budget is kept per tenant: both tenants use the same session ids.
 			dim = ledger.BySession
-			for i := range 20 {
-				labels = append(labels, quota.Labels{Session: fmt.Sprintf("s%02d", i)})
+			for _, tenant := range []string{"acme", "globex"} {
+				for i := range 20 {
+					labels = append(labels, quota.Labels{Tenant: tenant, Session: fmt.Sprintf("s%02d", i)})
+				}
 			}
 		case r.Scope.Tenant != "":
 			dim = ledger.ByTenant
@@ -703,13 +706,28 @@ func checkBudgets(t *testing.T, ctx context.Context, l *ledger.Ledger, eng *engi
 		if err != nil {
 			t.Fatal(err)
 		}
-		sums, err := l.SumSince(ctx, day, dim)
-		if err != nil {
-			t.Fatal(err)
+		sums := map[string]ledger.Sum{}
+		for _, tenant := range []string{"", "acme", "globex"} {
+			if (dim == ledger.BySession) != (tenant != "") {
+				continue
+			}
+			rows, err := l.Query(ctx, ledger.Query{By: dim, Since: day, Tenant: tenant})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range rows {
+				sums[tenant+"/"+row.Group] = row.Sum
+			}
 		}
 		for i, st := range sts {
 			group := labels[i].Session + labels[i].Tenant + labels[i].Key
+			if dim == ledger.BySession {
+				group = labels[i].Tenant + "/" + labels[i].Session
+			}
 			sum := sums[group]
+			if dim != ledger.BySession {
+				sum = sums["/"+group]
+			}
 			booked := sum.MicroUSD
 			if r.Unit == quota.Tokens {
 				booked = sum.InputTokens + sum.OutputTokens
