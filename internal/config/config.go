@@ -158,12 +158,10 @@ const (
 // DefaultLearnSync is learned_limits.sync's default.
 const DefaultLearnSync = time.Second
 
-// LearnMode returns learned_limits.mode with its default: observe. Enforcement waits to
-// be the default until a Live quota in a reservation keeps fail_open_local's outage
-// guarantees (see docs/config.md).
+// LearnMode returns learned_limits.mode with its default: enforce.
 func (c *Config) LearnMode() string {
 	if c.LearnedLimits.Mode == "" {
-		return LearnObserve
+		return LearnEnforce
 	}
 	return c.LearnedLimits.Mode
 }
