@@ -126,6 +126,7 @@ func (v *validator) top() {
 		v.problem("default_max_tokens", "must not be negative, got %d", c.DefaultMaxTokens)
 	}
 	v.nonNegative("request_timeout", c.RequestTimeout)
+	c.Timeouts.validate(v, "timeouts")
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	if c.BudgetStatus != 0 && c.BudgetStatus != 429 && c.BudgetStatus != 402 {
 		v.problem("budget_status", "want 429 (the default) or 402, got %d", c.BudgetStatus)
@@ -182,6 +183,7 @@ func (v *validator) upstreams() {
 		if u.Headroom < 0 || u.Headroom > 1 || math.IsNaN(u.Headroom) {
 			v.problem(p+".headroom", "want a fraction in (0, 1], got %v", u.Headroom)
 		}
+		u.Timeouts.validate(v, p+".timeouts")
 	}
 }
 
@@ -293,6 +295,7 @@ func (v *validator) routes() {
 		case !hasStatic && rt.StaticMessage != "":
 			v.problem(p+".static_message", "is set but the chain has no static step")
 		}
+		rt.Timeouts.validate(v, p+".timeouts")
 		if rt.CacheFirst {
 			usesCache = true
 		}
