@@ -32,7 +32,7 @@ type attempt struct {
 	shape    shape
 	grant    queue.Grant
 	worst    quota.Amount
-	maxOut   int64  // the cap per choice reserved and sent
+	maxOut   int64 // the cap per choice reserved and sent
 	timeouts Timeouts
 	holdID   string // the hold's id; "" without a ledger
 	held     bool   // the hold is durable

@@ -275,7 +275,7 @@ func TestEarlyEndRule(t *testing.T) {
 		// Do holds the preamble until the first content: the caller leaves while it waits.
 		{name: "abandoned before the first token: the input", model: "gpt-4o",
 			script: newScript(nil, chunk(llm.Chunk{Raw: []byte("data: {role}\n\n")}), step{leave: true}, step{hang: true}),
-			doErr: true, want: llm.Usage{InputTokens: 1000}, outcome: ledger.OutcomeCancelled},
+			doErr:  true, want: llm.Usage{InputTokens: 1000}, outcome: ledger.OutcomeCancelled},
 		{name: "abandoned after Do, before reading: the input and the held first token", model: "gpt-4o",
 			script: newScript(nil, chunk(llm.Chunk{Raw: []byte("data: {role}\n\n")}), text(" The"), text(" answer")),
 			read:   0, want: llm.Usage{InputTokens: 1000, OutputTokens: counted(" The")}, outcome: ledger.OutcomeCancelled},
@@ -301,7 +301,7 @@ func TestEarlyEndRule(t *testing.T) {
 			script: newScript(cut), doErr: true, want: llm.Usage{InputTokens: 1000, OutputTokens: 2 * 3}, outcome: ledger.OutcomeError},
 		{name: "anthropic error event before content: the reported input side", model: "claude-sonnet-4-5",
 			script: newScript(errEvent, usage(anthropicStart), chunk(llm.Chunk{Raw: []byte("event: ping\n\n")})),
-			doErr: true, want: anthropicStart, outcome: ledger.OutcomeError},
+			doErr:  true, want: anthropicStart, outcome: ledger.OutcomeError},
 		{name: "hidden reasoning abandoned after content: the cap", model: "o4-mini", cap: 3,
 			script: newScript(nil, text(" The"), text(" answer")), read: 1,
 			want: llm.Usage{InputTokens: 1000, OutputTokens: 3}, outcome: ledger.OutcomeCancelled},

@@ -170,7 +170,7 @@ func TestAttemptTimeouts(t *testing.T) {
 		{name: "silent: the default first token timeout", fault: emulator.Faults{Silent: 1}, stream: true,
 			served: "claude-haiku-4-5", phase: "first_token", took: engine.DefaultFirstTokenTimeout},
 		{name: "silent: the upstream's timeout", fault: emulator.Faults{Silent: 1}, stream: true,
-			cfg: engine.Config{UpstreamTimeouts: map[string]engine.Timeouts{"openai": {FirstToken: 20 * time.Second}}},
+			cfg:    engine.Config{UpstreamTimeouts: map[string]engine.Timeouts{"openai": {FirstToken: 20 * time.Second}}},
 			served: "claude-haiku-4-5", phase: "first_token", took: 20 * time.Second},
 		{name: "silent: the route's timeout wins", fault: emulator.Faults{Silent: 1}, stream: true,
 			cfg: engine.Config{UpstreamTimeouts: map[string]engine.Timeouts{"openai": {FirstToken: 20 * time.Second}},
