@@ -295,7 +295,13 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	}
 	var qs []quota.Quota
 	for _, s := range in.sessions {
-		qs = in.rules.For(qs, quota.Labels{Session: s.name})
+		// A session's quotas are its tenant's (quota.Rule.ScopedByTenant); the tenant's own
+		// are added once, below.
+		for i := range in.rules {
+			if q, ok := in.rules[i].For(quota.Labels{Tenant: tenant, Session: s.name}); ok && q.Scope.Session != "" {
+				qs = append(qs, q)
+			}
+		}
 	}
 	qs = in.rules.For(qs, quota.Labels{Tenant: tenant})
 	var budgets []quota.Quota
@@ -306,7 +312,7 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	}
 	sts, _ := in.store.Status(ctx, budgets, nil)
 	for _, st := range sts {
-		if st.Quota.Scope.Tenant != "" {
+		if st.Quota.Scope.Session == "" {
 			r.Daily = BudgetFigures{Name: "tenant " + st.Quota.Scope.Tenant + " today", Limit: st.Quota.Limit, Used: st.Used}
 			continue
 		}
