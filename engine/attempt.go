@@ -32,7 +32,8 @@ type attempt struct {
 	shape    shape
 	grant    queue.Grant
 	worst    quota.Amount
-	maxOut   int64  // the cap per choice reserved and sent
+	maxOut   int64 // the cap per choice reserved and sent
+	timeouts Timeouts
 	holdID   string // the hold's id; "" without a ledger
 	held     bool   // the hold is durable
 	// fallbackReason is the chain's FallbackReason when the attempt started.
@@ -88,6 +89,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
 	r.quotas = e.quotas.get(labels)
 	sh := r.shapeFor(model, input)
+	timeouts := e.timeouts(r.route.Name, provName)
 	if r.req.MaxTokens <= 0 {
 		maxOut = r.fitDefaultCap(model, sh, maxOut)
 	}
@@ -103,7 +105,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			return nil, last, true
 		}
 		a := &r.att
-		*a = attempt{r: r, step: step, provider: provName, model: model, shape: sh}
+		*a = attempt{r: r, step: step, provider: provName, model: model, shape: sh, timeouts: timeouts}
 		n, err := r.admit(ctx, a, maxOut, later)
 		if err != nil {
 			var skipped *budgetSkip
@@ -159,10 +161,23 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 				Why: fallback.WhyCancelled, Reason: "the caller went away before the upstream answered; settled when it does", Err: ctx.Err()})
 			return nil, fmt.Errorf("%w (the upstream call goes on and is settled when it ends)", ctx.Err()), false
 		}
+		// settled: the attempt ended in its stream's settle (a failure before its first
+		// content), not here.
+		settled := false
+		if err == nil && resp.Stream != nil {
+			// Nothing of a stream reaches the caller before its first content: a failure
+			// until then falls back as if the upstream had refused the call.
+			m := a.meter(resp.Stream, resp.UpstreamRequestID, ctx)
+			if err = m.awaitContent(); err == nil {
+				resp.Stream = m
+			} else {
+				settled = true
+			}
+		}
 		if err == nil {
 			return r.served(ctx, a, resp), nil, false
 		}
-		if why, refusal := cannotCarry(err); refusal != nil {
+		if why, refusal := cannotCarry(err); refusal != nil && !settled {
 			// The adapter refused the request before sending it (an upstream without
 			// Supports, or a field Supports let through): nothing reached the upstream.
 			a.done(refusal, time.Now())
@@ -170,12 +185,15 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 			r.skipErr(step, provName, why, refusal.Error(), false, refusal)
 			return nil, refusal, true
 		}
-		a.done(err, time.Now())
-		if r.req.Stream || !cutAfterAnswer(err) {
-			a.failed(err, ledger.OutcomeError)
-		} else {
-			// The upstream generated the answer and may bill it; what it used is unknown.
-			a.settle(a.worstUsage(), ledger.OutcomeError, upstreamID(err), nil)
+		if !settled {
+			a.done(err, time.Now())
+			if r.req.Stream || !(cutAfterAnswer(err) || errors.Is(err, ErrAttemptTimeout)) {
+				a.failed(err, ledger.OutcomeError)
+			} else {
+				// The upstream generated the answer, or was generating it when the
+				// attempt timed out, and may bill it; what it used is unknown.
+				a.settle(a.worstUsage(), ledger.OutcomeError, upstreamID(err), nil)
+			}
 		}
 		last = err
 		var le *llm.Error
@@ -205,6 +223,10 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 		reason := kind.String()
 		if status != 0 {
 			reason = fmt.Sprintf("%d %s", status, kind)
+		}
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			reason = te.Error()
 		}
 		if try > 1 {
 			reason += fmt.Sprintf(" after %d attempts", try)
@@ -407,9 +429,20 @@ type pendingCall struct {
 // do not reach. When ctx ends before the upstream answers, call returns abandoned: the
 // call goes on in the background for at most Config.AbandonTimeout and settles itself.
 func (a *attempt) call(ctx context.Context, prov llm.Provider, c llm.Call) (_ *llm.Response, _ error, abandoned bool) {
+	// A stream must send its headers within Timeouts.Headers, a whole answer must be
+	// done within Timeouts.Answer: past it the call's context is cancelled.
+	phase, limit := "answer", a.timeouts.Answer
+	if c.Request.Stream {
+		phase, limit = "headers", a.timeouts.Headers
+	}
 	if ctx.Done() == nil {
-		// Nothing can cancel the caller: the call runs in its goroutine, on its context.
-		resp, err := prov.Do(ctx, c)
+		// Nothing can cancel the caller: the call runs in its goroutine, on a context
+		// only its timeout cancels.
+		cctx, cancel := context.WithCancel(ctx)
+		a.cancel = cancel
+		timer := time.AfterFunc(limit, cancel)
+		resp, err := prov.Do(cctx, c)
+		resp, err = a.bounded(timer, resp, err, phase, limit)
 		return resp, err, false
 	}
 	e := a.r.e
@@ -417,9 +450,11 @@ func (a *attempt) call(ctx context.Context, prov llm.Provider, c llm.Call) (_ *l
 	a.cancel = cancel
 	p := &pendingCall{ready: make(chan struct{}), ctx: actx}
 	e.calls.add()
+	timer := time.AfterFunc(limit, cancel)
 	go func() {
 		defer e.calls.done()
 		p.resp, p.err = prov.Do(actx, c)
+		p.resp, p.err = a.bounded(timer, p.resp, p.err, phase, limit)
 		if p.owner.CompareAndSwap(0, 1) {
 			close(p.ready)
 			return
@@ -439,6 +474,22 @@ func (a *attempt) call(ctx context.Context, prov llm.Provider, c llm.Call) (_ *l
 		<-p.ready
 		return p.resp, p.err, false
 	}
+}
+
+// bounded stops a call's timeout timer once the call has returned resp and err, and makes
+// the call's failure, or a stream whose context the timer cancelled as it came, the
+// attempt's timeout. A whole answer that came in time is kept.
+func (a *attempt) bounded(timer *time.Timer, resp *llm.Response, err error, phase string, limit time.Duration) (*llm.Response, error) {
+	if timer.Stop() {
+		return resp, err
+	}
+	if err == nil && resp.Stream == nil {
+		return resp, nil
+	}
+	if err == nil {
+		_ = resp.Stream.Close()
+	}
+	return nil, a.timedOut(phase, limit)
 }
 
 // settleAbandoned settles a call whose caller went away before it returned: a whole answer
@@ -476,10 +527,9 @@ func (r *run) served(ctx context.Context, a *attempt, resp *llm.Response) *llm.R
 	r.res.UpstreamRequestID = resp.UpstreamRequestID
 	latency := time.Since(r.start)
 	if resp.Stream != nil {
-		// The stream settles at its end, after Do has returned: the caller gets the
-		// reservation's statuses.
+		// The stream (metered since its call returned) settles at its end, after Do has
+		// returned: the caller gets the reservation's statuses.
 		r.res.Statuses = slices.Clone(r.statuses)
-		resp.Stream = a.meter(resp.Stream, resp.UpstreamRequestID, ctx)
 		if r.observed() {
 			r.emit(Event{Kind: Served, Model: model.Name, Provider: a.provider, Latency: latency, FellBack: r.outcome.FellBack()})
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/retry"
 	"github.com/tollgate/tollgate/tokens"
 )
 
@@ -172,6 +173,8 @@ type script struct {
 	end    error // after the events; nil is io.EOF
 	closed chan struct{}
 	once   sync.Once
+	// leave, when set, is called at a step marked leave: the caller goes away there.
+	leave func()
 }
 
 // step is one event of a script: a chunk, a usage report, or a wait for Close.
@@ -179,6 +182,7 @@ type step struct {
 	chunk *llm.Chunk
 	usage *llm.Usage
 	hang  bool // wait until closed, then fail as a closed connection does
+	leave bool // call the script's leave
 }
 
 func newScript(end error, steps ...step) *script {
@@ -202,6 +206,8 @@ func (s *script) Recv() (llm.Chunk, error) {
 		}
 		s.mu.Unlock()
 		switch {
+		case ev.leave:
+			s.leave()
 		case ev.hang:
 			<-s.closed
 			return llm.Chunk{}, &llm.Error{Kind: llm.KindConnection, Message: "use of closed connection"}
@@ -250,6 +256,7 @@ func TestEarlyEndRule(t *testing.T) {
 		script  *script
 		read    int // chunks read before Close; -1 reads to the end
 		cancel  bool
+		doErr   bool // the stream fails before its first content: Do fails
 		want    llm.Usage
 		outcome string
 	}{
@@ -265,9 +272,13 @@ func TestEarlyEndRule(t *testing.T) {
 		{name: "openai client gone after two chunks", model: "gpt-4o",
 			script: newScript(nil, text(" The"), text(" answer"), text(" is"), text(" 42")),
 			read:   2, want: llm.Usage{InputTokens: 1000, OutputTokens: counted(" The", " answer")}, outcome: ledger.OutcomeCancelled},
+		// Do holds the preamble until the first content: the caller leaves while it waits.
 		{name: "abandoned before the first token: the input", model: "gpt-4o",
-			script: newScript(nil, chunk(llm.Chunk{Raw: []byte("data: {role}\n\n")}), text(" The")),
-			read:   1, want: llm.Usage{InputTokens: 1000}, outcome: ledger.OutcomeCancelled},
+			script: newScript(nil, chunk(llm.Chunk{Raw: []byte("data: {role}\n\n")}), step{leave: true}, step{hang: true}),
+			doErr:  true, want: llm.Usage{InputTokens: 1000}, outcome: ledger.OutcomeCancelled},
+		{name: "abandoned after Do, before reading: the input and the held first token", model: "gpt-4o",
+			script: newScript(nil, chunk(llm.Chunk{Raw: []byte("data: {role}\n\n")}), text(" The"), text(" answer")),
+			read:   0, want: llm.Usage{InputTokens: 1000, OutputTokens: counted(" The")}, outcome: ledger.OutcomeCancelled},
 		{name: "anthropic cut: the reported input side, never the placeholder", model: "claude-sonnet-4-5",
 			script: newScript(cut, usage(anthropicStart), text("Hello"), text(" world")),
 			read:   -1, want: withOutput(anthropicStart, counted("Hello", " world")), outcome: ledger.OutcomeError},
@@ -285,8 +296,12 @@ func TestEarlyEndRule(t *testing.T) {
 		{name: "counted above the cap is charged the cap", model: "gpt-4o", cap: 3,
 			script: newScript(cut, text(" supercalifragilisticexpialidocious"), text(" antidisestablishmentarianism"), text(" floccinaucinihilipilification")),
 			read:   -1, want: llm.Usage{InputTokens: 1000, OutputTokens: 3}, outcome: ledger.OutcomeError},
+		// Before any content a failure is Do's (and falls back when a step follows).
 		{name: "hidden reasoning cut in its silent phase: the cap", model: "o3", n: 2, cap: 3,
-			script: newScript(cut), read: -1, want: llm.Usage{InputTokens: 1000, OutputTokens: 2 * 3}, outcome: ledger.OutcomeError},
+			script: newScript(cut), doErr: true, want: llm.Usage{InputTokens: 1000, OutputTokens: 2 * 3}, outcome: ledger.OutcomeError},
+		{name: "anthropic error event before content: the reported input side", model: "claude-sonnet-4-5",
+			script: newScript(errEvent, usage(anthropicStart), chunk(llm.Chunk{Raw: []byte("event: ping\n\n")})),
+			doErr:  true, want: anthropicStart, outcome: ledger.OutcomeError},
 		{name: "hidden reasoning abandoned after content: the cap", model: "o4-mini", cap: 3,
 			script: newScript(nil, text(" The"), text(" answer")), read: 1,
 			want: llm.Usage{InputTokens: 1000, OutputTokens: 3}, outcome: ledger.OutcomeCancelled},
@@ -301,7 +316,9 @@ func TestEarlyEndRule(t *testing.T) {
 			up := newScripted(provider)
 			up.def = func(call llm.Call) (*llm.Response, error) { return &llm.Response{Stream: tt.script}, nil }
 			rec := &records{}
-			e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{provider: up}, Ledger: rec})
+			// One attempt: a retry would replay the script's end.
+			e := newEngine(t, engine.Config{Providers: map[string]llm.Provider{provider: up}, Ledger: rec,
+				Retry: retry.Policy{MaxAttempts: 1}})
 			req := request(tt.model, 500)
 			if tt.cap > 0 {
 				req.MaxTokens = tt.cap
@@ -309,23 +326,30 @@ func TestEarlyEndRule(t *testing.T) {
 			req.N, req.Stream = tt.n, true
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			tt.script.leave = cancel
 			res, err := e.Do(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := res.Response.Stream
-			for i := 0; tt.read < 0 || i < tt.read; i++ {
-				if _, err := s.Recv(); err != nil {
-					break
+			if tt.doErr {
+				if err == nil {
+					t.Fatal("Do = nil error, want the stream's failure before its first content")
 				}
-			}
-			if tt.cancel {
-				cancel()
-				if _, err := s.Recv(); err == nil {
-					t.Fatal("Recv after the caller's context ended = nil error, want the closed stream's")
+			} else {
+				if err != nil {
+					t.Fatal(err)
 				}
+				s := res.Response.Stream
+				for i := 0; tt.read < 0 || i < tt.read; i++ {
+					if _, err := s.Recv(); err != nil {
+						break
+					}
+				}
+				if tt.cancel {
+					cancel()
+					if _, err := s.Recv(); err == nil {
+						t.Fatal("Recv after the caller's context ended = nil error, want the closed stream's")
+					}
+				}
+				s.Close()
 			}
-			s.Close()
 			recs := rec.all()
 			if len(recs) != 1 {
 				t.Fatalf("%d records, want 1", len(recs))

@@ -200,6 +200,16 @@ type Config struct {
 	// sends the request down the chain at once instead. 0 means 2s; the retry policy's own
 	// limits apply when no model follows.
 	FallbackAfter time.Duration
+	// Timeouts bound each attempt at an upstream: to a stream's headers, to its first
+	// content, the silence between its events, and a whole answer (see Timeouts); zero
+	// fields mean the defaults.
+	Timeouts Timeouts
+	// UpstreamTimeouts override Timeouts for the steps that go to an upstream, by its name
+	// in Providers; zero fields take Timeouts'.
+	UpstreamTimeouts map[string]Timeouts
+	// RouteTimeouts override UpstreamTimeouts and Timeouts for the steps of a route, by
+	// its name; zero fields take the upstream's.
+	RouteTimeouts map[string]Timeouts
 	// ChainAttempts caps upstream attempts per request across the whole chain; 0 means
 	// retry.DefaultChainAttempts.
 	ChainAttempts int
@@ -293,6 +303,19 @@ func (c Config) Validate() error {
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("engine: Config.%s must not be negative, got %d", f.name, f.v)
+		}
+	}
+	if err := c.Timeouts.validate("Timeouts"); err != nil {
+		return err
+	}
+	for name, t := range c.UpstreamTimeouts {
+		if err := t.validate(fmt.Sprintf("UpstreamTimeouts[%q]", name)); err != nil {
+			return err
+		}
+	}
+	for name, t := range c.RouteTimeouts {
+		if err := t.validate(fmt.Sprintf("RouteTimeouts[%q]", name)); err != nil {
+			return err
 		}
 	}
 	if c.Cache != nil && c.SharedCache != nil {
@@ -405,6 +428,7 @@ func New(cfg Config) (*Engine, error) {
 	if e.cfg.AbandonTimeout == 0 {
 		e.cfg.AbandonTimeout = 5 * time.Minute
 	}
+	e.cfg.Timeouts = e.cfg.Timeouts.or(defaultTimeouts)
 	var err error
 	if e.queue, err = queue.New(e.store, cfg.Queue); err != nil {
 		return nil, fmt.Errorf("engine: Config.Queue: %w", err)

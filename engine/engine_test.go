@@ -435,7 +435,8 @@ func TestStreamSettlesAtEnd(t *testing.T) {
 		{"read to the end: actual usage", -1, 1000 + 5},
 		// The relayed text is counted as package tokens counts it: at or above o200k_base.
 		{"client went away: the input and what was relayed", 2, 1000 + int64(tokens.Text(" tok tok"))},
-		{"client went away before the first token: the input", 0, 1000},
+		// Do held the stream until its first token, which it read: the caller pays for it.
+		{"client went away before reading: the input and the held first token", 0, 1000 + int64(tokens.Text(" tok"))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			up := newScripted("openai").then("gpt-4o", func(call llm.Call) (*llm.Response, error) {

@@ -15,6 +15,11 @@ import (
 // settles its attempt exactly once when it ends: at io.EOF (complete), at an error (the
 // upstream cut it or sent an error event), at Close before the end, or when the caller's
 // context ends (which closes the upstream, so that it stops generating).
+//
+// It holds the stream's preamble (awaitContent) until the first content event, so that a
+// failure before it can fall back, and bounds the wait for each event by the attempt's
+// Timeouts: FirstToken before the first content, Idle after it. A timeout closes the
+// upstream stream, and the Recv it ends reports a *TimeoutError.
 type meteredStream struct {
 	llm.Stream
 	a          *attempt
@@ -24,11 +29,25 @@ type meteredStream struct {
 	mu      sync.Mutex
 	count   TokenCounter
 	content bool
+	// held are the events read by awaitContent and not yet returned by Recv; only Recv's
+	// goroutine touches it.
+	held []llm.Chunk
+	// timer bounds the Recv under way; phase and limit are the timeout it was armed
+	// with, timedOut is set once it passed. Only Recv's goroutine touches them.
+	timer    *time.Timer
+	phase    string
+	limit    time.Duration
+	timedOut bool
 	// gone is set when the caller went away: its context ended or it closed the stream.
 	gone      atomic.Bool
 	stopWatch func() bool
 	once      sync.Once
 }
+
+// maxHeld bounds the preamble held before the first content: an upstream that sends
+// events without content past it is relayed as it is (the first-token timeout still
+// bounds it).
+const maxHeld = 64
 
 // errClosed is the end of a stream that its caller closed before the end.
 var errClosed = errors.New("stream closed before its end")
@@ -45,9 +64,49 @@ func (a *attempt) meter(s llm.Stream, upstreamID string, ctx context.Context) *m
 	return m
 }
 
+// awaitContent reads the stream's preamble until its first content event, holding every
+// event for Recv. It returns nil once content came, once the stream ended complete without
+// any (an empty answer is an answer), or when the preamble grew past maxHeld; otherwise the
+// failure that ended the stream first, which has settled the attempt.
+func (s *meteredStream) awaitContent() error {
+	for len(s.held) < maxHeld {
+		c, err := s.next()
+		if errors.Is(err, llm.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.held = append(s.held, c)
+		if c.IsContent() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Recv returns the held preamble first, then the stream's next events.
 func (s *meteredStream) Recv() (llm.Chunk, error) {
+	if len(s.held) > 0 {
+		c := s.held[0]
+		s.held[0] = llm.Chunk{}
+		s.held = s.held[1:]
+		return c, nil
+	}
+	return s.next()
+}
+
+// next reads one event from the upstream within the timeout of the stream's phase.
+func (s *meteredStream) next() (llm.Chunk, error) {
+	armed := s.arm()
 	c, err := s.Stream.Recv()
+	if armed && !s.timer.Stop() {
+		s.timedOut = true
+	}
 	if err != nil {
+		if s.timedOut && !errors.Is(err, llm.EOF) {
+			err = s.a.timedOut(s.phase, s.limit)
+		}
 		s.end(err)
 		return c, err
 	}
@@ -64,6 +123,30 @@ func (s *meteredStream) Recv() (llm.Chunk, error) {
 		s.mu.Unlock()
 	}
 	return c, nil
+}
+
+// arm starts the timeout of the next event, FirstToken until content came and Idle after,
+// and reports whether it did.
+func (s *meteredStream) arm() bool {
+	if s.timedOut {
+		return false
+	}
+	s.phase, s.limit = "first_token", s.a.timeouts.FirstToken
+	if s.content {
+		s.phase, s.limit = "idle", s.a.timeouts.Idle
+	}
+	if s.limit <= 0 {
+		return false
+	}
+	if s.timer == nil {
+		// The upstream stream's Close may run from another goroutine while Recv waits:
+		// that Recv then fails, and next reports the timeout.
+		st := s.Stream
+		s.timer = time.AfterFunc(s.limit, func() { _ = st.Close() })
+		return true
+	}
+	s.timer.Reset(s.limit)
+	return true
 }
 
 func (s *meteredStream) Close() error {

@@ -289,6 +289,9 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		Cooldown:         c.cooldownConfig(),
 		DefaultMaxTokens: c.DefaultMaxTokens,
 		AbandonTimeout:   c.AbandonTimeout.D(),
+		Timeouts:         c.Timeouts.engine(),
+		UpstreamTimeouts: c.upstreamTimeouts(),
+		RouteTimeouts:    c.routeTimeouts(),
 		Ledger:           b.Ledger,
 		OnEvent:          onEvent,
 		Logger:           logger,
@@ -664,3 +667,31 @@ func (rd *Redis) clientOptions(password string) (any, error) {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// upstreamTimeouts are the upstreams' own attempt timeouts, by name; nil when none sets any.
+func (c *Config) upstreamTimeouts() map[string]engine.Timeouts {
+	var m map[string]engine.Timeouts
+	for name, u := range c.Upstreams {
+		if u.Timeouts != (Timeouts{}) {
+			if m == nil {
+				m = make(map[string]engine.Timeouts)
+			}
+			m[name] = u.Timeouts.engine()
+		}
+	}
+	return m
+}
+
+// routeTimeouts are the routes' own attempt timeouts, by name; nil when none sets any.
+func (c *Config) routeTimeouts() map[string]engine.Timeouts {
+	var m map[string]engine.Timeouts
+	for name, r := range c.Routes {
+		if r.Timeouts != (Timeouts{}) {
+			if m == nil {
+				m = make(map[string]engine.Timeouts)
+			}
+			m[name] = r.Timeouts.engine()
+		}
+	}
+	return m
+}

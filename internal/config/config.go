@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tollgate/tollgate/engine"
 )
 
 // Config is one configuration file. The zero value of every field is its documented
@@ -48,6 +50,8 @@ type Config struct {
 	AbandonTimeout Duration `yaml:"abandon_timeout"`
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown; 0 means 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Timeouts bound each attempt at an upstream; upstreams and routes may override them.
+	Timeouts Timeouts `yaml:"timeouts"`
 	// BudgetStatus is the HTTP status of a budget refusal: 429 or 402; 0 means 429. See
 	// gateway.Config.BudgetStatus for which clients retry which.
 	BudgetStatus int `yaml:"budget_status"`
@@ -131,12 +135,14 @@ type Upstream struct {
 	// LearnLimits, when false, learns no limits of this upstream (see LearnedLimits);
 	// unset means learned_limits.mode applies.
 	LearnLimits *bool `yaml:"learn_limits"`
+	// Timeouts override the top level's for the steps that go to this upstream.
+	Timeouts Timeouts `yaml:"timeouts"`
 }
 
 // LearnedLimits configures the limits learned from the upstreams' answers (package learn,
 // engine.Learned). Zero fields are package learn's defaults.
 type LearnedLimits struct {
-	// Mode is "enforce", "observe" ("") or "off".
+	// Mode is "enforce" (""), "observe" or "off".
 	Mode        string   `yaml:"mode"`
 	Interval    Duration `yaml:"interval"`     // 0: 10s
 	Increase    float64  `yaml:"increase"`     // 0: 0.02
@@ -187,6 +193,36 @@ type Route struct {
 	// ClampMaxTokens lowers max_tokens to what the budget left can pay for instead of
 	// skipping a model.
 	ClampMaxTokens bool `yaml:"clamp_max_tokens"`
+	// Timeouts override the upstreams' and the top level's for the route's steps.
+	Timeouts Timeouts `yaml:"timeouts"`
+}
+
+// Timeouts bound one attempt at an upstream (see engine.Timeouts). A zero field takes the
+// value of the next level — the route's, then the upstream's, then the top level's — and at
+// last its default.
+type Timeouts struct {
+	// Headers bounds the wait for a stream's status and headers; 0 means 60s.
+	Headers Duration `yaml:"headers"`
+	// FirstToken bounds a stream's wait from its headers to its first content; 0 means 60s.
+	FirstToken Duration `yaml:"first_token"`
+	// Idle bounds the silence between a stream's events after its first content; 0 means
+	// 30s.
+	Idle Duration `yaml:"idle"`
+	// Answer bounds a whole (non-streaming) answer; 0 means 5 minutes.
+	Answer Duration `yaml:"answer"`
+}
+
+// engine returns t as the engine's.
+func (t Timeouts) engine() engine.Timeouts {
+	return engine.Timeouts{Headers: t.Headers.D(), FirstToken: t.FirstToken.D(), Idle: t.Idle.D(), Answer: t.Answer.D()}
+}
+
+// validate reports negative fields under path.
+func (t Timeouts) validate(v *validator, path string) {
+	v.nonNegative(path+".headers", t.Headers)
+	v.nonNegative(path+".first_token", t.FirstToken)
+	v.nonNegative(path+".idle", t.Idle)
+	v.nonNegative(path+".answer", t.Answer)
 }
 
 // Quota is one rule: {scope, unit, limit, window}.

@@ -129,6 +129,7 @@ func (v *validator) top() {
 	}
 	v.nonNegative("request_timeout", c.RequestTimeout)
 	v.nonNegative("abandon_timeout", c.AbandonTimeout)
+	c.Timeouts.validate(v, "timeouts")
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	if c.BudgetStatus != 0 && c.BudgetStatus != 429 && c.BudgetStatus != 402 {
 		v.problem("budget_status", "want 429 (the default) or 402, got %d", c.BudgetStatus)
@@ -185,6 +186,7 @@ func (v *validator) upstreams() {
 		if u.Headroom < 0 || u.Headroom > 1 || math.IsNaN(u.Headroom) {
 			v.problem(p+".headroom", "want a fraction in (0, 1], got %v", u.Headroom)
 		}
+		u.Timeouts.validate(v, p+".timeouts")
 	}
 }
 
@@ -296,6 +298,7 @@ func (v *validator) routes() {
 		case !hasStatic && rt.StaticMessage != "":
 			v.problem(p+".static_message", "is set but the chain has no static step")
 		}
+		rt.Timeouts.validate(v, p+".timeouts")
 		if rt.CacheFirst {
 			usesCache = true
 		}

@@ -295,7 +295,13 @@ func buildReport(ctx context.Context, cfg Config, in reportInputs) *Report {
 	}
 	var qs []quota.Quota
 	for _, s := range in.sessions {
-		qs = in.rules.For(qs, quota.Labels{Tenant: tenant, Session: s.name})
+		// A session's quotas are its tenant's (quota.Rule.ScopedByTenant); the tenant's own
+		// are added once, below.
+		for i := range in.rules {
+			if q, ok := in.rules[i].For(quota.Labels{Tenant: tenant, Session: s.name}); ok && q.Scope.Session != "" {
+				qs = append(qs, q)
+			}
+		}
 	}
 	qs = in.rules.For(qs, quota.Labels{Tenant: tenant})
 	var budgets []quota.Quota
