@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +21,18 @@ import (
 
 // emuUpstreams starts an emulator of cfg over real HTTP and returns it with the OpenAI and
 // Anthropic providers that call it.
-func emuUpstreams(t *testing.T, cfg emulator.Config) (*emulator.Emulator, map[string]llm.Provider) {
+func emuUpstreams(t *testing.T, cfg emulator.Config) (*servedEmulator, map[string]llm.Provider) {
 	t.Helper()
-	em, err := emulator.New(cfg)
+	e, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(em)
+	em := &servedEmulator{Emulator: e}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		em.serving.Add(1)
+		defer em.serving.Done()
+		e.ServeHTTP(w, r) // bills the request before it returns
+	}))
 	t.Cleanup(srv.Close)
 	oa, err := openai.New(openai.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-test", HTTPClient: srv.Client()})
 	if err != nil {
@@ -36,6 +43,20 @@ func emuUpstreams(t *testing.T, cfg emulator.Config) (*emulator.Emulator, map[st
 		t.Fatal(err)
 	}
 	return em, map[string]llm.Provider{"openai": oa, "anthropic": an}
+}
+
+// servedEmulator is the emulator behind a test server. Its bill of a request is written
+// when its handler returns, which may be after the client read the last byte of a stream.
+type servedEmulator struct {
+	*emulator.Emulator
+	serving sync.WaitGroup
+}
+
+// BillsFor returns the bills of the requests of tollgate request id, once every request
+// the emulator is serving has been billed. Call it when no more requests are sent.
+func (e *servedEmulator) BillsFor(id string) []emulator.Bill {
+	e.serving.Wait()
+	return e.Emulator.BillsFor(id)
 }
 
 // toolImageHistory is an Anthropic request whose tool result carries an image: an OpenAI

@@ -117,7 +117,7 @@ func plan() []spec {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	var out []spec
 	for i := range requests {
-		s := spec{i: i, key: rng.IntN(3), session: fmt.Sprintf("s%02d", rng.IntN(20)), n: 1,
+		s := spec{i: i, key: rng.IntN(3), session: fmt.Sprintf("s%02d", rng.IntN(sessions)), n: 1,
 			maxTokens: 40 + rng.IntN(120), prompt: text(rng, 20+rng.IntN(200))}
 		s.anthropic = rng.IntN(2) == 0
 		switch x := rng.IntN(100); {
@@ -189,8 +189,12 @@ var keys = []struct{ id, tenant, secret string }{
 	{"k-globex", "globex", "tg-globex"},
 }
 
+// sessions is how many session ids the requests draw from, per tenant.
+const sessions = 10
+
 // The budgets: sessions in USD, tenants' days in USD, keys' days in tokens. Their limits
-// are set so that each binds during the run.
+// are set so that each binds during the run. A session is kept per tenant: the two
+// tenants share 10 session ids, so there are 20 session budgets.
 var rules = quota.Rules{
 	{Name: "session-usd", Scope: quota.Labels{Session: quota.Each}, Unit: quota.MicroUSD, Limit: 20_000, Window: quota.Forever()},
 	{Name: "tenant-day-usd", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.MicroUSD, Limit: 160_000, Window: quota.Daily(time.UTC)},
@@ -681,7 +685,7 @@ func checkBudgets(t *testing.T, ctx context.Context, l *ledger.Ledger, eng *engi
 			// A session's budget is kept per tenant: both tenants use the same session ids.
 			dim = ledger.BySession
 			for _, tenant := range []string{"acme", "globex"} {
-				for i := range 20 {
+				for i := range sessions {
 					labels = append(labels, quota.Labels{Tenant: tenant, Session: fmt.Sprintf("s%02d", i)})
 				}
 			}
