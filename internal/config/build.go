@@ -286,6 +286,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		Retry:            c.retryPolicy(),
 		RetryBudget:      retry.BudgetConfig{Ratio: c.RetryBudget.Ratio, Window: c.RetryBudget.Window.D(), MinPerSecond: c.RetryBudget.MinPerSecond},
 		ChainAttempts:    c.Retry.ChainAttempts,
+		FallbackAfter:    c.Retry.FallbackAfter.D(),
 		Cooldown:         c.cooldownConfig(),
 		DefaultMaxTokens: c.DefaultMaxTokens,
 		AbandonTimeout:   c.AbandonTimeout.D(),

@@ -305,6 +305,10 @@ type Retry struct {
 	Multiplier    float64  `yaml:"multiplier"`      // 0: 2
 	MaxServerWait Duration `yaml:"max_server_wait"` // 0: 60s
 	ChainAttempts int      `yaml:"chain_attempts"`  // 0: 5
+	// FallbackAfter is the longest wait for the same model (a retry's backoff, a server's
+	// Retry-After, a full rate quota) while the route has another model to go to; 0
+	// means 2s (engine.Config.FallbackAfter).
+	FallbackAfter Duration `yaml:"fallback_after"`
 }
 
 // RetryBudget caps retries across all requests (retry.BudgetConfig); zero values are the

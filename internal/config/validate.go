@@ -558,6 +558,7 @@ func (v *validator) sections() {
 	if r.ChainAttempts < 0 {
 		v.problem("retry.chain_attempts", "must not be negative, got %d", r.ChainAttempts)
 	}
+	v.nonNegative("retry.fallback_after", r.FallbackAfter)
 
 	b := c.RetryBudget
 	if !(b.Ratio >= 0 && b.Ratio <= 1) {
