@@ -102,7 +102,7 @@ func (st *state) apply(cfg *Config, ev *event) (move, bool) {
 		d.restart(ev.Now)
 		why = "stated by " + ev.Source.String()
 	case evAccepted:
-		if d.FirstCut != 0 && ev.Sent > d.FirstCut {
+		if d.Stated > 0 || d.FirstCut != 0 && ev.Sent > d.FirstCut {
 			return move{}, false
 		}
 		d.Accepted += ev.Amount
@@ -151,6 +151,15 @@ func (st *state) refused(cfg *Config, d *dimCtl, ev *event) string {
 		d.set(ev.Now, est, SourceRefusals)
 		d.restart(ev.Now)
 		return "first refusal"
+	case d.Stated > 0:
+		// The provider stated the limit (its headers, or a refusal's message): a refusal
+		// says its window is spent, not that the limit is lower. Calls sent before the
+		// limit was known (a fleet's startup burst, replicas that had not learned it
+		// yet) spend it ahead of the quota, and a cut for them would hold the limit
+		// under the stated one for as long as it holds. The refusal empties the quota's
+		// room instead (Learner.Observe), up to its retry-after, and the provider's
+		// remaining count floors it from then on.
+		return ""
 	case ev.Sent > d.Cut:
 		src := d.Source
 		if src == SourceNone {

@@ -44,6 +44,17 @@ var scenarios = []scenario{
 		phases: []phase{{hide(emulator.Limits{RPM: 120}), run}, {hide(emulator.Limits{RPM: 60}), run}, {hide(emulator.Limits{RPM: 200}), run}}},
 }
 
+// wantStated checks that every limit the provider stated (headers, a refusal's message) is
+// the one enforced at the end of phase: refusals say its window is spent, and never cut it.
+func wantStated(t *testing.T, phase int, learned []learn.Limit) {
+	t.Helper()
+	for _, l := range learned {
+		if l.Stated > 0 && (l.Limit != l.Stated || l.Decreases != 0) {
+			t.Errorf("phase %d: %s limit %d (%s, %d cuts), want the stated %d and no cut", phase, l.Dim, l.Limit, l.Source, l.Decreases, l.Stated)
+		}
+	}
+}
+
 // whole renders the figures of a phase that follows a change of the limits, warm-up
 // included: what adapting cost.
 func whole(r result) string {
@@ -66,6 +77,7 @@ func TestControlLoop(t *testing.T) {
 					lim = append(lim, fmt.Sprintf("%s %d (%s)", l.Dim, l.Limit, l.Source))
 				}
 				t.Logf("| %s | %d | %.1f%% | %.2f%% | %d | %s | %s |", sc.name, i+1, 100*r.used, 100*r.refused, r.calls, whole(r), strings.Join(lim, ", "))
+				wantStated(t, i+1, r.learned)
 				if r.used < 0.97 || r.refused > 0.01 {
 					t.Errorf("phase %d: %.1f%% of the capacity used, %.2f%% of %d calls refused; want at least 97%% and at most 1%%",
 						i+1, 100*r.used, 100*r.refused, r.calls)

@@ -28,6 +28,13 @@
 // per minute"), and names the dimension that refused; a daily limit (RPD, TPD) is not a
 // per-minute rate and is ignored.
 //
+// A refusal while the limit is stated says the provider's window is spent, not that the
+// limit is lower: calls sent before the limit was known (a fleet's startup burst, a
+// replica that had not learned it yet) spend it ahead of the quota. So a stated limit is
+// never cut: the refusal empties the quota's room (up to its retry-after), and the
+// provider's remaining count floors it from then on. The cuts below are for limits that
+// nothing stated.
+//
 // Refusals when the headers are hidden. The providers' buckets start full and refill
 // continuously up to one minute's worth; a refusal says the bucket is empty now. So:
 //

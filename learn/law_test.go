@@ -43,8 +43,33 @@ func TestLaw(t *testing.T) {
 			// One sent after it does not.
 			{ev: accepted(50), at: 9 * s, sent: 8 * s, want: 130},
 		}},
+		{"a stated limit holds through refusals: they say its window is spent", []step{
+			{ev: stated(120, SourceHeaders), at: 0, want: 120},
+			// A fleet's startup burst, sent before the limit was known, and refusals of
+			// calls sent after it (replicas that had not learned it yet).
+			{ev: refused, at: 1 * s, sent: 0, want: 120},
+			{ev: refused, at: 2 * s, sent: 1 * s, want: 120},
+			{ev: refused, at: 20 * s, sent: 19 * s, want: 120},
+			{ev: probe(true), at: 30 * s, want: 120},
+			// A refusal whose message states the limit again.
+			{ev: stated(120, SourceMessage), at: 40 * s, want: 120},
+			{ev: refused, at: 40 * s, want: 120},
+			// A limit that changes is followed, and holds in turn.
+			{ev: stated(60, SourceHeaders), at: 50 * s, want: 60},
+			{ev: refused, at: 51 * s, want: 60},
+			{ev: stated(200, SourceHeaders), at: 60 * s, want: 200},
+			{ev: refused, at: 70 * s, want: 200},
+		}},
+		{"a limit stated only in a refusal's message holds too", []step{
+			{ev: accepted(130), at: 1 * s, want: 0},
+			{ev: stated(120, SourceMessage), at: 1 * s, want: 120},
+			{ev: refused, at: 1 * s, want: 120},
+			{ev: refused, at: 30 * s, want: 120},
+		}},
 		{"one overload is one cut", []step{
-			{ev: stated(100, SourceHeaders), at: 0, want: 100},
+			// Learned from a first refusal: 100 accepted, none of them refilled.
+			{ev: accepted(100), at: 0, want: 0},
+			{ev: refused, at: 0, want: 100},
 			{ev: refused, at: 10 * s, sent: 10 * s, want: 90},
 			// Sent after the cut: another overload. The 9s since the cut are too short to
 			// measure the provider within 10%, so the cut is the multiplicative one.
@@ -54,7 +79,8 @@ func TestLaw(t *testing.T) {
 			{ev: refused, at: 21 * s, sent: 15 * s, want: 81},
 		}},
 		{"a long stretch measures the provider: the estimate sets the plateau", []step{
-			{ev: stated(100, SourceHeaders), at: 0, want: 100},
+			{ev: accepted(100), at: 0, want: 0},
+			{ev: refused, at: 0, want: 100},
 			{ev: refused, at: 1 * s, sent: 1 * s, want: 90},
 			// From the cut at 1s the quota let through 90 a minute for 30s: 45 calls. The
 			// provider refused the 45th: it refilled 44 in 30s, 88 a minute. The cut is
@@ -71,7 +97,15 @@ func TestLaw(t *testing.T) {
 			{ev: probe(true), at: 31*s + 3*time.Minute, want: 86.24 * 1.02},
 			{ev: probe(true), at: 31*s + 3*time.Minute + 10*s, want: 86.24 * 1.02 * 1.04},
 			{ev: probe(true), at: 31*s + 3*time.Minute + 20*s, want: 86.24 * 1.02 * 1.04 * 1.08},
-			{ev: probe(true), at: 31*s + 3*time.Minute + 30*s, want: 100}, // the stated limit
+			{ev: probe(true), at: 31*s + 3*time.Minute + 30*s, want: 86.24 * 1.02 * 1.04 * 1.08 * 1.16},
+			{ev: probe(true), at: 31*s + 3*time.Minute + 40*s, want: 86.24 * 1.02 * 1.04 * 1.08 * 1.16 * 1.16}, // MaxIncrease
+		}},
+		{"a stated limit is exact: late answers to the first refusal do not raise it", []step{
+			{ev: accepted(100), at: 0, want: 0},
+			{ev: refused, at: 0, want: 100},
+			{ev: stated(95, SourceMessage), at: 1 * s, want: 95},
+			{ev: accepted(20), at: 2 * s, sent: 0, want: 95},
+			{ev: probe(true), at: 4 * time.Minute, want: 95},
 		}},
 		{"without a stated limit, probing has no ceiling", []step{
 			{ev: accepted(600), at: 10 * s, sent: 9 * s, want: 0},

@@ -140,7 +140,8 @@ func (l *Learner) Quotas(dst []quota.Quota) []quota.Quota { return append(dst, l
 // With headers, a dimension's limit is the provider's, and the provider's remaining
 // count becomes a floor under the quota's state, so that the quota has no more room than
 // the provider. A refusal empties the quota's room, as the provider's bucket is empty,
-// and a retry-after keeps it shut until then. Without headers, the first refusal of a
+// and a retry-after keeps it shut until then; it never cuts a limit that the provider
+// stated (headers, a refusal's message). Without such a statement, the first refusal of a
 // dimension estimates its limit from what the provider accepted since the first call
 // (its bucket started full); each later refusal of a call sent after the last cut
 // measures the provider's rate over the stretch since that cut, and cuts the limit to

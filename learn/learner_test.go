@@ -290,10 +290,10 @@ func TestCollector(t *testing.T) {
 		Message: "Rate limit reached for gpt-4o-mini in organization org-Qx7 on requests per min (RPM): Limit 500, Used 500, Requested 1."})
 	want := `# HELP tollgate_learned_limit The limit per minute learned for an upstream account, model and unit, and where it comes from (headers, message, refusals).
 # TYPE tollgate_learned_limit gauge
-tollgate_learned_limit{account="3f2a9c01d4e5",model="gpt-4o-mini",provider="openai",source="headers",unit="requests"} 450
+tollgate_learned_limit{account="3f2a9c01d4e5",model="gpt-4o-mini",provider="openai",source="headers",unit="requests"} 500
 # HELP tollgate_learned_limit_changes_total Moves of a learned limit: down on a refusal, up when it binds and nothing is refused.
 # TYPE tollgate_learned_limit_changes_total counter
-tollgate_learned_limit_changes_total{account="3f2a9c01d4e5",direction="down",model="gpt-4o-mini",provider="openai",unit="requests"} 1
+tollgate_learned_limit_changes_total{account="3f2a9c01d4e5",direction="down",model="gpt-4o-mini",provider="openai",unit="requests"} 0
 tollgate_learned_limit_changes_total{account="3f2a9c01d4e5",direction="up",model="gpt-4o-mini",provider="openai",unit="requests"} 0
 # HELP tollgate_learned_limit_refusals_total Upstream rate-limit refusals (429) met by an upstream account, model and unit, as this replica saw them.
 # TYPE tollgate_learned_limit_refusals_total counter

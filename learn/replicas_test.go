@@ -22,6 +22,14 @@ func TestControlLoopReplicas(t *testing.T) {
 	client := redis.NewClient(srv.Options())
 	t.Cleanup(func() { client.Close() })
 	for i, sc := range []scenario{
+		// The fleet's startup burst, before any replica learned the limit, spends the
+		// provider's window; its refusals must not cut the limit the headers state.
+		{name: "3 replicas, requests, headers", format: llm.OpenAI, model: "gpt-4o-mini",
+			phases: []phase{{emulator.Limits{RPM: 120}, run}}},
+		{name: "3 replicas, requests, hidden, 429 states limit", format: llm.OpenAI, model: "gpt-4o-mini",
+			phases: []phase{{hide(emulator.Limits{RPM: 120}), run}}},
+		{name: "3 replicas, requests 120→60→200, headers", format: llm.OpenAI, model: "gpt-4o-mini",
+			phases: []phase{{emulator.Limits{RPM: 120}, run}, {emulator.Limits{RPM: 60}, run}, {emulator.Limits{RPM: 200}, run}}},
 		{name: "3 replicas, requests, hidden", format: llm.OpenAI, model: "gpt-4o-mini", dialect: "azure",
 			phases: []phase{{hide(emulator.Limits{RPM: 120}), run}}},
 		{name: "3 replicas, tokens, hidden", format: llm.OpenAI, model: "gpt-4o-mini", dialect: "azure",
@@ -42,6 +50,7 @@ func TestControlLoopReplicas(t *testing.T) {
 					lim = append(lim, fmt.Sprintf("%s %d (%s)", l.Dim, l.Limit, l.Source))
 				}
 				t.Logf("| %s | %d | %.1f%% | %.2f%% | %d | %s | %s |", sc.name, i+1, 100*r.used, 100*r.refused, r.calls, whole(r), strings.Join(lim, ", "))
+				wantStated(t, i+1, r.learned)
 				if r.used < 0.97 || r.refused > 0.01 {
 					t.Errorf("phase %d: %.1f%% of the capacity used, %.2f%% of %d calls refused; want at least 97%% and at most 1%%",
 						i+1, 100*r.used, 100*r.refused, r.calls)

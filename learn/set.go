@@ -50,8 +50,8 @@ type Config struct {
 	Increase float64
 	// MaxIncrease caps a raise. 0 means 0.16.
 	MaxIncrease float64
-	// Decrease is the factor that a refusal multiplies a limit by at least, once per
-	// overload: the refusals of calls sent before the last cut are the same overload. 0
+	// Decrease is the factor that a refusal multiplies a limit that the provider did not
+	// state by at least, once per overload: the refusals of calls sent before the last cut are the same overload. 0
 	// means 0.9.
 	Decrease float64
 	// Margin is how far under the provider's measured rate (see the package

@@ -98,7 +98,12 @@ func TestSync(t *testing.T) {
 		return learn.Outcome{Sent: t0.Add(sent), Reserved: one, Refused: true, Message: "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current OpenAI S0 pricing tier."}
 	}
 
-	ls[0].Observe(t0, learn.Outcome{Sent: t0, Reserved: one, Header: hdr("x-ratelimit-limit-requests", "100")})
+	// Replica 0 learns 100 from a first refusal: 100 calls accepted, none refilled. (A
+	// limit the headers state is not cut by refusals.)
+	for range 100 {
+		ls[0].Observe(t0, learn.Outcome{Sent: t0, Reserved: one})
+	}
+	ls[0].Observe(t0, refusal(0))
 	sync(0)
 	sync(1)
 	if limit(1) != 100 {

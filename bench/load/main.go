@@ -14,6 +14,10 @@
 //
 //	go run ./bench/load -learned visible:1,hidden:1,hidden:3,hidden:1:off -rpm 120 -agents 20
 //
+// With -then the limit moves mid-run, a phase each (warm-up, then measured):
+//
+//	go run ./bench/load -learned hidden:1 -rpm 120 -then 60,200 -agents 20
+//
 // Nothing leaves the machine: every server listens on 127.0.0.1.
 package main
 
@@ -60,12 +64,17 @@ func main() {
 	redisAddr := flag.String("redis", "", "use this Redis instead of starting one")
 	learned := flag.String("learned", "", "measure learned limits instead: scenarios HEADERS:REPLICAS[:MODE], e.g. visible:1,hidden:3")
 	rpm := flag.Int("rpm", 120, "with -learned: the emulator's hidden requests per minute")
+	then := flag.String("then", "", "with -learned: limits per minute to move to mid-run, a phase each (warm-up, then measured), e.g. 60,200")
 	agents := flag.Int("agents", 20, "with -learned: closed-loop agents")
 	warmup := flag.Duration("warmup", time.Minute, "with -learned: warm-up before measuring")
 	measure := flag.Duration("measure", 2*time.Minute, "with -learned: length of the measured window")
 	flag.Parse()
 	if *learned != "" {
-		scs, err := parseLearned(*learned, *rpm)
+		var scs []learnedRun
+		thens, err := parseRPMs(*then)
+		if err == nil {
+			scs, err = parseLearned(*learned, *rpm, thens)
+		}
 		if err == nil {
 			err = runLearned(scs, *agents, *warmup, *measure)
 		}
