@@ -98,7 +98,10 @@ func (st *state) apply(cfg *Config, ev *event) (move, bool) {
 		d.set(ev.Now, float64(ev.Limit), ev.Source)
 		// The stated limit holds from now: the refusals of calls sent before it (the one
 		// that stated it, those sent before the limit was known) are no evidence against
-		// it.
+		// it. A limit stated only in a refusal's message is not stated again when the
+		// provider raises it (no refusal comes to say so): it is the floor of a probe,
+		// held for Config.Hold from now.
+		d.Wmax, d.Plateau, d.Step = float64(ev.Limit), ev.Now, cfg.Increase
 		d.restart(ev.Now)
 		why = "stated by " + ev.Source.String()
 	case evAccepted:
@@ -151,14 +154,18 @@ func (st *state) refused(cfg *Config, d *dimCtl, ev *event) string {
 		d.set(ev.Now, est, SourceRefusals)
 		d.restart(ev.Now)
 		return "first refusal"
-	case d.Stated > 0:
+	case d.Stated > 0 && (d.Source == SourceHeaders || d.Limit <= float64(d.Stated)):
 		// The provider stated the limit (its headers, or a refusal's message): a refusal
 		// says its window is spent, not that the limit is lower. Calls sent before the
 		// limit was known (a fleet's startup burst, replicas that had not learned it
 		// yet) spend it ahead of the quota, and a cut for them would hold the limit
 		// under the stated one for as long as it holds. The refusal empties the quota's
 		// room instead (Learner.Observe), up to its retry-after, and the provider's
-		// remaining count floors it from then on.
+		// remaining count floors it from then on. A limit stated only by a message is
+		// held again from now: it does not bind without refusals.
+		if d.Source != SourceHeaders {
+			d.Plateau = max(d.Plateau, ev.Now)
+		}
 		return ""
 	case ev.Sent > d.Cut:
 		src := d.Source
@@ -169,9 +176,12 @@ func (st *state) refused(cfg *Config, d *dimCtl, ev *event) string {
 		if est, ok := d.estimate(ev.Sent, ev.Amount, cfg.Period); ok {
 			wmax, v = min(wmax, est), min(v, est*(1-cfg.Margin))
 		}
-		// The hold counts from the cut: the climb back under wmax is part of it.
-		d.Wmax, d.Plateau = wmax, ev.Now
-		d.set(ev.Now, max(v, 1), src)
+		// The hold counts from the cut: the climb back under wmax is part of it. A probe
+		// above a limit stated by a message is cut back no lower than it: only a new
+		// statement says that the limit fell.
+		floor := max(float64(d.Stated), 1)
+		d.Wmax, d.Plateau = max(wmax, floor), ev.Now
+		d.set(ev.Now, max(v, floor), src)
 		d.Decreases++
 		d.restart(ev.Now)
 		return "refused"
@@ -200,8 +210,10 @@ func (d *dimCtl) estimate(sent int64, amount float64, period time.Duration) (flo
 // probe raises the limit when a check interval has passed in which its quota bound (made
 // requests wait) and the upstream refused nothing: back quickly toward just under the
 // estimate of the provider's limit, held there for Config.Hold, then up in steps that
-// double while nothing is refused, to find a limit that rose. It never goes above the
-// limit the provider stated.
+// double while nothing is refused, to find a limit that rose. It never goes above a
+// limit the provider's headers state: they are read on every answer and follow a raise.
+// A limit stated only by a refusal's message is probed above like an unstated one, from
+// the stated value.
 func (d *dimCtl) probe(cfg *Config, ev *event) string {
 	if d.Limit == 0 || ev.Now-d.Check < int64(cfg.Interval) {
 		return ""
@@ -216,7 +228,7 @@ func (d *dimCtl) probe(cfg *Config, ev *event) string {
 		return ""
 	}
 	ceiling := float64(maxLimit)
-	if d.Stated > 0 {
+	if d.Stated > 0 && d.Source == SourceHeaders {
 		ceiling = float64(d.Stated)
 	}
 	target := ceiling

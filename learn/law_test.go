@@ -59,6 +59,29 @@ func TestLaw(t *testing.T) {
 			{ev: refused, at: 51 * s, want: 60},
 			{ev: stated(200, SourceHeaders), at: 60 * s, want: 200},
 			{ev: refused, at: 70 * s, want: 200},
+			// Headers are read on every answer and follow a raise: no probe above them.
+			{ev: probe(true), at: 5 * time.Minute, want: 200},
+			{ev: probe(true), at: 5*time.Minute + 10*s, want: 200},
+			{ev: probe(true), at: 5*time.Minute + 20*s, want: 200},
+		}},
+		{"a limit stated only in a refusal's message is held, then probed above", []step{
+			{ev: accepted(130), at: 1 * s, want: 0},
+			{ev: stated(120, SourceMessage), at: 1 * s, want: 120},
+			{ev: refused, at: 1 * s, want: 120},
+			{ev: probe(true), at: 11 * s, want: 120}, // refused since the last check
+			{ev: probe(true), at: 21 * s, want: 120}, // held from the refusal at 1s
+			// Nothing would state a raise: once held, it is probed like an unstated limit.
+			{ev: probe(true), at: 1*s + 3*time.Minute, want: 120 * 1.02},
+			{ev: probe(true), at: 11*s + 3*time.Minute, want: 120 * 1.02 * 1.04},
+			// Refused above it: cut back, no lower than the statement (the stretch since
+			// 1s measures 120.0 a minute; 0.98 of it and the multiplicative cut are lower).
+			{ev: refused, at: 16*s + 3*time.Minute, want: 120},
+			{ev: probe(true), at: 31*s + 3*time.Minute, want: 120},
+			{ev: probe(true), at: 41*s + 3*time.Minute, want: 120}, // held again from the cut
+			// Only a new statement brings it lower, or higher.
+			{ev: stated(60, SourceMessage), at: 4 * time.Minute, want: 60},
+			{ev: refused, at: 4*time.Minute + 10*s, want: 60},
+			{ev: stated(200, SourceMessage), at: 5 * time.Minute, want: 200},
 		}},
 		{"a limit stated only in a refusal's message holds too", []step{
 			{ev: accepted(130), at: 1 * s, want: 0},

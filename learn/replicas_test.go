@@ -28,6 +28,11 @@ func TestControlLoopReplicas(t *testing.T) {
 			phases: []phase{{emulator.Limits{RPM: 120}, run}}},
 		{name: "3 replicas, requests, hidden, 429 states limit", format: llm.OpenAI, model: "gpt-4o-mini",
 			phases: []phase{{hide(emulator.Limits{RPM: 120}), run}}},
+		// The raise to 200 is stated by nothing: headers are hidden, and no refusal comes
+		// while the limit holds at 60. Probing above the stated limit finds it.
+		{name: "3 replicas, requests 120→60→200, hidden, 429 states limit", format: llm.OpenAI, model: "gpt-4o-mini",
+			phases: []phase{{hide(emulator.Limits{RPM: 120}), run}, {hide(emulator.Limits{RPM: 60}), run}, raised},
+			warmup: []time.Duration{2: raisedWarmup}},
 		{name: "3 replicas, requests 120→60→200, headers", format: llm.OpenAI, model: "gpt-4o-mini",
 			phases: []phase{{emulator.Limits{RPM: 120}, run}, {emulator.Limits{RPM: 60}, run}, {emulator.Limits{RPM: 200}, run}}},
 		{name: "3 replicas, requests, hidden", format: llm.OpenAI, model: "gpt-4o-mini", dialect: "azure",

@@ -92,6 +92,8 @@ type phase struct {
 
 // scenario is one run of the control loop.
 type scenario struct {
+	// warmup, where set (non-zero), replaces the run's warm-up window for that phase.
+	warmup []time.Duration
 	name   string
 	format llm.Format
 	model  string
@@ -327,10 +329,14 @@ func (s *sim) run(warmup time.Duration) []result {
 				s.t.Fatal(err)
 			}
 		}
+		warm := warmup
+		if i < len(s.sc.warmup) && s.sc.warmup[i] > 0 {
+			warm = s.sc.warmup[i]
+		}
 		start := s.em.Stats().Models[s.sc.model]
-		s.runUntil(s.now.Add(warmup))
+		s.runUntil(s.now.Add(warm))
 		before := s.em.Stats().Models[s.sc.model]
-		s.runUntil(s.now.Add(p.length - warmup))
+		s.runUntil(s.now.Add(p.length - warm))
 		after := s.em.Stats().Models[s.sc.model]
 		r := measure(before, after, s.ls[0].Status())
 		if i > 0 {
