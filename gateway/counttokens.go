@@ -40,17 +40,8 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 	x := g.begin(countTokensWire)
 	defer g.record(r.Context(), x)
 	h := w.Header()
-	h[HeaderRequestID] = []string{x.id}
-	h[HeaderAnthropicRequestID] = []string{x.id}
-	x.key = g.authenticate(r)
-	if x.key == nil {
-		g.fail(w, x, errUnauthorized)
-		return
-	}
-	x.ident.Key, x.ident.Tenant = x.key.ID, x.key.Tenant
-	body, err := g.readBody(w, r)
-	if err != nil {
-		g.fail(w, x, classify(err))
+	body, ok := g.accept(w, r, x)
+	if !ok {
 		return
 	}
 	creq, err := anthropic.ParseCountTokensRequest(body)

@@ -64,26 +64,37 @@ var (
 // keys and log fields.
 const maxLabel = 256
 
-// complete serves POST /v1/chat/completions, /v1/messages, /v1/responses and
-// /v1/embeddings: one life of a request over the engine, whatever its format.
-func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireFormat) {
-	x := g.begin(wf)
-	defer g.record(r.Context(), x)
-	// Every answer, refusals included, names the request, as the providers' own answers
-	// do: the official SDKs surface these headers as the request id of a response or an
-	// error, and the ledger and the log carry the same id.
+// accept names the request in the answer's headers, authenticates its virtual key and
+// reads its body; it reports false when it has answered with a refusal. Every answer,
+// refusals included, names the request, as the providers' own answers do: the official
+// SDKs surface these headers as the request id of a response or an error, and the ledger
+// and the log carry the same id.
+func (g *Gateway) accept(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, bool) {
 	h := w.Header()
 	h[HeaderRequestID] = []string{x.id}
 	h[HeaderAnthropicRequestID] = []string{x.id}
 	x.key = g.authenticate(r)
 	if x.key == nil {
 		g.fail(w, x, errUnauthorized)
-		return
+		return nil, false
 	}
 	x.ident.Key, x.ident.Tenant = x.key.ID, x.key.Tenant
 	body, err := g.readBody(w, r)
 	if err != nil {
 		g.fail(w, x, classify(err))
+		return nil, false
+	}
+	return body, true
+}
+
+// complete serves POST /v1/chat/completions, /v1/messages, /v1/responses and
+// /v1/embeddings: one life of a request over the engine, whatever its format.
+func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, wf *wireFormat) {
+	x := g.begin(wf)
+	defer g.record(r.Context(), x)
+	h := w.Header()
+	body, ok := g.accept(w, r, x)
+	if !ok {
 		return
 	}
 	req, p, err := wf.parse(body)

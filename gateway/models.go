@@ -41,10 +41,10 @@ func (g *Gateway) owner(name string) string {
 	return "tollgate"
 }
 
-// listModels serves GET /v1/models: the models and routes the key may use, in OpenAI's list
-// format, or in Anthropic's when the request carries anthropic-version (as the Anthropic
-// SDKs send it).
-func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
+// modelsCaller returns the format of a model listing's answer, Anthropic's when the request
+// carries anthropic-version (as the Anthropic SDKs send it), and the caller's key; a nil
+// key when it has answered 401.
+func (g *Gateway) modelsCaller(w http.ResponseWriter, r *http.Request) (llm.Format, *keys.Key) {
 	f := llm.OpenAI
 	if r.Header.Get("Anthropic-Version") != "" {
 		f = llm.Anthropic
@@ -52,6 +52,16 @@ func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
 	k := g.authenticate(r)
 	if k == nil {
 		writeError(w, f, errUnauthorized, g.live.Load().budgetStatus)
+	}
+	return f, k
+}
+
+// listModels serves GET /v1/models: the models and routes the key may use, in OpenAI's list
+// format, or in Anthropic's when the request carries anthropic-version (as the Anthropic
+// SDKs send it).
+func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) {
+	f, k := g.modelsCaller(w, r)
+	if k == nil {
 		return
 	}
 	names := g.visible(k)
@@ -111,13 +121,8 @@ func newAnthropicModel(name string) anthropicModel {
 // the same format otherwise: an id the gateway does not serve and one the key may not use
 // read alike, so that a key cannot probe what others may call.
 func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
-	f := llm.OpenAI
-	if r.Header.Get("Anthropic-Version") != "" {
-		f = llm.Anthropic
-	}
-	k := g.authenticate(r)
+	f, k := g.modelsCaller(w, r)
 	if k == nil {
-		writeError(w, f, errUnauthorized, g.live.Load().budgetStatus)
 		return
 	}
 	id := r.PathValue("id")
