@@ -34,12 +34,9 @@ type CountTokensRequest struct {
 // the messages (required, an array) and the estimate of their tokens. Errors are
 // *RequestError values naming the field.
 func ParseCountTokensRequest(body []byte) (*CountTokensRequest, error) {
-	if err := wire.ValidJSON(body); err != nil {
-		return nil, err
-	}
-	ms, _, err := wire.Members(body)
+	ms, err := wire.BodyMembers(body)
 	if err != nil {
-		return nil, &RequestError{Msg: "request body must be a JSON object"}
+		return nil, err
 	}
 	out := &CountTokensRequest{Body: body}
 	count := tokens.NewAnthropicCounter()

@@ -34,12 +34,9 @@ const MaxEmbeddingInputs = 2048
 // encoding_format, float or base64. Errors are *RequestError values naming the field.
 func ParseEmbeddingsRequest(body []byte) (*llm.Request, EmbeddingsInfo, error) {
 	var info EmbeddingsInfo
-	if err := wire.ValidJSON(body); err != nil {
-		return nil, info, err
-	}
-	ms, _, err := wire.Members(body)
+	ms, err := wire.BodyMembers(body)
 	if err != nil {
-		return nil, info, &RequestError{Msg: "request body must be a JSON object"}
+		return nil, info, err
 	}
 	req := &llm.Request{Format: llm.Embeddings, Body: body}
 	var input []byte

@@ -44,12 +44,9 @@ type RequestInfo struct {
 // include_usage, read in the same pass over the body: the gateway reads a body once.
 func ParseRequestInfo(body []byte) (*llm.Request, RequestInfo, error) {
 	var info RequestInfo
-	if err := wire.ValidJSON(body); err != nil {
-		return nil, info, err
-	}
-	ms, _, err := wire.Members(body)
+	ms, err := wire.BodyMembers(body)
 	if err != nil {
-		return nil, info, &RequestError{Msg: "request body must be a JSON object"}
+		return nil, info, err
 	}
 	req := &llm.Request{Format: llm.OpenAI, Body: body}
 	var (

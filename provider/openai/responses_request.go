@@ -42,12 +42,9 @@ type ResponsesInfo struct {
 // *RequestError values naming the field.
 func ParseResponsesRequest(body []byte) (*llm.Request, ResponsesInfo, error) {
 	var info ResponsesInfo
-	if err := wire.ValidJSON(body); err != nil {
-		return nil, info, err
-	}
-	ms, _, err := wire.Members(body)
+	ms, err := wire.BodyMembers(body)
 	if err != nil {
-		return nil, info, &RequestError{Msg: "request body must be a JSON object"}
+		return nil, info, err
 	}
 	req := &llm.Request{Format: llm.Responses, Body: body, State: llm.State{Store: true}}
 	var (

@@ -55,12 +55,9 @@ func bad(field, format string, args ...any) error {
 // member is one top-level member of the caller's body, by exact name as the upstream
 // matches them; a duplicate's last value wins, as encoding/json would keep it.
 func members(body []byte) ([]string, map[string]json.RawMessage, error) {
-	if err := wire.ValidJSON(body); err != nil {
-		return nil, nil, err
-	}
-	ms, _, err := wire.Members(body)
+	ms, err := wire.BodyMembers(body)
 	if err != nil {
-		return nil, nil, &wire.RequestError{Msg: "request body must be a JSON object"}
+		return nil, nil, err
 	}
 	keys := make([]string, 0, len(ms))
 	vals := make(map[string]json.RawMessage, len(ms))

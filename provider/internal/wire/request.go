@@ -178,3 +178,16 @@ func (c Content) parseItems(raw []byte, field Path) (text string, opaque bool, e
 	}
 	return strings.Join(texts, "\n"), opaque, nil
 }
+
+// BodyMembers checks a caller's request body (ValidJSON) and returns its top-level
+// members; a body that is valid JSON but not an object is a *RequestError saying so.
+func BodyMembers(body []byte) ([]Member, error) {
+	if err := ValidJSON(body); err != nil {
+		return nil, err
+	}
+	ms, _, err := Members(body)
+	if err != nil {
+		return nil, &RequestError{Msg: "request body must be a JSON object"}
+	}
+	return ms, nil
+}
