@@ -81,7 +81,8 @@ func serve(eng *engine.Engine, hr *http.Request, f llm.Format) (*http.Response, 
 	// report these headers as the request id of an answer or an error, and the ledger
 	// has the same id.
 	id := llm.NewRequestID()
-	h := http.Header{gateway.HeaderRequestID: {id}, gateway.HeaderAnthropicRequestID: {id}}
+	h := http.Header{}
+	gateway.SetRequestID(h, f, id)
 	r := gateway.Render{Format: f}
 	req, includeUsage, hint, err := parse(f, body)
 	if err != nil {

@@ -70,9 +70,7 @@ const maxLabel = 256
 // SDKs surface these headers as the request id of a response or an error, and the ledger
 // and the log carry the same id.
 func (g *Gateway) accept(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, bool) {
-	h := w.Header()
-	h[HeaderRequestID] = []string{x.id}
-	h[HeaderAnthropicRequestID] = []string{x.id}
+	SetRequestID(w.Header(), x.wf.format, x.id)
 	x.key = g.authenticate(r)
 	if x.key == nil {
 		g.fail(w, x, errUnauthorized)

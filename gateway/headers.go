@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -20,13 +21,27 @@ const (
 	HeaderClamped         = "X-Tollgate-Max-Tokens"
 	// HeaderRequestID is on every answer: the request's id (a UUIDv7), also in the ledger
 	// and the log; OpenAI's SDKs read it as the request id. HeaderAnthropicRequestID
-	// carries the same id under the name Anthropic's SDKs read.
+	// carries the same id on answers in Anthropic's format, under the name Anthropic's
+	// SDKs read (see SetRequestID).
 	HeaderRequestID          = "X-Request-Id"
 	HeaderAnthropicRequestID = "Request-Id"
 	// HeaderErrorSource is on every error: "tollgate" for tollgate's own refusals (a quota,
 	// the queue, bad input), "upstream" when the providers failed the whole chain.
 	HeaderErrorSource = "X-Tollgate-Error-Source"
 )
+
+// SetRequestID names an answer in format f after the request id: HeaderRequestID on
+// every answer, and HeaderAnthropicRequestID too on Anthropic's format, as each
+// provider's own answers do. Request-Id is not on the other formats' answers: no client
+// of theirs reads it, and one header fewer keeps a rate-limited answer's header map from
+// growing twice (it had 15 entries; Go's map doubles past 14).
+func SetRequestID(h http.Header, f llm.Format, id string) {
+	v := []string{id}
+	h[HeaderRequestID] = v
+	if f == llm.Anthropic {
+		h[HeaderAnthropicRequestID] = v
+	}
+}
 
 // Header names in canonical form and values shared by every answer, so that setting them
 // is a map assignment: http.Header.Set canonicalizes the key and allocates the value's
@@ -67,25 +82,27 @@ var rateKeys = [2][3]string{
 
 // headerValues builds several header values in one buffer, then makes them strings with
 // one allocation for the bytes and one for the values' slices: rendering the quota headers
-// one h.Set at a time cost a fifth of the handler's CPU.
+// one h.Set at a time cost a fifth of the handler's CPU. The buffer is passed and returned
+// rather than kept in the struct, so that a buffer on the caller's stack stays there.
 type headerValues struct {
-	buf  []byte
-	keys []string
-	ends []int
+	keys [9]string
+	ends [9]int
+	n    int
 }
 
-// end closes the value being appended as the value of key.
-func (hv *headerValues) end(key string) {
-	hv.keys = append(hv.keys, key)
-	hv.ends = append(hv.ends, len(hv.buf))
+// end closes the value appended to b so far as the value of key.
+func (hv *headerValues) end(b []byte, key string) {
+	hv.keys[hv.n] = key
+	hv.ends[hv.n] = len(b)
+	hv.n++
 }
 
-// set writes every value into h.
-func (hv *headerValues) set(h http.Header) {
-	all := string(hv.buf)
-	vals := make([]string, len(hv.keys))
+// set writes every value, read from b, into h.
+func (hv *headerValues) set(h http.Header, b []byte) {
+	all := string(b)
+	vals := make([]string, hv.n)
 	start := 0
-	for i, k := range hv.keys {
+	for i, k := range hv.keys[:hv.n] {
 		vals[i] = all[start:hv.ends[i]]
 		h[k] = vals[i : i+1 : i+1]
 		start = hv.ends[i]
@@ -104,8 +121,7 @@ func (hv *headerValues) set(h http.Header) {
 //   - X-Tollgate-Budget-Remaining for the tightest budget (smallest remaining fraction).
 func setQuotaHeaders(h http.Header, sts []quota.Status, now time.Time) {
 	var req, tok, budget *quota.Status
-	var policyBuf, stateBuf [512]byte
-	policy, state := policyBuf[:0], stateBuf[:0]
+	n := 0 // rate and budget quotas: the ones RateLimit and RateLimit-Policy list
 	for i := range sts {
 		s := &sts[i]
 		q := &s.Quota
@@ -125,47 +141,89 @@ func setQuotaHeaders(h http.Header, sts []quota.Status, now time.Time) {
 		default:
 			continue // leases: concurrency is not a quantity that resets
 		}
-		if len(policy) > 0 {
-			policy = append(policy, ", "...)
-			state = append(state, ", "...)
-		}
-		policy = strconv.AppendQuote(policy, q.Name)
-		policy = append(policy, ";q="...)
-		policy = strconv.AppendInt(policy, limitOf(q), 10)
-		if w := windowSeconds(q.Window); w > 0 {
-			policy = append(policy, ";w="...)
-			policy = strconv.AppendInt(policy, w, 10)
-		}
-		policy = append(policy, ";qu="...)
-		policy = strconv.AppendQuote(policy, q.Unit.String())
-		state = strconv.AppendQuote(state, q.Name)
-		state = append(state, ";r="...)
-		state = strconv.AppendInt(state, s.Remaining, 10)
-		if !s.ResetAt.IsZero() {
-			state = append(state, ";t="...)
-			state = strconv.AppendInt(state, ceilSeconds(s.ResetAt.Sub(now)), 10)
-		}
+		n++
 	}
-	var keys [9]string
-	var ends [9]int
-	hv := headerValues{buf: make([]byte, 0, len(policy)+len(state)+160), keys: keys[:0], ends: ends[:0]}
+	// One buffer on the stack for every value (it moves to the heap only past 2 KiB),
+	// made a string once in set.
+	var stack [2048]byte
+	var hv headerValues
+	b := stack[:0]
 	if req != nil {
-		hv.appendRate(0, req, now)
+		b = hv.appendRate(b, 0, req, now)
 	}
 	if tok != nil {
-		hv.appendRate(1, tok, now)
+		b = hv.appendRate(b, 1, tok, now)
 	}
-	if len(policy) > 0 {
-		hv.buf = append(hv.buf, policy...)
-		hv.end(headerPolicy)
-		hv.buf = append(hv.buf, state...)
-		hv.end(headerRateLimit)
+	if n > 0 {
+		b = appendPolicies(b, sts)
+		hv.end(b, headerPolicy)
+		b = appendStates(b, sts, now)
+		hv.end(b, headerRateLimit)
 	}
 	if budget != nil {
-		hv.buf = appendBudgetValue(hv.buf, budget)
-		hv.end(HeaderBudgetRemaining)
+		b = appendBudgetValue(b, budget)
+		hv.end(b, HeaderBudgetRemaining)
 	}
-	hv.set(h)
+	hv.set(h, b)
+}
+
+// listed reports whether RateLimit and RateLimit-Policy list q: rates and budgets, not
+// leases.
+func listed(q *quota.Quota) bool {
+	if q.Window.Kind == quota.Rate {
+		return q.Unit == quota.Requests || isTokens(q.Unit)
+	}
+	return q.Window.Kind.IsBudget()
+}
+
+// appendPolicies appends RateLimit-Policy's value: each listed quota's limit, window and
+// unit.
+func appendPolicies(b []byte, sts []quota.Status) []byte {
+	first := true
+	for i := range sts {
+		q := &sts[i].Quota
+		if !listed(q) {
+			continue
+		}
+		if !first {
+			b = append(b, ", "...)
+		}
+		first = false
+		b = strconv.AppendQuote(b, q.Name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, limitOf(q), 10)
+		if w := windowSeconds(q.Window); w > 0 {
+			b = append(b, ";w="...)
+			b = strconv.AppendInt(b, w, 10)
+		}
+		b = append(b, ";qu="...)
+		b = strconv.AppendQuote(b, q.Unit.String())
+	}
+	return b
+}
+
+// appendStates appends RateLimit's value: each listed quota's remaining and the seconds
+// until it resets.
+func appendStates(b []byte, sts []quota.Status, now time.Time) []byte {
+	first := true
+	for i := range sts {
+		s := &sts[i]
+		if !listed(&s.Quota) {
+			continue
+		}
+		if !first {
+			b = append(b, ", "...)
+		}
+		first = false
+		b = strconv.AppendQuote(b, s.Quota.Name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, s.Remaining, 10)
+		if !s.ResetAt.IsZero() {
+			b = append(b, ";t="...)
+			b = strconv.AppendInt(b, ceilSeconds(s.ResetAt.Sub(now)), 10)
+		}
+	}
+	return b
 }
 
 func isTokens(u quota.Unit) bool {
@@ -201,17 +259,18 @@ func ceilSeconds(d time.Duration) int64 {
 }
 
 // appendRate appends OpenAI's three rate headers for unit i (0 requests, 1 tokens).
-func (hv *headerValues) appendRate(i int, s *quota.Status, now time.Time) {
-	hv.buf = strconv.AppendInt(hv.buf, limitOf(&s.Quota), 10)
-	hv.end(rateKeys[i][0])
-	hv.buf = strconv.AppendInt(hv.buf, s.Remaining, 10)
-	hv.end(rateKeys[i][1])
+func (hv *headerValues) appendRate(b []byte, i int, s *quota.Status, now time.Time) []byte {
+	b = strconv.AppendInt(b, limitOf(&s.Quota), 10)
+	hv.end(b, rateKeys[i][0])
+	b = strconv.AppendInt(b, s.Remaining, 10)
+	hv.end(b, rateKeys[i][1])
 	reset := time.Duration(0)
 	if !s.ResetAt.IsZero() {
 		reset = max(s.ResetAt.Sub(now), 0).Round(time.Millisecond)
 	}
-	hv.buf = append(hv.buf, reset.String()...)
-	hv.end(rateKeys[i][2])
+	b = append(b, reset.String()...)
+	hv.end(b, rateKeys[i][2])
+	return b
 }
 
 // budgetValue renders a budget's remaining for X-Tollgate-Budget-Remaining:

@@ -95,8 +95,17 @@ func TestRefusalGoldens(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Errorf("status = %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
-			if resp.Header.Get(HeaderRequestID) == "" {
+			id := resp.Header.Get(HeaderRequestID)
+			if id == "" {
 				t.Error("no request id on a refusal")
+			}
+			// Anthropic's SDKs read request-id; OpenAI's x-request-id only.
+			want := ""
+			if strings.HasPrefix(tt.name, "anthropic") {
+				want = id
+			}
+			if got := resp.Header.Get(HeaderAnthropicRequestID); got != want {
+				t.Errorf("Request-Id = %q, want %q (X-Request-Id %q)", got, want, id)
 			}
 			golden(t, "errors/"+tt.name+".txt", transcript(resp, body))
 		})

@@ -18,8 +18,8 @@ import (
 // that a refusal reads the same to an agent in-process as over HTTP.
 //
 // A Render is a value describing one request; it holds no state and its methods may run
-// concurrently. The caller sets the headers that name the request (HeaderRequestID,
-// HeaderAnthropicRequestID, HeaderRoute) on w itself, before calling a method.
+// concurrently. The caller sets the headers that name the request (SetRequestID,
+// HeaderRoute) on w itself, before calling a method.
 type Render struct {
 	// Format is the caller's wire format; an answer of another format (a cross-provider
 	// fallback, the cache, a static step) is re-encoded in it.

@@ -19,6 +19,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,7 +90,28 @@ type Metrics struct {
 
 	queue atomic.Pointer[queue.Queue]
 	ops   *ops
+
+	// gauges holds each bounded budget's two gauges: looking up a vector's child by its
+	// labels hashes them, and the scope's label renders to a new string, twice per budget
+	// per request. At most maxGauges.
+	gaugesMu sync.RWMutex
+	gauges   map[gaugeKey]*budgetGauges
 }
+
+// gaugeKey names a budget's series: its rule, scope and unit.
+type gaugeKey struct {
+	name  string
+	scope quota.Labels
+	unit  quota.Unit
+}
+
+// budgetGauges are one budget's series of tollgate_budget_remaining and
+// tollgate_budget_limit.
+type budgetGauges struct{ remaining, limit prometheus.Gauge }
+
+// maxGauges bounds the budgets' gauges kept at hand; past it, a budget's are looked up
+// by their labels each time (as correct, slower).
+const maxGauges = 4096
 
 // New registers tollgate's metrics on cfg.Registry (a new registry when nil). It fails if
 // the registry already holds them.
@@ -100,7 +122,7 @@ func New(cfg Config) (*Metrics, error) {
 		reg = prometheus.NewRegistry()
 	}
 	m := &Metrics{reg: reg, prices: cfg.Prices, routes: set(cfg.Routes), models: set(cfg.Models), tenant: set(cfg.Tenants),
-		known: cfg.KnownTenant, ops: newOps()}
+		known: cfg.KnownTenant, ops: newOps(), gauges: make(map[gaugeKey]*budgetGauges)}
 	if m.prices == nil {
 		m.prices = pricing.Default()
 	}
@@ -284,10 +306,30 @@ func (m *Metrics) budgets(sts []quota.Status) {
 		if q.Scope.Tenant != "" && m.Tenant(q.Scope.Tenant) == Other {
 			continue
 		}
-		scope, unit := q.Scope.String(), q.Unit.String()
-		m.budgetRemaining.WithLabelValues(q.Name, scope, unit).Set(float64(s.Remaining))
-		m.ops.limit.WithLabelValues(q.Name, scope, unit).Set(float64(q.Limit))
+		g := m.budgetGauges(q)
+		g.remaining.Set(float64(s.Remaining))
+		g.limit.Set(float64(q.Limit))
 	}
+}
+
+// budgetGauges returns the gauges of budget q.
+func (m *Metrics) budgetGauges(q *quota.Quota) *budgetGauges {
+	k := gaugeKey{q.Name, q.Scope, q.Unit}
+	m.gaugesMu.RLock()
+	g, ok := m.gauges[k]
+	m.gaugesMu.RUnlock()
+	if ok {
+		return g
+	}
+	scope, unit := q.Scope.String(), q.Unit.String()
+	g = &budgetGauges{remaining: m.budgetRemaining.WithLabelValues(q.Name, scope, unit),
+		limit: m.ops.limit.WithLabelValues(q.Name, scope, unit)}
+	m.gaugesMu.Lock()
+	if len(m.gauges) < maxGauges {
+		m.gauges[k] = g
+	}
+	m.gaugesMu.Unlock()
+	return g
 }
 
 // queueCollector reads the queue's depth at scrape time.
