@@ -79,7 +79,7 @@ func (h *Handler) states(ctx context.Context, qs []quota.Quota) ([]QuotaState, e
 		overridden[o.QuotaKey] = true
 	}
 	for i, q := range qs {
-		st := quota.Status{Quota: q, Remaining: q.Limit}
+		st := quota.Status{Quota: &qs[i], Remaining: q.Limit}
 		if i < len(sts) {
 			st = sts[i]
 		}

@@ -153,7 +153,7 @@ func roomOf(sts []quota.Status) room {
 	r := room{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, ""}
 	for i := range sts {
 		s := &sts[i]
-		q := &s.Quota
+		q := s.Quota
 		if !q.Window.Kind.IsBudget() {
 			continue
 		}
@@ -187,7 +187,7 @@ func past(q *quota.Quota, used int64) string {
 // own, that was past its downgrade threshold before that reservation; "" when none was.
 func pastBefore(sts []quota.Status, own quota.Amount) string {
 	for i := range sts {
-		q := &sts[i].Quota
+		q := sts[i].Quota
 		if q.Window.Kind.IsBudget() {
 			if p := past(q, sts[i].Used-own.Of(q.Unit)); p != "" {
 				return p

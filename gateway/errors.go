@@ -267,7 +267,7 @@ func classifyResult(err error, res *engine.Result) *apiError {
 
 // refusedBudget is the state of the budget that refused a request, as its refusal says it.
 func refusedBudget(qe *quota.ExceededError) *quota.Status {
-	return &quota.Status{Quota: qe.Quota, Used: qe.Used, Remaining: max(qe.Quota.Limit-qe.Used, 0), ResetAt: qe.ResetAt}
+	return &quota.Status{Quota: &qe.Quota, Used: qe.Used, Remaining: max(qe.Quota.Limit-qe.Used, 0), ResetAt: qe.ResetAt}
 }
 
 func notFound(msg string) *apiError {

@@ -124,7 +124,7 @@ func setQuotaHeaders(h http.Header, sts []quota.Status, now time.Time) {
 	n := 0 // rate and budget quotas: the ones RateLimit and RateLimit-Policy list
 	for i := range sts {
 		s := &sts[i]
-		q := &s.Quota
+		q := s.Quota
 		switch {
 		case q.Window.Kind == quota.Rate && q.Unit == quota.Requests:
 			if req == nil || s.Remaining < req.Remaining {
@@ -181,7 +181,7 @@ func listed(q *quota.Quota) bool {
 func appendPolicies(b []byte, sts []quota.Status) []byte {
 	first := true
 	for i := range sts {
-		q := &sts[i].Quota
+		q := sts[i].Quota
 		if !listed(q) {
 			continue
 		}
@@ -208,7 +208,7 @@ func appendStates(b []byte, sts []quota.Status, now time.Time) []byte {
 	first := true
 	for i := range sts {
 		s := &sts[i]
-		if !listed(&s.Quota) {
+		if !listed(s.Quota) {
 			continue
 		}
 		if !first {
@@ -260,7 +260,7 @@ func ceilSeconds(d time.Duration) int64 {
 
 // appendRate appends OpenAI's three rate headers for unit i (0 requests, 1 tokens).
 func (hv *headerValues) appendRate(b []byte, i int, s *quota.Status, now time.Time) []byte {
-	b = strconv.AppendInt(b, limitOf(&s.Quota), 10)
+	b = strconv.AppendInt(b, limitOf(s.Quota), 10)
 	hv.end(b, rateKeys[i][0])
 	b = strconv.AppendInt(b, s.Remaining, 10)
 	hv.end(b, rateKeys[i][1])

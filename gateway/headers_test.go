@@ -15,17 +15,17 @@ func TestQuotaHeaders(t *testing.T) {
 	now := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
 	midnight := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	sts := []quota.Status{
-		{Quota: quota.Quota{Name: "key-rpm", Unit: quota.Requests, Limit: 60, Window: quota.PerMinute()},
+		{Quota: &quota.Quota{Name: "key-rpm", Unit: quota.Requests, Limit: 60, Window: quota.PerMinute()},
 			Used: 3, Remaining: 57, ResetAt: now.Add(3 * time.Second)},
-		{Quota: quota.Quota{Name: "model-rpm", Unit: quota.Requests, Limit: 500, Window: quota.PerMinute()},
+		{Quota: &quota.Quota{Name: "model-rpm", Unit: quota.Requests, Limit: 500, Window: quota.PerMinute()},
 			Used: 480, Remaining: 20, ResetAt: now.Add(58 * time.Second)},
-		{Quota: quota.Quota{Name: "key-tpm", Unit: quota.Tokens, Limit: 30000, Burst: 40000, Window: quota.PerMinute()},
+		{Quota: &quota.Quota{Name: "key-tpm", Unit: quota.Tokens, Limit: 30000, Burst: 40000, Window: quota.PerMinute()},
 			Used: 1500, Remaining: 38500, ResetAt: now.Add(2500 * time.Millisecond)},
-		{Quota: quota.Quota{Name: "tenant-usd", Unit: quota.MicroUSD, Limit: 5_000_000, Window: quota.Daily(nil)},
+		{Quota: &quota.Quota{Name: "tenant-usd", Unit: quota.MicroUSD, Limit: 5_000_000, Window: quota.Daily(nil)},
 			Used: 800_000, Remaining: 4_200_000, ResetAt: midnight},
-		{Quota: quota.Quota{Name: "session-usd", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Forever()},
+		{Quota: &quota.Quota{Name: "session-usd", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Forever()},
 			Used: 580_000, Remaining: 420_000},
-		{Quota: quota.Quota{Name: "agents", Unit: quota.Concurrent, Limit: 10, Window: quota.Leased()},
+		{Quota: &quota.Quota{Name: "agents", Unit: quota.Concurrent, Limit: 10, Window: quota.Leased()},
 			Used: 1, Remaining: 9},
 	}
 	h := http.Header{}
@@ -54,9 +54,9 @@ func TestBudgetValue(t *testing.T) {
 		st   quota.Status
 		want string
 	}{
-		{"usd daily", quota.Status{Quota: quota.Quota{Name: "daily", Unit: quota.MicroUSD, Limit: 50_000_000},
+		{"usd daily", quota.Status{Quota: &quota.Quota{Name: "daily", Unit: quota.MicroUSD, Limit: 50_000_000},
 			Remaining: 1_234_567, ResetAt: reset}, `1.234567 usd; quota="daily"; limit=50.00; reset=2026-11-27T23:00:00Z`},
-		{"tokens lifetime", quota.Status{Quota: quota.Quota{Name: "run tokens", Unit: quota.Tokens, Limit: 2000},
+		{"tokens lifetime", quota.Status{Quota: &quota.Quota{Name: "run tokens", Unit: quota.Tokens, Limit: 2000},
 			Remaining: 0}, `0 tokens; quota="run tokens"; limit=2000`},
 	}
 	for _, tt := range tests {
@@ -96,11 +96,11 @@ func TestAppendAmount(t *testing.T) {
 func BenchmarkQuotaHeaders(b *testing.B) {
 	now := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
 	sts := []quota.Status{
-		{Quota: quota.Quota{Name: "rpm", Unit: quota.Requests, Limit: 500, Window: quota.PerMinute()}, Remaining: 20, ResetAt: now.Add(58 * time.Second)},
-		{Quota: quota.Quota{Name: "tpm", Unit: quota.Tokens, Limit: 30000, Window: quota.PerMinute()}, Remaining: 28500, ResetAt: now.Add(2500 * time.Millisecond)},
-		{Quota: quota.Quota{Name: "concurrency", Unit: quota.Concurrent, Limit: 10, Window: quota.Leased()}, Remaining: 9},
-		{Quota: quota.Quota{Name: "session-usd", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Forever()}, Remaining: 420_000},
-		{Quota: quota.Quota{Name: "daily-usd", Unit: quota.MicroUSD, Limit: 50_000_000, Window: quota.Daily(nil)}, Remaining: 42_000_000, ResetAt: now.Add(6 * time.Hour)},
+		{Quota: &quota.Quota{Name: "rpm", Unit: quota.Requests, Limit: 500, Window: quota.PerMinute()}, Remaining: 20, ResetAt: now.Add(58 * time.Second)},
+		{Quota: &quota.Quota{Name: "tpm", Unit: quota.Tokens, Limit: 30000, Window: quota.PerMinute()}, Remaining: 28500, ResetAt: now.Add(2500 * time.Millisecond)},
+		{Quota: &quota.Quota{Name: "concurrency", Unit: quota.Concurrent, Limit: 10, Window: quota.Leased()}, Remaining: 9},
+		{Quota: &quota.Quota{Name: "session-usd", Unit: quota.MicroUSD, Limit: 1_000_000, Window: quota.Forever()}, Remaining: 420_000},
+		{Quota: &quota.Quota{Name: "daily-usd", Unit: quota.MicroUSD, Limit: 50_000_000, Window: quota.Daily(nil)}, Remaining: 42_000_000, ResetAt: now.Add(6 * time.Hour)},
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -299,7 +299,7 @@ func (m *Metrics) Request(r *Request) {
 func (m *Metrics) budgets(sts []quota.Status) {
 	for i := range sts {
 		s := &sts[i]
-		q := &s.Quota
+		q := s.Quota
 		if !q.Window.Kind.IsBudget() || q.Scope.Session != "" || q.Scope.Agent != "" {
 			continue
 		}

@@ -62,7 +62,7 @@ func TestObserveBounded(t *testing.T) {
 		m.Observe(engine.Event{Kind: engine.UpstreamError, Provider: "openai", Model: id, Status: 429, ErrKind: llm.KindRateLimited})
 		m.Request(&metrics.Request{Format: "openai", Route: id, Model: id, Tenant: id, Outcome: "fallback",
 			FellBack: true, FallbackWhy: fallback.WhyCooldown, Duration: time.Millisecond,
-			Statuses: []quota.Status{{Quota: quota.Quota{Name: "t", Scope: quota.Labels{Tenant: id}, Unit: quota.MicroUSD,
+			Statuses: []quota.Status{{Quota: &quota.Quota{Name: "t", Scope: quota.Labels{Tenant: id}, Unit: quota.MicroUSD,
 				Limit: 10, Window: quota.Daily(nil)}, Remaining: 5}}})
 	}
 	mfs, err := reg.Gather()

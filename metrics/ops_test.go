@@ -241,7 +241,7 @@ func TestBudgetLimit(t *testing.T) {
 	m, reg := newMetrics(t, metrics.Config{Tenants: []string{"acme"}, KnownTenant: func(t string) bool { return t == "runtime" }})
 	day := quota.Daily(time.UTC)
 	st := func(tenant string, limit, remaining int64) quota.Status {
-		return quota.Status{Quota: quota.Quota{Name: "tenant-usd", Scope: quota.Labels{Tenant: tenant}, Unit: quota.MicroUSD,
+		return quota.Status{Quota: &quota.Quota{Name: "tenant-usd", Scope: quota.Labels{Tenant: tenant}, Unit: quota.MicroUSD,
 			Limit: limit, Window: day}, Remaining: remaining}
 	}
 	m.Request(&metrics.Request{Format: "openai", Outcome: "ok", Statuses: []quota.Status{

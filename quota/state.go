@@ -88,9 +88,8 @@ func (s *State) checkRate(q *Quota, n, now, limit, burst int64) (int64, *Exceede
 }
 
 // AppendStatus appends q's status in s at now (unix ns) to dst. A Day or Month state whose
-// window does not contain now reports the window that does, unused. It fills the new
-// element in place: a Status carries a copy of its Quota, and copying it once instead of
-// three times is most of the cost of answering with statuses.
+// window does not contain now reports the window that does, unused. The status points
+// at q (see Status.Quota).
 func (s *State) AppendStatus(dst []Status, q *Quota, now int64) []Status {
 	return s.appendStatus(dst, q, now, q.Limit, q.Capacity())
 }
@@ -100,12 +99,14 @@ func (s *State) appendStatus(dst []Status, q *Quota, now, limit, burst int64) []
 	dst = slices.Grow(dst, 1)
 	dst = dst[:len(dst)+1]
 	st := &dst[len(dst)-1]
-	st.Quota = *q
+	st.Quota = q
 	st.Used, st.Held, st.ResetAt = 0, 0, time.Time{}
 	switch q.Window.Kind {
 	case Rate:
 		if q.Live != nil {
-			st.Quota.Limit, st.Quota.Burst = limit, burst
+			r := *q
+			r.Limit, r.Burst = limit, burst
+			st.Quota = &r
 		}
 		st.Used = rateUsed(s.TAT, now, limit, q.Window.Period)
 		st.Remaining = max(burst-st.Used, 0)

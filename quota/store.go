@@ -64,7 +64,12 @@ type Reservation struct {
 
 // Status is a quota's state at one instant.
 type Status struct {
-	Quota Quota
+	// Quota is the quota this is the state of, with a Live quota's limit and burst as in
+	// force. It points at the caller's own quota (in Request.Quotas or the quotas given to
+	// Status) when that has no Live, so a status is a few words instead of a copy of the
+	// quota: neither the store nor the caller may modify the quota while statuses of it
+	// are in use.
+	Quota *Quota
 	// Used is what has been settled plus what is held by open reservations. For a Rate it is
 	// the part of the burst not yet refilled.
 	Used int64

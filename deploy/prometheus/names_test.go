@@ -67,7 +67,7 @@ func exported(t *testing.T) map[string][]string {
 			Identity: llm.Identity{Tenant: "acme"}})
 	}
 	m.Request(&metrics.Request{Format: "openai", Route: "gpt-4o", Model: "gpt-4o", Tenant: "acme", Outcome: "fallback", FellBack: true,
-		Statuses: []quota.Status{{Quota: quota.Quota{Name: "tenant-daily", Scope: quota.Labels{Tenant: "acme"}, Unit: quota.MicroUSD,
+		Statuses: []quota.Status{{Quota: &quota.Quota{Name: "tenant-daily", Scope: quota.Labels{Tenant: "acme"}, Unit: quota.MicroUSD,
 			Limit: 10, Window: quota.Daily(time.UTC)}, Remaining: 1}}})
 	k, _ := cache.NewKey("gpt-4o", &llm.Request{Model: "gpt-4o"})
 	m.CountCache(metrics.MemoryCache(cache.New(cache.Config{}))).Get(ctx, k, time.Now())

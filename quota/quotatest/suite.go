@@ -304,7 +304,7 @@ var worstCase = quota.Amount{Requests: 1, InputTokens: 500, OutputTokens: 1000, 
 // what dst already held.
 func reserveStatuses(t *testing.T, s quota.Store) {
 	qs := mix("rs")
-	prefix := []quota.Status{{Quota: quota.Quota{Name: "kept"}}}
+	prefix := []quota.Status{{Quota: &quota.Quota{Name: "kept"}}}
 	_, sts, err := s.Reserve(ctx, &quota.Request{Quotas: qs, Amount: worstCase}, prefix)
 	if err != nil {
 		t.Fatal(err)
