@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,14 @@ func BenchmarkQuotaHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		setQuotaHeaders(http.Header{}, sts, now)
+	}
+}
+
+// TestAppendQuoted: the fast path quotes as strconv.Quote does.
+func TestAppendQuoted(t *testing.T) {
+	for _, s := range []string{"", "rpm", "daily-usd", "a b", `say "hi"`, `back\slash`, "tab\there", "ünïcode", "\x7f", "~"} {
+		if got, want := string(appendQuoted([]byte("x"), s)), "x"+strconv.Quote(s); got != want {
+			t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
+		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -68,7 +69,19 @@ func main() {
 	agents := flag.Int("agents", 20, "with -learned: closed-loop agents")
 	warmup := flag.Duration("warmup", time.Minute, "with -learned: warm-up before measuring")
 	measure := flag.Duration("measure", 2*time.Minute, "with -learned: length of the measured window")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (load generator, emulator and gateways: one process) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if *learned != "" {
 		var scs []learnedRun
 		thens, err := parseRPMs(*then)
@@ -80,14 +93,20 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "load:", err)
-			os.Exit(1)
+			exit(1)
 		}
 		return
 	}
 	if err := run(*rate, *duration, *maxDuration, *rounds, *workers, strings.Split(*configs, ","), *redisAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
-		os.Exit(1)
+		exit(1)
 	}
+}
+
+// exit ends the run with code, after the CPU profile (if any) is written.
+func exit(code int) {
+	pprof.StopCPUProfile()
+	os.Exit(code)
 }
 
 func run(rate int, d, maxD time.Duration, rounds, workers int, configs []string, redisAddr string) error {
