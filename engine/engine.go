@@ -371,6 +371,7 @@ type renewer interface {
 // Engine runs requests. It is safe for concurrent use.
 type Engine struct {
 	cfg       Config
+	convs     conversations
 	providers map[string]llm.Provider
 	prices    *pricing.Table
 	routes    *fallback.Routes

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/emulator"
@@ -248,4 +250,112 @@ func TestResponsesBodyKeepsState(t *testing.T) {
 	if got, min := second.Response.Usage.InputTokens, first.Response.Usage.Total(); got <= min {
 		t.Errorf("continued input %d tokens, want more than the first exchange's %d", got, min)
 	}
+}
+
+// TestContinuationReservesItsConversation: a request that continues a response this
+// engine served (previous_response_id) reserves its body and the conversation that
+// response left stored, as the upstream reported it, instead of the whole context window;
+// the reservation still covers what the upstream bills, whole or streamed, with tool calls
+// and along a chain of continuations. A continuation the engine cannot size (another
+// model's tokenizer, a stored item referred to besides, an id it never served) reserves
+// the window as before.
+func TestContinuationReservesItsConversation(t *testing.T) {
+	t.Parallel()
+	mini, _ := pricing.Default().Lookup("gpt-4o-mini")
+	const tools = `"tools":[{"type":"function","name":"lookup","parameters":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}],"tool_choice":"required",`
+	tests := []struct {
+		name     string
+		first    string // the first request's members besides model and input
+		stream   bool   // the continuations are streamed
+		follow   string // members of the continuation besides previous_response_id
+		model    string // the continuation's model
+		sized    bool   // the continuation is reserved at its known size
+		chainLen int    // continuations, each of the one before
+	}{
+		{name: "whole", first: `"max_output_tokens":40`, follow: `"input":"and then?","max_output_tokens":40`, model: "gpt-4o-mini", sized: true, chainLen: 3},
+		{name: "streamed", first: `"max_output_tokens":40`, stream: true, follow: `"input":"and then?","max_output_tokens":40`, model: "gpt-4o-mini", sized: true, chainLen: 3},
+		{name: "tool calls", first: tools + `"max_output_tokens":60`, follow: tools + `"input":[{"type":"function_call_output","call_id":"CALL","output":"42"}],"max_output_tokens":60`, model: "gpt-4o-mini", sized: true, chainLen: 2},
+		{name: "tool calls streamed", first: tools + `"max_output_tokens":60`, stream: true, follow: tools + `"input":[{"type":"function_call_output","call_id":"CALL","output":"42"}],"max_output_tokens":60`, model: "gpt-4o-mini", sized: true, chainLen: 2},
+		{name: "another model", first: `"max_output_tokens":40`, follow: `"input":"and then?","max_output_tokens":40`, model: "gpt-4o", chainLen: 1},
+		{name: "a stored item besides", first: `"max_output_tokens":40`, follow: `"input":[{"type":"item_reference","id":"msg_elsewhere"},{"role":"user","content":"and?"}],"max_output_tokens":40`, model: "gpt-4o-mini", chainLen: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var holds []ledger.Hold
+			e := newEngine(t, engine.Config{Providers: emulatorProviders(t), Ledger: &holdSpy{records: &records{}, holds: &holds}})
+			prev, err := e.Do(context.Background(), parseResponses(t, `{"model":"gpt-4o-mini","input":"remember 7",`+tt.first+`}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			prevResp := prev.Response
+			for i := range tt.chainLen {
+				follow := tt.follow
+				if len(prevResp.ToolCalls) > 0 {
+					follow = strings.ReplaceAll(follow, "CALL", prevResp.ToolCalls[0].ID)
+				}
+				req := parseResponses(t, `{"model":"`+tt.model+`","stream":`+strconv.FormatBool(tt.stream)+
+					`,"previous_response_id":"`+prevResp.ID+`",`+follow+`}`)
+				n := len(holds)
+				res, err := e.Do(context.Background(), req)
+				if !tt.sized {
+					// The hold is taken before the call, whatever the upstream answers.
+					m, _ := pricing.Default().Lookup(tt.model)
+					if len(holds) != n+1 || holds[n].InputTokens != int64(m.ContextWindow)-holds[n].OutputTokens {
+						t.Fatalf("holds %+v, want one of the window (%d) less the cap; Do: %v", holds[n:], m.ContextWindow, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("continuation %d: %v", i+1, err)
+				}
+				resp := res.Response
+				calls := len(prevResp.ToolCalls)
+				if resp.Stream != nil {
+					resp = drain(t, resp)
+				}
+				h := holds[n]
+				want := int64(req.InputTokens) + prevResp.Usage.InputTokens + prevResp.Usage.OutputTokens + int64(tokens.PerMessage)*int64(1+calls)
+				if h.InputTokens != want {
+					t.Errorf("continuation %d reserved %d input tokens, want %d: body %d + the previous response's %d in, %d out + framing",
+						i+1, h.InputTokens, want, req.InputTokens, prevResp.Usage.InputTokens, prevResp.Usage.OutputTokens)
+				}
+				if h.InputTokens >= int64(mini.ContextWindow)-h.OutputTokens {
+					t.Errorf("continuation %d reserved %d input tokens: no less than the window's bound", i+1, h.InputTokens)
+				}
+				if got := resp.Usage.InputTokens; got > h.InputTokens {
+					t.Errorf("continuation %d: the upstream billed %d input tokens, more than the %d reserved", i+1, got, h.InputTokens)
+				}
+				prevResp = resp
+			}
+		})
+	}
+}
+
+// drain reads a streamed answer to its end and returns it with the usage, tool calls and
+// id the stream reported.
+func drain(t *testing.T, resp *llm.Response) *llm.Response {
+	t.Helper()
+	out := *resp
+	out.Stream = nil
+	for {
+		c, err := resp.Stream.Recv()
+		if errors.Is(err, llm.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.ToolCalls {
+			if d.ID != "" {
+				out.ToolCalls = append(out.ToolCalls, llm.ToolCall{ID: d.ID, Name: d.Name})
+			}
+		}
+	}
+	out.Usage = resp.Stream.Usage()
+	if is, ok := resp.Stream.(llm.IdentifiedStream); ok {
+		out.ID = is.ResponseID()
+	}
+	_ = resp.Stream.Close()
+	return &out
 }

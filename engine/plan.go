@@ -30,6 +30,11 @@ type shape struct {
 	// which the body does not show, may fill whatever the window leaves beside the
 	// output cap, so its input is reserved as that much.
 	window int64
+	// stored, when known, is the size of the conversation the request continues, as the
+	// engine remembers the response it served (see conversations): the input is then
+	// reserved as the body plus that, when it is less than the window's bound.
+	stored int64
+	known  bool
 }
 
 // shapeFor returns the shape of an attempt at model m whose prompt is estimated at
@@ -38,6 +43,9 @@ func (r *run) shapeFor(m pricing.Model, input int64) shape {
 	s := shape{input: input, choices: int64(r.req.Choices()), ttl: r.req.CacheTTL}
 	if r.req.NeedsStoredState() {
 		s.window = int64(m.ContextWindow)
+		if st := &r.req.State; st.PreviousResponseID != "" && st.Refs == 1 {
+			s.stored, s.known = r.e.convs.size(st.PreviousResponseID, m.Name)
+		}
 	}
 	return s
 }
@@ -46,12 +54,17 @@ func (r *run) shapeFor(m pricing.Model, input int64) shape {
 // choice can use: one request, the input, n × the cap, and their price at the dearest
 // rates the request can incur. A request that continues stored state may bring up to
 // the context window less the cap as input: the upstream refuses a prompt that leaves
-// no room for the cap, and a smaller cap (a clamp) leaves room for more input.
+// no room for the cap, and a smaller cap (a clamp) leaves room for more input. When the
+// stored conversation's size is known, it brings at most the body and that.
 func (s shape) worst(m pricing.Model, maxOut int64) quota.Amount {
 	out := s.choices * maxOut
 	in := s.input
 	if s.window > 0 {
-		in = max(in, s.window-out)
+		bound := max(in, s.window-out)
+		if s.known {
+			bound = min(bound, in+s.stored)
+		}
+		in = bound
 	}
 	return quota.Amount{Requests: 1, InputTokens: in, OutputTokens: out,
 		MicroUSD: m.WorstCost(in, out, s.ttl)}

@@ -29,6 +29,7 @@ type meteredStream struct {
 	mu      sync.Mutex
 	count   TokenCounter
 	content bool
+	calls   int // tool calls started
 	// held are the events read by awaitContent and not yet returned by Recv; only Recv's
 	// goroutine touches it.
 	held []llm.Chunk
@@ -116,6 +117,9 @@ func (s *meteredStream) next() (llm.Chunk, error) {
 		s.count.Add(c.Text)
 		s.count.Add(c.Reasoning)
 		for i := range c.ToolCalls {
+			if c.ToolCalls[i].ID != "" {
+				s.calls++
+			}
 			s.count.Add(c.ToolCalls[i].Name)
 			s.count.Add(c.ToolCalls[i].Arguments)
 		}
@@ -149,6 +153,15 @@ func (s *meteredStream) arm() bool {
 	return true
 }
 
+// ResponseID returns the answer's id as the upstream's stream has told it (see
+// llm.IdentifiedStream); "" for a stream that does not tell.
+func (s *meteredStream) ResponseID() string {
+	if is, ok := s.Stream.(llm.IdentifiedStream); ok {
+		return is.ResponseID()
+	}
+	return ""
+}
+
 func (s *meteredStream) Close() error {
 	err := s.Stream.Close()
 	s.gone.Store(true)
@@ -177,6 +190,12 @@ func (s *meteredStream) end(err error) {
 		}
 		a.done(upstreamErr, time.Now())
 		u := s.Stream.Usage()
+		if is, ok := s.Stream.(llm.IdentifiedStream); ok && complete {
+			s.mu.Lock()
+			calls := s.calls
+			s.mu.Unlock()
+			a.stored(is.ResponseID(), u, calls)
+		}
 		if !complete || u == (llm.Usage{}) {
 			s.mu.Lock()
 			counted := s.count.Tokens()

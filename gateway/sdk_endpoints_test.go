@@ -459,3 +459,59 @@ func TestSDKToolsThroughCrossFormatFallback(t *testing.T) {
 	})
 	noLeak(t, "log", e.logs.String())
 }
+
+// TestSDKResponsesContinuationUnderTPM: under a tokens-per-minute quota smaller than the
+// model's context window, an agent continuing its conversation by previous_response_id
+// (openai-go's Responses client, whole and streamed) is served: the gateway reserves the
+// conversation the previous response left, not the whole window. A continuation of a
+// response this gateway never served cannot be sized and is refused as larger than the
+// quota, saying so.
+func TestSDKResponsesContinuationUnderTPM(t *testing.T) {
+	tpm := quota.Rules{{Name: "tpm", Scope: quota.Labels{Model: quota.Each}, Unit: quota.Tokens, Limit: 20_000, Window: quota.PerMinute()}}
+	e := newEnv(t, envConfig{rules: tpm, emu: emulator.Config{Seed: 2, Output: fixedOutput}})
+	c := openAIClient(e, secretAlice)
+	ctx := t.Context()
+	params := func(prev, input string) responses.ResponseNewParams {
+		p := responses.ResponseNewParams{Model: "gpt-4o-mini", MaxOutputTokens: openai.Int(100), Input: respInput(input)}
+		if prev != "" {
+			p.PreviousResponseID = openai.String(prev)
+		}
+		return p
+	}
+	first, err := c.Responses.New(ctx, params("", "remember 7"))
+	if err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	second, err := c.Responses.New(ctx, params(first.ID, "which number?"))
+	if err != nil {
+		t.Fatalf("continuation: %v", err)
+	}
+	if second.Usage.InputTokens <= first.Usage.InputTokens {
+		t.Errorf("continuation billed %d input tokens, want more than the first's %d (the stored conversation)",
+			second.Usage.InputTokens, first.Usage.InputTokens)
+	}
+	stream := c.Responses.NewStreaming(ctx, params(second.ID, "and twice that?"))
+	var third responses.Response
+	for stream.Next() {
+		if ev := stream.Current(); ev.Type == "response.completed" {
+			third = ev.Response
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("streamed continuation: %v", err)
+	}
+	if third.Usage.InputTokens <= second.Usage.InputTokens {
+		t.Errorf("streamed continuation billed %d input tokens, want more than the second's %d", third.Usage.InputTokens, second.Usage.InputTokens)
+	}
+	// And the streamed answer's id is remembered too.
+	if _, err := c.Responses.New(ctx, params(third.ID, "thanks")); err != nil {
+		t.Fatalf("continuation of the streamed answer: %v", err)
+	}
+
+	_, err = c.Responses.New(ctx, params("resp_served_elsewhere", "and then?"))
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || !strings.Contains(ae.Message, "tpm") {
+		t.Fatalf("continuation of an unknown response: err = %v, want a 429 naming the tpm quota", err)
+	}
+	t.Logf("unknown continuation: %s", ae.Message)
+}

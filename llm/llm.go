@@ -147,6 +147,11 @@ type State struct {
 	// the request is self-contained. Such a request can only be served by the OpenAI
 	// upstream that holds that state; see NeedsStoredState.
 	Field string
+	// Refs counts the members that refer to stored state: previous_response_id,
+	// conversation, prompt and each input item_reference. A request whose only one is
+	// previous_response_id (Refs 1) brings exactly the previous response's conversation,
+	// whose size is known once that response was served.
+	Refs int
 }
 
 // NeedsStoredState reports whether the request refers to state stored at an OpenAI
@@ -302,6 +307,14 @@ type Provider interface {
 	Name() string
 	// Do performs one attempt, without retries. Failures are *Error values.
 	Do(ctx context.Context, call Call) (*Response, error)
+}
+
+// IdentifiedStream is a Stream that learns the id of its answer as it is read (a
+// Responses API stream, from its response.created event). ResponseID returns "" until
+// then; it is safe to call from any goroutine.
+type IdentifiedStream interface {
+	Stream
+	ResponseID() string
 }
 
 // EOF is returned by Stream.Recv at the end of a stream.

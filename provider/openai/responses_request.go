@@ -92,6 +92,7 @@ func ParseResponsesRequest(body []byte) (*llm.Request, ResponsesInfo, error) {
 			}
 			if id != nil && *id != "" {
 				req.State.PreviousResponseID, prev = *id, true
+				req.State.Refs++
 			}
 		case "background":
 			var b *bool
@@ -105,9 +106,13 @@ func ParseResponsesRequest(body []byte) (*llm.Request, ResponsesInfo, error) {
 				return nil, info, wire.BadField("background", "is not supported through tollgate, which could not meter a response generated after the call returns; stream it instead")
 			}
 		case "conversation":
-			conversation = !isNull(raw)
+			if conversation = !isNull(raw); conversation {
+				req.State.Refs++
+			}
 		case "prompt":
-			prompt = !isNull(raw)
+			if prompt = !isNull(raw); prompt {
+				req.State.Refs++
+			}
 			// A stored template's text is unknown; its variables are in the body.
 			n += tokens.Text(string(raw))
 		case "tools":
@@ -248,6 +253,7 @@ func parseInput(req *llm.Request, raw []byte) (int, error) {
 				return false
 			}
 			// The referenced item is stored at the upstream; its size is unknown here.
+			req.State.Refs++
 			if req.State.Field == "" {
 				req.State.Field = field
 			}

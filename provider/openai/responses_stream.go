@@ -19,7 +19,8 @@ import (
 const maxResponsesEvent = 16 << 20
 
 // responsesStream reads a Responses API event stream incrementally. Recv is for one
-// goroutine; Usage and Close may be called from any goroutine.
+// goroutine; Usage, ResponseID and Close may be called from any goroutine. It is an
+// llm.IdentifiedStream.
 type responsesStream struct {
 	body      io.ReadCloser
 	r         *sse.Reader
@@ -33,6 +34,7 @@ type responsesStream struct {
 	closeOnce sync.Once
 	mu        sync.Mutex
 	usage     llm.Usage
+	id        string // the response's, from response.created
 }
 
 func newResponsesStream(body io.ReadCloser, name, key string) *responsesStream {
@@ -88,6 +90,11 @@ func (s *responsesStream) Recv() (llm.Chunk, error) {
 		e.Type = ev.Name
 	}
 	chunk := llm.Chunk{Raw: bytes.Clone(ev.Raw)}
+	if r := e.Response; r != nil && r.ID != "" {
+		s.mu.Lock()
+		s.id = r.ID
+		s.mu.Unlock()
+	}
 	switch e.Type {
 	case "response.output_item.added":
 		if it := e.Item; it != nil && (it.Type == "function_call" || it.Type == "custom_tool_call") {
@@ -157,6 +164,14 @@ func (s *responsesStream) Usage() llm.Usage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.usage
+}
+
+// ResponseID returns the response's id ("resp_…") once an event has carried it (the
+// first, response.created, does).
+func (s *responsesStream) ResponseID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
 }
 
 // Close releases the connection; it is safe to call more than once and concurrently with
