@@ -308,6 +308,10 @@ func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (
 			return maxOut, nil
 		}
 		var qe *quota.ExceededError
+		if errors.As(err, &qe) && a.shape.window > 0 && !a.shape.known && worst.InputTokens > a.shape.input {
+			qe.Why = fmt.Sprintf("a continuation of stored state (%s) is reserved at %s's context window of %d tokens, "+
+				"less the output cap, unless it continues a response this gateway served", r.req.State.Field, m.Name, a.shape.window)
+		}
 		if clamped || len(r.quotas.budget) == 0 || !errors.As(err, &qe) || !qe.Permanent() ||
 			!qe.Quota.Window.Kind.IsBudget() || len(grant.Statuses) == 0 {
 			return maxOut, err

@@ -510,8 +510,9 @@ func TestSDKResponsesContinuationUnderTPM(t *testing.T) {
 
 	_, err = c.Responses.New(ctx, params("resp_served_elsewhere", "and then?"))
 	var ae *openai.Error
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || !strings.Contains(ae.Message, "tpm") {
-		t.Fatalf("continuation of an unknown response: err = %v, want a 429 naming the tpm quota", err)
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || !strings.Contains(ae.Message, "tpm") ||
+		!strings.Contains(ae.Message, "previous_response_id") || !strings.Contains(ae.Message, "context window") {
+		t.Fatalf("continuation of an unknown response: err = %v, want a 429 naming the tpm quota and why the request is that large", err)
 	}
 	t.Logf("unknown continuation: %s", ae.Message)
 }

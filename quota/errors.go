@@ -31,7 +31,10 @@ type ExceededError struct {
 	Requested  int64         // what the request asked of this quota
 	RetryAfter time.Duration // for ErrExceeded: when the request would fit; for budgets: until ResetAt
 	ResetAt    time.Time     // when the window resets; zero for lifetime budgets and rates
-	kind       error
+	// Why says what made the request as large as Requested when its body does not show it
+	// (set by the caller that sized it, such as the engine); it ends the message.
+	Why  string
+	kind error
 }
 
 // Unwrap returns ErrExceeded, ErrBudget or ErrTooLarge.
@@ -44,6 +47,9 @@ func (e *ExceededError) Error() string {
 	u := e.Quota.Unit
 	msg := fmt.Sprintf("%s: %s: limit %s, used %s, requested %s", e.kind, e.Quota.describe(),
 		u.Format(e.Quota.Limit), u.Format(e.Used), u.Format(e.Requested))
+	if e.Why != "" {
+		msg += " (" + e.Why + ")"
+	}
 	switch {
 	case e.kind == ErrTooLarge:
 		return msg + "; it can never fit"
