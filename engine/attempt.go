@@ -538,8 +538,8 @@ func (r *run) served(ctx context.Context, a *attempt, resp *llm.Response) *llm.R
 	a.done(nil, time.Now())
 	u := answerUsage(resp, a)
 	r.statuses = a.settle(u, ledger.OutcomeOK, resp.UpstreamRequestID, r.statuses[:0])
-	if resp.Format == llm.Responses && !resp.Cached {
-		a.stored(resp.ID, resp.Usage, len(resp.ToolCalls))
+	if !resp.Cached {
+		a.stored(resp.ID, resp.Conversation)
 	}
 	r.res.Statuses = r.statuses
 	r.storeInCache(model.Name, resp)

@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/tollgate/tollgate/llm"
-	"github.com/tollgate/tollgate/tokens"
 )
 
 // maxConversations bounds the stored responses whose size the engine remembers: about
@@ -30,15 +29,6 @@ type conversations struct {
 type conversation struct {
 	tokens int64
 	model  string
-}
-
-// storedSize bounds the conversation a response leaves stored: its whole input as the
-// upstream counted it (the previous conversation included; instructions and tools, which
-// a continuation does not carry, make it an over-estimate), its output (reasoning
-// included, which a continuation may drop), and the framing of each output item as
-// input, which the output's count leaves out: one message and each tool call.
-func storedSize(u llm.Usage, toolCalls int) int64 {
-	return u.InputTokens + u.OutputTokens + int64(tokens.PerMessage)*int64(1+toolCalls)
 }
 
 // remember records that response id, served by model, left a conversation of n tokens.
@@ -75,13 +65,13 @@ func (c *conversations) size(id, model string) (int64, bool) {
 	return v.tokens, true
 }
 
-// stored remembers the conversation that the Responses answer id of this attempt left at
-// its upstream, at the usage the upstream reported for it, when the caller asked for it
-// to be stored.
-func (a *attempt) stored(id string, u llm.Usage, toolCalls int) {
+// stored remembers that the Responses answer id of this attempt left a stored
+// conversation of at most n tokens (llm.Response.Conversation), when the caller asked for
+// it to be stored.
+func (a *attempt) stored(id string, n int64) {
 	r := a.r
-	if r.req.Format != llm.Responses || !r.req.State.Store || u.InputTokens <= 0 {
+	if r.req.Format != llm.Responses || !r.req.State.Store || n <= 0 {
 		return
 	}
-	r.e.convs.remember(id, a.model.Name, storedSize(u, toolCalls))
+	r.e.convs.remember(id, a.model.Name, n)
 }

@@ -310,15 +310,17 @@ func TestContinuationReservesItsConversation(t *testing.T) {
 					t.Fatalf("continuation %d: %v", i+1, err)
 				}
 				resp := res.Response
-				calls := len(prevResp.ToolCalls)
 				if resp.Stream != nil {
 					resp = drain(t, resp)
 				}
+				// The bound: the previous answer's input and output and a framing per item.
+				if c := prevResp.Conversation; c < prevResp.Usage.InputTokens+prevResp.Usage.OutputTokens+int64(tokens.PerMessage) {
+					t.Fatalf("previous answer's conversation bound %d, want its %d in + %d out + framing", c, prevResp.Usage.InputTokens, prevResp.Usage.OutputTokens)
+				}
 				h := holds[n]
-				want := int64(req.InputTokens) + prevResp.Usage.InputTokens + prevResp.Usage.OutputTokens + int64(tokens.PerMessage)*int64(1+calls)
-				if h.InputTokens != want {
-					t.Errorf("continuation %d reserved %d input tokens, want %d: body %d + the previous response's %d in, %d out + framing",
-						i+1, h.InputTokens, want, req.InputTokens, prevResp.Usage.InputTokens, prevResp.Usage.OutputTokens)
+				if want := int64(req.InputTokens) + prevResp.Conversation; h.InputTokens != want {
+					t.Errorf("continuation %d reserved %d input tokens, want %d: body %d + the previous conversation's %d",
+						i+1, h.InputTokens, want, req.InputTokens, prevResp.Conversation)
 				}
 				if h.InputTokens >= int64(mini.ContextWindow)-h.OutputTokens {
 					t.Errorf("continuation %d reserved %d input tokens: no less than the window's bound", i+1, h.InputTokens)
@@ -332,8 +334,8 @@ func TestContinuationReservesItsConversation(t *testing.T) {
 	}
 }
 
-// drain reads a streamed answer to its end and returns it with the usage, tool calls and
-// id the stream reported.
+// drain reads a streamed answer to its end and returns it with the usage, tool calls, id
+// and conversation bound the stream reported.
 func drain(t *testing.T, resp *llm.Response) *llm.Response {
 	t.Helper()
 	out := *resp
@@ -353,8 +355,8 @@ func drain(t *testing.T, resp *llm.Response) *llm.Response {
 		}
 	}
 	out.Usage = resp.Stream.Usage()
-	if is, ok := resp.Stream.(llm.IdentifiedStream); ok {
-		out.ID = is.ResponseID()
+	if cs, ok := resp.Stream.(llm.ConversationStream); ok {
+		out.ID, out.Conversation = cs.Conversation()
 	}
 	_ = resp.Stream.Close()
 	return &out

@@ -308,7 +308,8 @@ func (r *run) admit(ctx context.Context, a *attempt, maxOut int64, later bool) (
 			return maxOut, nil
 		}
 		var qe *quota.ExceededError
-		if errors.As(err, &qe) && a.shape.window > 0 && !a.shape.known && worst.InputTokens > a.shape.input {
+		if errors.As(err, &qe) && a.shape.window > 0 && !a.shape.known && worst.InputTokens > a.shape.input &&
+			(qe.Quota.Unit == quota.Tokens || qe.Quota.Unit == quota.InputTokens || qe.Quota.Unit == quota.MicroUSD) {
 			qe.Why = fmt.Sprintf("a continuation of stored state (%s) is reserved at %s's context window of %d tokens, "+
 				"less the output cap, unless it continues a response this gateway served", r.req.State.Field, m.Name, a.shape.window)
 		}

@@ -29,7 +29,6 @@ type meteredStream struct {
 	mu      sync.Mutex
 	count   TokenCounter
 	content bool
-	calls   int // tool calls started
 	// held are the events read by awaitContent and not yet returned by Recv; only Recv's
 	// goroutine touches it.
 	held []llm.Chunk
@@ -111,15 +110,19 @@ func (s *meteredStream) next() (llm.Chunk, error) {
 		s.end(err)
 		return c, err
 	}
+	if c.StopReason != "" {
+		// The terminal event: remember the stored conversation now, before the caller,
+		// which has the answer's id from here on, can continue it.
+		if id, n := s.Conversation(); n > 0 {
+			s.a.stored(id, n)
+		}
+	}
 	if c.IsContent() {
 		s.mu.Lock()
 		s.content = true
 		s.count.Add(c.Text)
 		s.count.Add(c.Reasoning)
 		for i := range c.ToolCalls {
-			if c.ToolCalls[i].ID != "" {
-				s.calls++
-			}
 			s.count.Add(c.ToolCalls[i].Name)
 			s.count.Add(c.ToolCalls[i].Arguments)
 		}
@@ -153,13 +156,13 @@ func (s *meteredStream) arm() bool {
 	return true
 }
 
-// ResponseID returns the answer's id as the upstream's stream has told it (see
-// llm.IdentifiedStream); "" for a stream that does not tell.
-func (s *meteredStream) ResponseID() string {
-	if is, ok := s.Stream.(llm.IdentifiedStream); ok {
-		return is.ResponseID()
+// Conversation forwards the upstream stream's (see llm.ConversationStream); "" and 0
+// for a stream that does not tell.
+func (s *meteredStream) Conversation() (string, int64) {
+	if cs, ok := s.Stream.(llm.ConversationStream); ok {
+		return cs.Conversation()
 	}
-	return ""
+	return "", 0
 }
 
 func (s *meteredStream) Close() error {
@@ -190,12 +193,6 @@ func (s *meteredStream) end(err error) {
 		}
 		a.done(upstreamErr, time.Now())
 		u := s.Stream.Usage()
-		if is, ok := s.Stream.(llm.IdentifiedStream); ok && complete {
-			s.mu.Lock()
-			calls := s.calls
-			s.mu.Unlock()
-			a.stored(is.ResponseID(), u, calls)
-		}
 		if !complete || u == (llm.Usage{}) {
 			s.mu.Lock()
 			counted := s.count.Tokens()

@@ -216,8 +216,14 @@ type Response struct {
 	// StopReason is the upstream's stop or finish reason, in its own vocabulary.
 	StopReason string
 	Usage      Usage
-	Stream     Stream
-	Cached     bool // served from tollgate's response cache, not an upstream
+	// Conversation, for a Responses API answer that its upstream stored ("store": true),
+	// bounds in tokens the conversation a request continuing it by previous_response_id
+	// brings as input: the answer's input and output as the upstream counted them, and the
+	// framing of each output item. 0 when it was not stored, or cannot be bounded (the
+	// upstream may have truncated the input, or a hosted tool's items count in neither).
+	Conversation int64
+	Stream       Stream
+	Cached       bool // served from tollgate's response cache, not an upstream
 	// Header is the upstream's HTTP response header, as received (for a stream: with the
 	// 200, before the first event): the rate-limit state that every answer reports
 	// (x-ratelimit-*, anthropic-ratelimit-*), from which package learn learns the
@@ -309,12 +315,14 @@ type Provider interface {
 	Do(ctx context.Context, call Call) (*Response, error)
 }
 
-// IdentifiedStream is a Stream that learns the id of its answer as it is read (a
-// Responses API stream, from its response.created event). ResponseID returns "" until
-// then; it is safe to call from any goroutine.
-type IdentifiedStream interface {
+// ConversationStream is a Stream whose answer its upstream may store for a later request
+// to continue (a Responses API stream). Once the stream's terminal event has been read,
+// Conversation returns the answer's id and the most tokens its stored conversation holds
+// (see Response.Conversation); tokens is 0 until then, and when that is unknown. It is safe
+// to call from any goroutine.
+type ConversationStream interface {
 	Stream
-	ResponseID() string
+	Conversation() (id string, tokens int64)
 }
 
 // EOF is returned by Stream.Recv at the end of a stream.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/provider/internal/wire"
+	"github.com/tollgate/tollgate/tokens"
 )
 
 // The stop reasons of a Responses API answer, in its own vocabulary: the status of a
@@ -58,7 +59,36 @@ type wireResponsesState struct {
 	IncompleteDetails *struct {
 		Reason string `json:"reason"`
 	} `json:"incomplete_details"`
-	Usage *wireResponsesUsage `json:"usage"`
+	Usage      *wireResponsesUsage `json:"usage"`
+	Store      *bool               `json:"store"`
+	Truncation string              `json:"truncation"`
+	Output     []wireOutputItem    `json:"output"`
+}
+
+// conversation bounds the conversation this response leaves stored (llm.Response's
+// Conversation): its input and output as counted, and tokens.PerMessage for each output
+// item read back as input. It is 0 when the response was not stored, when its input may
+// have been truncated ("truncation": "auto" drops items the stored conversation may keep),
+// and when an output item is a hosted tool's (an image, a code interpreter's output),
+// whose size neither count includes.
+func (w *wireResponsesState) conversation() int64 {
+	if w.Store == nil || !*w.Store || w.Truncation == "auto" || w.Usage == nil {
+		return 0
+	}
+	u := w.Usage.usage()
+	if u.InputTokens <= 0 {
+		return 0
+	}
+	n := u.InputTokens + u.OutputTokens
+	for _, it := range w.Output {
+		switch it.Type {
+		case "message", "reasoning", "function_call", "custom_tool_call":
+			n += tokens.PerMessage
+		default:
+			return 0
+		}
+	}
+	return n
 }
 
 // stopReason is the answer's stop reason in the Responses vocabulary (StopCompleted,
@@ -131,10 +161,7 @@ func ParseResponsesResponse(raw []byte) (*llm.Response, error) {
 // parseResponses is ParseResponsesResponse for a provider, whose name and key its errors
 // carry and are redacted of.
 func parseResponses(raw []byte, provider, secret string) (*llm.Response, error) {
-	var w struct {
-		wireResponsesState
-		Output []wireOutputItem `json:"output"`
-	}
+	var w wireResponsesState
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, fmt.Errorf("openai: responses body: %w", err)
 	}
@@ -142,7 +169,7 @@ func parseResponses(raw []byte, provider, secret string) (*llm.Response, error) 
 		return nil, e
 	}
 	out := &llm.Response{Format: llm.Responses, Model: w.Model, ID: w.ID, Created: w.created(), Body: raw,
-		StopReason: w.stopReason(), Usage: w.Usage.usage()}
+		StopReason: w.stopReason(), Usage: w.Usage.usage(), Conversation: w.conversation()}
 	var text, reasoning []string
 	for _, it := range w.Output {
 		switch it.Type {

@@ -19,8 +19,8 @@ import (
 const maxResponsesEvent = 16 << 20
 
 // responsesStream reads a Responses API event stream incrementally. Recv is for one
-// goroutine; Usage, ResponseID and Close may be called from any goroutine. It is an
-// llm.IdentifiedStream.
+// goroutine; Usage, Conversation and Close may be called from any goroutine. It is an
+// llm.ConversationStream.
 type responsesStream struct {
 	body      io.ReadCloser
 	r         *sse.Reader
@@ -35,6 +35,7 @@ type responsesStream struct {
 	mu        sync.Mutex
 	usage     llm.Usage
 	id        string // the response's, from response.created
+	conv      int64  // the stored conversation's bound, from the terminal event
 }
 
 func newResponsesStream(body io.ReadCloser, name, key string) *responsesStream {
@@ -117,6 +118,9 @@ func (s *responsesStream) Recv() (llm.Chunk, error) {
 		s.done = true
 		if r := e.Response; r != nil {
 			s.setUsage(r)
+			s.mu.Lock()
+			s.conv = r.conversation()
+			s.mu.Unlock()
 			chunk.StopReason = r.stopReason()
 		}
 	case "response.failed":
@@ -166,12 +170,12 @@ func (s *responsesStream) Usage() llm.Usage {
 	return s.usage
 }
 
-// ResponseID returns the response's id ("resp_…") once an event has carried it (the
-// first, response.created, does).
-func (s *responsesStream) ResponseID() string {
+// Conversation returns the response's id and its stored conversation's bound (see
+// llm.ConversationStream).
+func (s *responsesStream) Conversation() (string, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.id
+	return s.id, s.conv
 }
 
 // Close releases the connection; it is safe to call more than once and concurrently with

@@ -448,3 +448,36 @@ func checkJSON(t *testing.T, b []byte) {
 		t.Fatalf("not JSON: %s", b)
 	}
 }
+
+// TestResponsesConversationBound: a stored answer bounds the conversation a continuation
+// brings as its input and output plus a framing per output item; one that was not stored,
+// whose input may have been truncated, or that carries a hosted tool's items is unbounded.
+func TestResponsesConversationBound(t *testing.T) {
+	t.Parallel()
+	usage := `"usage":{"input_tokens":120,"output_tokens":30,"output_tokens_details":{"reasoning_tokens":10}}`
+	msg := `{"type":"message","role":"assistant","content":[{"type":"output_text","text":"hi"}]}`
+	call := `{"type":"function_call","call_id":"call_1","name":"f","arguments":"{}"}`
+	tests := []struct {
+		name string
+		body string
+		want int64
+	}{
+		{"message", `{"id":"resp_1","status":"completed","store":true,"truncation":"disabled","output":[` + msg + `],` + usage + `}`, 150 + tokens.PerMessage},
+		{"reasoning and calls", `{"id":"resp_1","status":"completed","store":true,"output":[{"type":"reasoning","summary":[]},` + call + `,` + call + `],` + usage + `}`, 150 + 3*tokens.PerMessage},
+		{"not stored", `{"id":"resp_1","status":"completed","store":false,"output":[` + msg + `],` + usage + `}`, 0},
+		{"store not echoed", `{"id":"resp_1","status":"completed","output":[` + msg + `],` + usage + `}`, 0},
+		{"truncation auto", `{"id":"resp_1","status":"completed","store":true,"truncation":"auto","output":[` + msg + `],` + usage + `}`, 0},
+		{"hosted tool", `{"id":"resp_1","status":"completed","store":true,"output":[{"type":"image_generation_call","id":"ig_1","result":"iVBOR"},` + msg + `],` + usage + `}`, 0},
+		{"no usage", `{"id":"resp_1","status":"completed","store":true,"output":[` + msg + `]}`, 0},
+		{"incomplete", `{"id":"resp_1","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"store":true,"output":[` + msg + `],` + usage + `}`, 150 + tokens.PerMessage},
+	}
+	for _, tt := range tests {
+		resp, err := ParseResponsesResponse([]byte(tt.body))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if resp.Conversation != tt.want {
+			t.Errorf("%s: Conversation = %d, want %d", tt.name, resp.Conversation, tt.want)
+		}
+	}
+}
