@@ -16,6 +16,9 @@ import (
 // needs no Status call on its request path: the planner reads the budgets left from a
 // reserve's answer (also from a refusal's), and the response headers from the settle's.
 type Store interface {
+	// Every Status a Store appends has a non-nil Quota (see Status.Quota): callers read
+	// it without checking.
+	//
 	// Reserve takes req.Amount from every quota in req.Quotas, or from none. It appends to
 	// dst one Status per quota of req.Quotas, in order, and returns the extended slice:
 	// the state after the reservation when it is granted, the state that refused it when it
