@@ -49,6 +49,11 @@ func (l *Ledger) run() {
 	}
 	commit := func() {
 		err := l.commit(ctx, b)
+		if err != nil {
+			// Counted before the waiters hear of it: a Flush that returned the failure
+			// finds it in Stats.
+			l.failures.Add(1)
+		}
 		for _, w := range waiters {
 			w <- err
 		}
@@ -56,7 +61,6 @@ func (l *Ledger) run() {
 		timer.Stop()
 		armed = false
 		if err != nil {
-			l.failures.Add(1)
 			l.log.Error("ledger: commit failed; records kept for retry", "records", b.len(), "retry_in", retryWait, "err", err)
 			timer.Reset(retryWait)
 			armed = true
