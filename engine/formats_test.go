@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
+	"github.com/tollgate/tollgate/quota"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
 	"github.com/tollgate/tollgate/tokens"
@@ -360,4 +361,36 @@ func drain(t *testing.T, resp *llm.Response) *llm.Response {
 	}
 	_ = resp.Stream.Close()
 	return &out
+}
+
+// TestContinuationClamped: on a route that clamps max_tokens to the budget, a continuation
+// whose known conversation leaves too little room for its cap is served at a cap computed
+// with that conversation counted, not refused after a clamp that counted its body alone.
+func TestContinuationClamped(t *testing.T) {
+	t.Parallel()
+	var holds []ledger.Hold
+	route := chain(t, "r", "gpt-4o-mini")
+	route.ClampMaxTokens = true
+	e := newEngine(t, engine.Config{Providers: emulatorProviders(t), Routes: routes(t, route),
+		Ledger: &holdSpy{records: &records{}, holds: &holds},
+		Rules: quota.Rules{{Name: "tenant-tokens", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.Tokens, Limit: 1000, Window: quota.Forever()}}})
+	first, err := e.Do(context.Background(), parseResponses(t, `{"model":"r","input":"remember 7","max_output_tokens":40}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := parseResponses(t, `{"model":"r","input":"and then?","max_output_tokens":2000,"previous_response_id":"`+first.Response.ID+`"}`)
+	res, err := e.Do(context.Background(), req)
+	if err != nil {
+		t.Fatalf("continuation: %v", err)
+	}
+	h := holds[len(holds)-1]
+	if res.MaxTokens >= 2000 || res.MaxTokens <= 0 || h.OutputTokens != int64(res.MaxTokens) ||
+		h.InputTokens != int64(req.InputTokens)+first.Response.Conversation {
+		t.Errorf("served at max_tokens %d with a hold of %d in, %d out; want a clamped cap and %d in (body %d + conversation %d)",
+			res.MaxTokens, h.InputTokens, h.OutputTokens, int64(req.InputTokens)+first.Response.Conversation, req.InputTokens, first.Response.Conversation)
+	}
+	if used := first.Response.Usage.Total() + h.InputTokens + h.OutputTokens; used > 1000 {
+		t.Errorf("the first answer's %d tokens and the continuation's worst case %d exceed the budget of 1000",
+			first.Response.Usage.Total(), h.InputTokens+h.OutputTokens)
+	}
 }

@@ -70,6 +70,19 @@ func (s shape) worst(m pricing.Model, maxOut int64) quota.Amount {
 		MicroUSD: m.WorstCost(in, out, s.ttl)}
 }
 
+// maxInput is the most input an attempt of this shape reserves, whatever its cap: the
+// prompt, plus the stored conversation it continues when that is known, else the whole
+// window (a smaller cap leaves room for more stored input, so clamping cannot shrink it).
+func (s shape) maxInput() int64 {
+	switch {
+	case s.window <= 0:
+		return s.input
+	case s.known:
+		return min(s.input+s.stored, max(s.input, s.window))
+	}
+	return max(s.input, s.window)
+}
+
 // inputFor estimates the prompt as a model of provider bills it, once per provider family.
 // A Responses API request's InputTokens is its parser's estimate, calibrated for OpenAI:
 // served by an Anthropic model, whose tokenizer counts more, it gets
@@ -220,15 +233,16 @@ func (r room) fits(w quota.Amount) bool {
 // model m fits the room; 0 when even the prompt alone does not fit. The output budgets
 // are shared by the choices: the total they allow is divided by their number.
 func (r room) maxOutput(m pricing.Model, s shape, maxOut int64) int64 {
-	if s.input > r.input || s.input > r.tokens {
+	in := s.maxInput()
+	if in > r.input || in > r.tokens {
 		return 0
 	}
-	total := min(maxOut*s.choices, r.output, r.tokens-s.input)
+	total := min(maxOut*s.choices, r.output, r.tokens-in)
 	if r.usd != math.MaxInt64 {
 		// MaxOutputForTTL caps at the model's MaxOutput, a per-choice limit: the total
 		// over n choices may reach n times it.
 		m.MaxOutput = int(min(total, math.MaxInt32))
-		total = min(total, m.MaxOutputForTTL(r.usd, s.input, s.ttl))
+		total = min(total, m.MaxOutputForTTL(r.usd, in, s.ttl))
 	}
 	return max(total/s.choices, 0)
 }
