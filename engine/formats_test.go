@@ -15,9 +15,9 @@ import (
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/llm"
 	"github.com/tollgate/tollgate/pricing"
-	"github.com/tollgate/tollgate/quota"
 	"github.com/tollgate/tollgate/provider/anthropic"
 	"github.com/tollgate/tollgate/provider/openai"
+	"github.com/tollgate/tollgate/quota"
 	"github.com/tollgate/tollgate/tokens"
 )
 
@@ -373,7 +373,7 @@ func TestContinuationClamped(t *testing.T) {
 	route.ClampMaxTokens = true
 	e := newEngine(t, engine.Config{Providers: emulatorProviders(t), Routes: routes(t, route),
 		Ledger: &holdSpy{records: &records{}, holds: &holds},
-		Rules: quota.Rules{{Name: "tenant-tokens", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.Tokens, Limit: 1000, Window: quota.Forever()}}})
+		Rules:  quota.Rules{{Name: "tenant-tokens", Scope: quota.Labels{Tenant: quota.Each}, Unit: quota.Tokens, Limit: 1000, Window: quota.Forever()}}})
 	first, err := e.Do(context.Background(), parseResponses(t, `{"model":"r","input":"remember 7","max_output_tokens":40}`))
 	if err != nil {
 		t.Fatal(err)
