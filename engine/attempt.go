@@ -88,7 +88,7 @@ func (r *run) tryModel(ctx context.Context, step fallback.Step, later bool) (*ll
 	labels := quota.Labels{Provider: provName, Model: model.Name, Tenant: r.req.Identity.Tenant,
 		Key: r.req.Identity.Key, Agent: r.req.Identity.Agent, Session: r.req.Identity.Session}
 	r.quotas = e.quotas.get(labels)
-	sh := r.shapeFor(model, input)
+	sh := r.shapeFor(ctx, model, input)
 	timeouts := e.timeouts(r.route.Name, provName)
 	if r.req.MaxTokens <= 0 {
 		maxOut = r.fitDefaultCap(model, sh, maxOut)

@@ -1,10 +1,29 @@
 package engine
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/tollgate/tollgate/llm"
 )
+
+// Conversations is a store of stored-conversation bounds shared by a fleet's engines
+// (Config.SharedConversations). Both methods are safe for concurrent use and bounded in
+// time by the store; an error or an unknown id makes the engine reserve a continuation at
+// the model's context window, as it does for an id it never saw.
+type Conversations interface {
+	// Remember records that response id, served by model, left a conversation of at most
+	// tokens tokens.
+	Remember(ctx context.Context, id, model string, tokens int64) error
+	// Size returns what Remember recorded for id; ok is false when nothing was, or when
+	// it was counted by another model.
+	Size(ctx context.Context, id, model string) (tokens int64, ok bool, err error)
+}
+
+// sharedWait bounds a write to the shared conversations store, which runs after the
+// answer, in a goroutine of its own that Close waits for.
+const sharedWait = 5 * time.Second
 
 // maxConversations bounds the stored responses whose size the engine remembers: about
 // 80 bytes each, 5 MB at most. Past it the oldest are forgotten, and a request continuing
@@ -16,8 +35,9 @@ const maxConversations = 1 << 16
 // (previous_response_id) brings that conversation as input, which its body does not
 // show: knowing its size, the engine reserves it instead of the model's whole context
 // window, so that a follow-up fits a token quota smaller than the window. A response
-// served by another replica, before a restart, or forgotten is unknown here and reserved
-// at the window, as before. Safe for concurrent use.
+// served by another replica is found in Config.SharedConversations when there is one; one
+// unknown there too (before a restart, forgotten, the store unreachable) is reserved at
+// the window, as before. Safe for concurrent use.
 type conversations struct {
 	mu   sync.Mutex
 	m    map[string]conversation
@@ -73,5 +93,44 @@ func (a *attempt) stored(id string, n int64) {
 	if r.req.Format != llm.Responses || !r.req.State.Store || n <= 0 {
 		return
 	}
-	r.e.convs.remember(id, a.model.Name, n)
+	e := r.e
+	e.convs.remember(id, a.model.Name, n)
+	if sh := e.cfg.SharedConversations; sh != nil {
+		// Off the answer's path: a continuation that reaches another replica before
+		// this lands is reserved at the window, which is safe.
+		model := a.model.Name
+		e.calls.add()
+		go func() {
+			defer e.calls.done()
+			ctx, cancel := context.WithTimeout(context.Background(), sharedWait)
+			defer cancel()
+			if err := sh.Remember(ctx, id, model, n); err != nil {
+				e.log.Warn("shared conversation size not recorded; a continuation on another replica is reserved at the context window",
+					"response", id, "err", err)
+			}
+		}()
+	}
+}
+
+// conversationSize returns the bound of the conversation that response id left, counted
+// by model: from this engine's memory, else from the shared store.
+func (r *run) conversationSize(ctx context.Context, id, model string) (int64, bool) {
+	e := r.e
+	if n, ok := e.convs.size(id, model); ok {
+		return n, true
+	}
+	sh := e.cfg.SharedConversations
+	if sh == nil {
+		return 0, false
+	}
+	n, ok, err := sh.Size(ctx, id, model)
+	if err != nil {
+		e.log.Warn("shared conversation size not read; the continuation is reserved at the context window",
+			"request", r.id, "response", id, "err", err)
+		return 0, false
+	}
+	if ok {
+		e.convs.remember(id, model, n)
+	}
+	return n, ok
 }

@@ -223,6 +223,13 @@ type Config struct {
 	// SharedCooldowns, when set, replaces the in-process breakers built from Cooldown: the
 	// cooldowns of deployments shared by replicas (Redis).
 	SharedCooldowns Cooldowns
+	// SharedConversations, when set, shares among replicas the bounds of the conversations
+	// that stored Responses answers left (llm.Response.Conversation), so that a
+	// continuation (previous_response_id) reaching another replica than the one that
+	// served its previous response is reserved at that bound too, not at the model's
+	// context window (Redis: redisstore.Conversations). Each engine keeps its own in
+	// memory as well and asks the shared one only for an id it does not know.
+	SharedConversations Conversations
 	// DefaultMaxTokens caps the output of a request that sets no max_tokens, so that its
 	// worst case is bounded; 0 means 4096 (or the model's own maximum if lower).
 	DefaultMaxTokens int

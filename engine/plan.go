@@ -38,13 +38,13 @@ type shape struct {
 }
 
 // shapeFor returns the shape of an attempt at model m whose prompt is estimated at
-// input tokens.
-func (r *run) shapeFor(m pricing.Model, input int64) shape {
+// input tokens. ctx bounds a look-up of a continued conversation in the shared store.
+func (r *run) shapeFor(ctx context.Context, m pricing.Model, input int64) shape {
 	s := shape{input: input, choices: int64(r.req.Choices()), ttl: r.req.CacheTTL}
 	if r.req.NeedsStoredState() {
 		s.window = int64(m.ContextWindow)
 		if st := &r.req.State; st.PreviousResponseID != "" && st.Refs == 1 {
-			s.stored, s.known = r.e.convs.size(st.PreviousResponseID, m.Name)
+			s.stored, s.known = r.conversationSize(ctx, st.PreviousResponseID, m.Name)
 		}
 	}
 	return s

@@ -235,6 +235,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 	}
 	var respCache engine.ResponseCache
 	var sharedCooldowns engine.Cooldowns
+	var sharedConversations engine.Conversations
 	var leaseRenew time.Duration
 	if r.cacheOn {
 		respCache = metrics.MemoryCache(cache.New(cache.Config{MaxBytes: int64(c.Cache.MaxBytes), TTL: c.Cache.TTL.D(), StaleFor: c.Cache.StaleFor.D()}))
@@ -243,6 +244,13 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		// Leases in Redis lapse unless renewed (so a crashed replica's slots come back):
 		// renew three times per lease.
 		leaseRenew = cmp.Or(c.Redis.LeaseTTL.D(), redisstore.DefaultLeaseTTL) / 3
+		// A Responses continuation may reach another replica than the one that served its
+		// previous response: the bound of that response's conversation is shared.
+		convs, err := redisstore.NewConversations(b.redis, redisstore.ConversationsConfig{Timeout: c.Redis.Timeout.D(), Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("config: redis: %w", err)
+		}
+		sharedConversations = convs
 		if c.Redis.ShareCooldowns {
 			sharedCooldowns, err = redisstore.NewCooldowns(b.redis, redisstore.CooldownsConfig{CooldownConfig: c.cooldownConfig(),
 				SlotGroup: c.Redis.SlotGroup, Timeout: c.Redis.Timeout.D(), Logger: logger})
@@ -272,30 +280,31 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (b *Built, err 
 		}
 	}
 	b.Engine, err = engine.New(engine.Config{
-		Quotas:           b.Keys,
-		Learned:          learned,
-		SharedCache:      respCache,
-		SharedCooldowns:  sharedCooldowns,
-		LeaseRenew:       leaseRenew,
-		Providers:        providers,
-		Pricing:          r.prices,
-		Routes:           routes,
-		Rules:            r.rules,
-		Store:            b.Store,
-		Queue:            qcfg,
-		Retry:            c.retryPolicy(),
-		RetryBudget:      retry.BudgetConfig{Ratio: c.RetryBudget.Ratio, Window: c.RetryBudget.Window.D(), MinPerSecond: c.RetryBudget.MinPerSecond},
-		ChainAttempts:    c.Retry.ChainAttempts,
-		FallbackAfter:    c.Retry.FallbackAfter.D(),
-		Cooldown:         c.cooldownConfig(),
-		DefaultMaxTokens: c.DefaultMaxTokens,
-		AbandonTimeout:   c.AbandonTimeout.D(),
-		Timeouts:         c.Timeouts.engine(),
-		UpstreamTimeouts: c.upstreamTimeouts(),
-		RouteTimeouts:    c.routeTimeouts(),
-		Ledger:           b.Ledger,
-		OnEvent:          onEvent,
-		Logger:           logger,
+		Quotas:              b.Keys,
+		Learned:             learned,
+		SharedCache:         respCache,
+		SharedCooldowns:     sharedCooldowns,
+		LeaseRenew:          leaseRenew,
+		SharedConversations: sharedConversations,
+		Providers:           providers,
+		Pricing:             r.prices,
+		Routes:              routes,
+		Rules:               r.rules,
+		Store:               b.Store,
+		Queue:               qcfg,
+		Retry:               c.retryPolicy(),
+		RetryBudget:         retry.BudgetConfig{Ratio: c.RetryBudget.Ratio, Window: c.RetryBudget.Window.D(), MinPerSecond: c.RetryBudget.MinPerSecond},
+		ChainAttempts:       c.Retry.ChainAttempts,
+		FallbackAfter:       c.Retry.FallbackAfter.D(),
+		Cooldown:            c.cooldownConfig(),
+		DefaultMaxTokens:    c.DefaultMaxTokens,
+		AbandonTimeout:      c.AbandonTimeout.D(),
+		Timeouts:            c.Timeouts.engine(),
+		UpstreamTimeouts:    c.upstreamTimeouts(),
+		RouteTimeouts:       c.routeTimeouts(),
+		Ledger:              b.Ledger,
+		OnEvent:             onEvent,
+		Logger:              logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
