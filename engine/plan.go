@@ -58,29 +58,24 @@ func (r *run) shapeFor(ctx context.Context, m pricing.Model, input int64) shape 
 // stored conversation's size is known, it brings at most the body and that.
 func (s shape) worst(m pricing.Model, maxOut int64) quota.Amount {
 	out := s.choices * maxOut
-	in := s.input
-	if s.window > 0 {
-		bound := max(in, s.window-out)
-		if s.known {
-			bound = min(bound, in+s.stored)
-		}
-		in = bound
-	}
+	in := s.inputAt(out)
 	return quota.Amount{Requests: 1, InputTokens: in, OutputTokens: out,
 		MicroUSD: m.WorstCost(in, out, s.ttl)}
 }
 
-// maxInput is the most input an attempt of this shape reserves, whatever its cap: the
-// prompt, plus the stored conversation it continues when that is known, else the whole
-// window (a smaller cap leaves room for more stored input, so clamping cannot shrink it).
-func (s shape) maxInput() int64 {
-	switch {
-	case s.window <= 0:
+// inputAt is the input an attempt of this shape reserves beside out output tokens: the
+// prompt, or for a continuation of stored state what the window leaves beside out, at
+// most the prompt plus the stored conversation when its size is known. inputAt(0) is the
+// most any cap reserves (a smaller cap leaves room for more stored input).
+func (s shape) inputAt(out int64) int64 {
+	if s.window <= 0 {
 		return s.input
-	case s.known:
-		return min(s.input+s.stored, max(s.input, s.window))
 	}
-	return max(s.input, s.window)
+	in := max(s.input, s.window-out)
+	if s.known {
+		in = min(in, s.input+s.stored)
+	}
+	return in
 }
 
 // inputFor estimates the prompt as a model of provider bills it, once per provider family.
@@ -233,7 +228,7 @@ func (r room) fits(w quota.Amount) bool {
 // model m fits the room; 0 when even the prompt alone does not fit. The output budgets
 // are shared by the choices: the total they allow is divided by their number.
 func (r room) maxOutput(m pricing.Model, s shape, maxOut int64) int64 {
-	in := s.maxInput()
+	in := s.inputAt(0)
 	if in > r.input || in > r.tokens {
 		return 0
 	}
